@@ -1,0 +1,125 @@
+//! The `derive` command as a user runs it: the real binary, its output and exit codes.
+
+use std::process::Command;
+
+const ROOT: &str = "secp256k1:4NfTiv3UsGahebgTaHyD9vF8KYKMBnfd6kh94mK6xv8fGBiJB8TBtFMP5WWXz6B89Ac1fbpzPwAvoyQebemHFwx3";
+
+fn chainsig(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn derives_near_testnet_vector_as_json() {
+    let (code, stdout, _) = chainsig(&[
+        "derive",
+        "--root-key",
+        ROOT,
+        "--account",
+        "derivation-test.testnet",
+        "--path",
+        "unit-test",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["public_key"],
+        "secp256k1:3b3GS4kaAPvzxFUEYKiMvXeuBzttMZosggT3iAAbyZzAfQc1Dn4eLrDshNGGeKZyfSK7xegjPSq553NXHisMLiyA"
+    );
+    let evm = v["addresses"]["evm"].as_str().unwrap();
+    assert!(evm.starts_with("0x") && evm.len() == 42);
+    assert!(v["addresses"]["btc_p2wpkh"]
+        .as_str()
+        .unwrap()
+        .starts_with("bc1q"));
+    assert!(v["addresses"]["btc_p2pkh"]
+        .as_str()
+        .unwrap()
+        .starts_with('1'));
+}
+
+#[test]
+fn testnet_flag_and_text_output() {
+    let (code, stdout, _) = chainsig(&[
+        "derive",
+        "--root-key",
+        ROOT,
+        "--account",
+        "alice.testnet",
+        "--path",
+        "bitcoin-1",
+        "--testnet",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("btc_p2wpkh   tb1q"), "{stdout}");
+    assert!(stdout
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("public key   secp256k1:"));
+}
+
+#[test]
+fn ed25519_root_gives_solana_and_near_forms() {
+    let (code, stdout, _) = chainsig(&[
+        "derive",
+        "--root-key",
+        "ed25519:6vSEtQxrQj6txUMh33WC4ERyCWmNMRTdufDWAaDY3Un2",
+        "--account",
+        "derivation-test.testnet",
+        "--path",
+        "unit-test",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["public_key"],
+        "ed25519:49KFz8zeqrPcaSKqLCXtY79zW98ZW6Nd7W8vSsC7FdKJ"
+    );
+    assert_eq!(
+        v["addresses"]["solana"],
+        "49KFz8zeqrPcaSKqLCXtY79zW98ZW6Nd7W8vSsC7FdKJ"
+    );
+}
+
+#[test]
+fn bad_arguments_give_one_line_and_exit_2() {
+    for args in [
+        vec![
+            "derive",
+            "--root-key",
+            "secp256k1:xyz0",
+            "--account",
+            "a",
+            "--path",
+            "p",
+        ],
+        vec![
+            "derive",
+            "--root-key",
+            "rsa:abc",
+            "--account",
+            "a",
+            "--path",
+            "p",
+        ],
+        vec!["derive", "--account", "a", "--path", "p"],
+        vec!["derive", "--root-key", ROOT, "--account", "", "--path", "p"],
+        vec!["frobnicate"],
+    ] {
+        let (code, stdout, stderr) = chainsig(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error"), "{stderr}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Identifiers shared by every component.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A participant of the MPC network, as numbered by the signer contract.
+///
+/// Threshold protocols evaluate secret-sharing polynomials at `id + 1`, so that id 0 is a valid
+/// participant; every scheme uses the same evaluation point for the same participant, which is
+/// what lets key shares move between protocols (DESIGN §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(pub u32);
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<u32> for ParticipantId {
+    fn from(v: u32) -> Self {
+        Self(v)
+    }
+}
+
+/// A signing domain of the contract: one master key of one scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DomainId(pub u64);
+
+impl fmt::Display for DomainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The signature scheme of a domain, with the names NEAR's signer uses in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SignatureScheme {
+    /// ECDSA over secp256k1 (Ethereum, Bitcoin legacy/segwit v0, ...).
+    Secp256k1,
+    /// EdDSA over Curve25519 (Solana, NEAR, ...).
+    Ed25519,
+    /// BIP340 Schnorr over secp256k1 (Bitcoin Taproot).
+    Bip340,
+}
+
+impl SignatureScheme {
+    /// The curve a root key of this scheme lives on.
+    pub fn curve(self) -> Curve {
+        match self {
+            Self::Secp256k1 | Self::Bip340 => Curve::Secp256k1,
+            Self::Ed25519 => Curve::Ed25519,
+        }
+    }
+}
+
+impl fmt::Display for SignatureScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Secp256k1 => "Secp256k1",
+            Self::Ed25519 => "Ed25519",
+            Self::Bip340 => "Bip340",
+        })
+    }
+}
+
+/// The two curves keys live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Curve {
+    Secp256k1,
+    Ed25519,
+}

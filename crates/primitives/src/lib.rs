@@ -1,0 +1,21 @@
+//! Chain-signature primitives shared by the contract, the MPC node, the client and the CLI.
+//!
+//! Everything here is pure and small enough to build for `wasm32-unknown-unknown`: the signer
+//! contract links it. It holds:
+//!
+//! - [`ids`]: participant and domain ids, signature schemes;
+//! - [`derivation`]: NEAR's key derivation (DESIGN §4.1), bit for bit;
+//! - [`keys`]: NEAR public-key strings (`secp256k1:` / `ed25519:` + base58);
+//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3);
+//! - [`address`]: foreign-chain addresses of a derived key (EVM, Bitcoin).
+
+pub mod address;
+pub mod derivation;
+pub mod ids;
+pub mod keys;
+pub mod request;
+pub mod response;
+
+pub use derivation::DeriveError;
+pub use ids::{DomainId, ParticipantId, SignatureScheme};
+pub use keys::{KeyError, NearPublicKey};
