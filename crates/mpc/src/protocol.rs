@@ -103,7 +103,9 @@ pub(crate) fn check_participants(
 ) -> Result<Vec<Participant>, InitError> {
     let sorted = check_set(participants, threshold)?;
     if !sorted.contains(&me) {
-        return Err(InitError::new(format!("participant {me} is not in the list")));
+        return Err(InitError::new(format!(
+            "participant {me} is not in the list"
+        )));
     }
     Ok(sorted)
 }

@@ -56,7 +56,10 @@ pub(crate) fn encode<T: Serialize>(round: u8, body: &T) -> Vec<u8> {
 }
 
 /// Decodes a round's message body, blaming the sender for anything malformed.
-pub(crate) fn decode<T: DeserializeOwned>(from: Participant, body: &[u8]) -> Result<T, ProtocolError> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    from: Participant,
+    body: &[u8],
+) -> Result<T, ProtocolError> {
     postcard::from_bytes(body).map_err(|e| ProtocolError::malformed(from, e))
 }
 
@@ -143,7 +146,10 @@ impl<R: Rounds> Protocol for Driver<R> {
         if round >= R::ROUNDS {
             return Err(ProtocolError::malformed(
                 from,
-                format!("round {round} does not exist (the protocol has {})", R::ROUNDS),
+                format!(
+                    "round {round} does not exist (the protocol has {})",
+                    R::ROUNDS
+                ),
             ));
         }
         if !self.expected(round).contains(&from) {
@@ -165,7 +171,10 @@ impl<R: Rounds> Protocol for Driver<R> {
         }
         self.seen.insert((round, from), digest);
         if round >= self.round {
-            self.inbox.entry(round).or_default().insert(from, body.to_vec());
+            self.inbox
+                .entry(round)
+                .or_default()
+                .insert(from, body.to_vec());
         }
         Ok(())
     }
@@ -176,6 +185,96 @@ impl<R: Rounds> Protocol for Driver<R> {
             State::Failed(e) => return Err(e.clone()),
             _ => {}
         }
-        self.step().inspect_err(|e| self.state = State::Failed(e.clone()))
+        self.step()
+            .inspect_err(|e| self.state = State::Failed(e.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two rounds; everyone sends its id in both; the output is the sum of all ids seen.
+    struct Sum {
+        all: BTreeSet<Participant>,
+        total: u32,
+    }
+
+    impl Rounds for Sum {
+        type Output = u32;
+        const ROUNDS: u8 = 2;
+        fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
+            Ok(vec![Out::All(encode(0, &1u32))])
+        }
+        fn senders(&self, _: u8) -> BTreeSet<Participant> {
+            self.all.clone()
+        }
+        fn finish_round(
+            &mut self,
+            round: u8,
+            msgs: BTreeMap<Participant, Vec<u8>>,
+        ) -> Result<Step<u32>, ProtocolError> {
+            for (from, body) in msgs {
+                self.total += decode::<u32>(from, &body)?;
+            }
+            Ok(if round == 0 {
+                Step::Next(vec![Out::All(encode(1, &10u32))])
+            } else {
+                Step::Done(self.total)
+            })
+        }
+    }
+
+    fn driver() -> Driver<Sum> {
+        let all = (0..3).map(Participant).collect();
+        Driver::new(Sum { all, total: 0 }, Participant(0))
+    }
+
+    #[test]
+    fn early_messages_wait_and_duplicates_are_ignored() {
+        let mut d = driver();
+        let (p1, p2) = (Participant(1), Participant(2));
+        // Round-1 messages arrive before round 0 completes.
+        d.message(p1, &encode(1, &10u32)).unwrap();
+        d.message(p2, &encode(1, &10u32)).unwrap();
+        assert!(matches!(d.poke().unwrap(), Action::SendMany(_)));
+        assert!(matches!(d.poke().unwrap(), Action::Wait));
+        d.message(p1, &encode(0, &1u32)).unwrap();
+        d.message(p1, &encode(0, &1u32)).unwrap(); // duplicate delivery
+        d.message(p2, &encode(0, &1u32)).unwrap();
+        assert!(matches!(d.poke().unwrap(), Action::SendMany(_)));
+        assert!(matches!(d.poke().unwrap(), Action::Return(22)));
+        assert!(matches!(d.poke().unwrap(), Action::Wait));
+    }
+
+    #[test]
+    fn refusals_name_the_sender() {
+        let mut d = driver();
+        let p1 = Participant(1);
+        d.message(p1, &encode(0, &1u32)).unwrap();
+        let e = d.message(p1, &encode(0, &2u32)).unwrap_err();
+        assert!(
+            matches!(e, ProtocolError::Misbehaved { culprit, .. } if culprit == p1),
+            "{e}"
+        );
+        assert_eq!(d.message(p1, &[]).unwrap_err().culprit(), Some(p1));
+        assert_eq!(
+            d.message(p1, &encode(2, &1u32)).unwrap_err().culprit(),
+            Some(p1)
+        );
+        assert_eq!(
+            d.message(Participant(0), &encode(0, &1u32))
+                .unwrap_err()
+                .culprit(),
+            Some(Participant(0))
+        );
+        // A body that does not decode fails the round, naming its sender.
+        d.message(Participant(2), &[0, 0xff, 0xff, 0xff, 0xff, 0xff])
+            .unwrap();
+        let _ = d.poke();
+        let e = d.poke().unwrap_err();
+        assert_eq!(e.culprit(), Some(Participant(2)), "{e}");
+        // And the failure sticks.
+        assert!(d.poke().is_err());
     }
 }

@@ -27,7 +27,9 @@ pub const MAX_MESSAGES_PER_SENDER: usize = 512;
 const HEADER_LEN: usize = 1 + 32;
 
 /// Identifies one protocol instance among all those a node runs at once.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct InstanceId(pub [u8; 32]);
 
 impl InstanceId {
@@ -138,7 +140,10 @@ impl<T> Instance<T> {
         if id != self.id {
             return Err(ProtocolError::malformed(
                 from,
-                format!("message for instance {id} delivered to instance {}", self.id),
+                format!(
+                    "message for instance {id} delivered to instance {}",
+                    self.id
+                ),
             ));
         }
         let count = self.received.entry(from).or_default();
@@ -182,7 +187,12 @@ mod tests {
 
     fn instance() -> Instance<()> {
         let ps = [Participant(0), Participant(1)];
-        Instance::new(InstanceId::derive(b"t"), Participant(0), &ps, Box::new(Echo))
+        Instance::new(
+            InstanceId::derive(b"t"),
+            Participant(0),
+            &ps,
+            Box::new(Echo),
+        )
     }
 
     #[test]
@@ -200,17 +210,26 @@ mod tests {
         let err = |inst: &mut Instance<()>, from, b: &[u8]| inst.message(from, b).unwrap_err();
         assert_eq!(
             err(&mut inst, Participant(7), &bytes),
-            ProtocolError::UnknownSender { from: Participant(7) }
+            ProtocolError::UnknownSender {
+                from: Participant(7)
+            }
         );
         assert_eq!(err(&mut inst, p1, &bytes[..5]).culprit(), Some(p1));
         let mut wrong_version = bytes.clone();
         wrong_version[0] = 9;
-        assert!(err(&mut inst, p1, &wrong_version).to_string().contains("version 9"));
+        assert!(err(&mut inst, p1, &wrong_version)
+            .to_string()
+            .contains("version 9"));
         let mut wrong_id = bytes.clone();
         wrong_id[1] ^= 1;
-        assert!(err(&mut inst, p1, &wrong_id).to_string().contains("delivered to instance"));
+        assert!(err(&mut inst, p1, &wrong_id)
+            .to_string()
+            .contains("delivered to instance"));
         let huge = vec![WIRE_VERSION; MAX_MESSAGE_BYTES + 1];
-        assert!(matches!(err(&mut inst, p1, &huge), ProtocolError::Oversized { .. }));
+        assert!(matches!(
+            err(&mut inst, p1, &huge),
+            ProtocolError::Oversized { .. }
+        ));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use k256::{AffinePoint, Secp256k1};
 use serde::Deserialize;
 
 use super::types::{KeyShare, Presignature, Triple, TriplePublic};
-use crate::protocol::{check_participants, check_set, Action, InitError, Participant, Protocol, ProtocolError};
+use crate::protocol::{
+    check_participants, check_set, Action, InitError, Participant, Protocol, ProtocolError,
+};
 use crate::wire::{Instance, InstanceId};
 
 /// cait-sith's message header: a 20-byte channel tag and an 8-byte waitpoint.
@@ -128,12 +130,16 @@ pub fn keygen(
     let sorted = check_participants(participants, me, Some(threshold))?;
     let proto = cait_sith::keygen::<Secp256k1>(&cait_list(&sorted), me.0.into(), threshold)
         .map_err(InitError::new)?;
-    Ok(adapt(id, me, &sorted, proto, |o: KeygenOutput<Secp256k1>| {
-        KeyShare {
+    Ok(adapt(
+        id,
+        me,
+        &sorted,
+        proto,
+        |o: KeygenOutput<Secp256k1>| KeyShare {
             private_share: o.private_share,
             public_key: o.public_key,
-        }
-    }))
+        },
+    ))
 }
 
 /// Moves the key from `old` (threshold `old_threshold`) to `new` (threshold
@@ -207,9 +213,12 @@ pub fn generate_triple(
     threshold: usize,
 ) -> Result<Instance<Triple>, InitError> {
     let sorted = check_participants(participants, me, Some(threshold))?;
-    let proto =
-        cait_sith::triples::generate_triple::<Secp256k1>(&cait_list(&sorted), me.0.into(), threshold)
-            .map_err(InitError::new)?;
+    let proto = cait_sith::triples::generate_triple::<Secp256k1>(
+        &cait_list(&sorted),
+        me.0.into(),
+        threshold,
+    )
+    .map_err(InitError::new)?;
     Ok(adapt(
         id,
         me,
@@ -223,7 +232,11 @@ pub fn generate_triple(
                 big_a: public.big_a,
                 big_b: public.big_b,
                 big_c: public.big_c,
-                participants: public.participants.iter().map(|p| Participant((*p).into())).collect(),
+                participants: public
+                    .participants
+                    .iter()
+                    .map(|p| Participant((*p).into()))
+                    .collect(),
                 threshold: public.threshold,
             },
         },
@@ -285,14 +298,18 @@ pub fn presign(
     let proto = cait_sith::presign::<Secp256k1>(&cait_list(&sorted), me.0.into(), args)
         .map_err(InitError::new)?;
     let signers = sorted.clone();
-    Ok(adapt(id, me, &sorted, proto, move |o: cait_sith::PresignOutput<Secp256k1>| {
-        Presignature {
+    Ok(adapt(
+        id,
+        me,
+        &sorted,
+        proto,
+        move |o: cait_sith::PresignOutput<Secp256k1>| Presignature {
             big_r: o.big_r,
             k: o.k,
             sigma: o.sigma,
             participants: signers,
-        }
-    }))
+        },
+    ))
 }
 
 #[cfg(test)]

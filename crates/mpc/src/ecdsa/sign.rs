@@ -30,8 +30,8 @@ use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::types::Presignature;
 use super::lagrange;
+use super::types::Presignature;
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
 use crate::rounds::{Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
@@ -135,7 +135,12 @@ pub fn sign(
         verifying_key,
         share,
     };
-    Ok(Instance::new(id, me, &sorted, Box::new(Driver::new(round, me))))
+    Ok(Instance::new(
+        id,
+        me,
+        &sorted,
+        Box::new(Driver::new(round, me)),
+    ))
 }
 
 struct SignRound {
@@ -192,8 +197,9 @@ impl Rounds for SignRound {
                     .into(),
             ));
         }
-        let recovery_id = RecoveryId::trial_recovery_from_prehash(&self.verifying_key, &prehash, &sig)
-            .map_err(|_| ProtocolError::Failed("no recovery id recovers the key".into()))?;
+        let recovery_id =
+            RecoveryId::trial_recovery_from_prehash(&self.verifying_key, &prehash, &sig)
+                .map_err(|_| ProtocolError::Failed("no recovery id recovers the key".into()))?;
         // The nonce point of the final signature: R' or its negation when s was normalized.
         let big_r = if recovery_id.is_y_odd() == bool::from(self.share.big_r.y_is_odd()) {
             self.share.big_r

@@ -105,12 +105,19 @@ fn assert_valid(sig: &EcdsaSignature, input: &SigningInput) {
     let vk = VerifyingKey::from_affine(derived).unwrap();
     let k256_sig = sig.to_k256().unwrap();
     let prehash = input.msg_hash.to_repr();
-    vk.verify_prehash(&prehash, &k256_sig).expect("verifies under the derived key");
+    vk.verify_prehash(&prehash, &k256_sig)
+        .expect("verifies under the derived key");
     assert!(k256_sig.normalize_s().is_none(), "s is low");
     let recovered =
         VerifyingKey::recover_from_prehash(&prehash, &k256_sig, sig.k256_recovery_id().unwrap())
             .unwrap();
     assert_eq!(recovered, vk, "recovery id recovers the derived key");
+    let mut other = prehash;
+    other[31] ^= 1;
+    assert!(
+        vk.verify_prehash(&other, &k256_sig).is_err(),
+        "the verifier does check"
+    );
     // R and s are what the JSON carries; what parses back verifies too.
     let json = serde_json::to_string(&SignatureResponse::Secp256k1(*sig)).unwrap();
     let SignatureResponse::Secp256k1(back) = serde_json::from_str(&json).unwrap() else {
@@ -172,11 +179,16 @@ fn reshare_keeps_the_key_and_refresh_changes_every_share() {
 
     let signers = ids(&[1, 3, 4]);
     let input = new_input(root, "carol.near", "ethereum-7");
-    assert_valid(&sign_all(&signers, presignatures(&signers, 3, &reshared), input), &input);
+    assert_valid(
+        &sign_all(&signers, presignatures(&signers, 3, &reshared), input),
+        &input,
+    );
 
     // Refresh: same key, same set, every share different.
-    let before: BTreeMap<Participant, Scalar> =
-        reshared.iter().map(|(p, k)| (*p, k.private_share)).collect();
+    let before: BTreeMap<Participant, Scalar> = reshared
+        .iter()
+        .map(|(p, k)| (*p, k.private_share))
+        .collect();
     let id = fresh_id();
     let mut shares = reshared;
     let refreshed = run(new
@@ -191,7 +203,10 @@ fn reshare_keeps_the_key_and_refresh_changes_every_share() {
     assert_eq!(reconstruct(&refreshed, &ids(&[1, 2, 4])), secret);
     let signers = ids(&[2, 3, 4]);
     let input = new_input(root, "carol.near", "ethereum-8");
-    assert_valid(&sign_all(&signers, presignatures(&signers, 3, &refreshed), input), &input);
+    assert_valid(
+        &sign_all(&signers, presignatures(&signers, 3, &refreshed), input),
+        &input,
+    );
 }
 
 /// A copy of a presignature share: only tests may do this, to show what reuse would give.
@@ -223,7 +238,11 @@ fn rerandomization_gives_fresh_nonces() {
     assert_valid(&sig_b, &b);
     let x = |r: &AffinePoint| r.to_encoded_point(true).as_bytes()[1..].to_vec();
     assert_ne!(x(&sig_a.big_r), x(&sig_b.big_r));
-    assert_ne!(x(&sig_a.big_r), x(&original_r), "the raw presignature R is never used");
+    assert_ne!(
+        x(&sig_a.big_r),
+        x(&original_r),
+        "the raw presignature R is never used"
+    );
 }
 
 #[test]
@@ -269,7 +288,14 @@ fn fewer_than_t_cannot_sign() {
     let mut presigs = presignatures(&signers, 3, &keys);
     // A strict subset of the presignature's signers is refused.
     let p0 = presigs.remove(&signers[0]).unwrap();
-    assert!(sign(fresh_id(), &signers[..2], signers[0], p0, new_input(root, "a.near", "p")).is_err());
+    assert!(sign(
+        fresh_id(),
+        &signers[..2],
+        signers[0],
+        p0,
+        new_input(root, "a.near", "p")
+    )
+    .is_err());
 
     // With one signer silent, the others never finish.
     let id = fresh_id();
@@ -285,7 +311,10 @@ fn fewer_than_t_cannot_sign() {
     let outcome = run_outcome(insts, &faults, None);
     assert!(outcome.stalled);
     assert!(outcome.errors.is_empty());
-    assert!(!outcome.outputs.contains_key(&signers[2]), "honest signer got no signature");
+    assert!(
+        !outcome.outputs.contains_key(&signers[2]),
+        "honest signer got no signature"
+    );
 }
 
 /// Changes the last byte of the first message `culprit` sends to each peer.
@@ -347,7 +376,11 @@ fn tampered_signature_share_gives_no_wrong_signature() {
         .iter()
         .map(|p| sign(id, &signers, *p, presigs.remove(p).unwrap(), input).unwrap())
         .collect();
-    let outcome = run_outcome(insts, &Faults::default(), Some(tamper_first_from(Participant(0))));
+    let outcome = run_outcome(
+        insts,
+        &Faults::default(),
+        Some(tamper_first_from(Participant(0))),
+    );
     for p in &signers[1..] {
         assert!(matches!(outcome.errors[p], ProtocolError::Failed(_)), "{p}");
     }
@@ -404,8 +437,14 @@ fn constructors_refuse_bad_parameters() {
     assert!(keygen(id, &ps, Participant(9), 2).is_err(), "me not in set");
     assert!(keygen(id, &ps, ps[0], 1).is_err(), "threshold below 2");
     assert!(keygen(id, &ps, ps[0], 4).is_err(), "threshold above n");
-    assert!(keygen(id, &ids(&[0, 0, 1]), ps[0], 2).is_err(), "duplicates");
-    assert!(keygen(id, &ids(&[0, 70000]), ps[0], 2).is_err(), "id too large");
+    assert!(
+        keygen(id, &ids(&[0, 0, 1]), ps[0], 2).is_err(),
+        "duplicates"
+    );
+    assert!(
+        keygen(id, &ids(&[0, 70000]), ps[0], 2).is_err(),
+        "id too large"
+    );
     // Reshare needs old_threshold old holders among the new set.
     let keys = dkg(&ps, 2);
     let root = keys[&ps[0]].public_key();

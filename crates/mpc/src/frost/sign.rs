@@ -1,0 +1,196 @@
+//! FROST nonce precomputation ("presignatures") and signing under a derived key.
+
+use frost_core::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShare};
+use frost_core::round1::{self, SigningCommitments};
+use frost_core::round2::{self, SignatureShare};
+use frost_core::{
+    aggregate, Ciphersuite, Group, Identifier, Scalar, Signature, SigningPackage, VerifyingKey,
+};
+use rand_core::OsRng;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{from_frost, identifier, identifiers, KeyShare, Presignature};
+use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
+use crate::rounds::{decode, encode, Driver, Out, Rounds, Step};
+use crate::wire::{Instance, InstanceId};
+
+/// FROST round one ahead of time, among the signer set `participants` (at least the key's
+/// threshold).
+pub fn presign<C: super::Scheme>(
+    id: InstanceId,
+    participants: &[Participant],
+    me: Participant,
+    key: &KeyShare<C>,
+) -> Result<Instance<Presignature<C>>, InitError> {
+    let sorted = check_participants(participants, me, None)?;
+    if sorted.len() < usize::from(key.threshold()) {
+        return Err(InitError::new(format!(
+            "{} signers cannot sign for a threshold of {}",
+            sorted.len(),
+            key.threshold()
+        )));
+    }
+    let (nonces, commitments) = round1::commit(key.key_package.signing_share(), &mut OsRng);
+    let commit = Commit {
+        me,
+        signers: sorted.clone(),
+        nonces: Some(nonces),
+        commitments,
+    };
+    Ok(Instance::new(
+        id,
+        me,
+        &sorted,
+        Box::new(Driver::new(commit, me)),
+    ))
+}
+
+struct Commit<C: Ciphersuite> {
+    me: Participant,
+    signers: Vec<Participant>,
+    nonces: Option<round1::SigningNonces<C>>,
+    commitments: SigningCommitments<C>,
+}
+
+impl<C: Ciphersuite> Rounds for Commit<C> {
+    type Output = Presignature<C>;
+    const ROUNDS: u8 = 1;
+
+    fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
+        Ok(vec![Out::All(encode(0, &self.commitments))])
+    }
+
+    fn senders(&self, _round: u8) -> BTreeSet<Participant> {
+        self.signers.iter().copied().collect()
+    }
+
+    fn finish_round(
+        &mut self,
+        _round: u8,
+        messages: BTreeMap<Participant, Vec<u8>>,
+    ) -> Result<Step<Presignature<C>>, ProtocolError> {
+        let mut commitments = BTreeMap::new();
+        commitments.insert(identifier(self.me), self.commitments);
+        for (from, body) in messages {
+            commitments.insert(
+                identifier(from),
+                decode::<SigningCommitments<C>>(from, &body)?,
+            );
+        }
+        Ok(Step::Done(Presignature {
+            nonces: self.nonces.take().expect("one round"),
+            commitments,
+            participants: self.signers.clone(),
+        }))
+    }
+}
+
+/// The key share and public shares shifted by the derivation tweak ε: shares of `x + ε`.
+pub(crate) fn tweaked<C: Ciphersuite>(
+    key: &KeyShare<C>,
+    tweak: Scalar<C>,
+) -> (KeyPackage<C>, PublicKeyPackage<C>) {
+    let shift = C::Group::generator() * tweak;
+    let kp = &key.key_package;
+    let group_key = VerifyingKey::new(kp.verifying_key().to_element() + shift);
+    let key_package = KeyPackage::new(
+        *kp.identifier(),
+        SigningShare::new(kp.signing_share().to_scalar() + tweak),
+        VerifyingShare::new(kp.verifying_share().to_element() + shift),
+        group_key,
+        *kp.min_signers(),
+    );
+    let shares = key
+        .public
+        .verifying_shares()
+        .iter()
+        .map(|(id, vs)| (*id, VerifyingShare::new(vs.to_element() + shift)))
+        .collect();
+    let public = PublicKeyPackage::new(shares, group_key, key.public.min_signers());
+    (key_package, public)
+}
+
+/// Signs `message` under the key derived with `tweak`, consuming one presignature. The signer
+/// set must be exactly the presignature's. Every signer gets the signature.
+pub fn sign<C: super::Scheme>(
+    id: InstanceId,
+    participants: &[Participant],
+    me: Participant,
+    key: &KeyShare<C>,
+    presignature: Presignature<C>,
+    tweak: Scalar<C>,
+    message: &[u8],
+) -> Result<Instance<Signature<C>>, InitError> {
+    let sorted = check_participants(participants, me, None)?;
+    if sorted != presignature.participants {
+        return Err(InitError::new(format!(
+            "presignature belongs to signers {:?}, not {:?}",
+            presignature.participants, sorted
+        )));
+    }
+    let (key_package, public) = tweaked(key, tweak);
+    let signing_package = SigningPackage::new(presignature.commitments.clone(), message);
+    let my_share = round2::sign(&signing_package, &presignature.nonces, &key_package)
+        .map_err(InitError::new)?;
+    drop(presignature);
+    let round = SignRound {
+        me,
+        who: identifiers(&sorted),
+        signers: sorted.iter().copied().collect(),
+        signing_package,
+        public,
+        my_share,
+    };
+    Ok(Instance::new(
+        id,
+        me,
+        &sorted,
+        Box::new(Driver::new(round, me)),
+    ))
+}
+
+struct SignRound<C: Ciphersuite> {
+    me: Participant,
+    who: BTreeMap<Identifier<C>, Participant>,
+    signers: BTreeSet<Participant>,
+    signing_package: SigningPackage<C>,
+    public: PublicKeyPackage<C>,
+    my_share: SignatureShare<C>,
+}
+
+impl<C: Ciphersuite> Rounds for SignRound<C> {
+    type Output = Signature<C>;
+    const ROUNDS: u8 = 1;
+
+    fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
+        Ok(vec![Out::All(encode(0, &self.my_share.serialize()))])
+    }
+
+    fn senders(&self, _round: u8) -> BTreeSet<Participant> {
+        self.signers.clone()
+    }
+
+    fn finish_round(
+        &mut self,
+        _round: u8,
+        messages: BTreeMap<Participant, Vec<u8>>,
+    ) -> Result<Step<Signature<C>>, ProtocolError> {
+        let mut shares = BTreeMap::new();
+        shares.insert(identifier(self.me), self.my_share);
+        for (from, body) in messages {
+            let bytes: Vec<u8> = decode(from, &body)?;
+            let share = SignatureShare::deserialize(&bytes)
+                .map_err(|e| ProtocolError::malformed(from, e))?;
+            shares.insert(identifier(from), share);
+        }
+        // aggregate verifies the signature and, if it fails, each share: the culprit is named.
+        let signature = aggregate(&self.signing_package, &shares, &self.public)
+            .map_err(|e| from_frost(e, &self.who))?;
+        // Never output a signature that does not verify, whatever aggregate's checks did.
+        self.public
+            .verifying_key()
+            .verify(self.signing_package.message(), &signature)
+            .map_err(|e| ProtocolError::Failed(format!("aggregated signature is invalid: {e}")))?;
+        Ok(Step::Done(signature))
+    }
+}
