@@ -1,1 +1,164 @@
-fn main() {}
+//! Protocol costs with all parties in one process (total CPU across parties), as in DESIGN §7:
+//! DKG, one Beaver triple among the t signers, presign, sign, and FROST nonces + sign.
+//!
+//! `cargo bench -p mpc` (add `-- <filter>` to run a subset).
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use k256::elliptic_curve::PrimeField;
+use mpc::ecdsa::{self, SigningInput};
+use mpc::frost::{self, Bip340, Ed25519, Scheme};
+use mpc::runner::run;
+use mpc::{InstanceId, Participant};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SIZES: [(u32, usize); 2] = [(3, 2), (5, 3)];
+
+fn new_id() -> InstanceId {
+    static N: AtomicU64 = AtomicU64::new(0);
+    InstanceId::derive(&N.fetch_add(1, Ordering::Relaxed).to_be_bytes())
+}
+
+fn parties(n: u32) -> Vec<Participant> {
+    (0..n).map(Participant).collect()
+}
+
+fn ecdsa_keys(ps: &[Participant], t: usize) -> BTreeMap<Participant, ecdsa::KeyShare> {
+    let id = new_id();
+    run(ps
+        .iter()
+        .map(|&p| ecdsa::keygen(id, ps, p, t).unwrap())
+        .collect())
+    .unwrap()
+}
+
+fn triples(signers: &[Participant], t: usize) -> BTreeMap<Participant, ecdsa::Triple> {
+    let id = new_id();
+    run(signers
+        .iter()
+        .map(|&p| ecdsa::generate_triple(id, signers, p, t).unwrap())
+        .collect())
+    .unwrap()
+}
+
+fn bench_ecdsa(c: &mut Criterion) {
+    for (n, t) in SIZES {
+        let all = parties(n);
+        let signers = all[..t].to_vec();
+        let mut g = c.benchmark_group(format!("ecdsa n={n} t={t}"));
+        g.sample_size(10);
+        g.bench_function("dkg", |b| b.iter(|| ecdsa_keys(&all, t)));
+        g.bench_function("triple among t", |b| b.iter(|| triples(&signers, t)));
+
+        let keys = ecdsa_keys(&all, t);
+        g.bench_function("presign", |b| {
+            b.iter_batched(
+                || (triples(&signers, t), triples(&signers, t)),
+                |(mut t0, mut t1)| {
+                    let id = new_id();
+                    run(signers
+                        .iter()
+                        .map(|p| {
+                            let pair = (t0.remove(p).unwrap(), t1.remove(p).unwrap());
+                            ecdsa::presign(id, &signers, *p, t, pair, &keys[p]).unwrap()
+                        })
+                        .collect())
+                    .unwrap()
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let root = keys[&all[0]].public_key();
+        let input = SigningInput {
+            root_public_key: root,
+            tweak: primitives::derivation::secp256k1_tweak("bench.near", "p").unwrap(),
+            msg_hash: k256::Scalar::from_repr([7u8; 32].into()).unwrap(),
+            entropy: [1; 32],
+        };
+        g.bench_function("sign", |b| {
+            b.iter_batched(
+                || {
+                    let (mut t0, mut t1) = (triples(&signers, t), triples(&signers, t));
+                    let id = new_id();
+                    run(signers
+                        .iter()
+                        .map(|p| {
+                            let pair = (t0.remove(p).unwrap(), t1.remove(p).unwrap());
+                            ecdsa::presign(id, &signers, *p, t, pair, &keys[p]).unwrap()
+                        })
+                        .collect())
+                    .unwrap()
+                },
+                |mut presigs| {
+                    let id = new_id();
+                    run(signers
+                        .iter()
+                        .map(|p| {
+                            ecdsa::sign(id, &signers, *p, presigs.remove(p).unwrap(), input)
+                                .unwrap()
+                        })
+                        .collect())
+                    .unwrap()
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn bench_frost_scheme<C: Scheme>(c: &mut Criterion, name: &str) {
+    for (n, t) in SIZES {
+        let all = parties(n);
+        let signers = all[..t].to_vec();
+        let mut g = c.benchmark_group(format!("{name} n={n} t={t}"));
+        g.sample_size(20);
+        let dkg = || {
+            let id = new_id();
+            run(all
+                .iter()
+                .map(|&p| frost::keygen::<C>(id, &all, p, t).unwrap())
+                .collect())
+            .unwrap()
+        };
+        g.bench_function("dkg", |b| b.iter(dkg));
+        let keys = dkg();
+        let tweak = C::tweak("bench.near", "p").unwrap();
+        g.bench_function("nonces + sign", |b| {
+            b.iter(|| {
+                let id = new_id();
+                let mut pre = run(signers
+                    .iter()
+                    .map(|p| frost::presign::<C>(id, &signers, *p, &keys[p]).unwrap())
+                    .collect())
+                .unwrap();
+                let id = new_id();
+                run(signers
+                    .iter()
+                    .map(|p| {
+                        frost::sign::<C>(
+                            id,
+                            &signers,
+                            *p,
+                            &keys[p],
+                            pre.remove(p).unwrap(),
+                            tweak,
+                            &[9; 32],
+                        )
+                        .unwrap()
+                    })
+                    .collect())
+                .unwrap()
+            })
+        });
+        g.finish();
+    }
+}
+
+fn bench_frost(c: &mut Criterion) {
+    bench_frost_scheme::<Ed25519>(c, "frost-ed25519");
+    bench_frost_scheme::<Bip340>(c, "frost-bip340");
+}
+
+criterion_group!(benches, bench_ecdsa, bench_frost);
+criterion_main!(benches);

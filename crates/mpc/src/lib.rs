@@ -27,5 +27,5 @@ mod rounds;
 pub mod runner;
 mod wire;
 
-pub use protocol::{Action, InitError, Participant, Protocol, ProtocolError};
+pub use protocol::{Action, InitError, Participant, Protocol, ProtocolError, Resharing};
 pub use wire::{instance_id_of, Instance, InstanceId, WireError, MAX_MESSAGE_BYTES, WIRE_VERSION};

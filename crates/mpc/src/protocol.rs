@@ -140,3 +140,48 @@ pub(crate) fn check_set(
     }
     Ok(sorted)
 }
+
+/// A change of participant set and threshold, as the contract decides it. The protocol runs
+/// among `new`; the members of `old` that are also in `new` deal the key, so at least
+/// `old_threshold` of them must be.
+#[derive(Clone, Copy, Debug)]
+pub struct Resharing<'a> {
+    pub old: &'a [Participant],
+    pub old_threshold: usize,
+    pub new: &'a [Participant],
+    pub new_threshold: usize,
+}
+
+/// A [`Resharing`] that passed its checks, sets sorted.
+pub(crate) struct CheckedResharing {
+    pub(crate) old: Vec<Participant>,
+    pub(crate) new: Vec<Participant>,
+    /// `old ∩ new`: who deals.
+    pub(crate) dealers: Vec<Participant>,
+}
+
+impl<'a> Resharing<'a> {
+    /// Same set, same threshold: new shares of the same key.
+    pub fn refresh(participants: &'a [Participant], threshold: usize) -> Self {
+        Self {
+            old: participants,
+            old_threshold: threshold,
+            new: participants,
+            new_threshold: threshold,
+        }
+    }
+
+    pub(crate) fn check(&self, me: Participant) -> Result<CheckedResharing, InitError> {
+        let new = check_participants(self.new, me, Some(self.new_threshold))?;
+        let old = check_set(self.old, Some(self.old_threshold))?;
+        let dealers: Vec<Participant> = old.iter().copied().filter(|p| new.contains(p)).collect();
+        if dealers.len() < self.old_threshold {
+            return Err(InitError::new(format!(
+                "only {} old holders are in the new set; {} are needed to reshare",
+                dealers.len(),
+                self.old_threshold
+            )));
+        }
+        Ok(CheckedResharing { old, new, dealers })
+    }
+}

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::types::{KeyShare, Presignature, Triple, TriplePublic};
 use crate::protocol::{
-    check_participants, check_set, Action, InitError, Participant, Protocol, ProtocolError,
+    check_participants, Action, InitError, Participant, Protocol, ProtocolError, Resharing,
 };
 use crate::wire::{Instance, InstanceId};
 
@@ -142,22 +142,16 @@ pub fn keygen(
     ))
 }
 
-/// Moves the key from `old` (threshold `old_threshold`) to `new` (threshold
-/// `new_threshold`), the public key unchanged. It runs among `new`; the members of `old` that
-/// are also in `new` deal their shares, so at least `old_threshold` of them must be. `share`
-/// is this party's old share, `None` for a newcomer.
+/// Moves the key to a new set and threshold (see [`Resharing`]), the public key unchanged.
+/// `share` is this party's old share, `None` for a newcomer.
 pub fn reshare(
     id: InstanceId,
-    old: &[Participant],
-    old_threshold: usize,
-    new: &[Participant],
-    new_threshold: usize,
+    resharing: Resharing<'_>,
     me: Participant,
     share: Option<KeyShare>,
     public_key: AffinePoint,
 ) -> Result<Instance<KeyShare>, InitError> {
-    let new_sorted = check_participants(new, me, Some(new_threshold))?;
-    let old_sorted = check_set(old, Some(old_threshold))?;
+    let sets = resharing.check(me)?;
     if let Some(s) = &share {
         if s.public_key != public_key {
             return Err(InitError::new("key share belongs to another public key"));
@@ -165,16 +159,16 @@ pub fn reshare(
     }
     let my_share = share.as_ref().map(|s| s.private_share);
     let proto = cait_sith::reshare::<Secp256k1>(
-        &cait_list(&old_sorted),
-        old_threshold,
-        &cait_list(&new_sorted),
-        new_threshold,
+        &cait_list(&sets.old),
+        resharing.old_threshold,
+        &cait_list(&sets.new),
+        resharing.new_threshold,
         me.0.into(),
         my_share,
         public_key,
     )
     .map_err(InitError::new)?;
-    Ok(adapt(id, me, &new_sorted, proto, move |private_share| {
+    Ok(adapt(id, me, &sets.new, proto, move |private_share| {
         KeyShare {
             private_share,
             public_key,
@@ -192,16 +186,8 @@ pub fn refresh(
     share: KeyShare,
 ) -> Result<Instance<KeyShare>, InitError> {
     let public_key = share.public_key;
-    reshare(
-        id,
-        participants,
-        threshold,
-        participants,
-        threshold,
-        me,
-        Some(share),
-        public_key,
-    )
+    let resharing = Resharing::refresh(participants, threshold);
+    reshare(id, resharing, me, Some(share), public_key)
 }
 
 /// One Beaver triple among `participants`, shared with `threshold`: generate it among the

@@ -128,13 +128,7 @@ pub fn sign(
         .map_err(|_| InitError::new("derived key is the point at infinity"))?;
     let share = rerandomize(&presignature, &input).map_err(InitError::new)?;
     drop(presignature);
-    let round = SignRound {
-        lambda: lagrange(&sorted, me),
-        signers: sorted.iter().copied().collect(),
-        msg_hash: input.msg_hash,
-        verifying_key,
-        share,
-    };
+    let round = SignRound::new(&sorted, me, &input, verifying_key, share);
     Ok(Instance::new(
         id,
         me,
@@ -143,7 +137,7 @@ pub fn sign(
     ))
 }
 
-struct SignRound {
+pub(crate) struct SignRound {
     signers: BTreeSet<Participant>,
     lambda: Scalar,
     msg_hash: Scalar,
@@ -152,6 +146,29 @@ struct SignRound {
 }
 
 impl SignRound {
+    pub(crate) fn new(
+        signers: &[Participant],
+        me: Participant,
+        input: &SigningInput,
+        verifying_key: VerifyingKey,
+        share: Rerandomized,
+    ) -> Self {
+        Self {
+            lambda: lagrange(signers, me),
+            signers: signers.iter().copied().collect(),
+            msg_hash: input.msg_hash,
+            verifying_key,
+            share,
+        }
+    }
+
+    /// This party's round message, without consuming the round (tests combine them by hand).
+    #[cfg(test)]
+    pub(crate) fn clone_start(&self) -> Out {
+        let s: [u8; 32] = self.my_s().to_repr().into();
+        Out::All(crate::rounds::encode(0, &s))
+    }
+
     fn r(&self) -> Scalar {
         <Scalar as Reduce<k256::U256>>::reduce_bytes(&self.share.big_r.x())
     }
@@ -188,24 +205,27 @@ impl Rounds for SignRound {
         }
         let sig = Signature::from_scalars(self.r(), s)
             .map_err(|_| ProtocolError::Failed("signature shares sum to zero".into()))?;
-        let sig = sig.normalize_s().unwrap_or(sig);
-        let prehash = self.msg_hash.to_repr();
-        if self.verifying_key.verify_prehash(&prehash, &sig).is_err() {
+        let normalized = sig.normalize_s();
+        let sig = normalized.unwrap_or(sig);
+        if self
+            .verifying_key
+            .verify_prehash(&self.msg_hash.to_repr(), &sig)
+            .is_err()
+        {
             return Err(ProtocolError::Failed(
                 "signature shares do not combine to a valid signature \
                  (cait-sith presignatures cannot tell whose share was wrong)"
                     .into(),
             ));
         }
-        let recovery_id =
-            RecoveryId::trial_recovery_from_prehash(&self.verifying_key, &prehash, &sig)
-                .map_err(|_| ProtocolError::Failed("no recovery id recovers the key".into()))?;
-        // The nonce point of the final signature: R' or its negation when s was normalized.
-        let big_r = if recovery_id.is_y_odd() == bool::from(self.share.big_r.y_is_odd()) {
-            self.share.big_r
-        } else {
+        // Negating s negates the nonce point the signature effectively uses.
+        let big_r = if normalized.is_some() {
             (-ProjectivePoint::from(self.share.big_r)).to_affine()
+        } else {
+            self.share.big_r
         };
+        let x_overflows = self.r().to_repr() != big_r.x();
+        let recovery_id = RecoveryId::new(big_r.y_is_odd().into(), x_overflows);
         Ok(Step::Done(EcdsaSignature {
             big_r,
             s: *sig.s(),

@@ -29,39 +29,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use zeroize::Zeroizing;
 
 use super::{digest_of, from_frost, identifier, identifiers, KeyShare};
-use crate::protocol::{check_participants, check_set, InitError, Participant, ProtocolError};
+use crate::protocol::{InitError, Participant, ProtocolError, Resharing};
 use crate::rounds::{decode, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
 
 type Scalar<C> = frost_core::Scalar<C>;
 
-/// Moves the key from `old` (threshold `old_threshold`) to `new` (threshold
-/// `new_threshold`). It runs among `new`; the members of `old` also in `new` deal, so at least
-/// `old_threshold` of them must be. `share` is this party's old share, `None` for a newcomer.
-#[allow(clippy::too_many_arguments)]
+/// Moves the key to a new set and threshold (see [`Resharing`]), the group key unchanged.
+/// `share` is this party's old share, `None` for a newcomer.
 pub fn reshare<C: super::Scheme>(
     id: InstanceId,
-    old: &[Participant],
-    old_threshold: usize,
-    new: &[Participant],
-    new_threshold: usize,
+    resharing: Resharing<'_>,
     me: Participant,
     share: Option<KeyShare<C>>,
     group_key: VerifyingKey<C>,
 ) -> Result<Instance<KeyShare<C>>, InitError> {
-    let new_sorted = check_participants(new, me, Some(new_threshold))?;
-    let old_sorted = check_set(old, Some(old_threshold))?;
-    let dealers: Vec<Participant> = old_sorted
-        .iter()
-        .copied()
-        .filter(|p| new_sorted.contains(p))
-        .collect();
-    if dealers.len() < old_threshold {
-        return Err(InitError::new(format!(
-            "only {} old holders are in the new set; {old_threshold} are needed to reshare",
-            dealers.len()
-        )));
-    }
+    let sets = resharing.check(me)?;
+    let dealers = sets.dealers;
     match (&share, dealers.contains(&me)) {
         (None, true) => return Err(InitError::new("an old holder must bring its share")),
         (Some(s), _) if s.verifying_key() != group_key => {
@@ -71,19 +55,25 @@ pub fn reshare<C: super::Scheme>(
     }
     let old_public = share.as_ref().map(|s| s.public.clone());
     let dealing = match share.filter(|_| dealers.contains(&me)) {
-        Some(share) => Some(deal(&share, me, &dealers, &new_sorted, new_threshold)?),
+        Some(share) => Some(deal(
+            &share,
+            me,
+            &dealers,
+            &sets.new,
+            resharing.new_threshold,
+        )),
         None => None,
     };
     let round = Reshare {
         me,
-        who: identifiers(&new_sorted),
-        new: new_sorted.iter().copied().collect(),
+        who: identifiers(&sets.new),
+        new: sets.new.iter().copied().collect(),
         dealers: dealers.iter().copied().collect(),
         lambdas: dealers
             .iter()
             .map(|d| (*d, lagrange::<C>(&dealers, *d)))
             .collect(),
-        new_threshold: new_threshold as u16,
+        new_threshold: resharing.new_threshold as u16,
         group_key,
         old_public,
         dealing,
@@ -93,7 +83,7 @@ pub fn reshare<C: super::Scheme>(
     Ok(Instance::new(
         id,
         me,
-        &new_sorted,
+        &sets.new,
         Box::new(Driver::new(round, me)),
     ))
 }
@@ -107,16 +97,8 @@ pub fn refresh<C: super::Scheme>(
     share: KeyShare<C>,
 ) -> Result<Instance<KeyShare<C>>, InitError> {
     let group_key = share.verifying_key();
-    reshare(
-        id,
-        participants,
-        threshold,
-        participants,
-        threshold,
-        me,
-        Some(share),
-        group_key,
-    )
+    let resharing = Resharing::refresh(participants, threshold);
+    reshare(id, resharing, me, Some(share), group_key)
 }
 
 fn lagrange<C: Ciphersuite>(set: &[Participant], me: Participant) -> Scalar<C> {
@@ -131,7 +113,7 @@ fn deal<C: Ciphersuite>(
     dealers: &[Participant],
     new: &[Participant],
     new_threshold: usize,
-) -> Result<BTreeMap<Participant, SecretShare<C>>, InitError> {
+) -> BTreeMap<Participant, SecretShare<C>> {
     let secret = lagrange::<C>(dealers, me) * share.key_package.signing_share().to_scalar();
     let mut coefficients = Zeroizing::new(vec![SigningShare::<C>::new(secret)]);
     for _ in 1..new_threshold {
@@ -158,7 +140,7 @@ fn deal<C: Ciphersuite>(
             SecretShare::new(identifier(p), SigningShare::new(value), commitment.clone()),
         );
     }
-    Ok(out)
+    out
 }
 
 struct Reshare<C: Ciphersuite> {

@@ -12,7 +12,7 @@ use zeroize::ZeroizeOnDrop;
 
 use super::*;
 use crate::runner::{run, run_outcome, run_with, Faults, Tamper};
-use crate::{InstanceId, Participant, ProtocolError};
+use crate::{InstanceId, Participant, ProtocolError, Resharing};
 
 assert_not_impl_any!(KeyShare<Ed25519>: Clone);
 assert_not_impl_any!(Presignature<Ed25519>: Clone);
@@ -170,7 +170,21 @@ fn reshare_and_refresh<C: Scheme>() {
     let mut old_keys = keys;
     let reshared = run(new
         .iter()
-        .map(|&p| reshare::<C>(id, &old, 2, &new, 3, p, old_keys.remove(&p), group_key).unwrap())
+        .map(|&p| {
+            reshare::<C>(
+                id,
+                Resharing {
+                    old: &old,
+                    old_threshold: 2,
+                    new: &new,
+                    new_threshold: 3,
+                },
+                p,
+                old_keys.remove(&p),
+                group_key,
+            )
+            .unwrap()
+        })
         .collect())
     .unwrap();
     assert!(reshared
@@ -306,7 +320,16 @@ fn tampering_is_blamed<C: Scheme>() {
     let mut keys = keys;
     let insts = all
         .iter()
-        .map(|&p| reshare::<C>(id, &all, 2, &all, 2, p, keys.remove(&p), group_key).unwrap())
+        .map(|&p| {
+            reshare::<C>(
+                id,
+                Resharing::refresh(&all, 2),
+                p,
+                keys.remove(&p),
+                group_key,
+            )
+            .unwrap()
+        })
         .collect();
     assert_blamed(
         &run_outcome(insts, &Faults::default(), Some(tamper_first_from(culprit))),
