@@ -41,6 +41,25 @@ fn triples(signers: &[Participant], t: usize) -> BTreeMap<Participant, ecdsa::Tr
     .unwrap()
 }
 
+type Triples = BTreeMap<Participant, ecdsa::Triple>;
+
+fn presign_from(
+    signers: &[Participant],
+    t: usize,
+    keys: &BTreeMap<Participant, ecdsa::KeyShare>,
+    (mut t0, mut t1): (Triples, Triples),
+) -> BTreeMap<Participant, ecdsa::Presignature> {
+    let id = new_id();
+    run(signers
+        .iter()
+        .map(|p| {
+            let pair = (t0.remove(p).unwrap(), t1.remove(p).unwrap());
+            ecdsa::presign(id, signers, *p, t, pair, &keys[p]).unwrap()
+        })
+        .collect())
+    .unwrap()
+}
+
 fn bench_ecdsa(c: &mut Criterion) {
     for (n, t) in SIZES {
         let all = parties(n);
@@ -54,17 +73,7 @@ fn bench_ecdsa(c: &mut Criterion) {
         g.bench_function("presign", |b| {
             b.iter_batched(
                 || (triples(&signers, t), triples(&signers, t)),
-                |(mut t0, mut t1)| {
-                    let id = new_id();
-                    run(signers
-                        .iter()
-                        .map(|p| {
-                            let pair = (t0.remove(p).unwrap(), t1.remove(p).unwrap());
-                            ecdsa::presign(id, &signers, *p, t, pair, &keys[p]).unwrap()
-                        })
-                        .collect())
-                    .unwrap()
-                },
+                |pairs| presign_from(&signers, t, &keys, pairs),
                 BatchSize::PerIteration,
             )
         });
@@ -78,16 +87,8 @@ fn bench_ecdsa(c: &mut Criterion) {
         g.bench_function("sign", |b| {
             b.iter_batched(
                 || {
-                    let (mut t0, mut t1) = (triples(&signers, t), triples(&signers, t));
-                    let id = new_id();
-                    run(signers
-                        .iter()
-                        .map(|p| {
-                            let pair = (t0.remove(p).unwrap(), t1.remove(p).unwrap());
-                            ecdsa::presign(id, &signers, *p, t, pair, &keys[p]).unwrap()
-                        })
-                        .collect())
-                    .unwrap()
+                    let pairs = (triples(&signers, t), triples(&signers, t));
+                    presign_from(&signers, t, &keys, pairs)
                 },
                 |mut presigs| {
                     let id = new_id();

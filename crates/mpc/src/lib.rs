@@ -25,6 +25,8 @@ pub mod frost;
 mod protocol;
 mod rounds;
 pub mod runner;
+#[cfg(test)]
+mod testing;
 mod wire;
 
 pub use protocol::{Action, InitError, Participant, Protocol, ProtocolError, Resharing};

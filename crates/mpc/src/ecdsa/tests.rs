@@ -14,7 +14,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::sign::delta;
 use super::*;
 use crate::runner::{run, run_outcome, Faults, Tamper};
-use crate::{InstanceId, Participant, ProtocolError, Resharing};
+use crate::testing::{fresh_id, hostile, ids, range, tamper_first_from};
+use crate::{Participant, ProtocolError, Resharing};
 
 assert_not_impl_any!(KeyShare: Clone);
 assert_not_impl_any!(Triple: Clone);
@@ -22,20 +23,6 @@ assert_not_impl_any!(Presignature: Clone);
 assert_impl_all!(KeyShare: ZeroizeOnDrop, Send);
 assert_impl_all!(Triple: ZeroizeOnDrop, Send);
 assert_impl_all!(Presignature: ZeroizeOnDrop, Send);
-
-fn ids(list: &[u32]) -> Vec<Participant> {
-    list.iter().copied().map(Participant).collect()
-}
-
-fn range(n: u32) -> Vec<Participant> {
-    (0..n).map(Participant).collect()
-}
-
-fn fresh_id() -> InstanceId {
-    let mut b = [0u8; 32];
-    OsRng.fill_bytes(&mut b);
-    InstanceId(b)
-}
 
 pub(crate) fn dkg(ps: &[Participant], t: usize) -> BTreeMap<Participant, KeyShare> {
     let id = fresh_id();
@@ -331,16 +318,6 @@ fn fewer_than_t_cannot_sign() {
     );
 }
 
-/// Changes the last byte of the first message `culprit` sends to each peer.
-fn tamper_first_from(culprit: Participant) -> Tamper<'static> {
-    let mut done = BTreeSet::new();
-    Box::new(move |from, to, bytes| {
-        if from == culprit && done.insert(to) {
-            *bytes.last_mut().unwrap() ^= 0x01;
-        }
-    })
-}
-
 #[test]
 fn tampered_keygen_message_names_its_sender() {
     let ps = range(3);
@@ -407,13 +384,7 @@ fn tampered_signature_share_gives_no_wrong_signature() {
 #[test]
 fn survives_hostile_delivery() {
     let ps = range(4);
-    let faults = Faults {
-        seed: 7,
-        duplicate: 0.3,
-        reorder: true,
-        max_delay: 3,
-        ..Faults::default()
-    };
+    let faults = hostile(7);
     let id = fresh_id();
     let insts = ps.iter().map(|&p| keygen(id, &ps, p, 3).unwrap()).collect();
     let keys = crate::runner::run_with(insts, &faults, None).unwrap();

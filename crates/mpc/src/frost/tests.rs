@@ -5,14 +5,14 @@
 use primitives::derivation::derive_public_key;
 use primitives::response::SignatureResponse;
 use primitives::NearPublicKey;
-use rand_core::{OsRng, RngCore};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use std::collections::{BTreeMap, BTreeSet};
 use zeroize::ZeroizeOnDrop;
 
 use super::*;
 use crate::runner::{run, run_outcome, run_with, Faults, Tamper};
-use crate::{InstanceId, Participant, ProtocolError, Resharing};
+use crate::testing::{fresh_id, hostile, ids, range, tamper_first_from};
+use crate::{Participant, ProtocolError, Resharing};
 
 assert_not_impl_any!(KeyShare<Ed25519>: Clone);
 assert_not_impl_any!(Presignature<Ed25519>: Clone);
@@ -20,20 +20,6 @@ assert_not_impl_any!(KeyShare<Bip340>: Clone);
 assert_not_impl_any!(Presignature<Bip340>: Clone);
 assert_impl_all!(KeyShare<Ed25519>: ZeroizeOnDrop, Send);
 assert_impl_all!(Presignature<Bip340>: ZeroizeOnDrop, Send);
-
-fn range(n: u32) -> Vec<Participant> {
-    (0..n).map(Participant).collect()
-}
-
-fn ids(list: &[u32]) -> Vec<Participant> {
-    list.iter().copied().map(Participant).collect()
-}
-
-fn fresh_id() -> InstanceId {
-    let mut b = [0u8; 32];
-    OsRng.fill_bytes(&mut b);
-    InstanceId(b)
-}
 
 fn dkg<C: Scheme>(ps: &[Participant], t: usize) -> BTreeMap<Participant, KeyShare<C>> {
     let id = fresh_id();
@@ -261,16 +247,6 @@ fn fewer_than_t_cannot_sign() {
     assert!(outcome.outputs.keys().all(|p| *p == signers[0]));
 }
 
-/// Changes the last byte of the first message `culprit` sends to each peer.
-fn tamper_first_from(culprit: Participant) -> Tamper<'static> {
-    let mut done = BTreeSet::new();
-    Box::new(move |from, to, bytes| {
-        if from == culprit && done.insert(to) {
-            *bytes.last_mut().unwrap() ^= 0x01;
-        }
-    })
-}
-
 fn assert_blamed<T>(
     outcome: &crate::runner::Outcome<T>,
     culprit: Participant,
@@ -372,13 +348,7 @@ fn garbage_is_blamed() {
 #[test]
 fn survives_hostile_delivery() {
     let ps = range(4);
-    let faults = Faults {
-        seed: 11,
-        duplicate: 0.3,
-        reorder: true,
-        max_delay: 3,
-        ..Faults::default()
-    };
+    let faults = hostile(11);
     let id = fresh_id();
     let insts = ps
         .iter()
