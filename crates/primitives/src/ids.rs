@@ -9,6 +9,10 @@ use std::fmt;
 /// participant; every scheme uses the same evaluation point for the same participant, which is
 /// what lets key shares move between protocols (DESIGN §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
 #[serde(transparent)]
 pub struct ParticipantId(pub u32);
 
@@ -26,6 +30,10 @@ impl From<u32> for ParticipantId {
 
 /// A signing domain of the contract: one master key of one scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
 #[serde(transparent)]
 pub struct DomainId(pub u64);
 
@@ -37,6 +45,10 @@ impl fmt::Display for DomainId {
 
 /// The signature scheme of a domain, with the names NEAR's signer uses in JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
 pub enum SignatureScheme {
     /// ECDSA over secp256k1 (Ethereum, Bitcoin legacy/segwit v0, ...).
     Secp256k1,

@@ -173,6 +173,49 @@ impl<'de> Deserialize<'de> for NearPublicKey {
     }
 }
 
+/// Borsh: the NEAR key type byte (0 ed25519, 1 secp256k1) and the key bytes, as nearcore
+/// encodes public keys.
+#[cfg(feature = "borsh")]
+mod borsh_impl {
+    use super::*;
+    use borsh::io::{Error, ErrorKind, Read, Write};
+
+    impl borsh::BorshSerialize for NearPublicKey {
+        fn serialize<W: Write>(&self, w: &mut W) -> borsh::io::Result<()> {
+            let tag: u8 = match self {
+                Self::Ed25519(_) => 0,
+                Self::Secp256k1(_) => 1,
+            };
+            w.write_all(&[tag])?;
+            w.write_all(&self.key_bytes())
+        }
+    }
+
+    impl borsh::BorshDeserialize for NearPublicKey {
+        fn deserialize_reader<R: Read>(r: &mut R) -> borsh::io::Result<Self> {
+            let mut tag = [0u8; 1];
+            r.read_exact(&mut tag)?;
+            let invalid = |e: KeyError| Error::new(ErrorKind::InvalidData, e.to_string());
+            match tag[0] {
+                0 => {
+                    let mut b = [0u8; 32];
+                    r.read_exact(&mut b)?;
+                    Self::ed25519_from_bytes(&b).map_err(invalid)
+                }
+                1 => {
+                    let mut b = [0u8; 64];
+                    r.read_exact(&mut b)?;
+                    Self::secp256k1_from_xy(&b).map_err(invalid)
+                }
+                t => Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!("unknown key type {t}"),
+                )),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

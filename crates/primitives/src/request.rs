@@ -69,6 +69,10 @@ pub struct SignRequestArgs {
 
 /// A request in its one normalized form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
 pub struct SignRequest {
     pub path: String,
     pub payload: Payload,
@@ -102,6 +106,10 @@ impl SignRequestArgs {
 
 /// What to sign: a hash for ECDSA, the message itself for Schnorr schemes.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
 pub enum Payload {
     Ecdsa(#[serde(with = "hex_bytes")] Vec<u8>),
     Eddsa(#[serde(with = "hex_bytes")] Vec<u8>),

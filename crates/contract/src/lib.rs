@@ -1,0 +1,33 @@
+//! The signer contract's rules, as a pure state machine (DESIGN §4.3–4.4).
+//!
+//! Every method is a function of the state, an explicit call context ([`Ctx`]: predecessor,
+//! deposit, block height, block random seed, prepaid gas) and its arguments; it returns a
+//! result and [`Effect`]s (create a yield for a request, resume yields with a value, refund,
+//! log). No host calls happen here, so every rule is tested without a host; the near-sdk
+//! binding (crate `contract-wasm`) maps the context from `env` and carries the effects out
+//! with `promise_yield_create`, `promise_yield_resume` and transfers. Signature checks go
+//! through [`Crypto`], which the binding implements with NEAR's cheap host functions
+//! (`ecrecover`, `ed25519_verify`).
+//!
+//! A refused call returns an error and changes nothing: every method validates fully before
+//! its first mutation.
+//!
+//! The state is one borsh value behind a version tag ([`VersionedState`]), so a later version
+//! can read and migrate it.
+
+mod crypto;
+mod error;
+mod protocol;
+mod requests;
+mod state;
+mod types;
+pub mod views;
+
+pub use crypto::{verify_response, Crypto};
+pub use error::ContractError;
+pub use requests::{request_id, YieldOutcome};
+pub use state::{Contract, VersionedState};
+pub use types::*;
+
+#[cfg(test)]
+mod tests;

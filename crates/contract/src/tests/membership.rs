@@ -1,0 +1,397 @@
+//! init, candidates, votes, key events: every transition of DESIGN §4.4 and every refusal.
+
+use super::*;
+
+fn refused(
+    c: &mut Contract,
+    name: &str,
+    f: impl FnOnce(&mut Contract) -> Result<(), ContractError>,
+    want: ContractError,
+) {
+    let before = c.clone();
+    assert_eq!(f(c).unwrap_err(), want, "{name}");
+    assert_eq!(*c, before, "{name}: a refused call changed the state");
+}
+
+#[test]
+fn init_checks_its_parameters() {
+    let two = vec![(account("a.near"), info(0)), (account("b.near"), info(1))];
+    assert!(Contract::init(two.clone(), 2, None).is_ok());
+    let cases = [
+        ("one participant", vec![(account("a.near"), info(0))], 2),
+        ("threshold 1", two.clone(), 1),
+        ("threshold above n", two.clone(), 3),
+        (
+            "duplicate",
+            vec![(account("a.near"), info(0)), (account("a.near"), info(1))],
+            2,
+        ),
+    ];
+    for (name, ps, t) in cases {
+        assert!(
+            matches!(
+                Contract::init(ps, t, None),
+                Err(ContractError::InvalidParameters(_))
+            ),
+            "{name}"
+        );
+    }
+    let c = network();
+    let view = c.state_view();
+    assert_eq!(view.state, "Running");
+    assert_eq!((view.epoch, view.threshold), (Some(0), Some(2)));
+    let ids: Vec<u32> = view.participants.iter().map(|p| p.id.0).collect();
+    assert_eq!(ids, [0, 1, 2]);
+}
+
+#[test]
+fn join_through_resharing() {
+    let mut c = network();
+    refused(
+        &mut c,
+        "unregistered",
+        |c| c.vote_join(&ctx("alice.near", 1), &account("dave.near"), 0),
+        ContractError::NotCandidate("dave.near".into()),
+    );
+    c.register_candidate(&ctx("dave.near", 1), info(3)).unwrap();
+    refused(
+        &mut c,
+        "participant registers",
+        |c| c.register_candidate(&ctx("bob.near", 1), info(9)),
+        ContractError::AlreadyParticipant("bob.near".into()),
+    );
+    refused(
+        &mut c,
+        "outsider votes",
+        |c| c.vote_join(&ctx("eve.near", 1), &account("dave.near"), 0),
+        ContractError::NotParticipant("eve.near".into()),
+    );
+    refused(
+        &mut c,
+        "stale epoch",
+        |c| c.vote_join(&ctx("alice.near", 1), &account("dave.near"), 7),
+        ContractError::StaleEpoch { got: 7, current: 0 },
+    );
+    c.vote_join(&ctx("alice.near", 1), &account("dave.near"), 0)
+        .unwrap();
+    refused(
+        &mut c,
+        "double vote",
+        |c| c.vote_join(&ctx("alice.near", 2), &account("dave.near"), 0),
+        ContractError::AlreadyVoted("alice.near".into()),
+    );
+    assert_eq!(
+        c.state_view().state,
+        "Running",
+        "one vote is below the threshold"
+    );
+    c.vote_join(&ctx("bob.near", 2), &account("dave.near"), 0)
+        .unwrap();
+    let view = c.state_view();
+    assert_eq!(view.state, "Resharing");
+    let new = view.resharing.unwrap();
+    assert_eq!(new.participants.len(), 4);
+    assert_eq!(
+        new.participants
+            .iter()
+            .find(|p| p.account_id.0 == "dave.near")
+            .unwrap()
+            .id
+            .0,
+        3
+    );
+
+    refused(
+        &mut c,
+        "reshared before start",
+        |c| c.vote_reshared(&ctx("dave.near", 3), 0),
+        ContractError::InstanceNotStarted,
+    );
+    c.start_reshare_instance(&ctx("dave.near", 3), 0).unwrap();
+    for a in ["alice.near", "bob.near", "carol.near"] {
+        c.vote_reshared(&ctx(a, 4), 0).unwrap();
+    }
+    refused(
+        &mut c,
+        "reshared twice",
+        |c| c.vote_reshared(&ctx("bob.near", 4), 0),
+        ContractError::AlreadyVoted("bob.near".into()),
+    );
+    refused(
+        &mut c,
+        "old-only cannot report",
+        |c| c.vote_reshared(&ctx("eve.near", 4), 0),
+        ContractError::NotParticipant("eve.near".into()),
+    );
+    c.vote_reshared(&ctx("dave.near", 4), 0).unwrap();
+    let view = c.state_view();
+    assert_eq!((view.state.as_str(), view.epoch), ("Running", Some(1)));
+    assert_eq!(view.participants.len(), 4);
+    assert!(
+        view.candidates.is_empty(),
+        "a joined candidate is no longer a candidate"
+    );
+}
+
+#[test]
+fn leave_and_new_parameters_respect_the_threshold() {
+    let mut c = network();
+    // Leaving 2 of 3 at threshold 2 is fine once; a 2-node network cannot lose another.
+    c.vote_leave(&ctx("alice.near", 1), &account("carol.near"), 0)
+        .unwrap();
+    c.vote_leave(&ctx("bob.near", 1), &account("carol.near"), 0)
+        .unwrap();
+    assert_eq!(c.state_view().state, "Resharing");
+    refused(
+        &mut c,
+        "vote in resharing",
+        |c| c.vote_leave(&ctx("alice.near", 1), &account("bob.near"), 0),
+        ContractError::WrongState("Resharing"),
+    );
+    c.start_reshare_instance(&ctx("alice.near", 2), 0).unwrap();
+    c.vote_reshared(&ctx("alice.near", 3), 0).unwrap();
+    c.vote_reshared(&ctx("bob.near", 3), 0).unwrap();
+    assert_eq!(c.state_view().participants.len(), 2);
+    refused(
+        &mut c,
+        "below threshold",
+        |c| c.vote_leave(&ctx("alice.near", 4), &account("bob.near"), 1),
+        ContractError::InvalidParameters("a network needs at least 2 participants, not 1".into()),
+    );
+
+    let mut c = network();
+    c.register_candidate(&ctx("dave.near", 1), info(3)).unwrap();
+    let all = |names: &[&str]| names.iter().map(|n| account(n)).collect::<Vec<_>>();
+    refused(
+        &mut c,
+        "threshold 1",
+        |c| {
+            c.vote_new_parameters(
+                &ctx("alice.near", 1),
+                &all(&["alice.near", "bob.near"]),
+                1,
+                0,
+            )
+        },
+        ContractError::InvalidParameters(
+            "threshold 1 must be at least 2 and at most the 2 participants".into(),
+        ),
+    );
+    refused(
+        &mut c,
+        "too few stay",
+        |c| {
+            c.vote_new_parameters(
+                &ctx("alice.near", 1),
+                &all(&["alice.near", "dave.near"]),
+                2,
+                0,
+            )
+        },
+        ContractError::InvalidParameters(
+            "only 1 current participants stay; 2 are needed to hand the keys over".into(),
+        ),
+    );
+    refused(
+        &mut c,
+        "unknown account",
+        |c| {
+            c.vote_new_parameters(
+                &ctx("alice.near", 1),
+                &all(&["alice.near", "bob.near", "zed.near"]),
+                2,
+                0,
+            )
+        },
+        ContractError::NotCandidate("zed.near".into()),
+    );
+    refused(
+        &mut c,
+        "no change",
+        |c| c.vote_new_parameters(&ctx("alice.near", 1), &all(&NODES), 2, 0),
+        ContractError::InvalidParameters("nothing would change".into()),
+    );
+    let params = all(&["bob.near", "carol.near", "dave.near", "alice.near"]);
+    c.vote_new_parameters(&ctx("alice.near", 1), &params, 3, 0)
+        .unwrap();
+    c.vote_new_parameters(&ctx("carol.near", 1), &params, 3, 0)
+        .unwrap();
+    let r = c.state_view().resharing.unwrap();
+    assert_eq!((r.participants.len(), r.threshold), (4, 3));
+}
+
+#[test]
+fn adding_domains_needs_everyone_and_one_key() {
+    let mut c = network();
+    let keys = Keys::new(3);
+    for a in &NODES[..2] {
+        c.vote_add_domains(&ctx(a, 1), &SCHEMES, 0).unwrap();
+    }
+    assert_eq!(
+        c.state_view().state,
+        "Running",
+        "all participants must agree"
+    );
+    refused(
+        &mut c,
+        "empty proposal",
+        |c| c.vote_add_domains(&ctx("carol.near", 1), &[], 0),
+        ContractError::InvalidParameters("propose between 1 and 16 domains".into()),
+    );
+    c.vote_add_domains(&ctx("carol.near", 1), &SCHEMES, 0)
+        .unwrap();
+    assert_eq!(c.state_view().state, "Initializing");
+    refused(
+        &mut c,
+        "pk before start",
+        |c| {
+            c.vote_pk(
+                &ctx("alice.near", 2),
+                DomainId(0),
+                keys.public(SignatureScheme::Secp256k1),
+                0,
+            )
+        },
+        ContractError::InstanceNotStarted,
+    );
+    c.start_keygen_instance(&ctx("alice.near", 2), 0).unwrap();
+    refused(
+        &mut c,
+        "wrong curve",
+        |c| {
+            c.vote_pk(
+                &ctx("alice.near", 2),
+                DomainId(1),
+                keys.public(SignatureScheme::Secp256k1),
+                0,
+            )
+        },
+        ContractError::InvalidParameters("a Ed25519 domain needs a Ed25519 key".into()),
+    );
+    refused(
+        &mut c,
+        "unknown domain",
+        |c| {
+            c.vote_pk(
+                &ctx("alice.near", 2),
+                DomainId(5),
+                keys.public(SignatureScheme::Secp256k1),
+                0,
+            )
+        },
+        ContractError::UnknownDomain(DomainId(5)),
+    );
+    // One participant reports another key for domain 0: the domains never activate.
+    let other = Keys::new(4).public(SignatureScheme::Secp256k1);
+    for (i, a) in NODES.iter().enumerate() {
+        let k = if i == 2 {
+            other
+        } else {
+            keys.public(SignatureScheme::Secp256k1)
+        };
+        c.vote_pk(&ctx(a, 3), DomainId(0), k, 0).unwrap();
+        c.vote_pk(
+            &ctx(a, 3),
+            DomainId(1),
+            keys.public(SignatureScheme::Ed25519),
+            0,
+        )
+        .unwrap();
+        c.vote_pk(
+            &ctx(a, 3),
+            DomainId(2),
+            keys.public(SignatureScheme::Bip340),
+            0,
+        )
+        .unwrap();
+    }
+    assert_eq!(c.state_view().state, "Initializing");
+    refused(
+        &mut c,
+        "second pk vote",
+        |c| {
+            c.vote_pk(
+                &ctx("carol.near", 3),
+                DomainId(0),
+                keys.public(SignatureScheme::Secp256k1),
+                0,
+            )
+        },
+        ContractError::AlreadyVoted("carol.near".into()),
+    );
+    // Meanwhile nothing is signable on the new domains.
+    assert_eq!(
+        c.public_key(Some(DomainId(0))).unwrap_err(),
+        ContractError::UnknownDomain(DomainId(0))
+    );
+}
+
+#[test]
+fn abort_restores_the_previous_state() {
+    let base = network();
+    let mut c = base.clone();
+    for a in NODES {
+        c.vote_add_domains(&ctx(a, 1), &[SignatureScheme::Ed25519], 0)
+            .unwrap();
+    }
+    // Before the block budget runs out, a threshold of votes aborts.
+    assert_eq!(c.vote_abort(&ctx("alice.near", 2), 0).unwrap(), vec![]);
+    refused(
+        &mut c,
+        "abort twice",
+        |c| c.vote_abort(&ctx("alice.near", 2), 0).map(drop),
+        ContractError::AlreadyVoted("alice.near".into()),
+    );
+    refused(
+        &mut c,
+        "outsider abort",
+        |c| c.vote_abort(&ctx("eve.near", 2), 0).map(drop),
+        ContractError::NotParticipant("eve.near".into()),
+    );
+    assert!(!c.vote_abort(&ctx("bob.near", 2), 0).unwrap().is_empty());
+    assert_eq!(c, base, "the previous Running state, votes cleared");
+
+    // After the block budget, one vote suffices.
+    let mut c = base.clone();
+    c.vote_leave(&ctx("alice.near", 1), &account("carol.near"), 0)
+        .unwrap();
+    c.vote_leave(&ctx("bob.near", 1), &account("carol.near"), 0)
+        .unwrap();
+    c.start_reshare_instance(&ctx("alice.near", 10), 0).unwrap();
+    let budget = c.config.key_event_timeout_blocks;
+    c.vote_abort(&ctx("carol.near", 10 + budget - 1), 0)
+        .unwrap();
+    assert_eq!(
+        c.state_view().state,
+        "Resharing",
+        "one vote before the budget is spent"
+    );
+    c.vote_abort(&ctx("bob.near", 10 + budget), 0).unwrap();
+    assert_eq!(c, base);
+    refused(
+        &mut c,
+        "nothing to abort",
+        |c| c.vote_abort(&ctx("bob.near", 1), 0).map(drop),
+        ContractError::WrongState("Running"),
+    );
+}
+
+#[test]
+fn state_survives_borsh() {
+    let mut c = network();
+    add_domains(&mut c, &Keys::new(5), 1);
+    let mut y = 0;
+    sign_as_host(
+        &mut c,
+        &ctx("u.near", 3),
+        sign_args(2, SignatureScheme::Bip340, "p", 1),
+        &mut y,
+    )
+    .unwrap();
+    c.register_candidate(&ctx("dave.near", 3), info(3)).unwrap();
+    let bytes = borsh::to_vec(&VersionedState::V1(c.clone())).unwrap();
+    assert_eq!(bytes[0], 0, "version tag first");
+    let back: VersionedState = borsh::from_slice(&bytes).unwrap();
+    assert_eq!(back.into_current(), c);
+    assert!(borsh::from_slice::<VersionedState>(&bytes[..bytes.len() - 1]).is_err());
+}

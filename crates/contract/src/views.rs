@@ -1,0 +1,231 @@
+//! Read-only methods and the JSON they return. Snapshot tests pin every shape.
+
+use primitives::derivation::derive_public_key;
+use primitives::request::Payload;
+use primitives::{DomainId, NearPublicKey, ParticipantId, SignatureScheme};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ContractError;
+use crate::state::{Contract, ProtocolState, Running};
+use crate::types::{AccountId, Config, DomainConfig, Participants, RequestId};
+
+/// The contract's version, as `version()` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantView {
+    pub account_id: AccountId,
+    pub id: ParticipantId,
+    pub url: String,
+    pub tls_public_key: NearPublicKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainView {
+    pub id: DomainId,
+    pub scheme: SignatureScheme,
+    pub public_key: NearPublicKey,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitializingView {
+    pub domains: Vec<DomainConfig>,
+    pub started_at: Option<u64>,
+    /// Who has reported a key, per new domain.
+    pub voted: Vec<(DomainId, Vec<AccountId>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResharingView {
+    pub participants: Vec<ParticipantView>,
+    pub threshold: u64,
+    pub started_at: Option<u64>,
+    pub reshared: Vec<AccountId>,
+}
+
+/// `state()`: where the protocol is, and the network that signs now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateView {
+    pub state: String,
+    pub epoch: Option<u64>,
+    pub threshold: Option<u64>,
+    pub participants: Vec<ParticipantView>,
+    pub domains: Vec<DomainView>,
+    pub initializing: Option<InitializingView>,
+    pub resharing: Option<ResharingView>,
+    pub candidates: Vec<ParticipantView>,
+}
+
+/// `system_load()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemLoad {
+    pub pending_requests: u64,
+    pub capacity: u64,
+}
+
+/// One pending request as the nodes' indexer sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequestView {
+    pub request_id: RequestId,
+    pub seq: u64,
+    pub predecessor: AccountId,
+    pub path: String,
+    pub payload: Payload,
+    pub domain_id: DomainId,
+    /// Hex of the block random seed at acceptance: the signers' public entropy.
+    pub entropy: String,
+    pub created_at: u64,
+}
+
+/// `pending_requests({cursor, limit})`: a page, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPage {
+    pub requests: Vec<PendingRequestView>,
+    pub next_cursor: Option<u64>,
+}
+
+/// The most requests one page returns.
+pub const MAX_PAGE: u32 = 100;
+
+fn participants_view(p: &Participants) -> Vec<ParticipantView> {
+    p.iter()
+        .map(|(account, id, info)| ParticipantView {
+            account_id: account.clone(),
+            id: *id,
+            url: info.url.clone(),
+            tls_public_key: info.tls_public_key,
+        })
+        .collect()
+}
+
+fn domains_view(r: &Running) -> Vec<DomainView> {
+    r.domains
+        .iter()
+        .map(|(d, k)| DomainView {
+            id: d.id,
+            scheme: d.scheme,
+            public_key: *k,
+        })
+        .collect()
+}
+
+impl Contract {
+    pub fn state_view(&self) -> StateView {
+        let network = self.signing_network().ok();
+        let candidates = self
+            .candidates
+            .iter()
+            .map(|(account, info)| ParticipantView {
+                account_id: account.clone(),
+                // Candidates have no id until they join.
+                id: ParticipantId(u32::MAX),
+                url: info.url.clone(),
+                tls_public_key: info.tls_public_key,
+            })
+            .collect();
+        StateView {
+            state: self.protocol.name().to_owned(),
+            epoch: network.map(|r| r.epoch),
+            threshold: network.map(|r| r.threshold),
+            participants: network
+                .map(|r| participants_view(&r.participants))
+                .unwrap_or_default(),
+            domains: network.map(domains_view).unwrap_or_default(),
+            initializing: match &self.protocol {
+                ProtocolState::Initializing(i) => Some(InitializingView {
+                    domains: i.domains.clone(),
+                    started_at: i.event.started_at,
+                    voted: i
+                        .pk_votes
+                        .iter()
+                        .map(|(d, votes)| (*d, votes.keys().cloned().collect()))
+                        .collect(),
+                }),
+                _ => None,
+            },
+            resharing: match &self.protocol {
+                ProtocolState::Resharing(r) => Some(ResharingView {
+                    participants: participants_view(&r.new_participants),
+                    threshold: r.new_threshold,
+                    started_at: r.event.started_at,
+                    reshared: r.reshared.iter().cloned().collect(),
+                }),
+                _ => None,
+            },
+            candidates,
+        }
+    }
+
+    pub fn version(&self) -> &'static str {
+        VERSION
+    }
+
+    pub fn config_view(&self) -> Config {
+        self.config.clone()
+    }
+
+    pub fn system_load(&self) -> SystemLoad {
+        SystemLoad {
+            pending_requests: self.requests.len() as u64,
+            capacity: u64::from(self.config.max_pending_requests),
+        }
+    }
+
+    /// The root key of a domain (domain 0 when none is given, as NEAR's signer does).
+    pub fn public_key(&self, domain_id: Option<DomainId>) -> Result<NearPublicKey, ContractError> {
+        Ok(self.active_domain(domain_id.unwrap_or(DomainId(0)))?.1)
+    }
+
+    /// The key `predecessor` signs with under `path` in a domain.
+    pub fn derived_public_key(
+        &self,
+        path: &str,
+        predecessor: &AccountId,
+        domain_id: Option<DomainId>,
+    ) -> Result<NearPublicKey, ContractError> {
+        let root = self.public_key(domain_id)?;
+        derive_public_key(&root, &predecessor.0, path)
+            .map_err(|e| ContractError::InvalidParameters(e.to_string()))
+    }
+
+    /// The newest domain of a scheme (Secp256k1 when none is given): NEAR's "key version".
+    pub fn latest_key_version(
+        &self,
+        scheme: Option<SignatureScheme>,
+    ) -> Result<u64, ContractError> {
+        let scheme = scheme.unwrap_or(SignatureScheme::Secp256k1);
+        self.signing_network()?
+            .domains
+            .iter()
+            .rev()
+            .find(|(d, _)| d.scheme == scheme)
+            .map(|(d, _)| d.id.0)
+            .ok_or(ContractError::NoDomainForScheme(scheme))
+    }
+
+    /// Pending requests from `cursor` on (oldest first), at most `limit` (≤ [`MAX_PAGE`]).
+    pub fn pending_requests(&self, cursor: Option<u64>, limit: Option<u32>) -> PendingPage {
+        let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
+        let requests: Vec<PendingRequestView> = self
+            .requests
+            .page(cursor.unwrap_or(0), limit + 1)
+            .map(|r| PendingRequestView {
+                request_id: r.id,
+                seq: r.seq,
+                predecessor: r.predecessor.clone(),
+                path: r.path.clone(),
+                payload: r.payload.clone(),
+                domain_id: r.domain_id,
+                entropy: hex::encode(r.entropy),
+                created_at: r.created_at,
+            })
+            .collect();
+        let next_cursor = requests.get(limit).map(|r| r.seq);
+        let mut requests = requests;
+        requests.truncate(limit);
+        PendingPage {
+            requests,
+            next_cursor,
+        }
+    }
+}
