@@ -10,7 +10,7 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets -j2 -- -D warnings
-echo "== wasm build of the crates the contract links"
-cargo build -p primitives --target wasm32-unknown-unknown --release -j2
+echo "== the signer contract's wasm"
+./scripts/build-contract.sh
 echo "== tests"
 cargo test --workspace -j2
