@@ -17,8 +17,8 @@
 
 use contract::views::{PendingPage, StateView, SystemLoad};
 use contract::{
-    AccountId, Config, Contract, ContractError, Crypto, Ctx, Effect, ParticipantInfo, RequestId,
-    VersionedState, YieldId, YieldOutcome,
+    AccountId, Config, Contract, ContractError, Crypto, Ctx, Effect, InitParticipant,
+    ParticipantInfo, RequestId, VersionedState, YieldId, YieldOutcome,
 };
 use near_sdk::{env, near, Gas, GasWeight, NearToken, PanicOnDefault, PromiseError};
 use primitives::request::{SignArgs, SignRequestArgs};
@@ -30,14 +30,6 @@ const CALLBACK_GAS: Gas = Gas::from_tgas(10);
 /// Gas for the promise that turns a timeout into the caller's error.
 const FAIL_GAS: Gas = Gas::from_tgas(3);
 const DATA_ID_REGISTER: u64 = 0;
-
-/// A participant as `init` takes it.
-#[near(serializers = [json])]
-pub struct InitParticipant {
-    pub account_id: String,
-    pub url: String,
-    pub tls_public_key: NearPublicKey,
-}
 
 #[near(contract_state)]
 #[derive(PanicOnDefault)]
@@ -142,16 +134,7 @@ impl Signer {
         threshold: u64,
         config: Option<Config>,
     ) -> Self {
-        let participants = participants
-            .into_iter()
-            .map(|p| {
-                let info = ParticipantInfo {
-                    url: p.url,
-                    tls_public_key: p.tls_public_key,
-                };
-                (AccountId(p.account_id), info)
-            })
-            .collect();
+        let participants = participants.into_iter().map(Into::into).collect();
         Self {
             state: VersionedState::V1(or_panic(Contract::init(participants, threshold, config))),
         }

@@ -134,6 +134,24 @@ pub struct ParticipantInfo {
     pub tls_public_key: NearPublicKey,
 }
 
+/// A participant as `init` takes it: `{"account_id", "url", "tls_public_key"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitParticipant {
+    pub account_id: String,
+    pub url: String,
+    pub tls_public_key: NearPublicKey,
+}
+
+impl From<InitParticipant> for (AccountId, ParticipantInfo) {
+    fn from(p: InitParticipant) -> Self {
+        let info = ParticipantInfo {
+            url: p.url,
+            tls_public_key: p.tls_public_key,
+        };
+        (AccountId(p.account_id), info)
+    }
+}
+
 /// The participant set of an epoch: account → (id, info). Ids are stable across epochs.
 #[derive(Clone, Debug, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
 pub struct Participants {

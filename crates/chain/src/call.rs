@@ -1,0 +1,125 @@
+//! The signer contract's state-changing methods as data.
+
+use contract::{Config, InitParticipant, RequestId};
+use primitives::request::SignRequestArgs;
+use primitives::response::SignatureResponse;
+use primitives::{DomainId, NearPublicKey, SignatureScheme};
+use serde::{Deserialize, Serialize};
+
+/// One function call on the signer contract: `{"method": name, "args": {...}}` in JSON, the
+/// args exactly as the contract's method takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "args", rename_all = "snake_case")]
+pub enum Call {
+    Init {
+        participants: Vec<InitParticipant>,
+        threshold: u64,
+        config: Option<Config>,
+    },
+    Sign {
+        request: SignRequestArgs,
+    },
+    Respond {
+        request_id: RequestId,
+        response: SignatureResponse,
+    },
+    RegisterCandidate {
+        url: String,
+        tls_public_key: NearPublicKey,
+    },
+    VoteJoin {
+        candidate: String,
+        epoch: u64,
+    },
+    VoteLeave {
+        participant: String,
+        epoch: u64,
+    },
+    VoteNewParameters {
+        participants: Vec<String>,
+        threshold: u64,
+        epoch: u64,
+    },
+    VoteAddDomains {
+        schemes: Vec<SignatureScheme>,
+        epoch: u64,
+    },
+    StartKeygenInstance {
+        epoch: u64,
+    },
+    VotePk {
+        domain_id: DomainId,
+        public_key: NearPublicKey,
+        epoch: u64,
+    },
+    StartReshareInstance {
+        epoch: u64,
+    },
+    VoteReshared {
+        epoch: u64,
+    },
+    VoteAbort {
+        epoch: u64,
+    },
+}
+
+impl Call {
+    /// The contract method this call invokes.
+    pub fn method_name(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m
+                .get("method")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    /// The call's JSON arguments, as the function-call action carries them.
+    pub fn args_json(&self) -> Vec<u8> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut m)) => {
+                serde_json::to_vec(&m.remove("args").unwrap_or(serde_json::Value::Null))
+                    .expect("JSON values serialize")
+            }
+            _ => b"{}".to_vec(),
+        }
+    }
+
+    /// A call from a method name and JSON arguments, as a chain receives it.
+    pub fn from_parts(method: &str, args: &[u8]) -> Result<Self, serde_json::Error> {
+        let args: serde_json::Value = serde_json::from_slice(args)?;
+        serde_json::from_value(serde_json::json!({"method": method, "args": args}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_carry_nears_method_names_and_args() {
+        let call = Call::VoteJoin {
+            candidate: "dave.near".into(),
+            epoch: 3,
+        };
+        assert_eq!(call.method_name(), "vote_join");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&call.args_json()).unwrap(),
+            serde_json::json!({"candidate": "dave.near", "epoch": 3})
+        );
+        assert_eq!(
+            Call::from_parts("vote_join", &call.args_json()).unwrap(),
+            call
+        );
+        let sign: Call = Call::from_parts(
+            "sign",
+            br#"{"request": {"path": "p", "payload_v2": {"Ecdsa": "0101010101010101010101010101010101010101010101010101010101010101"}, "domain_id": 0}}"#,
+        )
+        .unwrap();
+        assert_eq!(sign.method_name(), "sign");
+        assert!(Call::from_parts("no_such_method", b"{}").is_err());
+        assert!(Call::from_parts("vote_join", b"{\"epoch\": \"x\"}").is_err());
+    }
+}

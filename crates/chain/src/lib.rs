@@ -1,0 +1,19 @@
+//! How nodes and clients talk to the chain (DESIGN §3).
+//!
+//! - [`Call`]: every state-changing method of the signer contract as data — the method name
+//!   and JSON arguments a NEAR function call carries, so the same value goes to the in-process
+//!   chain, the devnet or NEAR itself.
+//! - [`LocalChain`]: an in-process chain that hosts the contract core directly: blocks with
+//!   random seeds, the yields `sign` creates, their resumption by `respond`, and NEAR's
+//!   200-block yield timeout. Node tests run whole networks against it.
+//! - [`NativeCrypto`]: the host's signature primitives (NEAR's `ecrecover` and
+//!   `ed25519_verify`) for native hosts.
+
+mod call;
+mod crypto;
+mod local;
+
+pub use call::Call;
+pub use contract::InitParticipant;
+pub use crypto::NativeCrypto;
+pub use local::{LocalChain, SignTicket, TxError};

@@ -1,0 +1,209 @@
+//! The in-process chain end to end: init, a domain, sign → respond → result in the next
+//! block, the 200-block timeout, shared answers, refusals.
+
+use chain::{Call, LocalChain, TxError};
+use contract::ContractError;
+use k256::ecdsa::signature::hazmat::PrehashSigner;
+use primitives::derivation::secp256k1_tweak;
+use primitives::response::{EcdsaSignature, SignatureResponse};
+use primitives::{DomainId, NearPublicKey, SignatureScheme};
+
+const NODES: [&str; 3] = ["n0.near", "n1.near", "n2.near"];
+
+fn secret() -> k256::Scalar {
+    k256::Scalar::from(987_654_321u64)
+}
+
+fn root() -> NearPublicKey {
+    NearPublicKey::Secp256k1((k256::ProjectivePoint::GENERATOR * secret()).to_affine())
+}
+
+fn chain() -> LocalChain {
+    let mut c = LocalChain::new([7; 32]);
+    let participants = NODES
+        .iter()
+        .map(|a| chain::InitParticipant {
+            account_id: a.to_string(),
+            url: format!("https://{a}"),
+            tls_public_key: root(),
+        })
+        .collect();
+    c.call(
+        "signer.near",
+        0,
+        Call::Init {
+            participants,
+            threshold: 2,
+            config: None,
+        },
+    )
+    .unwrap();
+    for a in NODES {
+        c.call(
+            a,
+            0,
+            Call::VoteAddDomains {
+                schemes: vec![SignatureScheme::Secp256k1],
+                epoch: 0,
+            },
+        )
+        .unwrap();
+    }
+    c.call(NODES[0], 0, Call::StartKeygenInstance { epoch: 0 })
+        .unwrap();
+    for a in NODES {
+        c.call(
+            a,
+            0,
+            Call::VotePk {
+                domain_id: DomainId(0),
+                public_key: root(),
+                epoch: 0,
+            },
+        )
+        .unwrap();
+    }
+    c
+}
+
+fn sign_call(path: &str, msg: u8) -> Call {
+    Call::from_parts(
+        "sign",
+        format!(
+            r#"{{"request": {{"path": "{path}", "payload_v2": {{"Ecdsa": "{}"}}, "domain_id": 0}}}}"#,
+            hex_of(&[msg; 32])
+        )
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn signature(account: &str, path: &str, msg: u8) -> SignatureResponse {
+    let d = secret() + secp256k1_tweak(account, path).unwrap();
+    let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
+    let (sig, rec): (k256::ecdsa::Signature, k256::ecdsa::RecoveryId) =
+        key.sign_prehash(&[msg; 32]).unwrap();
+    let mut sec1 = [0u8; 33];
+    sec1[0] = 2 + u8::from(rec.is_y_odd());
+    sec1[1..].copy_from_slice(&sig.r().to_bytes());
+    let Ok(NearPublicKey::Secp256k1(big_r)) = NearPublicKey::secp256k1_from_sec1(&sec1) else {
+        panic!("R decodes")
+    };
+    SignatureResponse::Secp256k1(EcdsaSignature {
+        big_r,
+        s: *sig.s(),
+        recovery_id: rec.to_byte(),
+    })
+}
+
+#[test]
+fn sign_respond_and_the_answer_arrives_next_block() {
+    let mut c = chain();
+    let t1 = c.call("app.near", 1, sign_call("p", 1)).unwrap().unwrap();
+    let t2 = c.call("app.near", 1, sign_call("p", 1)).unwrap().unwrap();
+    let page = c.contract().unwrap().pending_requests(None, None);
+    assert_eq!(page.requests.len(), 1, "identical requests are one request");
+    let req = &page.requests[0];
+    assert_eq!(
+        req.entropy,
+        hex_of(&c.random_seed()),
+        "entropy is the block's random seed"
+    );
+
+    let sig = signature("app.near", "p", 1);
+    c.call(
+        NODES[1],
+        0,
+        Call::Respond {
+            request_id: req.request_id,
+            response: sig.clone(),
+        },
+    )
+    .unwrap();
+    assert!(c.result(t1).is_none(), "callbacks run in a later block");
+    c.produce_block();
+    assert_eq!(c.result(t1), Some(&Ok(sig.clone())));
+    assert_eq!(c.result(t2), Some(&Ok(sig)));
+}
+
+#[test]
+fn unanswered_requests_time_out_after_200_blocks() {
+    let mut c = chain();
+    let t = c.call("app.near", 1, sign_call("p", 2)).unwrap().unwrap();
+    for _ in 0..199 {
+        c.produce_block();
+    }
+    assert!(c.result(t).is_none(), "still waiting at 199 blocks");
+    c.produce_block();
+    assert_eq!(
+        c.result(t),
+        Some(&Err(TxError::Contract(ContractError::Timeout)))
+    );
+    assert!(c
+        .contract()
+        .unwrap()
+        .pending_requests(None, None)
+        .requests
+        .is_empty());
+}
+
+#[test]
+fn refused_calls_change_nothing() {
+    let mut c = chain();
+    c.call("app.near", 1, sign_call("p", 3)).unwrap();
+    let id = c.contract().unwrap().pending_requests(None, None).requests[0].request_id;
+    let before = c.contract().unwrap().clone();
+    let bad = [
+        (
+            "outsider",
+            "eve.near",
+            Call::Respond {
+                request_id: id,
+                response: signature("app.near", "p", 3),
+            },
+        ),
+        (
+            "wrong signature",
+            NODES[0],
+            Call::Respond {
+                request_id: id,
+                response: signature("app.near", "q", 3),
+            },
+        ),
+        ("stale vote", NODES[0], Call::VoteAbort { epoch: 9 }),
+    ];
+    for (name, who, call) in bad {
+        assert!(c.call(who, 0, call).is_err(), "{name}");
+        assert_eq!(c.contract().unwrap(), &before, "{name}");
+    }
+    assert_eq!(
+        c.call("app.near", 0, sign_call("p", 4)).unwrap_err(),
+        TxError::Contract(ContractError::NoDeposit)
+    );
+    assert_eq!(
+        c.call(
+            "x.near",
+            0,
+            Call::Init {
+                participants: vec![],
+                threshold: 2,
+                config: None
+            }
+        )
+        .unwrap_err(),
+        TxError::Contract(ContractError::AlreadyInitialized)
+    );
+}
+
+#[test]
+fn block_seeds_differ() {
+    let mut c = LocalChain::new([1; 32]);
+    let a = c.random_seed();
+    c.produce_block();
+    assert_ne!(a, c.random_seed());
+    assert_eq!(c.height(), 2);
+}
