@@ -6,14 +6,13 @@
 //! - [`LocalChain`]: an in-process chain that hosts the contract core directly: blocks with
 //!   random seeds, the yields `sign` creates, their resumption by `respond`, and NEAR's
 //!   200-block yield timeout. Node tests run whole networks against it.
-//! - [`NativeCrypto`]: the host's signature primitives (NEAR's `ecrecover` and
-//!   `ed25519_verify`) for native hosts.
+//! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
+//!   hosts.
 
 mod call;
-mod crypto;
 mod local;
 
 pub use call::Call;
 pub use contract::InitParticipant;
-pub use crypto::NativeCrypto;
+pub use contract::NativeCrypto;
 pub use local::{LocalChain, SignTicket, TxError};

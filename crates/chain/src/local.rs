@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use crate::call::Call;
-use crate::crypto::NativeCrypto;
+use contract::NativeCrypto;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,19 +3,14 @@
 
 use chain::{Call, LocalChain, TxError};
 use contract::ContractError;
-use k256::ecdsa::signature::hazmat::PrehashSigner;
-use primitives::derivation::secp256k1_tweak;
-use primitives::response::{EcdsaSignature, SignatureResponse};
+use primitives::response::SignatureResponse;
 use primitives::{DomainId, NearPublicKey, SignatureScheme};
+use testkit::Keys;
 
 const NODES: [&str; 3] = ["n0.near", "n1.near", "n2.near"];
 
-fn secret() -> k256::Scalar {
-    k256::Scalar::from(987_654_321u64)
-}
-
 fn root() -> NearPublicKey {
-    NearPublicKey::Secp256k1((k256::ProjectivePoint::GENERATOR * secret()).to_affine())
+    Keys::new(5).public(SignatureScheme::Secp256k1)
 }
 
 fn chain() -> LocalChain {
@@ -67,13 +62,10 @@ fn chain() -> LocalChain {
 }
 
 fn sign_call(path: &str, msg: u8) -> Call {
+    let request = testkit::sign_request(0, SignatureScheme::Secp256k1, path, msg);
     Call::from_parts(
         "sign",
-        format!(
-            r#"{{"request": {{"path": "{path}", "payload_v2": {{"Ecdsa": "{}"}}, "domain_id": 0}}}}"#,
-            hex_of(&[msg; 32])
-        )
-        .as_bytes(),
+        &serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap(),
     )
     .unwrap()
 }
@@ -83,21 +75,7 @@ fn hex_of(b: &[u8]) -> String {
 }
 
 fn signature(account: &str, path: &str, msg: u8) -> SignatureResponse {
-    let d = secret() + secp256k1_tweak(account, path).unwrap();
-    let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
-    let (sig, rec): (k256::ecdsa::Signature, k256::ecdsa::RecoveryId) =
-        key.sign_prehash(&[msg; 32]).unwrap();
-    let mut sec1 = [0u8; 33];
-    sec1[0] = 2 + u8::from(rec.is_y_odd());
-    sec1[1..].copy_from_slice(&sig.r().to_bytes());
-    let Ok(NearPublicKey::Secp256k1(big_r)) = NearPublicKey::secp256k1_from_sec1(&sec1) else {
-        panic!("R decodes")
-    };
-    SignatureResponse::Secp256k1(EcdsaSignature {
-        big_r,
-        s: *sig.s(),
-        recovery_id: rec.to_byte(),
-    })
+    Keys::new(5).sign(SignatureScheme::Secp256k1, account, path, &[msg; 32])
 }
 
 #[test]

@@ -2,12 +2,10 @@
 //! callback's two outcomes, refusals. (The host records yields but never runs callbacks, so
 //! the callback is called directly, as NEAR's own contract tests do.)
 
-use k256::ecdsa::signature::hazmat::PrehashSigner;
 use near_sdk::mock::MockAction;
 use near_sdk::test_utils::{get_created_receipts, get_logs, VMContextBuilder};
 use near_sdk::{testing_env, NearToken, PromiseError};
-use primitives::derivation::secp256k1_tweak;
-use primitives::response::EcdsaSignature;
+use testkit::Keys;
 
 use super::*;
 
@@ -24,12 +22,12 @@ fn call(who: &str, deposit: u128, height: u64) {
     testing_env!(b.build());
 }
 
-fn root_secret() -> k256::Scalar {
-    k256::Scalar::from(123_456_789u64)
+fn keys() -> Keys {
+    Keys::new(77)
 }
 
 fn root_key() -> NearPublicKey {
-    NearPublicKey::Secp256k1((k256::ProjectivePoint::GENERATOR * root_secret()).to_affine())
+    keys().public(SignatureScheme::Secp256k1)
 }
 
 fn tls_key(i: u64) -> NearPublicKey {
@@ -65,32 +63,21 @@ fn signer() -> Signer {
 }
 
 fn args(path: &str, msg: u8) -> SignRequestArgs {
-    serde_json::from_value(serde_json::json!({
-        "path": path, "payload_v2": {"Ecdsa": hex_of(&[msg; 32])}, "domain_id": 0
-    }))
+    serde_json::from_value(testkit::sign_request(
+        0,
+        SignatureScheme::Secp256k1,
+        path,
+        msg,
+    ))
     .unwrap()
+}
+
+fn signature(predecessor: &str, path: &str, msg: u8) -> SignatureResponse {
+    keys().sign(SignatureScheme::Secp256k1, predecessor, path, &[msg; 32])
 }
 
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn signature(predecessor: &str, path: &str, msg: u8) -> SignatureResponse {
-    let d = root_secret() + secp256k1_tweak(predecessor, path).unwrap();
-    let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
-    let (sig, rec): (k256::ecdsa::Signature, k256::ecdsa::RecoveryId) =
-        key.sign_prehash(&[msg; 32]).unwrap();
-    let mut sec1 = [0u8; 33];
-    sec1[0] = 2 + u8::from(rec.is_y_odd());
-    sec1[1..].copy_from_slice(&sig.r().to_bytes());
-    let Ok(NearPublicKey::Secp256k1(big_r)) = NearPublicKey::secp256k1_from_sec1(&sec1) else {
-        panic!("R decodes")
-    };
-    SignatureResponse::Secp256k1(EcdsaSignature {
-        big_r,
-        s: *sig.s(),
-        recovery_id: rec.to_byte(),
-    })
 }
 
 /// Signs as `user.near`; the pending request's id and the yield key (the only yield: key 0+).

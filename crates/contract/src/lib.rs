@@ -17,6 +17,8 @@
 
 mod crypto;
 mod error;
+#[cfg(any(test, feature = "native"))]
+mod native;
 mod protocol;
 mod requests;
 mod state;
@@ -25,6 +27,8 @@ pub mod views;
 
 pub use crypto::{verify_response, Crypto};
 pub use error::ContractError;
+#[cfg(any(test, feature = "native"))]
+pub use native::NativeCrypto;
 pub use requests::{request_id, YieldOutcome};
 pub use state::{Contract, VersionedState};
 pub use types::*;

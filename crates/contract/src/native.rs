@@ -1,6 +1,7 @@
-//! NEAR's signature host functions, natively: what a chain that hosts the contract provides.
+//! NEAR's signature host functions, natively: what a native host of the contract provides
+//! (the in-process chain, tests). Built with the `native` feature, and for this crate's tests.
 
-use contract::Crypto;
+use crate::Crypto;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 
 /// `ecrecover` (with NEAR's malleability check) and `ed25519_verify`, on k256 and
