@@ -1,0 +1,404 @@
+//! The node's store: key shares and stockpiled secrets (triples, presignatures, nonces) in an
+//! embedded ACID database (redb), each sealed with XChaCha20-Poly1305.
+//!
+//! Every sealed value binds, as associated data, the table, the record's key and its public
+//! tag (epoch, owner, participant set), so a record copied under another key, epoch or set
+//! fails to open. A wrong store key, a flipped byte or a truncated value is an error, never
+//! garbage.
+//!
+//! The single-use rule (DESIGN §5 rule 2) lives here and only here: [`Store::take_item`]
+//! removes the item and records its id as consumed **in one committed transaction** before it
+//! returns the secret, so no message derived from an item can leave the node before the store
+//! has forgotten it — a crash at any point cannot make it usable twice. Consumed ids are kept
+//! (32 bytes each) so that an id can never be stocked again; [`Store::prune_consumed`] drops
+//! those of past epochs, whose items can no longer be valid anywhere.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use primitives::{DomainId, ParticipantId};
+use rand_core::{OsRng, RngCore};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+const KEY_SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key_shares");
+const STOCK: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stock");
+const CONSUMED: TableDefinition<&[u8], u64> = TableDefinition::new("consumed");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const NONCE_LEN: usize = 24;
+
+/// Why the store refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("{0} cannot be opened: wrong store key, or the data was corrupted")]
+    Unsealable(String),
+    #[error("{0} is malformed in the database")]
+    Malformed(String),
+    #[error("item {0} was already consumed; it can never be used or stocked again")]
+    AlreadyConsumed(String),
+    #[error("item {0} is already in stock")]
+    AlreadyStocked(String),
+    #[error("no item {0} in stock")]
+    Missing(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.to_string())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The 32-byte key the store seals with, from the node's config or environment.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// From 64 hex characters.
+    pub fn from_hex(s: &str) -> Result<Self, String> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(s.trim(), &mut bytes[..])
+            .map_err(|e| format!("store key must be 64 hex characters: {e}"))?;
+        Ok(Self(*bytes))
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut b = [0u8; 32];
+        OsRng.fill_bytes(&mut b);
+        Self(b)
+    }
+}
+
+/// What is stockpiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Triple = 1,
+    Presignature = 2,
+    Nonces = 3,
+}
+
+/// The public part of a stocked item: who may use it, made in which epoch by which set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemTag {
+    pub epoch: u64,
+    /// The one participant that may spend it (its leader).
+    pub owner: ParticipantId,
+    pub participants: Vec<ParticipantId>,
+}
+
+/// A 32-byte item id (the protocol instance id that made it).
+pub type ItemId = [u8; 32];
+
+/// The node's database.
+pub struct Store {
+    db: Database,
+    cipher: XChaCha20Poly1305,
+}
+
+fn share_key(domain: DomainId, epoch: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&domain.0.to_be_bytes());
+    k[8..].copy_from_slice(&epoch.to_be_bytes());
+    k
+}
+
+fn stock_key(kind: Kind, domain: DomainId, id: &ItemId) -> [u8; 41] {
+    let mut k = [0u8; 41];
+    k[0] = kind as u8;
+    k[1..9].copy_from_slice(&domain.0.to_be_bytes());
+    k[9..].copy_from_slice(id);
+    k
+}
+
+fn stock_prefix(kind: Kind, domain: DomainId) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = kind as u8;
+    k[1..].copy_from_slice(&domain.0.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`, sealing with `key`.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        for t in [KEY_SHARES, STOCK] {
+            txn.open_table(t)?;
+        }
+        txn.open_table(CONSUMED)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Self {
+            db,
+            cipher: XChaCha20Poly1305::new((&key.0).into()),
+        })
+    }
+
+    fn seal(&self, table: &str, key: &[u8], tag: &[u8], secret: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let aad = [table.as_bytes(), key, tag].concat();
+        let sealed = self
+            .cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 seals any length we store");
+        [&nonce[..], &sealed].concat()
+    }
+
+    fn open_sealed(
+        &self,
+        table: &str,
+        key: &[u8],
+        tag: &[u8],
+        value: &[u8],
+        what: impl Fn() -> String,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        if value.len() < NONCE_LEN {
+            return Err(StoreError::Malformed(what()));
+        }
+        let (nonce, sealed) = value.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("split at NONCE_LEN");
+        let aad = [table.as_bytes(), key, tag].concat();
+        self.cipher
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| StoreError::Unsealable(what()))
+    }
+
+    /// Stores this node's share of a domain's key for an epoch (replacing any).
+    pub fn put_key_share(
+        &self,
+        domain: DomainId,
+        epoch: u64,
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        let key = share_key(domain, epoch);
+        let value = self.seal("key_shares", &key, &[], secret);
+        let txn = self.db.begin_write()?;
+        txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// This node's share of a domain's key for an epoch.
+    pub fn key_share(
+        &self,
+        domain: DomainId,
+        epoch: u64,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let key = share_key(domain, epoch);
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(KEY_SHARES)?;
+        let Some(value) = table.get(&key[..])? else {
+            return Ok(None);
+        };
+        let what = || format!("key share of domain {domain} epoch {epoch}");
+        self.open_sealed("key_shares", &key, &[], value.value(), what)
+            .map(Some)
+    }
+
+    /// Deletes every key share of epochs before `epoch` (after a reshare is confirmed, or all
+    /// of them when this node has left: pass `u64::MAX`). Returns how many were deleted.
+    pub fn delete_key_shares_before(&self, epoch: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut table = txn.open_table(KEY_SHARES)?;
+            let mut removed = 0;
+            table.retain(|k, _| {
+                let keep = k.len() == 16
+                    && u64::from_be_bytes(k[8..].try_into().expect("8 bytes")) >= epoch;
+                removed += usize::from(!keep);
+                keep
+            })?;
+            removed
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    /// Stocks an item. Refused if the id was ever consumed, or is in stock already.
+    pub fn put_item(
+        &self,
+        kind: Kind,
+        domain: DomainId,
+        id: &ItemId,
+        tag: &ItemTag,
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        let key = stock_key(kind, domain, id);
+        let tag_bytes = postcard::to_stdvec(tag).expect("tags serialize");
+        let sealed = self.seal("stock", &key, &tag_bytes, secret);
+        let mut value = (tag_bytes.len() as u32).to_be_bytes().to_vec();
+        value.extend_from_slice(&tag_bytes);
+        value.extend_from_slice(&sealed);
+        let txn = self.db.begin_write()?;
+        {
+            if txn.open_table(CONSUMED)?.get(&id[..])?.is_some() {
+                return Err(StoreError::AlreadyConsumed(hex::encode(id)));
+            }
+            let mut stock = txn.open_table(STOCK)?;
+            if stock.get(&key[..])?.is_some() {
+                return Err(StoreError::AlreadyStocked(hex::encode(id)));
+            }
+            stock.insert(&key[..], &value[..])?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn split_value(value: &[u8], id: &ItemId) -> Result<(ItemTag, Vec<u8>, Vec<u8>), StoreError> {
+        let malformed = || StoreError::Malformed(format!("item {}", hex::encode(id)));
+        let len = value
+            .get(..4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
+            .ok_or_else(malformed)?;
+        let tag_bytes = value.get(4..4 + len).ok_or_else(malformed)?;
+        let tag: ItemTag = postcard::from_bytes(tag_bytes).map_err(|_| malformed())?;
+        Ok((tag, tag_bytes.to_vec(), value[4 + len..].to_vec()))
+    }
+
+    /// Takes an item out of stock for use: removes it and marks its id consumed in one
+    /// committed transaction, and only then returns the secret.
+    pub fn take_item(
+        &self,
+        kind: Kind,
+        domain: DomainId,
+        id: &ItemId,
+    ) -> Result<(ItemTag, Zeroizing<Vec<u8>>), StoreError> {
+        let key = stock_key(kind, domain, id);
+        let txn = self.db.begin_write()?;
+        let opened = {
+            let mut consumed = txn.open_table(CONSUMED)?;
+            if consumed.get(&id[..])?.is_some() {
+                return Err(StoreError::AlreadyConsumed(hex::encode(id)));
+            }
+            let mut stock = txn.open_table(STOCK)?;
+            let value = stock
+                .get(&key[..])?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| StoreError::Missing(hex::encode(id)))?;
+            let (tag, tag_bytes, sealed) = Self::split_value(&value, id)?;
+            let what = || format!("item {}", hex::encode(id));
+            let secret = self.open_sealed("stock", &key, &tag_bytes, &sealed, what)?;
+            stock.remove(&key[..])?;
+            consumed.insert(&id[..], tag.epoch)?;
+            (tag, secret)
+        };
+        txn.commit()?;
+        Ok(opened)
+    }
+
+    /// Ids and tags of the stocked items of a kind and domain (no secrets).
+    pub fn items(
+        &self,
+        kind: Kind,
+        domain: DomainId,
+    ) -> Result<Vec<(ItemId, ItemTag)>, StoreError> {
+        let prefix = stock_prefix(kind, domain);
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STOCK)?;
+        let mut out = vec![];
+        for entry in table.range(&prefix[..]..)? {
+            let (k, v) = entry?;
+            let k = k.value();
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let id: ItemId = k[9..]
+                .try_into()
+                .map_err(|_| StoreError::Malformed("stock key".into()))?;
+            out.push((id, Self::split_value(v.value(), &id)?.0));
+        }
+        Ok(out)
+    }
+
+    /// Whether an id was ever consumed.
+    pub fn is_consumed(&self, id: &ItemId) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(CONSUMED)?.get(&id[..])?.is_some())
+    }
+
+    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: DESIGN §5).
+    /// Dropped items are marked consumed. Returns how many were dropped.
+    pub fn drop_stock_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write()?;
+        let dropped = {
+            let mut stock = txn.open_table(STOCK)?;
+            let mut stale = vec![];
+            for entry in stock.iter()? {
+                let (k, v) = entry?;
+                let id: ItemId = k.value()[9..]
+                    .try_into()
+                    .map_err(|_| StoreError::Malformed("stock key".into()))?;
+                let (tag, _, _) = Self::split_value(v.value(), &id)?;
+                if tag.epoch != epoch {
+                    stale.push((k.value().to_vec(), id, tag.epoch));
+                }
+            }
+            let mut consumed = txn.open_table(CONSUMED)?;
+            for (k, id, e) in &stale {
+                stock.remove(&k[..])?;
+                consumed.insert(&id[..], *e)?;
+            }
+            stale.len()
+        };
+        txn.commit()?;
+        Ok(dropped)
+    }
+
+    /// Forgets consumed ids of epochs before `epoch`.
+    pub fn prune_consumed(&self, epoch: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(CONSUMED)?.retain(|_, e| e >= epoch)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Small non-secret state (e.g. the indexer's cursor).
+    pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert(name, value)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(META)?.get(name)?.map(|v| v.value().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "chainsig-store-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("node.redb")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tag(epoch: u64) -> ItemTag {
+    ItemTag {
+        epoch,
+        owner: ParticipantId(1),
+        participants: vec![ParticipantId(0), ParticipantId(1), ParticipantId(3)],
+    }
+}
+
+const D: DomainId = DomainId(0);
+
+#[test]
+fn key_shares_survive_restarts_and_need_the_key() {
+    let dir = TempDir::new();
+    let key = StoreKey::generate();
+    {
+        let s = Store::open(&dir.db(), &key).unwrap();
+        s.put_key_share(D, 0, b"share for epoch 0").unwrap();
+        s.put_key_share(D, 1, b"share for epoch 1").unwrap();
+        s.put_key_share(DomainId(2), 1, b"other domain").unwrap();
+    }
+    let s = Store::open(&dir.db(), &key).unwrap();
+    assert_eq!(
+        s.key_share(D, 1).unwrap().unwrap().as_slice(),
+        b"share for epoch 1"
+    );
+    assert!(s.key_share(D, 7).unwrap().is_none());
+    assert_eq!(s.delete_key_shares_before(1).unwrap(), 1);
+    assert!(s.key_share(D, 0).unwrap().is_none());
+    assert!(s.key_share(DomainId(2), 1).unwrap().is_some());
+    drop(s);
+    let wrong = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    assert!(matches!(
+        wrong.key_share(D, 1),
+        Err(StoreError::Unsealable(_))
+    ));
+}
+
+#[test]
+fn items_are_used_once_even_across_restarts() {
+    let dir = TempDir::new();
+    let key = StoreKey::generate();
+    let s = Store::open(&dir.db(), &key).unwrap();
+    let (a, b) = ([1u8; 32], [2u8; 32]);
+    s.put_item(Kind::Presignature, D, &a, &tag(4), b"presig a")
+        .unwrap();
+    s.put_item(Kind::Presignature, D, &b, &tag(4), b"presig b")
+        .unwrap();
+    s.put_item(Kind::Triple, D, &[3; 32], &tag(4), b"triple")
+        .unwrap();
+    assert!(matches!(
+        s.put_item(Kind::Presignature, D, &a, &tag(4), b"again"),
+        Err(StoreError::AlreadyStocked(_))
+    ));
+    let listed: Vec<ItemId> = s
+        .items(Kind::Presignature, D)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(listed, vec![a, b], "only this kind and domain");
+
+    let (t, secret) = s.take_item(Kind::Presignature, D, &a).unwrap();
+    assert_eq!((t, secret.as_slice()), (tag(4), &b"presig a"[..]));
+    assert!(matches!(
+        s.take_item(Kind::Presignature, D, &a),
+        Err(StoreError::AlreadyConsumed(_))
+    ));
+
+    // A crash right after the take: the restarted node still refuses the item.
+    drop(s);
+    let s = Store::open(&dir.db(), &key).unwrap();
+    assert!(s.is_consumed(&a).unwrap());
+    assert!(matches!(
+        s.take_item(Kind::Presignature, D, &a),
+        Err(StoreError::AlreadyConsumed(_))
+    ));
+    assert!(matches!(
+        s.put_item(Kind::Presignature, D, &a, &tag(4), b"restocked"),
+        Err(StoreError::AlreadyConsumed(_))
+    ));
+    assert_eq!(
+        s.take_item(Kind::Presignature, D, &b).unwrap().1.as_slice(),
+        b"presig b"
+    );
+    assert!(matches!(
+        s.take_item(Kind::Presignature, D, &[9; 32]),
+        Err(StoreError::Missing(_))
+    ));
+}
+
+/// Rewrites a raw stock value, as disk corruption or an attacker with the file would.
+fn rewrite_stock(s: &Store, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) {
+    let txn = s.db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(STOCK).unwrap();
+        let mut v = t.get(key).unwrap().unwrap().value().to_vec();
+        f(&mut v);
+        t.insert(key, &v[..]).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn tampered_items_fail_and_stay_unconsumed() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    let id = [5u8; 32];
+    s.put_item(Kind::Nonces, D, &id, &tag(1), b"nonces")
+        .unwrap();
+    let key = stock_key(Kind::Nonces, D, &id);
+    rewrite_stock(&s, &key, |v| *v.last_mut().unwrap() ^= 1);
+    assert!(matches!(
+        s.take_item(Kind::Nonces, D, &id),
+        Err(StoreError::Unsealable(_))
+    ));
+    assert!(
+        !s.is_consumed(&id).unwrap(),
+        "a failed take consumes nothing"
+    );
+
+    // A tag rewritten to another epoch no longer opens either: the tag is authenticated.
+    let id2 = [6u8; 32];
+    s.put_item(Kind::Nonces, D, &id2, &tag(1), b"nonces")
+        .unwrap();
+    let key2 = stock_key(Kind::Nonces, D, &id2);
+    let mut forged = tag(1);
+    forged.epoch = 2;
+    let forged_bytes = postcard::to_stdvec(&forged).unwrap();
+    rewrite_stock(&s, &key2, |v| {
+        let len = u32::from_be_bytes(v[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, forged_bytes.len());
+        v[4..4 + len].copy_from_slice(&forged_bytes);
+    });
+    assert!(matches!(
+        s.take_item(Kind::Nonces, D, &id2),
+        Err(StoreError::Unsealable(_))
+    ));
+
+    // Truncated garbage is reported, not a panic.
+    rewrite_stock(&s, &key2, |v| v.truncate(3));
+    assert!(matches!(
+        s.take_item(Kind::Nonces, D, &id2),
+        Err(StoreError::Malformed(_))
+    ));
+}
+
+#[test]
+fn a_record_moved_to_another_id_does_not_open() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    let (a, b) = ([7u8; 32], [8u8; 32]);
+    s.put_item(Kind::Triple, D, &a, &tag(1), b"secret a")
+        .unwrap();
+    s.put_item(Kind::Triple, D, &b, &tag(1), b"secret b")
+        .unwrap();
+    let value_a = {
+        let txn = s.db.begin_read().unwrap();
+        let t = txn.open_table(STOCK).unwrap();
+        t.get(&stock_key(Kind::Triple, D, &a)[..])
+            .unwrap()
+            .unwrap()
+            .value()
+            .to_vec()
+    };
+    rewrite_stock(&s, &stock_key(Kind::Triple, D, &b), |v| *v = value_a);
+    assert!(matches!(
+        s.take_item(Kind::Triple, D, &b),
+        Err(StoreError::Unsealable(_))
+    ));
+}
+
+#[test]
+fn resharing_drops_old_stock() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    s.put_item(Kind::Presignature, D, &[1; 32], &tag(3), b"old")
+        .unwrap();
+    s.put_item(Kind::Triple, DomainId(1), &[2; 32], &tag(3), b"old")
+        .unwrap();
+    s.put_item(Kind::Presignature, D, &[3; 32], &tag(4), b"new")
+        .unwrap();
+    assert_eq!(s.drop_stock_outside_epoch(4).unwrap(), 2);
+    assert_eq!(s.items(Kind::Presignature, D).unwrap().len(), 1);
+    assert!(
+        s.is_consumed(&[1; 32]).unwrap(),
+        "dropped items can never come back"
+    );
+    s.prune_consumed(4).unwrap();
+    assert!(!s.is_consumed(&[1; 32]).unwrap());
+}
+
+#[test]
+fn meta_and_store_keys() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::from_hex(&"ab".repeat(32)).unwrap()).unwrap();
+    s.put_meta("cursor", &7u64.to_be_bytes()).unwrap();
+    assert_eq!(s.meta("cursor").unwrap().unwrap(), 7u64.to_be_bytes());
+    assert!(s.meta("none").unwrap().is_none());
+    assert!(StoreKey::from_hex("abcd").is_err());
+    assert!(StoreKey::from_hex(&"zz".repeat(32)).is_err());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8),
+    Take(u8),
+    Restart,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Against a model: an id is taken at most once, whatever the order of puts, takes and
+    /// restarts.
+    #[test]
+    fn never_twice(ops in proptest::collection::vec(prop_oneof![
+        (0u8..6).prop_map(Op::Put), (0u8..6).prop_map(Op::Take), Just(Op::Restart)], 1..40)) {
+        let dir = TempDir::new();
+        let key = StoreKey::generate();
+        let mut s = Some(Store::open(&dir.db(), &key).unwrap());
+        let (mut stocked, mut used) = (BTreeSet::new(), BTreeSet::new());
+        for op in ops {
+            let store = s.as_ref().unwrap();
+            match op {
+                Op::Put(i) => {
+                    let r = store.put_item(Kind::Presignature, D, &[i; 32], &tag(0), &[i]);
+                    prop_assert_eq!(r.is_ok(), !stocked.contains(&i) && !used.contains(&i));
+                    if r.is_ok() { stocked.insert(i); }
+                }
+                Op::Take(i) => {
+                    let r = store.take_item(Kind::Presignature, D, &[i; 32]);
+                    prop_assert_eq!(r.is_ok(), stocked.contains(&i));
+                    if let Ok((_, secret)) = r {
+                        prop_assert_eq!(secret.as_slice(), &[i][..]);
+                        prop_assert!(used.insert(i), "taken twice");
+                        stocked.remove(&i);
+                    }
+                }
+                Op::Restart => {
+                    drop(s.take()); // close the file before reopening it
+                    s = Some(Store::open(&dir.db(), &key).unwrap());
+                }
+            }
+        }
+    }
+}
