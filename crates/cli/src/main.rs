@@ -4,6 +4,7 @@
 //! everywhere), failures of the work itself with code 1.
 
 mod derive;
+mod node_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Derive the public key and foreign addresses an account signs with under a path.
     Derive(derive::Args),
+    /// Operate an MPC node.
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
 }
 
 /// A failure to report: the message and the process exit code.
@@ -32,6 +36,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The work itself failed (a file exists, a disk error...): exit code 1.
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        Self {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+
     /// Bad input from the command line: exit code 2.
     pub fn usage(message: impl std::fmt::Display) -> Self {
         Self {
@@ -58,6 +70,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Derive(args) => derive::run(args),
+        Command::Node(cmd) => node_cmd::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

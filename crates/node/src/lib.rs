@@ -1,4 +1,7 @@
-//! The MPC node (DESIGN §2, §5, §6). So far: [`store`], the encrypted, crash-safe store of
-//! key shares and precomputed material.
+//! The MPC node (DESIGN §2, §5, §6). So far: its [`store`] (encrypted, crash-safe storage of
+//! key shares and precomputed material), its [`identity`] (TLS, account and store keys on
+//! disk) and its [`config`].
 
+pub mod config;
+pub mod identity;
 pub mod store;

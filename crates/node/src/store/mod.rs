@@ -67,6 +67,12 @@ db_err!(
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct StoreKey([u8; 32]);
 
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreKey(<redacted>)")
+    }
+}
+
 impl StoreKey {
     pub fn new(bytes: [u8; 32]) -> Self {
         Self(bytes)
@@ -78,6 +84,11 @@ impl StoreKey {
         hex::decode_to_slice(s.trim(), &mut bytes[..])
             .map_err(|e| format!("store key must be 64 hex characters: {e}"))?;
         Ok(Self(*bytes))
+    }
+
+    /// As 64 hex characters, for the key file.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
     }
 
     /// A fresh random key.

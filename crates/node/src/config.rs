@@ -1,0 +1,264 @@
+//! The node's configuration: `config.toml` in its data dir, every value overridable by an
+//! environment variable (`CHAINSIG_…`, listed in the file's comments). Unknown keys, bad
+//! addresses and missing values are errors that name the field.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::store::StoreKey;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+    #[error("store key: {0}")]
+    StoreKey(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub account_id: String,
+    pub store_key_file: PathBuf,
+    pub p2p: P2pConfig,
+    pub http: HttpConfig,
+    pub chain: ChainConfig,
+    pub stock: StockConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    pub rpc_url: String,
+    pub contract_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockConfig {
+    pub triples: u32,
+    pub presignatures: u32,
+    pub nonces: u32,
+    pub max_concurrent_protocols: u32,
+}
+
+/// Values `node init` fills in.
+pub struct InitValues<'a> {
+    pub account_id: &'a str,
+    pub p2p_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub rpc_url: &'a str,
+    pub contract_id: &'a str,
+}
+
+/// The commented `config.toml` that `node init` writes.
+pub fn template(v: &InitValues<'_>) -> String {
+    format!(
+        r#"# chainsig node configuration.
+# Every value can be overridden by the environment variable named beside it.
+
+# The NEAR account this node answers and votes with (CHAINSIG_ACCOUNT_ID).
+account_id = "{account}"
+# File, relative to this directory, holding the 64-hex-character key that seals the node's
+# secrets at rest. CHAINSIG_STORE_KEY, when set, is the key itself and wins over the file.
+store_key_file = "store.key"
+
+[p2p]
+# Where this node accepts mutually authenticated TLS connections (CHAINSIG_P2P_LISTEN).
+listen = "{p2p}"
+# The address peers dial, as registered in the contract (CHAINSIG_P2P_PUBLIC_URL).
+public_url = "https://{p2p}"
+
+[http]
+# /health, /metrics and /public_data (CHAINSIG_HTTP_LISTEN).
+listen = "{http}"
+
+[chain]
+# NEAR JSON-RPC endpoint (CHAINSIG_RPC_URL) and the signer contract's account
+# (CHAINSIG_CONTRACT_ID).
+rpc_url = "{rpc}"
+contract_id = "{contract}"
+
+[stock]
+# Precomputed material this node keeps ready, per domain.
+triples = 64
+presignatures = 32
+nonces = 32
+# Protocol instances run at once; signing always has room beyond precomputation.
+max_concurrent_protocols = 32
+"#,
+        account = v.account_id,
+        p2p = v.p2p_listen,
+        http = v.http_listen,
+        rpc = v.rpc_url,
+        contract = v.contract_id,
+    )
+}
+
+impl NodeConfig {
+    /// Reads `dir/config.toml`, then applies overrides from `env` (a lookup, so tests need not
+    /// touch the process environment).
+    pub fn load(dir: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let path = dir.join("config.toml");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e.to_string()))?;
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let addr = |name: &'static str, v: String| {
+            v.parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Env(name, format!("{v:?} is not host:port ({e})")))
+        };
+        if let Some(v) = env("CHAINSIG_ACCOUNT_ID") {
+            self.account_id = v;
+        }
+        if let Some(v) = env("CHAINSIG_P2P_LISTEN") {
+            self.p2p.listen = addr("CHAINSIG_P2P_LISTEN", v)?;
+        }
+        if let Some(v) = env("CHAINSIG_P2P_PUBLIC_URL") {
+            self.p2p.public_url = v;
+        }
+        if let Some(v) = env("CHAINSIG_HTTP_LISTEN") {
+            self.http.listen = addr("CHAINSIG_HTTP_LISTEN", v)?;
+        }
+        if let Some(v) = env("CHAINSIG_RPC_URL") {
+            self.chain.rpc_url = v;
+        }
+        if let Some(v) = env("CHAINSIG_CONTRACT_ID") {
+            self.chain.contract_id = v;
+        }
+        Ok(())
+    }
+
+    /// The store key: `CHAINSIG_STORE_KEY` when set, else the key file.
+    pub fn store_key(
+        &self,
+        dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<StoreKey, ConfigError> {
+        if let Some(v) = env("CHAINSIG_STORE_KEY") {
+            return StoreKey::from_hex(&v).map_err(|e| ConfigError::Env("CHAINSIG_STORE_KEY", e));
+        }
+        let path = dir.join(&self.store_key_file);
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.clone(), e))?,
+        );
+        StoreKey::from_hex(&text)
+            .map_err(|e| ConfigError::StoreKey(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> InitValues<'static> {
+        InitValues {
+            account_id: "node0.test",
+            p2p_listen: "127.0.0.1:4100".parse().unwrap(),
+            http_listen: "127.0.0.1:4200".parse().unwrap(),
+            rpc_url: "http://127.0.0.1:3030",
+            contract_id: "signer.test",
+        }
+    }
+
+    fn dir_with(config: &str) -> (PathBuf, impl Drop) {
+        struct Cleanup(PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("chainsig-config-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+        (dir.clone(), Cleanup(dir))
+    }
+
+    #[test]
+    fn the_template_parses_to_its_values() {
+        let (dir, _c) = dir_with(&template(&values()));
+        let c = NodeConfig::load(&dir, |_| None).unwrap();
+        assert_eq!(c.account_id, "node0.test");
+        assert_eq!(c.p2p.listen.port(), 4100);
+        assert_eq!(c.p2p.public_url, "https://127.0.0.1:4100");
+        assert_eq!(c.chain.contract_id, "signer.test");
+        assert_eq!(c.stock.presignatures, 32);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let (dir, _c) = dir_with(&template(&values()));
+        let env = |k: &str| match k {
+            "CHAINSIG_P2P_LISTEN" => Some("0.0.0.0:5000".to_owned()),
+            "CHAINSIG_CONTRACT_ID" => Some("v2.signer.test".to_owned()),
+            "CHAINSIG_STORE_KEY" => Some("11".repeat(32)),
+            _ => None,
+        };
+        let c = NodeConfig::load(&dir, env).unwrap();
+        assert_eq!(c.p2p.listen.to_string(), "0.0.0.0:5000");
+        assert_eq!(c.chain.contract_id, "v2.signer.test");
+        assert_eq!(c.store_key(&dir, env).unwrap().to_hex(), "11".repeat(32));
+        let bad = |k: &str| (k == "CHAINSIG_HTTP_LISTEN").then(|| "nowhere".to_owned());
+        let err = NodeConfig::load(&dir, bad).unwrap_err().to_string();
+        assert!(
+            err.contains("CHAINSIG_HTTP_LISTEN") && err.contains("nowhere"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let good = template(&values());
+        let cases = [
+            (
+                good.replace("listen = \"127.0.0.1:4100\"", "listen = \"not an address\""),
+                "listen",
+            ),
+            (good.replace("triples = 64", "triples = -1"), "triples"),
+            (format!("{good}\nsurprise = 1\n"), "surprise"),
+            (
+                good.replace("account_id = \"node0.test\"\n", ""),
+                "account_id",
+            ),
+            ("this is not toml".to_owned(), "config.toml"),
+        ];
+        for (text, needle) in cases {
+            let (dir, _c) = dir_with(&text);
+            let err = NodeConfig::load(&dir, |_| None).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let (dir, _c) = dir_with(&good);
+        let err = NodeConfig::load(&dir, |_| None)
+            .unwrap()
+            .store_key(&dir, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store.key"), "{err}");
+    }
+}

@@ -1,0 +1,236 @@
+//! A node's keys on disk: its TLS key (peers recognise it by this key, which the contract
+//! lists), its NEAR account key (it signs `respond` and votes with it) and its store key.
+//!
+//! Key files use near-cli's JSON format — `{"account_id", "public_key", "private_key"}` with
+//! `ed25519:` + base58 strings — so the account key works with NEAR's tools as it is. Secret
+//! files are created with mode 0600 and never overwritten.
+
+use ed25519_dalek::SigningKey;
+use primitives::NearPublicKey;
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+use crate::store::StoreKey;
+
+/// Why keys could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{0} already exists; refusing to overwrite a key")]
+    Exists(PathBuf),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, std::io::Error),
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("{0} is not a valid key file: {1}")]
+    Invalid(PathBuf, String),
+}
+
+/// near-cli's key file.
+#[derive(Serialize, Deserialize)]
+pub struct KeyFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    pub public_key: String,
+    pub private_key: String,
+}
+
+/// An ed25519 key pair as NEAR writes it.
+pub struct NearKey(SigningKey);
+
+impl NearKey {
+    pub fn generate() -> Self {
+        Self(SigningKey::generate(&mut OsRng))
+    }
+
+    pub fn public_key(&self) -> NearPublicKey {
+        NearPublicKey::ed25519_from_bytes(self.0.verifying_key().as_bytes())
+            .expect("an ed25519 public key is a valid point")
+    }
+
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+
+    /// `ed25519:` + base58 of the 64-byte secret ‖ public, as near-cli writes private keys.
+    fn private_key_string(&self) -> Zeroizing<String> {
+        let bytes = Zeroizing::new(self.0.to_keypair_bytes());
+        Zeroizing::new(format!(
+            "ed25519:{}",
+            bs58::encode(&bytes[..]).into_string()
+        ))
+    }
+
+    /// Writes the key file (mode 0600), never replacing an existing one.
+    pub fn write(&self, path: &Path, account_id: Option<&str>) -> Result<(), IdentityError> {
+        let file = KeyFile {
+            account_id: account_id.map(str::to_owned),
+            public_key: self.public_key().to_string(),
+            private_key: self.private_key_string().to_string(),
+        };
+        let json = Zeroizing::new(serde_json::to_string_pretty(&file).expect("plain data"));
+        write_secret(path, json.as_bytes())
+    }
+
+    /// Reads a near-cli key file; the public key must match the private one.
+    pub fn read(path: &Path) -> Result<(Self, Option<String>), IdentityError> {
+        let invalid = |why: &str| IdentityError::Invalid(path.to_owned(), why.to_owned());
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|e| IdentityError::Read(path.to_owned(), e))?,
+        );
+        let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(&e.to_string()))?;
+        let data = file
+            .private_key
+            .strip_prefix("ed25519:")
+            .ok_or_else(|| invalid("private_key must start with ed25519:"))?;
+        let bytes = Zeroizing::new(
+            bs58::decode(data)
+                .into_vec()
+                .map_err(|_| invalid("private_key is not base58"))?,
+        );
+        let pair: &[u8; 64] = bytes[..]
+            .try_into()
+            .map_err(|_| invalid("private_key must hold 64 bytes"))?;
+        let key = SigningKey::from_keypair_bytes(pair)
+            .map_err(|_| invalid("private and public halves do not match"))?;
+        let key = Self(key);
+        if key.public_key().to_string() != file.public_key {
+            return Err(invalid("public_key does not match private_key"));
+        }
+        Ok((key, file.account_id))
+    }
+}
+
+/// Creates a file only this user can read, refusing to replace one.
+pub fn write_secret(path: &Path, contents: &[u8]) -> Result<(), IdentityError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => IdentityError::Exists(path.to_owned()),
+        _ => IdentityError::Write(path.to_owned(), e),
+    })?;
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| IdentityError::Write(path.to_owned(), e))
+}
+
+/// The files of a node's identity inside its data dir.
+pub struct IdentityPaths {
+    pub tls_key: PathBuf,
+    pub account_key: PathBuf,
+    pub store_key: PathBuf,
+}
+
+impl IdentityPaths {
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            tls_key: dir.join("tls_key.json"),
+            account_key: dir.join("account_key.json"),
+            store_key: dir.join("store.key"),
+        }
+    }
+}
+
+/// What `node init` reports: the public half of a fresh identity.
+#[derive(Debug, Serialize)]
+pub struct PublicIdentity {
+    pub account_id: String,
+    pub account_public_key: NearPublicKey,
+    pub tls_public_key: NearPublicKey,
+}
+
+/// Writes a fresh TLS key, account key and store key into `dir`.
+pub fn create(dir: &Path, account_id: &str) -> Result<PublicIdentity, IdentityError> {
+    let paths = IdentityPaths::in_dir(dir);
+    for p in [&paths.tls_key, &paths.account_key, &paths.store_key] {
+        if p.exists() {
+            return Err(IdentityError::Exists(p.clone()));
+        }
+    }
+    let tls = NearKey::generate();
+    let account = NearKey::generate();
+    tls.write(&paths.tls_key, None)?;
+    account.write(&paths.account_key, Some(account_id))?;
+    let store = Zeroizing::new(StoreKey::generate().to_hex());
+    write_secret(&paths.store_key, store.as_bytes())?;
+    Ok(PublicIdentity {
+        account_id: account_id.to_owned(),
+        account_public_key: account.public_key(),
+        tls_public_key: tls.public_key(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("chainsig-id-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn identities_are_created_once_and_read_back() {
+        let dir = temp_dir();
+        let public = create(&dir, "node0.test").unwrap();
+        let paths = IdentityPaths::in_dir(&dir);
+        let (tls, account) = (
+            NearKey::read(&paths.tls_key).unwrap(),
+            NearKey::read(&paths.account_key).unwrap(),
+        );
+        assert_eq!(tls.0.public_key(), public.tls_public_key);
+        assert_eq!(account.0.public_key(), public.account_public_key);
+        assert_eq!(account.1.as_deref(), Some("node0.test"));
+        assert_ne!(public.tls_public_key, public.account_public_key);
+        #[cfg(unix)]
+        for p in [&paths.tls_key, &paths.account_key, &paths.store_key] {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(matches!(
+            create(&dir, "node0.test"),
+            Err(IdentityError::Exists(_))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn broken_key_files_are_refused() {
+        let dir = temp_dir();
+        let path = dir.join("k.json");
+        NearKey::generate().write(&path, Some("a.test")).unwrap();
+        let good: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let other = NearKey::generate().public_key().to_string();
+        let cases = [
+            serde_json::json!({"public_key": other, "private_key": good["private_key"]}),
+            serde_json::json!({"public_key": good["public_key"], "private_key": "secp256k1:abc"}),
+            serde_json::json!({"public_key": good["public_key"], "private_key": "ed25519:0OIl"}),
+            serde_json::json!({"public_key": good["public_key"], "private_key": "ed25519:2222"}),
+            serde_json::json!({"public_key": good["public_key"]}),
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let p = dir.join(format!("bad{i}.json"));
+            std::fs::write(&p, case.to_string()).unwrap();
+            assert!(
+                matches!(NearKey::read(&p), Err(IdentityError::Invalid(..))),
+                "case {i}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
