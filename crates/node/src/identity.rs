@@ -172,19 +172,12 @@ pub fn create(dir: &Path, account_id: &str) -> Result<PublicIdentity, IdentityEr
 mod tests {
     use super::*;
 
-    fn temp_dir() -> PathBuf {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let d = std::env::temp_dir().join(format!("chainsig-id-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn identities_are_created_once_and_read_back() {
-        let dir = temp_dir();
-        let public = create(&dir, "node0.test").unwrap();
-        let paths = IdentityPaths::in_dir(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let public = create(dir, "node0.test").unwrap();
+        let paths = IdentityPaths::in_dir(dir);
         let (tls, account) = (
             NearKey::read(&paths.tls_key).unwrap(),
             NearKey::read(&paths.account_key).unwrap(),
@@ -202,7 +195,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            create(&dir, "node0.test"),
+            create(dir, "node0.test"),
             Err(IdentityError::Exists(_))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -210,7 +203,8 @@ mod tests {
 
     #[test]
     fn broken_key_files_are_refused() {
-        let dir = temp_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("k.json");
         NearKey::generate().write(&path, Some("a.test")).unwrap();
         let good: serde_json::Value =

@@ -2,31 +2,17 @@ use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
+/// A fresh directory (removed when dropped) and the store file inside it.
+struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     fn new() -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "chainsig-store-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
+        Self(tempfile::tempdir().unwrap())
     }
 
     fn db(&self) -> PathBuf {
-        self.0.join("node.redb")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join("node.redb")
     }
 }
 
