@@ -198,7 +198,6 @@ mod tests {
             create(dir, "node0.test"),
             Err(IdentityError::Exists(_))
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
