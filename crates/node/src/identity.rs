@@ -224,6 +224,5 @@ mod tests {
                 "case {i}"
             );
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
