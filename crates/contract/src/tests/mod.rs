@@ -78,6 +78,14 @@ pub(crate) fn add_domains(c: &mut Contract, keys: &Keys, height: u64) {
     assert_eq!(c.state_view().state, "Running");
 }
 
+/// The test network with its three domains (keys of seed 1), at height 10.
+pub(crate) fn ready() -> (Contract, Keys) {
+    let mut c = network();
+    let keys = Keys::new(1);
+    add_domains(&mut c, &keys, 10);
+    (c, keys)
+}
+
 /// `sign` arguments for a domain, with a payload fit for its scheme.
 pub(crate) fn sign_args(
     domain: u64,

@@ -5,13 +5,6 @@ use primitives::SignatureScheme;
 
 use super::*;
 
-fn ready() -> (Contract, Keys) {
-    let mut c = network();
-    let keys = Keys::new(1);
-    add_domains(&mut c, &keys, 10);
-    (c, keys)
-}
-
 #[test]
 fn sign_queues_refunds_and_logs() {
     let (mut c, _) = ready();

@@ -6,13 +6,6 @@ use primitives::SignatureScheme;
 
 use super::*;
 
-fn ready() -> (Contract, Keys) {
-    let mut c = network();
-    let keys = Keys::new(1);
-    add_domains(&mut c, &keys, 10);
-    (c, keys)
-}
-
 #[test]
 fn state_in_every_protocol_state() {
     assert_json_snapshot!("state_not_initialized", Contract::default().state_view());

@@ -76,6 +76,11 @@ pub fn key_of(cert: &CertificateDer<'_>) -> Result<[u8; 32], rustls::Error> {
         .ok_or_else(|| rustls::Error::General("peer certificate key is not ed25519".into()))
 }
 
+/// TLS 1.2 is never negotiated (only 1.3 is offered); refuse if asked anyway.
+fn tls12_refused() -> Result<HandshakeSignatureValid, rustls::Error> {
+    Err(rustls::Error::General("TLS 1.2 is not offered".into()))
+}
+
 fn verify_signature(
     message: &[u8],
     cert: &CertificateDer<'_>,
@@ -117,7 +122,7 @@ impl ServerCertVerifier for ExpectKey {
         _: &CertificateDer<'_>,
         _: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not offered".into()))
+        tls12_refused()
     }
 
     fn verify_tls13_signature(
@@ -166,7 +171,7 @@ impl ClientCertVerifier for RegisteredPeers {
         _: &CertificateDer<'_>,
         _: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not offered".into()))
+        tls12_refused()
     }
 
     fn verify_tls13_signature(
