@@ -12,6 +12,8 @@ pub enum ContractError {
     InvalidRequest(String),
     #[error("attach at least 1 yoctoNEAR to `sign`")]
     NoDeposit,
+    #[error("attach at least {required} gas to `sign` (it must pay for the answer's callback); {attached} was attached")]
+    InsufficientGas { attached: u64, required: u64 },
     #[error("path is {0} bytes; the limit is {1}")]
     PathTooLong(usize, usize),
     #[error("domain {0} does not exist or has no key yet")]

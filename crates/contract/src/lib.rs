@@ -29,7 +29,7 @@ pub use crypto::{verify_response, Crypto};
 pub use error::ContractError;
 #[cfg(any(test, feature = "native"))]
 pub use native::NativeCrypto;
-pub use requests::{request_id, YieldOutcome};
+pub use requests::{request_id, YieldOutcome, SIGN_MIN_GAS};
 pub use state::{Contract, VersionedState};
 pub use types::*;
 

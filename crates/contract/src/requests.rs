@@ -51,6 +51,9 @@ impl Requests {
     }
 }
 
+/// Gas `sign` must carry: its own work plus the yield callback that returns the answer.
+pub const SIGN_MIN_GAS: u64 = 15_000_000_000_000;
+
 /// The id of a request: identical requests share it.
 pub fn request_id(predecessor: &AccountId, request: &SignRequest) -> RequestId {
     let mut h = Sha256::new();
@@ -81,6 +84,12 @@ impl Contract {
     pub fn sign(&mut self, ctx: &Ctx, args: SignArgs) -> Result<Vec<Effect>, ContractError> {
         if ctx.deposit == 0 {
             return Err(ContractError::NoDeposit);
+        }
+        if ctx.prepaid_gas < SIGN_MIN_GAS {
+            return Err(ContractError::InsufficientGas {
+                attached: ctx.prepaid_gas,
+                required: SIGN_MIN_GAS,
+            });
         }
         let request = args
             .request

@@ -85,6 +85,8 @@ fn sign_refusals_change_nothing() {
     let mut no_deposit = ctx("u.near", 20);
     no_deposit.deposit = 0;
     let long_path = "x".repeat(257);
+    let mut little_gas = ctx("u.near", 20);
+    little_gas.prepaid_gas = SIGN_MIN_GAS - 1;
     let cases: Vec<(&str, Contract, Ctx, SignArgs, ContractError)> = vec![
         (
             "no deposit",
@@ -92,6 +94,16 @@ fn sign_refusals_change_nothing() {
             no_deposit,
             sign_args(0, SignatureScheme::Secp256k1, "p", 1),
             ContractError::NoDeposit,
+        ),
+        (
+            "too little gas",
+            c.clone(),
+            little_gas,
+            sign_args(0, SignatureScheme::Secp256k1, "p", 1),
+            ContractError::InsufficientGas {
+                attached: SIGN_MIN_GAS - 1,
+                required: SIGN_MIN_GAS,
+            },
         ),
         (
             "zero payload",
