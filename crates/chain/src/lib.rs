@@ -6,13 +6,17 @@
 //! - [`LocalChain`]: an in-process chain that hosts the contract core directly: blocks with
 //!   random seeds, the yields `sign` creates, their resumption by `respond`, and NEAR's
 //!   200-block yield timeout. Node tests run whole networks against it.
+//! - [`Chain`]: what nodes need from a chain, one trait for every chain; [`LocalClient`]
+//!   implements it over a shared [`LocalChain`].
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
 //!   hosts.
 
 mod call;
+mod client;
 mod local;
 
 pub use call::Call;
+pub use client::{Chain, ChainError, LocalClient, SharedChain};
 pub use contract::InitParticipant;
 pub use contract::NativeCrypto;
 pub use local::{LocalChain, SignTicket, TxError};

@@ -169,6 +169,48 @@ impl<T> Instance<T> {
     }
 }
 
+impl<T: 'static> Instance<T> {
+    /// The same instance, its output passed through `f` (so a driver can treat instances of
+    /// different schemes alike, e.g. every key generation as one output type).
+    pub fn map<U: 'static>(self, f: impl FnOnce(T) -> U + Send + 'static) -> Instance<U> {
+        Instance {
+            id: self.id,
+            me: self.me,
+            peers: self.peers,
+            received: self.received,
+            inner: Box::new(Mapped {
+                inner: self.inner,
+                f: Some(f),
+            }),
+        }
+    }
+}
+
+struct Mapped<T, F> {
+    inner: Box<dyn Protocol<Output = T>>,
+    f: Option<F>,
+}
+
+impl<T, U, F: FnOnce(T) -> U + Send> Protocol for Mapped<T, F> {
+    type Output = U;
+
+    fn message(&mut self, from: Participant, payload: &[u8]) -> Result<(), ProtocolError> {
+        self.inner.message(from, payload)
+    }
+
+    fn poke(&mut self) -> Result<Action<U>, ProtocolError> {
+        Ok(match self.inner.poke()? {
+            Action::Return(t) => match self.f.take() {
+                Some(f) => Action::Return(f(t)),
+                None => return Err(ProtocolError::Failed("poked after returning".into())),
+            },
+            Action::Wait => Action::Wait,
+            Action::SendMany(p) => Action::SendMany(p),
+            Action::SendPrivate(to, p) => Action::SendPrivate(to, p),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

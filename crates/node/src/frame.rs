@@ -15,8 +15,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub enum FrameKind {
     /// A protocol message in its wire envelope (routed by instance id).
     Protocol = 1,
-    /// Liveness: an empty payload, both ways.
+    /// Liveness: an empty payload.
     Heartbeat = 2,
+    /// A participant asks the others to join a protocol instance it leads (the node's task
+    /// description; see `service::task`).
+    Start = 3,
 }
 
 impl FrameKind {
@@ -24,6 +27,7 @@ impl FrameKind {
         match b {
             1 => Some(Self::Protocol),
             2 => Some(Self::Heartbeat),
+            3 => Some(Self::Start),
             _ => None,
         }
     }

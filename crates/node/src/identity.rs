@@ -39,6 +39,7 @@ pub struct KeyFile {
 }
 
 /// An ed25519 key pair as NEAR writes it.
+#[derive(Clone)]
 pub struct NearKey(SigningKey);
 
 impl NearKey {

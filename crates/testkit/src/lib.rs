@@ -122,3 +122,68 @@ pub fn sign_request(
         "domain_id": domain
     })
 }
+
+/// Checks a signature the network returned with libraries other than the ones that made it:
+/// k256's ECDSA verifier and public-key recovery (r, s, v), ed25519-dalek's strict verifier,
+/// k256's BIP340 verifier, each under the key derived from `root` for (`account`, `path`).
+pub fn verify_independently(
+    root: &NearPublicKey,
+    account: &str,
+    path: &str,
+    payload: &[u8],
+    response: &SignatureResponse,
+) -> Result<(), String> {
+    use k256::ecdsa::signature::hazmat::PrehashVerifier;
+    let derived = primitives::derivation::derive_public_key(root, account, path)
+        .map_err(|e| e.to_string())?;
+    match (response, derived) {
+        (SignatureResponse::Secp256k1(sig), NearPublicKey::Secp256k1(p)) => {
+            let vk = k256::ecdsa::VerifyingKey::from_affine(p).map_err(|e| e.to_string())?;
+            let k256_sig = sig.to_k256().map_err(|e| e.to_string())?;
+            vk.verify_prehash(payload, &k256_sig)
+                .map_err(|e| format!("k256 ECDSA refuses: {e}"))?;
+            if k256_sig.normalize_s().is_some() {
+                return Err("s is not low".into());
+            }
+            let v = sig.k256_recovery_id().ok_or("bad recovery id")?;
+            let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(payload, &k256_sig, v)
+                .map_err(|e| e.to_string())?;
+            (recovered == vk)
+                .then_some(())
+                .ok_or_else(|| "the recovery id recovers another key".into())
+        }
+        (SignatureResponse::Ed25519 { signature }, NearPublicKey::Ed25519(p)) => {
+            let vk = ed25519_dalek::VerifyingKey::from_bytes(&p.compress().0)
+                .map_err(|e| e.to_string())?;
+            vk.verify_strict(payload, &ed25519_dalek::Signature::from_bytes(signature))
+                .map_err(|e| format!("ed25519-dalek refuses: {e}"))
+        }
+        (SignatureResponse::Bip340 { signature }, k @ NearPublicKey::Secp256k1(_)) => {
+            let x_only = &k.sec1_compressed().ok_or("not secp256k1")?[1..];
+            let vk = k256::schnorr::VerifyingKey::from_bytes(x_only).map_err(|e| e.to_string())?;
+            let sig =
+                k256::schnorr::Signature::try_from(&signature[..]).map_err(|e| e.to_string())?;
+            vk.verify_raw(payload, &sig)
+                .map_err(|e| format!("k256 BIP340 refuses: {e}"))
+        }
+        (r, k) => Err(format!("response {r:?} does not fit key {k}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_independent_verifier_accepts_good_and_refuses_bad_signatures() {
+        let keys = Keys::new(1);
+        for scheme in SCHEMES {
+            let root = keys.public(scheme);
+            let payload = payload_bytes(scheme, 9);
+            let sig = keys.sign(scheme, "alice.near", "p", &payload);
+            verify_independently(&root, "alice.near", "p", &payload, &sig).unwrap();
+            assert!(verify_independently(&root, "alice.near", "q", &payload, &sig).is_err());
+            assert!(verify_independently(&root, "bob.near", "p", &payload, &sig).is_err());
+        }
+    }
+}

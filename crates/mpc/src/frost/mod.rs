@@ -52,6 +52,9 @@ pub trait Scheme: Ciphersuite + Send + Sync + 'static {
     /// The group key as NEAR writes public keys.
     fn near_public_key(key: &VerifyingKey<Self>) -> NearPublicKey;
 
+    /// The group key a NEAR public key names, if it is one of this scheme's.
+    fn verifying_key(key: &NearPublicKey) -> Option<VerifyingKey<Self>>;
+
     /// The derivation tweak ε of (predecessor, path) on this scheme's curve (DESIGN §4.1).
     fn tweak(predecessor: &str, path: &str) -> Result<Scalar<Self>, DeriveError>;
 
@@ -75,6 +78,11 @@ impl Scheme for Ed25519 {
         NearPublicKey::ed25519_from_bytes(&bytes).expect("a group key is a curve point")
     }
 
+    fn verifying_key(key: &NearPublicKey) -> Option<VerifyingKey<Self>> {
+        key.as_ed25519()?;
+        VerifyingKey::deserialize(&key.key_bytes()).ok()
+    }
+
     fn tweak(predecessor: &str, path: &str) -> Result<Scalar<Self>, DeriveError> {
         Ok(primitives::derivation::ed25519_tweak(predecessor, path))
     }
@@ -92,6 +100,10 @@ impl Scheme for Bip340 {
     fn near_public_key(key: &VerifyingKey<Self>) -> NearPublicKey {
         let bytes = key.serialize().expect("a group key serializes");
         NearPublicKey::secp256k1_from_sec1(&bytes).expect("a group key is a curve point")
+    }
+
+    fn verifying_key(key: &NearPublicKey) -> Option<VerifyingKey<Self>> {
+        VerifyingKey::deserialize(&key.sec1_compressed()?).ok()
     }
 
     fn tweak(predecessor: &str, path: &str) -> Result<Scalar<Self>, DeriveError> {

@@ -80,7 +80,13 @@ fn sign_and_verify<C: Scheme>(
     let out = run(sign_instances(signers, keys, account, "path-1", msg)).unwrap();
     let first = out.values().next().unwrap();
     assert!(out.values().all(|s| s == first), "all signers agree");
-    let root = C::near_public_key(&keys.values().next().unwrap().verifying_key());
+    let group_key = keys.values().next().unwrap().verifying_key();
+    let root = C::near_public_key(&group_key);
+    assert_eq!(
+        C::verifying_key(&root),
+        Some(group_key),
+        "NEAR form round trip"
+    );
     verify_independently(&root, account, "path-1", msg, &C::response(first)).unwrap();
     // The same signature is worthless for another path: the verifiers do check.
     assert!(

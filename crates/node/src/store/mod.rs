@@ -355,6 +355,22 @@ impl Store {
         Ok(out)
     }
 
+    /// The tag of one stocked item, if it is in stock.
+    pub fn item_tag(
+        &self,
+        kind: Kind,
+        domain: DomainId,
+        id: &ItemId,
+    ) -> Result<Option<ItemTag>, StoreError> {
+        let key = stock_key(kind, domain, id);
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STOCK)?;
+        let Some(value) = table.get(&key[..])? else {
+            return Ok(None);
+        };
+        Ok(Some(Self::split_value(value.value(), id)?.0))
+    }
+
     /// Whether an id was ever consumed.
     pub fn is_consumed(&self, id: &ItemId) -> Result<bool, StoreError> {
         let txn = self.db.begin_read()?;

@@ -1,0 +1,72 @@
+//! Runs one sans-IO protocol [`Instance`] over the mesh: its sends go out as frames, the
+//! router's messages for it come in, until it returns, fails or runs out of time.
+//!
+//! The protocols' work (OT extensions, multiplications, proofs) happens inside `poke`, which
+//! can take tens of milliseconds: it runs on tokio's blocking pool so that heartbeats and
+//! signing never wait behind precomputation.
+
+use mpc::{Action, Instance, ProtocolError};
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::warn;
+
+use crate::frame::FrameKind;
+use crate::mesh::Mesh;
+use crate::router::Registration;
+
+/// Why an instance ended without output.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("no output within {0:?}")]
+    Timeout(Duration),
+    #[error("the node is shutting down")]
+    Cancelled,
+}
+
+/// Drives `instance` to its output. `registration` must be its inbox.
+pub async fn drive<T: Send + 'static>(
+    mut instance: Instance<T>,
+    mut registration: Registration,
+    mesh: &Mesh,
+    limit: Duration,
+) -> Result<T, DriveError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        loop {
+            let (back, action) = tokio::task::spawn_blocking(move || {
+                let action = instance.poke();
+                (instance, action)
+            })
+            .await
+            .map_err(|_| DriveError::Cancelled)?;
+            instance = back;
+            match action? {
+                Action::Wait => break,
+                Action::Return(out) => return Ok(out),
+                Action::SendMany(bytes) => {
+                    for p in instance.peers().clone() {
+                        mesh.send(p, FrameKind::Protocol, bytes.clone());
+                    }
+                }
+                Action::SendPrivate(to, bytes) => {
+                    mesh.send(to, FrameKind::Protocol, bytes);
+                }
+            }
+        }
+        let (from, bytes) = match tokio::time::timeout_at(deadline, registration.rx.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(DriveError::Cancelled),
+            Err(_) => return Err(DriveError::Timeout(limit)),
+        };
+        match instance.message(from, &bytes) {
+            Ok(()) => {}
+            // Someone outside the instance: not its business, and not a reason to abort.
+            Err(ProtocolError::UnknownSender { from }) => {
+                warn!(peer = %from, instance = %instance.id(), "message from a non-member ignored")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The peer-to-peer mesh: one mutually authenticated TLS 1.3 connection in each direction
+//! between every pair of participants (DESIGN §6).
+//!
+//! Each node *dials* every peer and writes its frames on that connection; it *accepts* the
+//! peers' connections and reads theirs. One direction per connection keeps each side's code a
+//! single loop and makes reconnection local: a dialer that loses its connection redials with
+//! exponential backoff while its outgoing queue (bounded) waits.
+//!
+//! Authentication is [`crate::tls`]'s: the dialer accepts only the TLS key the contract lists
+//! for the peer it meant to reach; the acceptor accepts only keys of the current participant
+//! set, and the participant a connection speaks for is the one whose key it presented. A
+//! connection whose participant leaves the set is closed at its next frame.
+//!
+//! Liveness: dialers send a heartbeat every [`MeshSettings::heartbeat`]; a peer is *alive*
+//! while our connection to it is up and we have read a frame from it within
+//! [`MeshSettings::dead_after`]. The scheduler asks [`Mesh::alive`] before choosing signers.
+//!
+//! Every read is bounded in size and time ([`crate::frame`]); a bad frame (oversized, unknown
+//! kind, truncated, silent too long) closes that connection only.
+
+use primitives::ParticipantId;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tracing::{debug, info, warn};
+
+use crate::frame::{read_frame, write_frame, FrameKind};
+use crate::identity::NearKey;
+use crate::tls::{self, PeerKeys};
+
+#[cfg(test)]
+mod tests;
+
+/// Where a peer listens and which TLS key it must present, as the contract lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// `host:port` to dial.
+    pub addr: String,
+    pub tls_key: [u8; 32],
+}
+
+impl PeerInfo {
+    /// From a participant's registered URL (`https://host:port`, or bare `host:port`).
+    pub fn from_url(url: &str, tls_key: [u8; 32]) -> Self {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .unwrap_or(url);
+        let addr = rest.trim_end_matches('/').to_owned();
+        Self { addr, tls_key }
+    }
+}
+
+/// Where the mesh hands what peers send: protocol messages and task starts.
+pub trait Inbox: Send + Sync + 'static {
+    fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>);
+}
+
+/// Timing and bounds of the mesh.
+#[derive(Clone, Debug)]
+pub struct MeshSettings {
+    pub heartbeat: Duration,
+    /// A peer we have not heard from for this long counts as down.
+    pub dead_after: Duration,
+    /// A connection that sends no frame (not even a heartbeat) for this long is closed.
+    pub read_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_backoff: Duration,
+    /// Frames waiting for one peer beyond this are dropped (the protocols they belong to time
+    /// out and are retried).
+    pub max_queued: usize,
+}
+
+impl Default for MeshSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_millis(500),
+            dead_after: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(2),
+            max_queued: 4096,
+        }
+    }
+}
+
+struct Link {
+    info: PeerInfo,
+    outbox: mpsc::Sender<(FrameKind, Vec<u8>)>,
+    connected: Arc<AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+/// The mesh of one node.
+pub struct Mesh {
+    key: Arc<NearKey>,
+    settings: MeshSettings,
+    peer_keys: PeerKeys,
+    links: Mutex<BTreeMap<ParticipantId, Link>>,
+    last_seen: Arc<Mutex<BTreeMap<ParticipantId, Instant>>>,
+    inbox: Arc<dyn Inbox>,
+    shutdown: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here is a few map operations that cannot leave a map half-done.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Mesh {
+    pub fn new(key: NearKey, settings: MeshSettings, inbox: Arc<dyn Inbox>) -> Arc<Self> {
+        Arc::new(Self {
+            key: Arc::new(key),
+            settings,
+            peer_keys: PeerKeys::default(),
+            links: Mutex::new(BTreeMap::new()),
+            last_seen: Arc::new(Mutex::new(BTreeMap::new())),
+            inbox,
+            shutdown: watch::channel(false).0,
+        })
+    }
+
+    /// Accepts peers on `listener` until [`Mesh::shutdown`].
+    pub fn serve(self: &Arc<Self>, listener: TcpListener) -> Result<JoinHandle<()>, tls::TlsError> {
+        let acceptor = TlsAcceptor::from(tls::server_config(&self.key, self.peer_keys.clone())?);
+        let mesh = Arc::clone(self);
+        let mut stop = self.shutdown.subscribe();
+        Ok(tokio::spawn(async move {
+            loop {
+                let (tcp, addr) = tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok(c) => c,
+                        Err(e) => {
+                            warn!(error = %e, "accepting a peer connection failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                    _ = stop.changed() => return,
+                };
+                let mesh = Arc::clone(&mesh);
+                let acceptor = acceptor.clone();
+                let stop = mesh.shutdown.subscribe();
+                tokio::spawn(async move { mesh.accepted(acceptor, tcp, addr, stop).await });
+            }
+        }))
+    }
+
+    async fn accepted(
+        &self,
+        acceptor: TlsAcceptor,
+        tcp: TcpStream,
+        addr: std::net::SocketAddr,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let handshake = tokio::time::timeout(self.settings.handshake_timeout, acceptor.accept(tcp));
+        let mut stream = match handshake.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                warn!(%addr, error = %e, "refused a peer connection");
+                return;
+            }
+            Err(_) => {
+                warn!(%addr, "refused a peer connection: no TLS handshake in time");
+                return;
+            }
+        };
+        let key = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| tls::key_of(c).ok());
+        let Some((from, key)) = key.and_then(|k| Some((self.participant_with_key(k)?, k))) else {
+            warn!(%addr, "refused a peer connection: its key is no participant's");
+            return;
+        };
+        debug!(%addr, peer = %from, "peer connected");
+        loop {
+            let frame = tokio::select! {
+                f = read_frame(&mut stream, self.settings.read_timeout) => f,
+                _ = stop.changed() => return,
+            };
+            let (kind, payload) = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    warn!(peer = %from, error = %e, "closing the peer's connection");
+                    return;
+                }
+            };
+            // The participant set may have changed since the handshake.
+            if self.registered_key(from) != Some(key) {
+                info!(peer = %from, "closing the connection of a peer no longer registered");
+                return;
+            }
+            lock(&self.last_seen).insert(from, Instant::now());
+            if kind != FrameKind::Heartbeat {
+                self.inbox.deliver(from, kind, payload);
+            }
+        }
+    }
+
+    fn participant_with_key(&self, key: [u8; 32]) -> Option<ParticipantId> {
+        let keys = self.peer_keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.iter().find(|(_, k)| **k == key).map(|(p, _)| *p)
+    }
+
+    fn registered_key(&self, p: ParticipantId) -> Option<[u8; 32]> {
+        let keys = self.peer_keys.read().unwrap_or_else(|e| e.into_inner());
+        keys.get(&p).copied()
+    }
+
+    /// Makes the mesh connect exactly to `peers` (this node excluded), as the contract lists
+    /// them now. Links to peers whose address or key changed are rebuilt; others are kept.
+    pub fn set_peers(self: &Arc<Self>, peers: BTreeMap<ParticipantId, PeerInfo>) {
+        {
+            let mut keys = self.peer_keys.write().unwrap_or_else(|e| e.into_inner());
+            *keys = peers.iter().map(|(p, i)| (*p, i.tls_key)).collect();
+        }
+        let mut links = lock(&self.links);
+        links.retain(|p, link| {
+            let keep = peers.get(p) == Some(&link.info);
+            if !keep {
+                link.task.abort();
+            }
+            keep
+        });
+        for (p, info) in peers {
+            if links.contains_key(&p) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel(self.settings.max_queued);
+            let connected = Arc::new(AtomicBool::new(false));
+            let task = tokio::spawn(dial_loop(
+                Arc::clone(&self.key),
+                self.settings.clone(),
+                p,
+                info.clone(),
+                rx,
+                Arc::clone(&connected),
+                self.shutdown.subscribe(),
+            ));
+            links.insert(
+                p,
+                Link {
+                    info,
+                    outbox: tx,
+                    connected,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Queues a frame for `to`. False if `to` is not a peer or its queue is full.
+    pub fn send(&self, to: ParticipantId, kind: FrameKind, payload: Vec<u8>) -> bool {
+        let links = lock(&self.links);
+        let Some(link) = links.get(&to) else {
+            return false;
+        };
+        match link.outbox.try_send((kind, payload)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(peer = %to, "outgoing queue full; dropping a frame");
+                false
+            }
+            // The link is being torn down (peer removed, or shutting down).
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// The peers that are up now (this node not included).
+    pub fn alive(&self) -> BTreeSet<ParticipantId> {
+        let now = Instant::now();
+        let seen = lock(&self.last_seen);
+        lock(&self.links)
+            .iter()
+            .filter(|(p, link)| {
+                link.connected.load(Ordering::Relaxed)
+                    && seen
+                        .get(p)
+                        .is_some_and(|t| now.duration_since(*t) < self.settings.dead_after)
+            })
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// The peers the mesh is configured for, alive or not.
+    pub fn peers(&self) -> BTreeSet<ParticipantId> {
+        lock(&self.links).keys().copied().collect()
+    }
+
+    /// Stops accepting, closes every connection and stops dialing.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        for link in lock(&self.links).values() {
+            link.task.abort();
+        }
+    }
+}
+
+async fn dial_loop(
+    key: Arc<NearKey>,
+    settings: MeshSettings,
+    peer: ParticipantId,
+    info: PeerInfo,
+    mut outbox: mpsc::Receiver<(FrameKind, Vec<u8>)>,
+    connected: Arc<AtomicBool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let config = match tls::client_config(&key, info.tls_key) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(%peer, error = %e, "cannot set up TLS to the peer");
+            return;
+        }
+    };
+    let connector = TlsConnector::from(config);
+    let name = rustls::pki_types::ServerName::try_from(tls::PEER_NAME).expect("a valid DNS name");
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let tcp = TcpStream::connect(&info.addr).await?;
+            tcp.set_nodelay(true)?;
+            connector.connect(name.clone(), tcp).await
+        };
+        match tokio::time::timeout(settings.handshake_timeout, attempt).await {
+            Ok(Ok(stream)) => {
+                debug!(%peer, addr = %info.addr, "connected to peer");
+                backoff = Duration::from_millis(50);
+                connected.store(true, Ordering::Relaxed);
+                let reason = write_loop(stream, &mut outbox, &settings, &mut stop).await;
+                connected.store(false, Ordering::Relaxed);
+                match reason {
+                    None => return,
+                    Some(e) => info!(%peer, error = %e, "lost the connection to peer; redialing"),
+                }
+            }
+            Ok(Err(e)) => debug!(%peer, addr = %info.addr, error = %e, "dialing peer failed"),
+            Err(_) => debug!(%peer, addr = %info.addr, "dialing peer timed out"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(settings.max_backoff);
+    }
+}
+
+/// Writes queued frames and heartbeats until the connection fails (`Some(reason)`) or the
+/// mesh stops (`None`).
+async fn write_loop(
+    stream: tokio_rustls::client::TlsStream<TcpStream>,
+    outbox: &mut mpsc::Receiver<(FrameKind, Vec<u8>)>,
+    settings: &MeshSettings,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<String> {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut beat = tokio::time::interval(settings.heartbeat);
+    let mut byte = [0u8; 1];
+    loop {
+        let result = tokio::select! {
+            frame = outbox.recv() => match frame {
+                Some((kind, payload)) => write_frame(&mut wr, kind, &payload).await,
+                None => return None,
+            },
+            _ = beat.tick() => write_frame(&mut wr, FrameKind::Heartbeat, &[]).await,
+            // Peers never write on our connection: a read returns only when it closes.
+            r = rd.read(&mut byte) => return Some(match r {
+                Ok(_) => "the peer closed the connection".into(),
+                Err(e) => e.to_string(),
+            }),
+            _ = stop.changed() => return None,
+        };
+        if let Err(e) = result {
+            return Some(e.to_string());
+        }
+    }
+}

@@ -1,0 +1,210 @@
+use super::*;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<(ParticipantId, FrameKind, Vec<u8>)>>);
+
+impl Inbox for Collect {
+    fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>) {
+        lock(&self.0).push((from, kind, payload));
+    }
+}
+
+impl Collect {
+    fn got(&self) -> Vec<(ParticipantId, FrameKind, Vec<u8>)> {
+        lock(&self.0).clone()
+    }
+}
+
+fn fast() -> MeshSettings {
+    MeshSettings {
+        heartbeat: Duration::from_millis(50),
+        dead_after: Duration::from_millis(400),
+        ..MeshSettings::default()
+    }
+}
+
+struct Peer {
+    mesh: Arc<Mesh>,
+    inbox: Arc<Collect>,
+    info: PeerInfo,
+    key: NearKey,
+}
+
+async fn peer() -> Peer {
+    let key = NearKey::generate();
+    let inbox = Arc::new(Collect::default());
+    let mesh = Mesh::new(key.clone(), fast(), inbox.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let info = PeerInfo {
+        addr: listener.local_addr().unwrap().to_string(),
+        tls_key: key_bytes(&key),
+    };
+    mesh.serve(listener).unwrap();
+    Peer {
+        mesh,
+        inbox,
+        info,
+        key,
+    }
+}
+
+fn key_bytes(key: &NearKey) -> [u8; 32] {
+    key.public_key().key_bytes().try_into().unwrap()
+}
+
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A raw TLS connection to `to`, authenticated with `key`.
+async fn dial(
+    key: &NearKey,
+    to: &PeerInfo,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let config = tls::client_config(key, to.tls_key).unwrap();
+    let tcp = TcpStream::connect(&to.addr).await?;
+    let name = rustls::pki_types::ServerName::try_from(tls::PEER_NAME).unwrap();
+    let mut stream = TlsConnector::from(config).connect(name, tcp).await?;
+    // TLS 1.3 reports a refused client certificate only on the first read or write after
+    // the handshake.
+    write_frame(&mut stream, FrameKind::Heartbeat, &[])
+        .await
+        .map_err(std::io::Error::other)?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
+        Ok(Ok(0)) => Err(std::io::Error::other("closed")),
+        Ok(Err(e)) => Err(e),
+        _ => Ok(stream),
+    }
+}
+
+#[tokio::test]
+async fn registered_peers_exchange_frames_and_see_each_other_alive() {
+    let (a, b) = (peer().await, peer().await);
+    let (pa, pb) = (ParticipantId(0), ParticipantId(1));
+    a.mesh.set_peers([(pb, b.info.clone())].into());
+    b.mesh.set_peers([(pa, a.info.clone())].into());
+    eventually("liveness", || {
+        a.mesh.alive().contains(&pb) && b.mesh.alive().contains(&pa)
+    })
+    .await;
+    assert!(a.mesh.send(pb, FrameKind::Protocol, b"to b".to_vec()));
+    assert!(b.mesh.send(pa, FrameKind::Start, b"to a".to_vec()));
+    eventually("delivery", || {
+        b.inbox.got() == vec![(pa, FrameKind::Protocol, b"to b".to_vec())]
+            && a.inbox.got() == vec![(pb, FrameKind::Start, b"to a".to_vec())]
+    })
+    .await;
+    assert!(!a.mesh.send(ParticipantId(9), FrameKind::Protocol, vec![]));
+
+    // B goes away: A sees it dead, and alive again once B is back (A redials).
+    b.mesh.shutdown();
+    eventually("death", || !a.mesh.alive().contains(&pb)).await;
+    let b2 = Mesh::new(b.key.clone(), fast(), b.inbox.clone());
+    b2.serve(TcpListener::bind(&b.info.addr).await.unwrap())
+        .unwrap();
+    b2.set_peers([(pa, a.info.clone())].into());
+    eventually("revival", || a.mesh.alive().contains(&pb)).await;
+}
+
+#[tokio::test]
+async fn an_unregistered_key_is_refused() {
+    let b = peer().await;
+    b.mesh
+        .set_peers([(ParticipantId(0), peer().await.info)].into());
+    let intruder = NearKey::generate();
+    assert!(dial(&intruder, &b.info).await.is_err());
+    // Dialing B expecting another key fails on our side too.
+    let mut wrong = b.info.clone();
+    wrong.tls_key = key_bytes(&intruder);
+    assert!(dial(&b.key, &wrong).await.is_err());
+    assert!(b.inbox.got().is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_frame_closes_only_its_connection() {
+    let (a, b) = (peer().await, peer().await);
+    let m = NearKey::generate();
+    let (pa, pb, pm) = (ParticipantId(0), ParticipantId(1), ParticipantId(2));
+    let m_info = PeerInfo {
+        addr: "127.0.0.1:1".into(),
+        tls_key: key_bytes(&m),
+    };
+    b.mesh
+        .set_peers([(pa, a.info.clone()), (pm, m_info)].into());
+    a.mesh.set_peers([(pb, b.info.clone())].into());
+    eventually("a up", || b.mesh.alive().contains(&pa)).await;
+
+    for bad in [
+        (u32::MAX.to_be_bytes().to_vec(), "oversized"),
+        (vec![0, 0, 0, 2, 77, 0], "unknown kind"),
+        (vec![0, 0, 0, 0], "empty"),
+    ] {
+        let mut s = dial(&m, &b.info).await.expect("m is registered");
+        write_frame(&mut s, FrameKind::Protocol, b"fine")
+            .await
+            .unwrap();
+        s.write_all(&bad.0).await.unwrap();
+        s.flush().await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(2), s.read(&mut byte)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "{}: connection not closed",
+            bad.1
+        );
+    }
+    eventually("m's good frames", || {
+        b.inbox
+            .got()
+            .iter()
+            .filter(|(p, _, body)| *p == pm && body == b"fine")
+            .count()
+            == 3
+    })
+    .await;
+    // A's connection is untouched.
+    assert!(a.mesh.send(pb, FrameKind::Protocol, b"still here".to_vec()));
+    eventually("a's frame", || {
+        b.inbox
+            .got()
+            .contains(&(pa, FrameKind::Protocol, b"still here".to_vec()))
+    })
+    .await;
+    assert!(b.mesh.alive().contains(&pa));
+}
+
+#[tokio::test]
+async fn a_peer_removed_from_the_set_is_disconnected() {
+    let (a, b) = (peer().await, peer().await);
+    let (pa, pb) = (ParticipantId(0), ParticipantId(1));
+    a.mesh.set_peers([(pb, b.info.clone())].into());
+    b.mesh.set_peers([(pa, a.info.clone())].into());
+    eventually("up", || b.mesh.alive().contains(&pa)).await;
+    b.mesh.set_peers(BTreeMap::new());
+    a.mesh.send(pb, FrameKind::Protocol, b"after".to_vec());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.inbox.got().is_empty(), "nothing from a removed peer");
+    assert!(b.mesh.alive().is_empty());
+}
+
+#[test]
+fn urls_become_addresses() {
+    let k = [1; 32];
+    assert_eq!(
+        PeerInfo::from_url("https://127.0.0.1:4100", k).addr,
+        "127.0.0.1:4100"
+    );
+    assert_eq!(
+        PeerInfo::from_url("https://node.example:443/", k).addr,
+        "node.example:443"
+    );
+    assert_eq!(PeerInfo::from_url("10.0.0.1:1", k).addr, "10.0.0.1:1");
+}

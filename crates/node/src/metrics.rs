@@ -1,0 +1,134 @@
+//! The node's Prometheus metrics (`/metrics`): stock per domain and kind, protocol durations
+//! and outcomes, requests served and failed, peers alive.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProtocolLabels {
+    protocol: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StockLabels {
+    domain: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+fn duration_histogram() -> Histogram {
+    // 1 ms … ~65 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    durations: Family<ProtocolLabels, Histogram>,
+    protocols: Family<ProtocolLabels, Counter>,
+    requests: Family<OutcomeLabels, Counter>,
+    stock: Family<StockLabels, Gauge>,
+    peers_alive: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("chainsig");
+        let durations = Family::<ProtocolLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        let protocols = Family::<ProtocolLabels, Counter>::default();
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        let stock = Family::<StockLabels, Gauge>::default();
+        let peers_alive = Gauge::default();
+        registry.register(
+            "protocol_duration_seconds",
+            "Time a protocol instance took, by protocol and outcome",
+            durations.clone(),
+        );
+        registry.register(
+            "protocols",
+            "Protocol instances finished, by protocol and outcome",
+            protocols.clone(),
+        );
+        registry.register(
+            "requests",
+            "Signature requests this node led, by outcome (served, failed)",
+            requests.clone(),
+        );
+        registry.register(
+            "stock",
+            "Precomputed items this node holds for the current epoch, by domain and kind",
+            stock.clone(),
+        );
+        registry.register(
+            "peers_alive",
+            "Peers connected and heard from",
+            peers_alive.clone(),
+        );
+        Self {
+            registry,
+            durations,
+            protocols,
+            requests,
+            stock,
+            peers_alive,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn protocol_finished(&self, protocol: &str, took: Duration, ok: bool) {
+        let labels = ProtocolLabels {
+            protocol: protocol.to_owned(),
+            outcome: if ok { "ok" } else { "failed" }.to_owned(),
+        };
+        self.durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        self.protocols.get_or_create(&labels).inc();
+    }
+
+    pub fn request(&self, served: bool) {
+        let outcome = if served { "served" } else { "failed" }.to_owned();
+        self.requests
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn requests_served(&self) -> u64 {
+        let outcome = "served".to_owned();
+        self.requests
+            .get_or_create(&OutcomeLabels { outcome })
+            .get()
+    }
+
+    pub fn set_stock(&self, domain: u64, kind: &str, count: usize) {
+        let labels = StockLabels {
+            domain: domain.to_string(),
+            kind: kind.to_owned(),
+        };
+        self.stock.get_or_create(&labels).set(count as i64);
+    }
+
+    pub fn set_peers_alive(&self, n: usize) {
+        self.peers_alive.set(n as i64);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,389 @@
+//! Following the contract (DESIGN §2, §4.4): the contract is the only source of membership
+//! and keys; this loop turns its state into the node's.
+//!
+//! - The mesh connects to the current participants and, during a resharing, the new ones.
+//! - `Running` (or the network a key event started from): the node's [`Network`] with its key
+//!   shares for the epoch. When a new epoch is confirmed, stock of other epochs is dropped and
+//!   older key shares deleted; a node that is no longer a participant deletes all of its
+//!   shares and stock.
+//! - `Initializing`: every participant runs key generation for each new domain, stores its
+//!   share, then votes the public key.
+//! - `Resharing`: every new participant runs the reshare of each domain (old holders deal),
+//!   stores its new share under the next epoch, then votes `vote_reshared`.
+//! - A node that is neither participant nor candidate registers as a candidate.
+//!
+//! Key events are identified by the epoch and the block their instance started at, so an
+//! aborted attempt and its retry never share instance ids.
+
+use chain::Call;
+use contract::views::{ParticipantView, StateView};
+use mpc::{InstanceId, Resharing};
+use primitives::{DomainId, ParticipantId};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, error, info, warn};
+
+use super::network::{Domain, Network};
+use super::{protocols, JobError, Shared};
+use crate::keys::DomainKey;
+use crate::mesh::PeerInfo;
+
+/// What the loop remembers between polls.
+#[derive(Default)]
+struct Memory {
+    /// Key events this node has started work for.
+    started: HashSet<InstanceId>,
+    /// When this node last submitted a one-off call (start instance, register), by kind.
+    submitted: BTreeMap<&'static str, Instant>,
+    /// The epoch whose cleanup has been done.
+    cleaned: Option<(u64, bool)>,
+}
+
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut memory = Memory::default();
+    let mut stop = shared.stop.subscribe();
+    loop {
+        match shared.chain.state().await {
+            Ok(state) => step(&shared, &state, &mut memory).await,
+            Err(e) => warn!(error = %e, "cannot read the contract's state"),
+        }
+        shared.metrics.set_peers_alive(shared.mesh.alive().len());
+        tokio::select! {
+            _ = tokio::time::sleep(shared.settings.poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn key_event_id(kind: &str, epoch: u64, started_at: u64, domain: Option<DomainId>) -> InstanceId {
+    let mut label = format!("{kind}/{epoch}/{started_at}").into_bytes();
+    if let Some(d) = domain {
+        label.extend_from_slice(format!("/{}", d.0).as_bytes());
+    }
+    InstanceId::derive(&label)
+}
+
+fn ids(views: &[ParticipantView]) -> Vec<ParticipantId> {
+    views.iter().map(|p| p.id).collect()
+}
+
+async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
+    let account = shared.account.as_str();
+    let find = |views: &[ParticipantView]| {
+        views
+            .iter()
+            .find(|p| p.account_id.0 == account)
+            .map(|p| p.id)
+    };
+    let resharing = state.resharing.as_ref();
+    let me_now = find(&state.participants);
+    let me_next = resharing.and_then(|r| find(&r.participants));
+    update_mesh(shared, state, me_now.or(me_next));
+    update_network(shared, state, me_now, memory);
+
+    if let (Some(init), Some(me)) = (&state.initializing, me_now) {
+        let epoch = state.epoch.unwrap_or_default();
+        match init.started_at {
+            None => {
+                submit_once(
+                    shared,
+                    memory,
+                    "start_keygen",
+                    Call::StartKeygenInstance { epoch },
+                )
+                .await
+            }
+            Some(at) => {
+                for d in &init.domains {
+                    let voted = init
+                        .voted
+                        .iter()
+                        .any(|(id, who)| *id == d.id && who.iter().any(|a| a.0 == account));
+                    let id = key_event_id("keygen", epoch, at, Some(d.id));
+                    if voted || !memory.started.insert(id) {
+                        continue;
+                    }
+                    let participants = ids(&state.participants);
+                    let threshold = state.threshold.unwrap_or_default() as usize;
+                    let (shared, scheme, domain) = (shared.clone(), d.scheme, d.id);
+                    tokio::spawn(async move {
+                        let r = keygen(
+                            &shared,
+                            id,
+                            scheme,
+                            domain,
+                            epoch,
+                            participants,
+                            me,
+                            threshold,
+                        )
+                        .await;
+                        if let Err(e) = r {
+                            error!(domain = domain.0, error = %e, "key generation failed");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    if let (Some(r), Some(me)) = (resharing, me_next) {
+        let epoch = state.epoch.unwrap_or_default();
+        let done = r.reshared.iter().any(|a| a.0 == account);
+        match r.started_at {
+            None => {
+                submit_once(
+                    shared,
+                    memory,
+                    "start_reshare",
+                    Call::StartReshareInstance { epoch },
+                )
+                .await
+            }
+            Some(at) if !done => {
+                let id = key_event_id("reshare", epoch, at, None);
+                if memory.started.insert(id) {
+                    let (shared, state) = (shared.clone(), state.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = reshare(&shared, &state, at, me_now, me).await {
+                            error!(error = %e, "resharing failed");
+                        }
+                    });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    let known = me_now.is_some()
+        || me_next.is_some()
+        || state.candidates.iter().any(|c| c.account_id.0 == account);
+    if !known && state.epoch.is_some() {
+        let call = Call::RegisterCandidate {
+            url: shared.public_url.clone(),
+            tls_public_key: shared.tls_public_key,
+        };
+        submit_once(shared, memory, "register_candidate", call).await;
+    }
+}
+
+/// Submits a call that only needs to land once, at most every few seconds.
+async fn submit_once(shared: &Shared, memory: &mut Memory, what: &'static str, call: Call) {
+    let now = Instant::now();
+    if memory
+        .submitted
+        .get(what)
+        .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3))
+    {
+        return;
+    }
+    memory.submitted.insert(what, now);
+    match shared.chain.submit(call).await {
+        Ok(()) => info!(call = what, "submitted"),
+        Err(e) => debug!(call = what, error = %e, "call not taken"),
+    }
+}
+
+fn update_mesh(shared: &Arc<Shared>, state: &StateView, me: Option<ParticipantId>) {
+    let mut peers = BTreeMap::new();
+    let next = state.resharing.iter().flat_map(|r| r.participants.iter());
+    for p in state.participants.iter().chain(next) {
+        if Some(p.id) == me {
+            continue;
+        }
+        match <[u8; 32]>::try_from(p.tls_public_key.key_bytes().as_slice()) {
+            Ok(key) if p.tls_public_key.as_ed25519().is_some() => {
+                peers.insert(p.id, PeerInfo::from_url(&p.url, key));
+            }
+            _ => warn!(peer = %p.id, "participant's TLS key is not ed25519; not connecting"),
+        }
+    }
+    shared.mesh.set_peers(peers);
+}
+
+fn update_network(
+    shared: &Shared,
+    state: &StateView,
+    me: Option<ParticipantId>,
+    memory: &mut Memory,
+) {
+    let Some(epoch) = state.epoch else {
+        return;
+    };
+    let fresh = Network {
+        epoch,
+        me,
+        threshold: state.threshold.unwrap_or_default() as usize,
+        participants: state
+            .participants
+            .iter()
+            .map(|p| (p.id, p.account_id.0.clone()))
+            .collect(),
+        domains: state
+            .domains
+            .iter()
+            .map(|d| {
+                let domain = Domain {
+                    scheme: d.scheme,
+                    public_key: d.public_key,
+                };
+                (d.id, domain)
+            })
+            .collect(),
+        keys: BTreeMap::new(),
+    };
+    let current = shared.network();
+    let complete = current
+        .as_ref()
+        .is_some_and(|n| n.same_as(&fresh) && (me.is_none() || n.keys.len() == n.domains.len()));
+    if complete {
+        return;
+    }
+    let mut fresh = fresh;
+    if me.is_some() {
+        for (id, d) in &fresh.domains {
+            match load_key(shared, *id, epoch, d) {
+                Ok(Some(k)) => {
+                    fresh.keys.insert(*id, Arc::new(k));
+                }
+                Ok(None) => {}
+                Err(e) => error!(domain = id.0, epoch, error = %e, "key share unusable"),
+            }
+        }
+    }
+    if state.state == "Running" && memory.cleaned != Some((epoch, me.is_some())) {
+        memory.cleaned = Some((epoch, me.is_some()));
+        cleanup(shared, epoch, me.is_some());
+    }
+    if current
+        .as_ref()
+        .is_none_or(|n| !n.same_as(&fresh) || n.keys.len() != fresh.keys.len())
+    {
+        info!(
+            epoch,
+            participant = ?me,
+            domains = fresh.domains.len(),
+            keys = fresh.keys.len(),
+            "network updated"
+        );
+    }
+    *shared.network.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
+}
+
+fn load_key(
+    shared: &Shared,
+    domain: DomainId,
+    epoch: u64,
+    expect: &Domain,
+) -> Result<Option<DomainKey>, JobError> {
+    let Some(bytes) = shared.store.key_share(domain, epoch)? else {
+        return Ok(None);
+    };
+    let key = DomainKey::decode(expect.scheme, &bytes).map_err(protocols::BuildError::from)?;
+    if key.public_key() != expect.public_key {
+        return Err(JobError::Refused(format!(
+            "stored share is for key {}, the contract lists {}",
+            key.public_key(),
+            expect.public_key
+        )));
+    }
+    Ok(Some(key))
+}
+
+/// A confirmed epoch: stock of other epochs goes, and shares of older ones; a node that left
+/// keeps nothing.
+fn cleanup(shared: &Shared, epoch: u64, participant: bool) {
+    let keep_from = if participant { epoch } else { u64::MAX };
+    let result = (|| {
+        let dropped =
+            shared
+                .store
+                .drop_stock_outside_epoch(if participant { epoch } else { u64::MAX })?;
+        let deleted = shared.store.delete_key_shares_before(keep_from)?;
+        shared.store.prune_consumed(epoch)?;
+        Ok::<_, crate::store::StoreError>((dropped, deleted))
+    })();
+    match result {
+        Ok((0, 0)) => {}
+        Ok((dropped, deleted)) => info!(epoch, dropped, deleted, participant, "epoch cleanup"),
+        Err(e) => error!(epoch, error = %e, "epoch cleanup failed"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn keygen(
+    shared: &Shared,
+    id: InstanceId,
+    scheme: primitives::SignatureScheme,
+    domain: DomainId,
+    epoch: u64,
+    participants: Vec<ParticipantId>,
+    me: ParticipantId,
+    threshold: usize,
+) -> Result<(), JobError> {
+    info!(domain = domain.0, %scheme, "key generation starting");
+    let instance = protocols::keygen(scheme, id, &participants, me, threshold)?;
+    let key = shared
+        .run("keygen", instance, shared.settings.keygen_timeout)
+        .await?;
+    shared.store.put_key_share(domain, epoch, &key.encode())?;
+    let public_key = key.public_key();
+    info!(domain = domain.0, %public_key, "key generated; voting");
+    shared
+        .chain
+        .submit(Call::VotePk {
+            domain_id: domain,
+            public_key,
+            epoch,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn reshare(
+    shared: &Shared,
+    state: &StateView,
+    started_at: u64,
+    me_old: Option<ParticipantId>,
+    me: ParticipantId,
+) -> Result<(), JobError> {
+    let r = state.resharing.as_ref().expect("called while resharing");
+    let epoch = state.epoch.unwrap_or_default();
+    let old = ids(&state.participants);
+    let new = ids(&r.participants);
+    let resharing = Resharing {
+        old: &old,
+        old_threshold: state.threshold.unwrap_or_default() as usize,
+        new: &new,
+        new_threshold: r.threshold as usize,
+    };
+    info!(epoch, ?old, ?new, "resharing starting");
+    // One domain after another: every new participant goes in the same (id) order, and
+    // messages of a domain a peer reaches first wait in the router.
+    for d in &state.domains {
+        let share = match me_old {
+            Some(_) => shared
+                .store
+                .key_share(d.id, epoch)?
+                .map(|b| DomainKey::decode(d.scheme, &b))
+                .transpose()
+                .map_err(protocols::BuildError::from)?,
+            None => None,
+        };
+        let id = key_event_id("reshare", epoch, started_at, Some(d.id));
+        let instance = protocols::reshare(d.scheme, id, resharing, me, share, &d.public_key)?;
+        let key = shared
+            .run("reshare", instance, shared.settings.keygen_timeout)
+            .await?;
+        if key.public_key() != d.public_key {
+            return Err(JobError::Refused(
+                "reshared key differs from the domain's".into(),
+            ));
+        }
+        shared.store.put_key_share(d.id, epoch + 1, &key.encode())?;
+    }
+    info!(epoch, "reshared; voting");
+    shared.chain.submit(Call::VoteReshared { epoch }).await?;
+    Ok(())
+}

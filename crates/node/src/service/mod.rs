@@ -1,0 +1,362 @@
+//! The running node: it follows the contract, keeps stockpiles and answers requests.
+//!
+//! Four loops share one [`Shared`] state:
+//! - **follow** ([`follow`]) reads the contract's state: the mesh's peer list, the current
+//!   network and this node's key shares for it, key generation and resharing when the
+//!   contract asks for them, the switch to a new epoch, candidate registration;
+//! - **index** ([`signing`]) reads the pending requests and starts the signatures this node
+//!   leads;
+//! - **stock** ([`stock`]) tops up the items this node owns;
+//! - **starts** dispatches the tasks peers start ([`task::Task`]) to the follower side of
+//!   [`stock`] and [`signing`].
+//!
+//! Every protocol instance runs as its own tokio task through [`crate::driver::drive`].
+//! Precomputation holds permits of two semaphores (instances this node starts, instances
+//! peers start) sized from `max_concurrent_protocols`; signing holds none, so it is never
+//! starved by precomputation.
+
+mod follow;
+pub mod network;
+pub mod protocols;
+mod signing;
+mod stock;
+pub mod task;
+
+use chain::Chain;
+use contract::views::PendingRequestView;
+use contract::RequestId;
+use mpc::{Instance, InstanceId};
+use primitives::{NearPublicKey, ParticipantId};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::driver::{drive, DriveError};
+use crate::identity::NearKey;
+use crate::mesh::{Mesh, MeshSettings};
+use crate::metrics::Metrics;
+use crate::router::{Router, RouterLimits};
+use crate::store::Store;
+use network::Network;
+
+/// How much to keep ready and how long to wait.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Triples this node owns, per ECDSA domain (presignatures are made from them).
+    pub triples: usize,
+    /// Presignatures this node owns, per ECDSA domain.
+    pub presignatures: usize,
+    /// Nonce commitments this node owns, per FROST domain.
+    pub nonces: usize,
+    /// Precomputation instances running at once (half started here, half by peers).
+    pub max_concurrent_protocols: usize,
+    /// How often the chain is read.
+    pub poll: Duration,
+    pub keygen_timeout: Duration,
+    pub precompute_timeout: Duration,
+    pub sign_timeout: Duration,
+    /// How long the next leader in order waits for the previous one (DESIGN §2).
+    pub failover: Duration,
+    pub mesh: MeshSettings,
+    pub router: RouterLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            triples: 64,
+            presignatures: 32,
+            nonces: 32,
+            max_concurrent_protocols: 32,
+            poll: Duration::from_millis(200),
+            keygen_timeout: Duration::from_secs(120),
+            precompute_timeout: Duration::from_secs(60),
+            sign_timeout: Duration::from_secs(15),
+            failover: Duration::from_secs(10),
+            mesh: MeshSettings::default(),
+            router: RouterLimits::default(),
+        }
+    }
+}
+
+/// Everything a node is made of.
+pub struct NodeParts {
+    pub account_id: String,
+    /// The URL peers dial, as registered in the contract.
+    pub public_url: String,
+    pub tls_key: NearKey,
+    pub p2p_listener: TcpListener,
+    pub store: Store,
+    pub chain: Arc<dyn Chain>,
+    pub settings: Settings,
+}
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// A pending request as the indexer keeps it.
+pub(crate) struct Seen {
+    pub view: PendingRequestView,
+    pub first_seen: Instant,
+    /// When this node last tried to lead it, and whether that attempt is still running.
+    pub attempt: Option<(Instant, bool)>,
+}
+
+/// State every loop and job shares.
+pub(crate) struct Shared {
+    pub account: String,
+    pub public_url: String,
+    pub tls_public_key: NearPublicKey,
+    pub settings: Settings,
+    pub store: Store,
+    pub chain: Arc<dyn Chain>,
+    pub mesh: Arc<Mesh>,
+    pub router: Arc<Router>,
+    pub network: RwLock<Option<Arc<Network>>>,
+    pub pending: Mutex<BTreeMap<RequestId, Seen>>,
+    /// Precomputation this node starts / peers start.
+    pub own_permits: Arc<Semaphore>,
+    pub peer_permits: Arc<Semaphore>,
+    pub metrics: Metrics,
+    pub stop: watch::Sender<bool>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Critical sections here are map updates that cannot be left half-done.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a job ended without its result.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    #[error(transparent)]
+    Build(#[from] protocols::BuildError),
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Chain(#[from] chain::ChainError),
+    #[error("instance {0} is already running")]
+    Duplicate(InstanceId),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Shared {
+    pub fn network(&self) -> Option<Arc<Network>> {
+        self.network
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs one instance to its output over the mesh, timing it for the metrics.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        instance: Instance<T>,
+        limit: Duration,
+    ) -> Result<T, JobError> {
+        let registration = self
+            .router
+            .register(instance.id())
+            .ok_or(JobError::Duplicate(instance.id()))?;
+        self.run_registered(what, instance, registration, limit)
+            .await
+    }
+
+    /// [`Shared::run`] for an instance whose inbox was registered before its task start went
+    /// out.
+    pub async fn run_registered<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        instance: Instance<T>,
+        registration: crate::router::Registration,
+        limit: Duration,
+    ) -> Result<T, JobError> {
+        let started = Instant::now();
+        let mut stop = self.stop.subscribe();
+        let result = tokio::select! {
+            r = drive(instance, registration, &self.mesh, limit) => r,
+            _ = stop.changed() => Err(DriveError::Cancelled),
+        };
+        self.metrics
+            .protocol_finished(what, started.elapsed(), result.is_ok());
+        Ok(result?)
+    }
+
+    /// Sends a task start to every other member of its set.
+    pub fn announce(&self, me: ParticipantId, task: &task::Task) {
+        let bytes = task.encode();
+        for p in task.participants().iter().filter(|p| **p != me) {
+            self.mesh
+                .send(*p, crate::frame::FrameKind::Start, bytes.clone());
+        }
+    }
+
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+}
+
+/// A running node.
+pub struct Node {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts the node's loops and its mesh.
+    pub fn start(parts: NodeParts) -> Result<Self, StartError> {
+        let NodeParts {
+            account_id,
+            public_url,
+            tls_key,
+            p2p_listener,
+            store,
+            chain,
+            settings,
+        } = parts;
+        let (router, starts) = Router::new(settings.router.clone());
+        let tls_public_key = tls_key.public_key();
+        let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
+        let accept = mesh.serve(p2p_listener)?;
+        let half = (settings.max_concurrent_protocols / 2).max(1);
+        let shared = Arc::new(Shared {
+            account: account_id,
+            public_url,
+            tls_public_key,
+            own_permits: Arc::new(Semaphore::new(half)),
+            peer_permits: Arc::new(Semaphore::new(half)),
+            settings,
+            store,
+            chain,
+            mesh,
+            router,
+            network: RwLock::new(None),
+            pending: Mutex::new(BTreeMap::new()),
+            metrics: Metrics::default(),
+            stop: watch::channel(false).0,
+        });
+        info!(account = %shared.account, "node starting");
+        let tasks = vec![
+            accept,
+            tokio::spawn(follow::run(shared.clone())),
+            tokio::spawn(signing::index(shared.clone())),
+            tokio::spawn(stock::run(shared.clone())),
+            tokio::spawn(dispatch_starts(shared.clone(), starts)),
+        ];
+        Ok(Self { shared, tasks })
+    }
+
+    /// What the node knows now, for health checks and tests.
+    pub fn status(&self) -> Status {
+        let network = self.shared.network();
+        let alive = self.shared.mesh.alive();
+        Status {
+            account_id: self.shared.account.clone(),
+            participant: network.as_ref().and_then(|n| n.me),
+            epoch: network.as_ref().map(|n| n.epoch),
+            domains_with_keys: network
+                .as_ref()
+                .map(|n| n.keys.keys().map(|d| d.0).collect())
+                .unwrap_or_default(),
+            peers_alive: alive.into_iter().collect(),
+            pending_requests: lock(&self.shared.pending).len(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// The node's store (read-only uses: tests, `/metrics`).
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn tls_public_key(&self) -> NearPublicKey {
+        self.shared.tls_public_key
+    }
+
+    /// Stops every loop and protocol: in-flight instances end at once (their items were
+    /// consumed before they started, so nothing can be reused), connections close, and the
+    /// store is released when the node is dropped.
+    pub async fn shutdown(self) {
+        self.shared.stop.send_replace(true);
+        self.shared.mesh.shutdown();
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        // Jobs hold the shared state; give the cancelled ones a moment to drop it so the
+        // store's file lock is released when this returns.
+        for _ in 0..100 {
+            if Arc::strong_count(&self.shared) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if Arc::strong_count(&self.shared) > 1 {
+            warn!("some jobs were still finishing at shutdown");
+        }
+        info!(account = %self.shared.account, "node stopped");
+    }
+}
+
+/// A snapshot of the node's view.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Status {
+    pub account_id: String,
+    pub participant: Option<ParticipantId>,
+    pub epoch: Option<u64>,
+    pub domains_with_keys: Vec<u64>,
+    pub peers_alive: Vec<ParticipantId>,
+    pub pending_requests: usize,
+}
+
+async fn dispatch_starts(
+    shared: Arc<Shared>,
+    mut starts: tokio::sync::mpsc::Receiver<crate::router::Message>,
+) {
+    while let Some((from, bytes)) = starts.recv().await {
+        let task = match task::Task::decode(&bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(peer = %from, error = %e, "refused a task start");
+                continue;
+            }
+        };
+        let Some(network) = shared.network() else {
+            continue;
+        };
+        if let Err(e) = task.check(from, &network) {
+            warn!(peer = %from, task = task.kind(), error = %e, "refused a task start");
+            continue;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let kind = task.kind();
+            let result = match task {
+                task::Task::Sign { .. } => signing::follow(&shared, from, network, task).await,
+                _ => stock::follow(&shared, from, network, task).await,
+            };
+            if let Err(e) = result {
+                if !shared.stopping() {
+                    warn!(peer = %from, task = kind, error = %e, "task failed");
+                }
+            }
+        });
+    }
+}

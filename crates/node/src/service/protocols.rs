@@ -1,0 +1,189 @@
+//! The protocol instances the node runs, built per scheme and mapped to scheme-free outputs
+//! (a [`DomainKey`], an encoded stock item, a [`SignatureResponse`]), so that everything
+//! above this module is written once for every scheme.
+
+use contract::views::PendingRequestView;
+use k256::elliptic_curve::PrimeField;
+use mpc::frost::{Bip340, Ed25519, Scheme};
+use mpc::{InitError, Instance, InstanceId, Resharing};
+use primitives::request::Payload;
+use primitives::response::SignatureResponse;
+use primitives::{NearPublicKey, ParticipantId, SignatureScheme};
+use zeroize::Zeroizing;
+
+use crate::keys::{decode_secret, encode_secret, DecodeError, DomainKey};
+
+/// Why an instance could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+fn mismatch(what: impl Into<String>) -> BuildError {
+    BuildError::Mismatch(what.into())
+}
+
+/// An encoded stock item, zeroized when dropped.
+pub type Secret = Zeroizing<Vec<u8>>;
+
+/// A fresh root key for a new domain.
+pub fn keygen(
+    scheme: SignatureScheme,
+    id: InstanceId,
+    participants: &[ParticipantId],
+    me: ParticipantId,
+    threshold: usize,
+) -> Result<Instance<DomainKey>, BuildError> {
+    Ok(match scheme {
+        SignatureScheme::Secp256k1 => {
+            mpc::ecdsa::keygen(id, participants, me, threshold)?.map(DomainKey::Ecdsa)
+        }
+        SignatureScheme::Ed25519 => {
+            mpc::frost::keygen::<Ed25519>(id, participants, me, threshold)?.map(DomainKey::Ed25519)
+        }
+        SignatureScheme::Bip340 => {
+            mpc::frost::keygen::<Bip340>(id, participants, me, threshold)?.map(DomainKey::Bip340)
+        }
+    })
+}
+
+/// The domain's key moved to a new set: `share` is this node's old share (`None` for a
+/// newcomer), `root` the domain's public key, which must not change.
+pub fn reshare(
+    scheme: SignatureScheme,
+    id: InstanceId,
+    resharing: Resharing<'_>,
+    me: ParticipantId,
+    share: Option<DomainKey>,
+    root: &NearPublicKey,
+) -> Result<Instance<DomainKey>, BuildError> {
+    let wrong = || mismatch("the key share is of another scheme than its domain");
+    Ok(match scheme {
+        SignatureScheme::Secp256k1 => {
+            let share = match share {
+                Some(DomainKey::Ecdsa(k)) => Some(k),
+                Some(_) => return Err(wrong()),
+                None => None,
+            };
+            let pk = *root
+                .as_secp256k1()
+                .ok_or_else(|| mismatch("root key is not secp256k1"))?;
+            mpc::ecdsa::reshare(id, resharing, me, share, pk)?.map(DomainKey::Ecdsa)
+        }
+        SignatureScheme::Ed25519 => {
+            let share = match share {
+                Some(DomainKey::Ed25519(k)) => Some(k),
+                Some(_) => return Err(wrong()),
+                None => None,
+            };
+            let vk = Ed25519::verifying_key(root).ok_or_else(|| mismatch("bad ed25519 root"))?;
+            mpc::frost::reshare(id, resharing, me, share, vk)?.map(DomainKey::Ed25519)
+        }
+        SignatureScheme::Bip340 => {
+            let share = match share {
+                Some(DomainKey::Bip340(k)) => Some(k),
+                Some(_) => return Err(wrong()),
+                None => None,
+            };
+            let vk = Bip340::verifying_key(root).ok_or_else(|| mismatch("bad BIP340 root"))?;
+            mpc::frost::reshare(id, resharing, me, share, vk)?.map(DomainKey::Bip340)
+        }
+    })
+}
+
+/// One Beaver triple among `set` (ECDSA).
+pub fn triple(
+    id: InstanceId,
+    set: &[ParticipantId],
+    me: ParticipantId,
+    threshold: usize,
+) -> Result<Instance<Secret>, BuildError> {
+    Ok(mpc::ecdsa::generate_triple(id, set, me, threshold)?.map(|t| encode_secret(&t)))
+}
+
+/// An ECDSA presignature from two stored triples.
+pub fn presign(
+    key: &DomainKey,
+    id: InstanceId,
+    set: &[ParticipantId],
+    me: ParticipantId,
+    triples: (&[u8], &[u8]),
+) -> Result<Instance<Secret>, BuildError> {
+    let DomainKey::Ecdsa(key) = key else {
+        return Err(mismatch("presignatures are for ECDSA domains"));
+    };
+    let a = decode_secret("triple", triples.0)?;
+    let b = decode_secret("triple", triples.1)?;
+    let threshold = set.len();
+    Ok(mpc::ecdsa::presign(id, set, me, threshold, (a, b), key)?.map(|p| encode_secret(&p)))
+}
+
+/// FROST nonce commitments for one signature by `set`.
+pub fn nonces(
+    key: &DomainKey,
+    id: InstanceId,
+    set: &[ParticipantId],
+    me: ParticipantId,
+) -> Result<Instance<Secret>, BuildError> {
+    Ok(match key {
+        DomainKey::Ed25519(k) => mpc::frost::presign(id, set, me, k)?.map(|p| encode_secret(&p)),
+        DomainKey::Bip340(k) => mpc::frost::presign(id, set, me, k)?.map(|p| encode_secret(&p)),
+        DomainKey::Ecdsa(_) => return Err(mismatch("nonces are for FROST domains")),
+    })
+}
+
+/// The signature for `request`, spending one item (`item`: its stored bytes).
+pub fn sign(
+    key: &DomainKey,
+    id: InstanceId,
+    set: &[ParticipantId],
+    me: ParticipantId,
+    item: &[u8],
+    request: &PendingRequestView,
+) -> Result<Instance<SignatureResponse>, BuildError> {
+    let (predecessor, path) = (request.predecessor.0.as_str(), request.path.as_str());
+    Ok(match key {
+        DomainKey::Ecdsa(k) => {
+            let Payload::Ecdsa(bytes) = &request.payload else {
+                return Err(mismatch("an ECDSA domain needs an ECDSA payload"));
+            };
+            let repr: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| mismatch("ECDSA payload is not 32 bytes"))?;
+            let msg_hash = Option::from(k256::Scalar::from_repr(repr.into()))
+                .ok_or_else(|| mismatch("ECDSA payload is not a scalar"))?;
+            let tweak = primitives::derivation::secp256k1_tweak(predecessor, path)
+                .map_err(|e| mismatch(e.to_string()))?;
+            let entropy: [u8; 32] = hex::decode(&request.entropy)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| mismatch("request entropy is not 32 bytes of hex"))?;
+            let input = mpc::ecdsa::SigningInput {
+                root_public_key: k.public_key(),
+                tweak,
+                msg_hash,
+                entropy,
+            };
+            let presignature = decode_secret("presignature", item)?;
+            mpc::ecdsa::sign(id, set, me, presignature, input)?.map(SignatureResponse::Secp256k1)
+        }
+        DomainKey::Ed25519(k) => {
+            let tweak = Ed25519::tweak(predecessor, path).map_err(|e| mismatch(e.to_string()))?;
+            let nonces = decode_secret("nonces", item)?;
+            let msg = request.payload.as_bytes();
+            mpc::frost::sign(id, set, me, k, nonces, tweak, msg)?.map(|s| Ed25519::response(&s))
+        }
+        DomainKey::Bip340(k) => {
+            let tweak = Bip340::tweak(predecessor, path).map_err(|e| mismatch(e.to_string()))?;
+            let nonces = decode_secret("nonces", item)?;
+            let msg = request.payload.as_bytes();
+            mpc::frost::sign(id, set, me, k, nonces, tweak, msg)?.map(|s| Bip340::response(&s))
+        }
+    })
+}

@@ -1,0 +1,243 @@
+//! The signing pipeline (DESIGN §2): the indexer reads the contract's pending requests; for
+//! each, the participants in [`leader_order`] take turns leading (the first live one at once,
+//! the next after the failover time without an answer). The leader spends one item it owns
+//! whose whole set is alive, runs the one-round signature with that set, verifies the result
+//! under the derived key as the contract will, and submits `respond`.
+//!
+//! A request is never dropped while it is pending: the indexer re-reads the whole queue from
+//! the contract at every poll (the contract keeps every request until it is answered or
+//! times out), so a restarted node picks up where the network is. It is never answered with
+//! two signatures: the contract resumes the caller with the first verified `respond` and
+//! refuses later ones.
+
+use chain::{Call, NativeCrypto};
+use contract::RequestId;
+use primitives::ParticipantId;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+use super::network::{leader_order, my_turn, Network};
+use super::stock::{check_tag, set_alive, signing_kind};
+use super::task::{sign_instance_id, Task};
+use super::{lock, protocols, JobError, Seen, Shared};
+
+/// How long a failed attempt waits before this node tries to lead the request again.
+const RETRY: Duration = Duration::from_secs(1);
+/// How long a follower waits for its own indexer to see a request a leader names.
+const SEE_REQUEST: Duration = Duration::from_secs(5);
+
+pub(super) async fn index(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        match read_queue(&shared).await {
+            Ok(views) => {
+                let ids: BTreeSet<RequestId> = views.iter().map(|v| v.request_id).collect();
+                let mut pending = lock(&shared.pending);
+                pending.retain(|id, _| ids.contains(id));
+                for view in views {
+                    pending.entry(view.request_id).or_insert_with(|| Seen {
+                        view,
+                        first_seen: Instant::now(),
+                        attempt: None,
+                    });
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read pending requests"),
+        }
+        lead_due(&shared);
+        tokio::select! {
+            _ = tokio::time::sleep(shared.settings.poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn read_queue(
+    shared: &Shared,
+) -> Result<Vec<contract::views::PendingRequestView>, chain::ChainError> {
+    let mut out = vec![];
+    let mut cursor = None;
+    loop {
+        let page = shared
+            .chain
+            .pending_requests(cursor, contract::views::MAX_PAGE)
+            .await?;
+        out.extend(page.requests);
+        match page.next_cursor {
+            Some(c) if Some(c) != cursor => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Starts the signatures this node should lead now.
+fn lead_due(shared: &Arc<Shared>) {
+    let Some(network) = shared.network() else {
+        return;
+    };
+    let Some(me) = network.me else {
+        return;
+    };
+    let alive = shared.mesh.alive();
+    let now = Instant::now();
+    let mut pending = lock(&shared.pending);
+    for (id, seen) in pending.iter_mut() {
+        let busy = match seen.attempt {
+            Some((_, true)) => true,
+            Some((at, false)) => now.duration_since(at) < RETRY,
+            None => false,
+        };
+        if busy || !network.keys.contains_key(&seen.view.domain_id) {
+            continue;
+        }
+        let order = leader_order(id, network.participants.keys().copied());
+        let waited = now.duration_since(seen.first_seen);
+        if !my_turn(&order, &alive, me, waited, shared.settings.failover) {
+            continue;
+        }
+        seen.attempt = Some((now, true));
+        let (shared, network, id) = (shared.clone(), network.clone(), *id);
+        tokio::spawn(async move {
+            let result = lead(&shared, &network, me, id).await;
+            match &result {
+                Ok(()) => shared.metrics.request(true),
+                Err(JobError::Refused(why)) => debug!(request = %id, why, "cannot lead yet"),
+                Err(e) => {
+                    shared.metrics.request(false);
+                    if !shared.stopping() {
+                        warn!(request = %id, error = %e, "signing failed");
+                    }
+                }
+            }
+            if let Some(seen) = lock(&shared.pending).get_mut(&id) {
+                seen.attempt = Some((Instant::now(), false));
+            }
+        });
+    }
+}
+
+async fn lead(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    request: RequestId,
+) -> Result<(), JobError> {
+    let view = lock(&shared.pending)
+        .get(&request)
+        .map(|s| s.view.clone())
+        .ok_or_else(|| JobError::Refused("no longer pending".into()))?;
+    let domain = view.domain_id;
+    let key = network
+        .keys
+        .get(&domain)
+        .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
+    let kind = signing_kind(key);
+    let alive = shared.mesh.alive();
+    let (item, set) = super::stock::owned(shared, network, me, kind, domain)?
+        .into_iter()
+        .find(|(_, tag)| set_alive(&tag.participants, me, &alive))
+        .map(|(id, tag)| (id, tag.participants))
+        .ok_or_else(|| JobError::Refused("no usable precomputed item yet".into()))?;
+    // Consumed, durably, before anything derived from it leaves the node.
+    let (_, secret) = shared.store.take_item(kind, domain, &item)?;
+    let id = sign_instance_id(&request, &mpc::InstanceId(item));
+    let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
+    let task = Task::Sign {
+        domain,
+        epoch: network.epoch,
+        participants: set.clone(),
+        item: mpc::InstanceId(item),
+        request,
+    };
+    shared.announce(me, &task);
+    let instance = protocols::sign(key, id, &set, me, &secret, &view)?;
+    drop(secret);
+    let response = shared
+        .run_registered("sign", instance, registration, shared.settings.sign_timeout)
+        .await?;
+    let d = &network.domains[&domain];
+    contract::verify_response(
+        &NativeCrypto,
+        d.scheme,
+        &d.public_key,
+        &view.predecessor.0,
+        &view.path,
+        &view.payload,
+        &response,
+    )
+    .map_err(|e| JobError::Refused(format!("our own signature does not verify: {e}")))?;
+    shared
+        .chain
+        .submit(Call::Respond {
+            request_id: request,
+            response,
+        })
+        .await?;
+    info!(request = %request, domain = domain.0, "request answered");
+    Ok(())
+}
+
+/// The follower side of a signature a peer leads (its task already checked by
+/// [`Task::check`]): only for a request this node sees pending itself, spending the item the
+/// leader owns with this node.
+pub(super) async fn follow(
+    shared: &Shared,
+    from: ParticipantId,
+    network: Arc<Network>,
+    task: Task,
+) -> Result<(), JobError> {
+    let Task::Sign {
+        domain,
+        ref participants,
+        item,
+        request,
+        ..
+    } = task
+    else {
+        return Err(JobError::Refused("not a sign task".into()));
+    };
+    let me = network
+        .me
+        .ok_or_else(|| JobError::Refused("not a participant".into()))?;
+    let key = network
+        .keys
+        .get(&domain)
+        .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
+    let view = wait_for_request(shared, &request).await.ok_or_else(|| {
+        JobError::Refused(format!("request {request} is not pending on the chain"))
+    })?;
+    if view.domain_id != domain {
+        return Err(JobError::Refused(
+            "the request is for another domain".into(),
+        ));
+    }
+    let kind = signing_kind(key);
+    check_tag(shared, &network, kind, domain, &item.0, from, participants)?;
+    let id = sign_instance_id(&request, &item);
+    let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
+    let (_, secret) = shared.store.take_item(kind, domain, &item.0)?;
+    let instance = protocols::sign(key, id, participants, me, &secret, &view)?;
+    drop(secret);
+    shared
+        .run_registered("sign", instance, registration, shared.settings.sign_timeout)
+        .await?;
+    Ok(())
+}
+
+async fn wait_for_request(
+    shared: &Shared,
+    request: &RequestId,
+) -> Option<contract::views::PendingRequestView> {
+    let until = Instant::now() + SEE_REQUEST;
+    loop {
+        if let Some(seen) = lock(&shared.pending).get(request) {
+            return Some(seen.view.clone());
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

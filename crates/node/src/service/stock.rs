@@ -1,0 +1,460 @@
+//! Stockpiles (DESIGN §5): precomputed items this node owns, per domain of the current epoch.
+//!
+//! ECDSA: Beaver triples are made in pairs among a signer set of exactly `threshold`
+//! participants (this node and `threshold − 1` live peers, rotating), then two triples of one
+//! set become a presignature for that set. FROST: nonce commitments, made by such a set.
+//! Every item is stored by every member, tagged with epoch, owner and set; only the owner
+//! spends it, as leader of a signature (see [`super::signing`]).
+//!
+//! The owner takes triples out of the store (consumed, durably) before the presignature's
+//! start goes out; followers check the owner's claim against their own tags before taking
+//! theirs. A failed instance loses its items, never reuses them.
+
+use mpc::InstanceId;
+use primitives::{DomainId, ParticipantId};
+use rand_core::{OsRng, RngCore};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{debug, warn};
+
+use super::network::{choose_signers, Network};
+use super::protocols::{self, Secret};
+use super::task::Task;
+use super::{lock, JobError, Shared};
+use crate::keys::DomainKey;
+use crate::store::{ItemId, ItemTag, Kind};
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Triple => "triple",
+        Kind::Presignature => "presignature",
+        Kind::Nonces => "nonces",
+    }
+}
+
+/// The kind of item a signature of this domain spends.
+pub(super) fn signing_kind(key: &DomainKey) -> Kind {
+    match key {
+        DomainKey::Ecdsa(_) => Kind::Presignature,
+        _ => Kind::Nonces,
+    }
+}
+
+fn fresh_id() -> InstanceId {
+    let mut id = [0u8; 32];
+    OsRng.fill_bytes(&mut id);
+    InstanceId(id)
+}
+
+/// Items being made, by domain and kind, so that one poll does not start what the previous
+/// one already started.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashMap<(DomainId, u8), usize>>>);
+
+struct InFlightGuard(InFlight, DomainId, Kind, usize);
+
+impl InFlight {
+    fn count(&self, domain: DomainId, kind: Kind) -> usize {
+        lock(&self.0)
+            .get(&(domain, kind as u8))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn add(&self, domain: DomainId, kind: Kind, n: usize) -> InFlightGuard {
+        *lock(&self.0).entry((domain, kind as u8)).or_default() += n;
+        InFlightGuard(self.clone(), domain, kind, n)
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Some(c) = lock(&self.0 .0).get_mut(&(self.1, self.2 as u8)) {
+            *c = c.saturating_sub(self.3);
+        }
+    }
+}
+
+pub(super) async fn run(shared: Arc<Shared>) {
+    let in_flight = InFlight::default();
+    let mut turn = 0usize;
+    let mut stop = shared.stop.subscribe();
+    loop {
+        if let Some(network) = shared.network() {
+            if let Some(me) = network.me {
+                for domain in network.keys.keys() {
+                    if let Err(e) = top_up(&shared, &network, me, *domain, &in_flight, &mut turn) {
+                        warn!(domain = domain.0, error = %e, "stockpiling failed");
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(shared.settings.poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// This node's items of a kind in the current epoch.
+pub(super) fn owned(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    kind: Kind,
+    domain: DomainId,
+) -> Result<Vec<(ItemId, ItemTag)>, JobError> {
+    Ok(shared
+        .store
+        .items(kind, domain)?
+        .into_iter()
+        .filter(|(_, t)| t.owner == me && t.epoch == network.epoch)
+        .collect())
+}
+
+/// Whether every member of `set` but `me` is alive.
+pub(super) fn set_alive(
+    set: &[ParticipantId],
+    me: ParticipantId,
+    alive: &BTreeSet<ParticipantId>,
+) -> bool {
+    set.iter().all(|p| *p == me || alive.contains(p))
+}
+
+fn top_up(
+    shared: &Arc<Shared>,
+    network: &Arc<Network>,
+    me: ParticipantId,
+    domain: DomainId,
+    in_flight: &InFlight,
+    turn: &mut usize,
+) -> Result<(), JobError> {
+    let key = &network.keys[&domain];
+    let alive = shared.mesh.alive();
+    let s = &shared.settings;
+    let permit = || shared.own_permits.clone().try_acquire_owned().ok();
+    if let DomainKey::Ecdsa(_) = **key {
+        let triples = owned(shared, network, me, Kind::Triple, domain)?;
+        let presignatures = owned(shared, network, me, Kind::Presignature, domain)?;
+        shared.metrics.set_stock(domain.0, "triple", triples.len());
+        shared
+            .metrics
+            .set_stock(domain.0, "presignature", presignatures.len());
+        if presignatures.len() + in_flight.count(domain, Kind::Presignature) < s.presignatures {
+            let mut by_set: BTreeMap<&[ParticipantId], Vec<ItemId>> = BTreeMap::new();
+            for (id, tag) in &triples {
+                by_set.entry(&tag.participants).or_default().push(*id);
+            }
+            let pair = by_set
+                .into_iter()
+                .find(|(set, ids)| ids.len() >= 2 && set_alive(set, me, &alive));
+            if let (Some((set, ids)), Some(permit)) = (pair, permit()) {
+                let set = set.to_vec();
+                // Taken (consumed, durably) before anything derived from them can leave.
+                let a = shared.store.take_item(Kind::Triple, domain, &ids[0])?.1;
+                let b = shared.store.take_item(Kind::Triple, domain, &ids[1])?.1;
+                let guard = in_flight.add(domain, Kind::Presignature, 1);
+                let (shared, network) = (shared.clone(), network.clone());
+                let triples = [InstanceId(ids[0]), InstanceId(ids[1])];
+                tokio::spawn(async move {
+                    let r =
+                        lead_presign(&shared, &network, me, domain, set, triples, (a, b), permit)
+                            .await;
+                    report(&shared, "presign", r);
+                    drop(guard);
+                });
+            }
+        }
+        let have = triples.len() + in_flight.count(domain, Kind::Triple);
+        if have < s.triples {
+            let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
+            if let (Some(set), Some(permit)) = (set, permit()) {
+                *turn += 1;
+                let guard = in_flight.add(domain, Kind::Triple, 2);
+                let (shared, network) = (shared.clone(), network.clone());
+                tokio::spawn(async move {
+                    let task = Task::Triples {
+                        domain,
+                        epoch: network.epoch,
+                        participants: set,
+                        ids: [fresh_id(), fresh_id()],
+                    };
+                    let r = run_task(&shared, &network, me, me, task, true, permit).await;
+                    report(&shared, "triples", r);
+                    drop(guard);
+                });
+            }
+        }
+    } else {
+        let nonces = owned(shared, network, me, Kind::Nonces, domain)?;
+        shared.metrics.set_stock(domain.0, "nonces", nonces.len());
+        if nonces.len() + in_flight.count(domain, Kind::Nonces) < s.nonces {
+            let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
+            if let (Some(set), Some(permit)) = (set, permit()) {
+                *turn += 1;
+                let guard = in_flight.add(domain, Kind::Nonces, 1);
+                let (shared, network) = (shared.clone(), network.clone());
+                tokio::spawn(async move {
+                    let task = Task::Nonces {
+                        domain,
+                        epoch: network.epoch,
+                        participants: set,
+                        id: fresh_id(),
+                    };
+                    let r = run_task(&shared, &network, me, me, task, true, permit).await;
+                    report(&shared, "nonces", r);
+                    drop(guard);
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(shared: &Shared, what: &str, result: Result<(), JobError>) {
+    match result {
+        Ok(()) => debug!(job = what, "stocked"),
+        Err(e) if !shared.stopping() => warn!(job = what, error = %e, "precomputation failed"),
+        Err(_) => {}
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn lead_presign(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    domain: DomainId,
+    set: Vec<ParticipantId>,
+    triples: [InstanceId; 2],
+    secrets: (Secret, Secret),
+    permit: OwnedSemaphorePermit,
+) -> Result<(), JobError> {
+    let task = Task::Presign {
+        domain,
+        epoch: network.epoch,
+        participants: set,
+        id: fresh_id(),
+        triples,
+    };
+    presign(shared, network, me, me, task, secrets, true).await?;
+    drop(permit);
+    Ok(())
+}
+
+/// The follower side: joins a precomputation a peer started (already checked by
+/// [`Task::check`]).
+pub(super) async fn follow(
+    shared: &Shared,
+    from: ParticipantId,
+    network: Arc<Network>,
+    task: Task,
+) -> Result<(), JobError> {
+    let me = network
+        .me
+        .ok_or_else(|| JobError::Refused("not a participant".into()))?;
+    let permit = shared
+        .peer_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| JobError::Refused("shutting down".into()))?;
+    if let Task::Presign {
+        domain,
+        triples,
+        participants,
+        ..
+    } = &task
+    {
+        let mut secrets = vec![];
+        for t in triples {
+            check_tag(
+                shared,
+                &network,
+                Kind::Triple,
+                *domain,
+                &t.0,
+                from,
+                participants,
+            )?;
+        }
+        for t in triples {
+            secrets.push(shared.store.take_item(Kind::Triple, *domain, &t.0)?.1);
+        }
+        let b = secrets.pop().expect("two triples");
+        let a = secrets.pop().expect("two triples");
+        presign(shared, &network, me, from, task, (a, b), false).await?;
+        drop(permit);
+        return Ok(());
+    }
+    run_task(shared, &network, me, from, task, false, permit).await
+}
+
+/// Checks that a stocked item exists and is `owner`'s, made by `set` in this epoch.
+pub(super) fn check_tag(
+    shared: &Shared,
+    network: &Network,
+    kind: Kind,
+    domain: DomainId,
+    id: &ItemId,
+    owner: ParticipantId,
+    set: &[ParticipantId],
+) -> Result<(), JobError> {
+    match shared.store.item_tag(kind, domain, id)? {
+        Some(tag)
+            if tag.owner == owner && tag.participants == set && tag.epoch == network.epoch =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(JobError::Refused(format!(
+            "{} {} is not {owner}'s for this set and epoch",
+            kind_name(kind),
+            InstanceId(*id)
+        ))),
+        None => Err(JobError::Refused(format!(
+            "no {} {} in stock",
+            kind_name(kind),
+            InstanceId(*id)
+        ))),
+    }
+}
+
+fn key_of(network: &Network, domain: DomainId) -> Result<&Arc<DomainKey>, JobError> {
+    network
+        .keys
+        .get(&domain)
+        .ok_or_else(|| JobError::Refused(format!("no key share for domain {domain}")))
+}
+
+/// Runs a triples or nonces task, as its owner (`owner == me`, announcing it) or a follower,
+/// and stores what it makes.
+async fn run_task(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    owner: ParticipantId,
+    task: Task,
+    announce: bool,
+    permit: OwnedSemaphorePermit,
+) -> Result<(), JobError> {
+    let key = key_of(network, task.domain())?;
+    let set = task.participants().to_vec();
+    let tag = ItemTag {
+        epoch: network.epoch,
+        owner,
+        participants: set.clone(),
+    };
+    let limit = shared.settings.precompute_timeout;
+    let domain = task.domain();
+    match &task {
+        Task::Triples { ids, .. } => {
+            let regs = register_all(shared, ids)?;
+            if announce {
+                shared.announce(me, &task);
+            }
+            let t = network.threshold;
+            let [ra, rb] = regs;
+            let (a, b) = tokio::join!(
+                async {
+                    shared
+                        .run_registered(
+                            "triple",
+                            protocols::triple(ids[0], &set, me, t)?,
+                            ra,
+                            limit,
+                        )
+                        .await
+                },
+                async {
+                    shared
+                        .run_registered(
+                            "triple",
+                            protocols::triple(ids[1], &set, me, t)?,
+                            rb,
+                            limit,
+                        )
+                        .await
+                },
+            );
+            let (a, b) = (a?, b?);
+            shared
+                .store
+                .put_item(Kind::Triple, domain, &ids[0].0, &tag, &a)?;
+            shared
+                .store
+                .put_item(Kind::Triple, domain, &ids[1].0, &tag, &b)?;
+        }
+        Task::Nonces { id, .. } => {
+            let [reg] = register_all(shared, &[*id])?;
+            if announce {
+                shared.announce(me, &task);
+            }
+            let instance = protocols::nonces(key, *id, &set, me)?;
+            let out = shared
+                .run_registered("nonces", instance, reg, limit)
+                .await?;
+            shared
+                .store
+                .put_item(Kind::Nonces, domain, &id.0, &tag, &out)?;
+        }
+        Task::Presign { .. } | Task::Sign { .. } => {
+            return Err(JobError::Refused("not a stock task".into()));
+        }
+    }
+    drop(permit);
+    Ok(())
+}
+
+async fn presign(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    owner: ParticipantId,
+    task: Task,
+    triples: (Secret, Secret),
+    announce: bool,
+) -> Result<(), JobError> {
+    let Task::Presign {
+        domain,
+        id,
+        ref participants,
+        ..
+    } = task
+    else {
+        return Err(JobError::Refused("not a presign task".into()));
+    };
+    let key = key_of(network, domain)?;
+    let [reg] = register_all(shared, &[id])?;
+    if announce {
+        shared.announce(me, &task);
+    }
+    let instance = protocols::presign(key, id, participants, me, (&triples.0, &triples.1))?;
+    drop(triples);
+    let limit = shared.settings.precompute_timeout;
+    let out = shared
+        .run_registered("presign", instance, reg, limit)
+        .await?;
+    let tag = ItemTag {
+        epoch: network.epoch,
+        owner,
+        participants: participants.clone(),
+    };
+    shared
+        .store
+        .put_item(Kind::Presignature, domain, &id.0, &tag, &out)?;
+    Ok(())
+}
+
+fn register_all<const N: usize>(
+    shared: &Shared,
+    ids: &[InstanceId; N],
+) -> Result<[crate::router::Registration; N], JobError> {
+    let regs: Vec<_> = ids
+        .iter()
+        .map(|id| shared.router.register(*id).ok_or(JobError::Duplicate(*id)))
+        .collect::<Result<_, _>>()?;
+    Ok(regs
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one registration per id")))
+}

@@ -1,0 +1,229 @@
+//! What a participant asks of others when it starts a protocol it leads, and the checks a
+//! follower makes before joining (pure: no I/O, tested apart).
+//!
+//! Precomputed items have one owner, the participant that started them and the only one
+//! that may spend them (DESIGN §5). A follower joins an instance only if the sender is the
+//! owner it claims, the signer set is exactly `threshold` current participants including
+//! both, the epoch is the current one and the domain's scheme fits the task. Whether the named
+//! items exist, belong to that owner and set, and whether a request is really pending, the
+//! scheduler checks against the store and the chain.
+
+use contract::RequestId;
+use mpc::InstanceId;
+use primitives::{DomainId, ParticipantId, SignatureScheme};
+use serde::{Deserialize, Serialize};
+
+use super::network::Network;
+
+/// A task start, as the leader sends it in a `Start` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// Two Beaver triples (ECDSA), made by `participants` for a later presignature.
+    Triples {
+        domain: DomainId,
+        epoch: u64,
+        participants: Vec<ParticipantId>,
+        ids: [InstanceId; 2],
+    },
+    /// An ECDSA presignature from two triples the same set made.
+    Presign {
+        domain: DomainId,
+        epoch: u64,
+        participants: Vec<ParticipantId>,
+        id: InstanceId,
+        triples: [InstanceId; 2],
+    },
+    /// FROST nonce commitments for one later signature.
+    Nonces {
+        domain: DomainId,
+        epoch: u64,
+        participants: Vec<ParticipantId>,
+        id: InstanceId,
+    },
+    /// A signature for a pending request, spending one item (presignature or nonces).
+    Sign {
+        domain: DomainId,
+        epoch: u64,
+        participants: Vec<ParticipantId>,
+        item: InstanceId,
+        request: RequestId,
+    },
+}
+
+/// Why a follower refuses a task.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    #[error("task start does not decode: {0}")]
+    Malformed(String),
+    #[error("task is for epoch {got}, the current epoch is {current}")]
+    Epoch { got: u64, current: u64 },
+    #[error("domain {0} is not an active domain")]
+    Domain(DomainId),
+    #[error("a {0:?} task does not fit a {1} domain")]
+    Scheme(&'static str, SignatureScheme),
+    #[error("signer set {0:?} is not {1} distinct current participants in order")]
+    Set(Vec<ParticipantId>, usize),
+    #[error("the sender or this node is not in the signer set")]
+    NotMember,
+    #[error("this node is not a participant")]
+    NotParticipant,
+    #[error("instance ids repeat")]
+    RepeatedIds,
+}
+
+impl Task {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("tasks serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, TaskError> {
+        postcard::from_bytes(bytes).map_err(|e| TaskError::Malformed(e.to_string()))
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Triples { .. } => "triples",
+            Self::Presign { .. } => "presign",
+            Self::Nonces { .. } => "nonces",
+            Self::Sign { .. } => "sign",
+        }
+    }
+
+    pub fn domain(&self) -> DomainId {
+        match self {
+            Self::Triples { domain, .. }
+            | Self::Presign { domain, .. }
+            | Self::Nonces { domain, .. }
+            | Self::Sign { domain, .. } => *domain,
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        match self {
+            Self::Triples { epoch, .. }
+            | Self::Presign { epoch, .. }
+            | Self::Nonces { epoch, .. }
+            | Self::Sign { epoch, .. } => *epoch,
+        }
+    }
+
+    pub fn participants(&self) -> &[ParticipantId] {
+        match self {
+            Self::Triples { participants, .. }
+            | Self::Presign { participants, .. }
+            | Self::Nonces { participants, .. }
+            | Self::Sign { participants, .. } => participants,
+        }
+    }
+
+    /// The follower's checks of a task `from` sent, against the network it knows.
+    pub fn check(&self, from: ParticipantId, network: &Network) -> Result<(), TaskError> {
+        let me = network.me.ok_or(TaskError::NotParticipant)?;
+        if self.epoch() != network.epoch {
+            return Err(TaskError::Epoch {
+                got: self.epoch(),
+                current: network.epoch,
+            });
+        }
+        let scheme = network
+            .domains
+            .get(&self.domain())
+            .map(|d| d.scheme)
+            .ok_or(TaskError::Domain(self.domain()))?;
+        let ecdsa = scheme == SignatureScheme::Secp256k1;
+        let fits = match self {
+            Self::Triples { .. } | Self::Presign { .. } => ecdsa,
+            Self::Nonces { .. } => !ecdsa,
+            Self::Sign { .. } => true,
+        };
+        if !fits {
+            return Err(TaskError::Scheme(self.kind(), scheme));
+        }
+        let set = self.participants();
+        let ordered = set.windows(2).all(|w| w[0] < w[1]);
+        let current = set.iter().all(|p| network.participants.contains_key(p));
+        if !ordered || !current || set.len() != network.threshold {
+            return Err(TaskError::Set(set.to_vec(), network.threshold));
+        }
+        if !set.contains(&from) || !set.contains(&me) || from == me {
+            return Err(TaskError::NotMember);
+        }
+        if let Self::Triples { ids, .. } | Self::Presign { triples: ids, .. } = self {
+            if ids[0] == ids[1] {
+                return Err(TaskError::RepeatedIds);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The instance a signature runs as: fixed by the request and the item it spends, so that
+/// both cannot be combined twice.
+pub fn sign_instance_id(request: &RequestId, item: &InstanceId) -> InstanceId {
+    InstanceId::derive(&[b"sign".as_slice(), &request.0, &item.0].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::network::tests::network;
+
+    fn triples(set: &[u32]) -> Task {
+        Task::Triples {
+            domain: DomainId(0),
+            epoch: 3,
+            participants: set.iter().map(|p| ParticipantId(*p)).collect(),
+            ids: [InstanceId::derive(b"a"), InstanceId::derive(b"b")],
+        }
+    }
+
+    #[test]
+    fn a_sound_task_passes() {
+        let net = network(ParticipantId(1));
+        triples(&[0, 1, 2]).check(ParticipantId(0), &net).unwrap();
+        let t = triples(&[0, 1, 2]);
+        assert_eq!(Task::decode(&t.encode()).unwrap(), t);
+    }
+
+    #[test]
+    fn unsound_tasks_are_refused() {
+        let net = network(ParticipantId(1));
+        let p = ParticipantId;
+        let err = |t: Task, from: u32| t.check(p(from), &net).unwrap_err();
+        assert!(matches!(err(triples(&[0, 1, 2]), 3), TaskError::NotMember));
+        assert!(matches!(err(triples(&[0, 2, 3]), 0), TaskError::NotMember));
+        assert!(matches!(err(triples(&[0, 1, 2]), 1), TaskError::NotMember));
+        assert!(matches!(err(triples(&[1, 0, 2]), 0), TaskError::Set(..)));
+        assert!(matches!(err(triples(&[0, 1]), 0), TaskError::Set(..)));
+        assert!(matches!(err(triples(&[0, 1, 9]), 0), TaskError::Set(..)));
+        assert!(matches!(err(triples(&[0, 1, 1]), 0), TaskError::Set(..)));
+        let mut stale = triples(&[0, 1, 2]);
+        if let Task::Triples { epoch, .. } = &mut stale {
+            *epoch = 2;
+        }
+        assert!(matches!(err(stale, 0), TaskError::Epoch { .. }));
+        let mut same = triples(&[0, 1, 2]);
+        if let Task::Triples { ids, .. } = &mut same {
+            ids[1] = ids[0];
+        }
+        assert!(matches!(err(same, 0), TaskError::RepeatedIds));
+        let nonces_on_ecdsa = Task::Nonces {
+            domain: DomainId(0),
+            epoch: 3,
+            participants: vec![p(0), p(1), p(2)],
+            id: InstanceId::derive(b"n"),
+        };
+        assert!(matches!(err(nonces_on_ecdsa, 0), TaskError::Scheme(..)));
+        let unknown_domain = Task::Nonces {
+            domain: DomainId(7),
+            epoch: 3,
+            participants: vec![p(0), p(1), p(2)],
+            id: InstanceId::derive(b"n"),
+        };
+        assert!(matches!(err(unknown_domain, 0), TaskError::Domain(_)));
+        assert!(matches!(
+            Task::decode(b"\xff\xff"),
+            Err(TaskError::Malformed(_))
+        ));
+    }
+}
