@@ -23,6 +23,22 @@ pub enum DriveError {
     Timeout(Duration),
     #[error("the node is shutting down")]
     Cancelled,
+    #[error("participant {0} is down")]
+    PeerDown(mpc::Participant),
+}
+
+/// How long a member of the instance may look dead before a [`Liveness::FailFast`] instance
+/// gives up: long enough to ride out a reconnect, short enough not to hold a permit for a
+/// whole timeout.
+const DOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// What a dead member means for an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Give up soon: the work is retried with a live set (precomputation, signing).
+    FailFast,
+    /// Wait for the timeout: the work happens once (key generation, resharing).
+    Patient,
 }
 
 /// Drives `instance` to its output. `registration` must be its inbox.
@@ -31,8 +47,11 @@ pub async fn drive<T: Send + 'static>(
     mut registration: Registration,
     mesh: &Mesh,
     limit: Duration,
+    liveness: Liveness,
 ) -> Result<T, DriveError> {
     let deadline = Instant::now() + limit;
+    let mut check = tokio::time::interval(DOWN_GRACE / 2);
+    let mut down_since: Option<Instant> = None;
     loop {
         loop {
             let (back, action) = tokio::task::spawn_blocking(move || {
@@ -55,10 +74,26 @@ pub async fn drive<T: Send + 'static>(
                 }
             }
         }
-        let (from, bytes) = match tokio::time::timeout_at(deadline, registration.rx.recv()).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(DriveError::Cancelled),
-            Err(_) => return Err(DriveError::Timeout(limit)),
+        let (from, bytes) = loop {
+            tokio::select! {
+                m = tokio::time::timeout_at(deadline, registration.rx.recv()) => match m {
+                    Ok(Some(m)) => break m,
+                    Ok(None) => return Err(DriveError::Cancelled),
+                    Err(_) => return Err(DriveError::Timeout(limit)),
+                },
+                _ = check.tick(), if liveness == Liveness::FailFast => {
+                    let alive = mesh.alive();
+                    match instance.peers().iter().find(|p| !alive.contains(p)) {
+                        None => down_since = None,
+                        Some(p) => {
+                            let since = *down_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() >= DOWN_GRACE {
+                                return Err(DriveError::PeerDown(*p));
+                            }
+                        }
+                    }
+                }
+            }
         };
         match instance.message(from, &bytes) {
             Ok(()) => {}

@@ -45,5 +45,41 @@ async fn four_nodes_generate_keys_and_answer_every_scheme() {
         (PER_DOMAIN * 3) as u64,
         "each request was answered once"
     );
+
+    // The operator's view of node 0, over HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = c.members[0].node().handle();
+    tokio::spawn(node::http::serve(listener, handle, std::future::pending()));
+    let (code, health) = cluster::http_get(addr, "/health").await;
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(health["account_id"], "node0.test");
+    assert_eq!(health["domains_with_keys"], serde_json::json!([0, 1, 2]));
+    assert_eq!(health["peers_alive"].as_array().unwrap().len(), 3);
+    let (code, public) = cluster::http_get(addr, "/public_data").await;
+    let public: serde_json::Value = serde_json::from_str(&public).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(public["participant_id"], 0);
+    assert_eq!(public["p2p_url"], c.members[0].url());
+    assert_eq!(
+        public["tls_public_key"],
+        c.members[0].tls_key().public_key().to_string()
+    );
+    let (code, metrics) = cluster::http_get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    for needle in [
+        "chainsig_requests_total{outcome=\"served\"}",
+        "chainsig_stock{domain=\"0\",kind=\"presignature\"}",
+        "chainsig_stock{domain=\"1\",kind=\"nonces\"}",
+        "chainsig_protocol_duration_seconds_bucket{",
+        "chainsig_peers_alive 3",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "/metrics lacks {needle}:\n{metrics}"
+        );
+    }
+    assert_eq!(cluster::http_get(addr, "/nothing").await.0, 404);
     c.shutdown().await;
 }

@@ -131,7 +131,7 @@ impl Mesh {
         let acceptor = TlsAcceptor::from(tls::server_config(&self.key, self.peer_keys.clone())?);
         let mesh = Arc::clone(self);
         let mut stop = self.shutdown.subscribe();
-        Ok(tokio::spawn(async move {
+        Ok(crate::spawn(async move {
             loop {
                 let (tcp, addr) = tokio::select! {
                     r = listener.accept() => match r {
@@ -147,7 +147,7 @@ impl Mesh {
                 let mesh = Arc::clone(&mesh);
                 let acceptor = acceptor.clone();
                 let stop = mesh.shutdown.subscribe();
-                tokio::spawn(async move { mesh.accepted(acceptor, tcp, addr, stop).await });
+                crate::spawn(async move { mesh.accepted(acceptor, tcp, addr, stop).await });
             }
         }))
     }
@@ -181,6 +181,13 @@ impl Mesh {
             warn!(%addr, "refused a peer connection: its key is no participant's");
             return;
         };
+        // The dialer sends nothing until it reads this: with TLS 1.3 a client learns that its
+        // certificate was refused only after its handshake "succeeded", and frames written in
+        // between would be lost.
+        if let Err(e) = write_frame(&mut stream, FrameKind::Heartbeat, &[]).await {
+            debug!(%addr, peer = %from, error = %e, "peer left during the greeting");
+            return;
+        }
         debug!(%addr, peer = %from, "peer connected");
         loop {
             let frame = tokio::select! {
@@ -237,7 +244,7 @@ impl Mesh {
             }
             let (tx, rx) = mpsc::channel(self.settings.max_queued);
             let connected = Arc::new(AtomicBool::new(false));
-            let task = tokio::spawn(dial_loop(
+            let task = crate::spawn(dial_loop(
                 Arc::clone(&self.key),
                 self.settings.clone(),
                 p,
@@ -328,7 +335,13 @@ async fn dial_loop(
         let attempt = async {
             let tcp = TcpStream::connect(&info.addr).await?;
             tcp.set_nodelay(true)?;
-            connector.connect(name.clone(), tcp).await
+            let mut stream = connector.connect(name.clone(), tcp).await?;
+            // The acceptor's greeting: it has checked our key against the contract's list.
+            match read_frame(&mut stream, settings.handshake_timeout).await {
+                Ok((FrameKind::Heartbeat, _)) => Ok(stream),
+                Ok(_) => Err(std::io::Error::other("unexpected greeting")),
+                Err(e) => Err(std::io::Error::other(format!("not accepted: {e}"))),
+            }
         };
         match tokio::time::timeout(settings.handshake_timeout, attempt).await {
             Ok(Ok(stream)) => {
@@ -371,7 +384,8 @@ async fn write_loop(
                 None => return None,
             },
             _ = beat.tick() => write_frame(&mut wr, FrameKind::Heartbeat, &[]).await,
-            // Peers never write on our connection: a read returns only when it closes.
+            // Past its greeting, the peer never writes on our connection: a read returns
+            // only when it closes.
             r = rd.read(&mut byte) => return Some(match r {
                 Ok(_) => "the peer closed the connection".into(),
                 Err(e) => e.to_string(),

@@ -38,6 +38,7 @@ struct Memory {
     submitted: BTreeMap<&'static str, Instant>,
     /// The epoch whose cleanup has been done.
     cleaned: Option<(u64, bool)>,
+    was_participant: bool,
 }
 
 pub(super) async fn run(shared: Arc<Shared>) {
@@ -107,7 +108,7 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
                     let participants = ids(&state.participants);
                     let threshold = state.threshold.unwrap_or_default() as usize;
                     let (shared, scheme, domain) = (shared.clone(), d.scheme, d.id);
-                    tokio::spawn(async move {
+                    Arc::clone(&shared).spawn_job(async move {
                         let r = keygen(
                             &shared,
                             id,
@@ -145,7 +146,7 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
                 let id = key_event_id("reshare", epoch, at, None);
                 if memory.started.insert(id) {
                     let (shared, state) = (shared.clone(), state.clone());
-                    tokio::spawn(async move {
+                    Arc::clone(&shared).spawn_job(async move {
                         if let Err(e) = reshare(&shared, &state, at, me_now, me).await {
                             error!(error = %e, "resharing failed");
                         }
@@ -156,15 +157,39 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
         }
     }
 
+    if me_now.is_some() || me_next.is_some() {
+        remember_participation(shared, memory);
+    }
+    // A node offers itself once: one that has been a participant and left stays out until
+    // its operator registers it again.
     let known = me_now.is_some()
         || me_next.is_some()
         || state.candidates.iter().any(|c| c.account_id.0 == account);
-    if !known && state.epoch.is_some() {
+    if !known && state.epoch.is_some() && !was_participant(shared, memory) {
         let call = Call::RegisterCandidate {
             url: shared.public_url.clone(),
             tls_public_key: shared.tls_public_key,
         };
         submit_once(shared, memory, "register_candidate", call).await;
+    }
+}
+
+const WAS_PARTICIPANT: &str = "was_participant";
+
+fn was_participant(shared: &Shared, memory: &mut Memory) -> bool {
+    if memory.was_participant {
+        return true;
+    }
+    memory.was_participant = matches!(shared.store.meta(WAS_PARTICIPANT), Ok(Some(_)));
+    memory.was_participant
+}
+
+fn remember_participation(shared: &Shared, memory: &mut Memory) {
+    if !was_participant(shared, memory) {
+        match shared.store.put_meta(WAS_PARTICIPANT, b"1") {
+            Ok(()) => memory.was_participant = true,
+            Err(e) => warn!(error = %e, "cannot record participation"),
+        }
     }
 }
 
@@ -187,6 +212,11 @@ async fn submit_once(shared: &Shared, memory: &mut Memory, what: &'static str, c
 
 fn update_mesh(shared: &Arc<Shared>, state: &StateView, me: Option<ParticipantId>) {
     let mut peers = BTreeMap::new();
+    // Outsiders (candidates, leavers) have no one to talk to: peers would refuse them.
+    if me.is_none() {
+        shared.mesh.set_peers(peers);
+        return;
+    }
     let next = state.resharing.iter().flat_map(|r| r.participants.iter());
     for p in state.participants.iter().chain(next) {
         if Some(p.id) == me {

@@ -35,7 +35,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::driver::{drive, DriveError};
+use crate::driver::{drive, DriveError, Liveness};
 use crate::identity::NearKey;
 use crate::mesh::{Mesh, MeshSettings};
 use crate::metrics::Metrics;
@@ -127,6 +127,8 @@ pub(crate) struct Shared {
     pub peer_permits: Arc<Semaphore>,
     pub metrics: Metrics,
     pub stop: watch::Sender<bool>,
+    /// Every job (protocol instance, key event, signature): aborted together at shutdown.
+    pub jobs: Mutex<tokio::task::JoinSet<()>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,7 +161,7 @@ impl Shared {
             .clone()
     }
 
-    /// Runs one instance to its output over the mesh, timing it for the metrics.
+    /// Runs one key event's instance to its output over the mesh, timing it for the metrics.
     pub async fn run<T: Send + 'static>(
         &self,
         what: &'static str,
@@ -170,7 +172,7 @@ impl Shared {
             .router
             .register(instance.id())
             .ok_or(JobError::Duplicate(instance.id()))?;
-        self.run_registered(what, instance, registration, limit)
+        self.run_registered(what, instance, registration, limit, Liveness::Patient)
             .await
     }
 
@@ -182,11 +184,12 @@ impl Shared {
         instance: Instance<T>,
         registration: crate::router::Registration,
         limit: Duration,
+        liveness: Liveness,
     ) -> Result<T, JobError> {
         let started = Instant::now();
         let mut stop = self.stop.subscribe();
         let result = tokio::select! {
-            r = drive(instance, registration, &self.mesh, limit) => r,
+            r = drive(instance, registration, &self.mesh, limit, liveness) => r,
             _ = stop.changed() => Err(DriveError::Cancelled),
         };
         self.metrics
@@ -203,6 +206,17 @@ impl Shared {
         }
     }
 
+    /// Runs a job in the background, in the node's tracing span, until it ends or the node
+    /// stops.
+    pub fn spawn_job(&self, job: impl std::future::Future<Output = ()> + Send + 'static) {
+        use tracing::Instrument;
+        let mut jobs = lock(&self.jobs);
+        while jobs.try_join_next().is_some() {}
+        if !self.stopping() {
+            jobs.spawn(job.in_current_span());
+        }
+    }
+
     pub fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -212,6 +226,60 @@ impl Shared {
 pub struct Node {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// A cheap, cloneable view of a running node, for its HTTP endpoints.
+#[derive(Clone)]
+pub struct NodeHandle(Arc<Shared>);
+
+/// `/public_data`: what an operator hands others to add this node to a network.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PublicData {
+    pub account_id: String,
+    pub participant_id: Option<ParticipantId>,
+    pub tls_public_key: NearPublicKey,
+    pub p2p_url: String,
+}
+
+impl NodeHandle {
+    pub fn status(&self) -> Status {
+        status_of(&self.0)
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The Prometheus exposition, with gauges read fresh.
+    pub fn render_metrics(&self) -> String {
+        self.0.metrics.set_peers_alive(self.0.mesh.alive().len());
+        self.0.metrics.render()
+    }
+
+    pub fn public_data(&self) -> PublicData {
+        PublicData {
+            account_id: self.0.account.clone(),
+            participant_id: self.0.network().and_then(|n| n.me),
+            tls_public_key: self.0.tls_public_key,
+            p2p_url: self.0.public_url.clone(),
+        }
+    }
+}
+
+fn status_of(shared: &Shared) -> Status {
+    let network = shared.network();
+    let alive = shared.mesh.alive();
+    Status {
+        account_id: shared.account.clone(),
+        participant: network.as_ref().and_then(|n| n.me),
+        epoch: network.as_ref().map(|n| n.epoch),
+        domains_with_keys: network
+            .as_ref()
+            .map(|n| n.keys.keys().map(|d| d.0).collect())
+            .unwrap_or_default(),
+        peers_alive: alive.into_iter().collect(),
+        pending_requests: lock(&shared.pending).len(),
+    }
 }
 
 impl Node {
@@ -226,6 +294,8 @@ impl Node {
             chain,
             settings,
         } = parts;
+        let span = tracing::info_span!("node", account = %account_id);
+        let _entered = span.enter();
         let (router, starts) = Router::new(settings.router.clone());
         let tls_public_key = tls_key.public_key();
         let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
@@ -246,33 +316,26 @@ impl Node {
             pending: Mutex::new(BTreeMap::new()),
             metrics: Metrics::default(),
             stop: watch::channel(false).0,
+            jobs: Mutex::new(tokio::task::JoinSet::new()),
         });
         info!(account = %shared.account, "node starting");
         let tasks = vec![
             accept,
-            tokio::spawn(follow::run(shared.clone())),
-            tokio::spawn(signing::index(shared.clone())),
-            tokio::spawn(stock::run(shared.clone())),
-            tokio::spawn(dispatch_starts(shared.clone(), starts)),
+            crate::spawn(follow::run(shared.clone())),
+            crate::spawn(signing::index(shared.clone())),
+            crate::spawn(stock::run(shared.clone())),
+            crate::spawn(dispatch_starts(shared.clone(), starts)),
         ];
         Ok(Self { shared, tasks })
     }
 
     /// What the node knows now, for health checks and tests.
     pub fn status(&self) -> Status {
-        let network = self.shared.network();
-        let alive = self.shared.mesh.alive();
-        Status {
-            account_id: self.shared.account.clone(),
-            participant: network.as_ref().and_then(|n| n.me),
-            epoch: network.as_ref().map(|n| n.epoch),
-            domains_with_keys: network
-                .as_ref()
-                .map(|n| n.keys.keys().map(|d| d.0).collect())
-                .unwrap_or_default(),
-            peers_alive: alive.into_iter().collect(),
-            pending_requests: lock(&self.shared.pending).len(),
-        }
+        status_of(&self.shared)
+    }
+
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle(self.shared.clone())
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -300,8 +363,11 @@ impl Node {
         for t in self.tasks {
             let _ = t.await;
         }
-        // Jobs hold the shared state; give the cancelled ones a moment to drop it so the
-        // store's file lock is released when this returns.
+        let mut jobs = std::mem::take(&mut *lock(&self.shared.jobs));
+        jobs.abort_all();
+        while jobs.join_next().await.is_some() {}
+        // Aborted jobs have dropped their state; the HTTP server may still hold a handle for
+        // a moment. The store's file lock goes with the last one.
         for _ in 0..100 {
             if Arc::strong_count(&self.shared) == 1 {
                 break;
@@ -346,7 +412,7 @@ async fn dispatch_starts(
             continue;
         }
         let shared = shared.clone();
-        tokio::spawn(async move {
+        Arc::clone(&shared).spawn_job(async move {
             let kind = task.kind();
             let result = match task {
                 task::Task::Sign { .. } => signing::follow(&shared, from, network, task).await,

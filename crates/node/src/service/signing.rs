@@ -22,6 +22,8 @@ use super::network::{leader_order, my_turn, Network};
 use super::stock::{check_tag, set_alive, signing_kind};
 use super::task::{sign_instance_id, Task};
 use super::{lock, protocols, JobError, Seen, Shared};
+use crate::driver::Liveness;
+use crate::store::StoreError;
 
 /// How long a failed attempt waits before this node tries to lead the request again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -99,7 +101,7 @@ fn lead_due(shared: &Arc<Shared>) {
         }
         seen.attempt = Some((now, true));
         let (shared, network, id) = (shared.clone(), network.clone(), *id);
-        tokio::spawn(async move {
+        Arc::clone(&shared).spawn_job(async move {
             let result = lead(&shared, &network, me, id).await;
             match &result {
                 Ok(()) => shared.metrics.request(true),
@@ -135,13 +137,24 @@ async fn lead(
         .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
     let kind = signing_kind(key);
     let alive = shared.mesh.alive();
-    let (item, set) = super::stock::owned(shared, network, me, kind, domain)?
-        .into_iter()
-        .find(|(_, tag)| set_alive(&tag.participants, me, &alive))
-        .map(|(id, tag)| (id, tag.participants))
-        .ok_or_else(|| JobError::Refused("no usable precomputed item yet".into()))?;
-    // Consumed, durably, before anything derived from it leaves the node.
-    let (_, secret) = shared.store.take_item(kind, domain, &item)?;
+    // Consumed, durably, before anything derived from it leaves the node. Another signature
+    // this node leads may take a listed item first: then the next one is tried.
+    let mut taken = None;
+    for (id, tag) in super::stock::owned(shared, network, me, kind, domain)? {
+        if !set_alive(&tag.participants, me, &alive) {
+            continue;
+        }
+        match shared.store.take_item(kind, domain, &id) {
+            Ok((_, secret)) => {
+                taken = Some((id, tag.participants, secret));
+                break;
+            }
+            Err(StoreError::AlreadyConsumed(_) | StoreError::Missing(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (item, set, secret) =
+        taken.ok_or_else(|| JobError::Refused("no usable precomputed item yet".into()))?;
     let id = sign_instance_id(&request, &mpc::InstanceId(item));
     let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
     let task = Task::Sign {
@@ -155,7 +168,13 @@ async fn lead(
     let instance = protocols::sign(key, id, &set, me, &secret, &view)?;
     drop(secret);
     let response = shared
-        .run_registered("sign", instance, registration, shared.settings.sign_timeout)
+        .run_registered(
+            "sign",
+            instance,
+            registration,
+            shared.settings.sign_timeout,
+            Liveness::FailFast,
+        )
         .await?;
     let d = &network.domains[&domain];
     contract::verify_response(
@@ -214,14 +233,20 @@ pub(super) async fn follow(
         ));
     }
     let kind = signing_kind(key);
-    check_tag(shared, &network, kind, domain, &item.0, from, participants)?;
+    check_tag(shared, &network, kind, domain, &item.0, from, participants).await?;
     let id = sign_instance_id(&request, &item);
     let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
     let (_, secret) = shared.store.take_item(kind, domain, &item.0)?;
     let instance = protocols::sign(key, id, participants, me, &secret, &view)?;
     drop(secret);
     shared
-        .run_registered("sign", instance, registration, shared.settings.sign_timeout)
+        .run_registered(
+            "sign",
+            instance,
+            registration,
+            shared.settings.sign_timeout,
+            Liveness::FailFast,
+        )
         .await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use super::network::{choose_signers, Network};
 use super::protocols::{self, Secret};
 use super::task::Task;
 use super::{lock, JobError, Shared};
+use crate::driver::Liveness;
 use crate::keys::DomainKey;
 use crate::store::{ItemId, ItemTag, Kind};
 
@@ -134,6 +135,14 @@ fn top_up(
     let alive = shared.mesh.alive();
     let s = &shared.settings;
     let permit = || shared.own_permits.clone().try_acquire_owned().ok();
+    // Only items whose whole set is up count toward a target: while a peer is down, the
+    // items it shares are unusable and the rest of the network makes new ones without it.
+    let usable = |items: &[(ItemId, ItemTag)]| {
+        items
+            .iter()
+            .filter(|(_, t)| set_alive(&t.participants, me, &alive))
+            .count()
+    };
     if let DomainKey::Ecdsa(_) = **key {
         let triples = owned(shared, network, me, Kind::Triple, domain)?;
         let presignatures = owned(shared, network, me, Kind::Presignature, domain)?;
@@ -141,7 +150,7 @@ fn top_up(
         shared
             .metrics
             .set_stock(domain.0, "presignature", presignatures.len());
-        if presignatures.len() + in_flight.count(domain, Kind::Presignature) < s.presignatures {
+        if usable(&presignatures) + in_flight.count(domain, Kind::Presignature) < s.presignatures {
             let mut by_set: BTreeMap<&[ParticipantId], Vec<ItemId>> = BTreeMap::new();
             for (id, tag) in &triples {
                 by_set.entry(&tag.participants).or_default().push(*id);
@@ -157,7 +166,7 @@ fn top_up(
                 let guard = in_flight.add(domain, Kind::Presignature, 1);
                 let (shared, network) = (shared.clone(), network.clone());
                 let triples = [InstanceId(ids[0]), InstanceId(ids[1])];
-                tokio::spawn(async move {
+                Arc::clone(&shared).spawn_job(async move {
                     let r =
                         lead_presign(&shared, &network, me, domain, set, triples, (a, b), permit)
                             .await;
@@ -166,14 +175,14 @@ fn top_up(
                 });
             }
         }
-        let have = triples.len() + in_flight.count(domain, Kind::Triple);
+        let have = usable(&triples) + in_flight.count(domain, Kind::Triple);
         if have < s.triples {
             let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
             if let (Some(set), Some(permit)) = (set, permit()) {
                 *turn += 1;
                 let guard = in_flight.add(domain, Kind::Triple, 2);
                 let (shared, network) = (shared.clone(), network.clone());
-                tokio::spawn(async move {
+                Arc::clone(&shared).spawn_job(async move {
                     let task = Task::Triples {
                         domain,
                         epoch: network.epoch,
@@ -189,13 +198,13 @@ fn top_up(
     } else {
         let nonces = owned(shared, network, me, Kind::Nonces, domain)?;
         shared.metrics.set_stock(domain.0, "nonces", nonces.len());
-        if nonces.len() + in_flight.count(domain, Kind::Nonces) < s.nonces {
+        if usable(&nonces) + in_flight.count(domain, Kind::Nonces) < s.nonces {
             let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
             if let (Some(set), Some(permit)) = (set, permit()) {
                 *turn += 1;
                 let guard = in_flight.add(domain, Kind::Nonces, 1);
                 let (shared, network) = (shared.clone(), network.clone());
-                tokio::spawn(async move {
+                Arc::clone(&shared).spawn_job(async move {
                     let task = Task::Nonces {
                         domain,
                         epoch: network.epoch,
@@ -215,6 +224,10 @@ fn top_up(
 fn report(shared: &Shared, what: &str, result: Result<(), JobError>) {
     match result {
         Ok(()) => debug!(job = what, "stocked"),
+        // The epoch changed under it: expected at every switch.
+        Err(JobError::Store(e @ crate::store::StoreError::StaleEpoch { .. })) => {
+            debug!(job = what, error = %e, "precomputation outlived its epoch")
+        }
         Err(e) if !shared.stopping() => warn!(job = what, error = %e, "precomputation failed"),
         Err(_) => {}
     }
@@ -277,7 +290,8 @@ pub(super) async fn follow(
                 &t.0,
                 from,
                 participants,
-            )?;
+            )
+            .await?;
         }
         for t in triples {
             secrets.push(shared.store.take_item(Kind::Triple, *domain, &t.0)?.1);
@@ -291,8 +305,12 @@ pub(super) async fn follow(
     run_task(shared, &network, me, from, task, false, permit).await
 }
 
+/// How long a follower waits for its own copy of an item the owner names: the owner may
+/// store its copy, and move on to use it, a moment before this node has stored its own.
+const ITEM_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Checks that a stocked item exists and is `owner`'s, made by `set` in this epoch.
-pub(super) fn check_tag(
+pub(super) async fn check_tag(
     shared: &Shared,
     network: &Network,
     kind: Kind,
@@ -301,7 +319,13 @@ pub(super) fn check_tag(
     owner: ParticipantId,
     set: &[ParticipantId],
 ) -> Result<(), JobError> {
-    match shared.store.item_tag(kind, domain, id)? {
+    let until = tokio::time::Instant::now() + ITEM_GRACE;
+    let mut tag = shared.store.item_tag(kind, domain, id)?;
+    while tag.is_none() && tokio::time::Instant::now() < until && !shared.store.is_consumed(id)? {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tag = shared.store.item_tag(kind, domain, id)?;
+    }
+    match tag {
         Some(tag)
             if tag.owner == owner && tag.participants == set && tag.epoch == network.epoch =>
         {
@@ -363,6 +387,7 @@ async fn run_task(
                             protocols::triple(ids[0], &set, me, t)?,
                             ra,
                             limit,
+                            Liveness::FailFast,
                         )
                         .await
                 },
@@ -373,6 +398,7 @@ async fn run_task(
                             protocols::triple(ids[1], &set, me, t)?,
                             rb,
                             limit,
+                            Liveness::FailFast,
                         )
                         .await
                 },
@@ -392,7 +418,7 @@ async fn run_task(
             }
             let instance = protocols::nonces(key, *id, &set, me)?;
             let out = shared
-                .run_registered("nonces", instance, reg, limit)
+                .run_registered("nonces", instance, reg, limit, Liveness::FailFast)
                 .await?;
             shared
                 .store
@@ -433,7 +459,7 @@ async fn presign(
     drop(triples);
     let limit = shared.settings.precompute_timeout;
     let out = shared
-        .run_registered("presign", instance, reg, limit)
+        .run_registered("presign", instance, reg, limit, Liveness::FailFast)
         .await?;
     let tag = ItemTag {
         epoch: network.epoch,

@@ -29,6 +29,22 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const NONCE_LEN: usize = 24;
 
+/// Meta entry: the only epoch whose items may be stocked (set by the last epoch switch).
+const STOCK_EPOCH: &str = "stock_epoch";
+
+fn stock_epoch(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<u64>, StoreError> {
+    Ok(match meta.get(STOCK_EPOCH)? {
+        Some(v) => Some(u64::from_be_bytes(
+            v.value()
+                .try_into()
+                .map_err(|_| StoreError::Malformed("stock epoch".into()))?,
+        )),
+        None => None,
+    })
+}
+
 /// Why the store refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,6 +60,8 @@ pub enum StoreError {
     AlreadyStocked(String),
     #[error("no item {0} in stock")]
     Missing(String),
+    #[error("item of epoch {got} refused: stock is kept for epoch {current} only")]
+    StaleEpoch { got: u64, current: u64 },
 }
 
 macro_rules! db_err {
@@ -276,6 +294,16 @@ impl Store {
         value.extend_from_slice(&sealed);
         let txn = self.db.begin_write()?;
         {
+            // An instance that finishes after an epoch switch must not bring its epoch's
+            // items back: they were all dropped, and the set that made them may be gone.
+            if let Some(current) = stock_epoch(&txn.open_table(META)?)? {
+                if tag.epoch != current {
+                    return Err(StoreError::StaleEpoch {
+                        got: tag.epoch,
+                        current,
+                    });
+                }
+            }
             if txn.open_table(CONSUMED)?.get(&id[..])?.is_some() {
                 return Err(StoreError::AlreadyConsumed(hex::encode(id)));
             }
@@ -377,8 +405,9 @@ impl Store {
         Ok(txn.open_table(CONSUMED)?.get(&id[..])?.is_some())
     }
 
-    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: DESIGN §5).
-    /// Dropped items are marked consumed. Returns how many were dropped.
+    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: DESIGN §5),
+    /// and from then on stocks items of `epoch` only (`u64::MAX`: none, for a node that
+    /// left). Dropped items are marked consumed. Returns how many were dropped.
     pub fn drop_stock_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {
         let txn = self.db.begin_write()?;
         let dropped = {
@@ -399,6 +428,8 @@ impl Store {
                 stock.remove(&k[..])?;
                 consumed.insert(&id[..], *e)?;
             }
+            txn.open_table(META)?
+                .insert(STOCK_EPOCH, &epoch.to_be_bytes()[..])?;
             stale.len()
         };
         txn.commit()?;

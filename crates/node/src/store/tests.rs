@@ -205,6 +205,18 @@ fn resharing_drops_old_stock() {
     );
     s.prune_consumed(4).unwrap();
     assert!(!s.is_consumed(&[1; 32]).unwrap());
+    // A late instance of the old epoch cannot bring its items back, even with pruned ids.
+    assert!(matches!(
+        s.put_item(Kind::Presignature, D, &[1; 32], &tag(3), b"late"),
+        Err(StoreError::StaleEpoch { got: 3, current: 4 })
+    ));
+    s.put_item(Kind::Presignature, D, &[5; 32], &tag(4), b"current")
+        .unwrap();
+    // A node that left stocks nothing at all.
+    assert_eq!(s.drop_stock_outside_epoch(u64::MAX).unwrap(), 2);
+    assert!(s
+        .put_item(Kind::Presignature, D, &[6; 32], &tag(4), b"x")
+        .is_err());
 }
 
 #[test]
