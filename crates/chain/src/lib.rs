@@ -8,15 +8,20 @@
 //!   200-block yield timeout. Node tests run whole networks against it.
 //! - [`Chain`]: what nodes need from a chain, one trait for every chain; [`LocalClient`]
 //!   implements it over a shared [`LocalChain`].
+//! - [`NearRpc`]: the same trait over NEAR's JSON-RPC, for the devnet and NEAR itself.
+//! - [`devnet::Devnet`]: a [`LocalChain`] behind NEAR's JSON-RPC, for nodes in other processes.
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
 //!   hosts.
 
 mod call;
 mod client;
+pub mod devnet;
 mod local;
+pub mod rpc;
 
 pub use call::Call;
 pub use client::{Chain, ChainError, LocalClient, SharedChain};
 pub use contract::InitParticipant;
 pub use contract::NativeCrypto;
 pub use local::{LocalChain, SignTicket, TxError};
+pub use rpc::NearRpc;

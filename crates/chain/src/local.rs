@@ -84,6 +84,54 @@ impl LocalChain {
         &self.logs
     }
 
+    /// Calls a view method by name with JSON arguments, as `call_function` does; the result
+    /// is the method's JSON. Argument names are the wasm binding's.
+    pub fn view(&self, method: &str, args: &[u8]) -> Result<Vec<u8>, String> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Args {
+            domain_id: Option<primitives::DomainId>,
+            path: Option<String>,
+            predecessor: Option<String>,
+            signature_scheme: Option<primitives::SignatureScheme>,
+            cursor: Option<u64>,
+            limit: Option<u32>,
+        }
+        let args: Args = if args.is_empty() {
+            Args::default()
+        } else {
+            serde_json::from_slice(args).map_err(|e| format!("invalid arguments: {e}"))?
+        };
+        let c = self.contract().map_err(|e| e.to_string())?;
+        let json = |v: Result<serde_json::Value, ContractError>| {
+            v.map(|v| serde_json::to_vec(&v).expect("views serialize"))
+                .map_err(|e| format!("Smart contract panicked: {e}"))
+        };
+        fn to<T: serde::Serialize>(v: T) -> serde_json::Value {
+            serde_json::to_value(v).expect("views serialize")
+        }
+        match method {
+            "state" => json(Ok(to(c.state_view()))),
+            "config" => json(Ok(to(c.config_view()))),
+            "version" => json(Ok(to(c.version()))),
+            "system_load" => json(Ok(to(c.system_load()))),
+            "public_key" => json(c.public_key(args.domain_id).map(to)),
+            "derived_public_key" => {
+                let path = args.path.ok_or("missing `path`")?;
+                let predecessor = AccountId(args.predecessor.ok_or("missing `predecessor`")?);
+                json(
+                    c.derived_public_key(&path, &predecessor, args.domain_id)
+                        .map(to),
+                )
+            }
+            "latest_key_version" => json(c.latest_key_version(args.signature_scheme).map(to)),
+            "pending_requests" => json(Ok(to(c.pending_requests(args.cursor, args.limit)))),
+            other => Err(format!(
+                "MethodNotFound: the contract has no view {other:?}"
+            )),
+        }
+    }
+
     /// The result of a `sign` call, once its yield has resolved.
     pub fn result(&self, ticket: SignTicket) -> Option<&Result<SignatureResponse, TxError>> {
         self.results.get(&ticket)

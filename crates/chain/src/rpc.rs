@@ -1,0 +1,204 @@
+//! [`Chain`] over NEAR's JSON-RPC (near-jsonrpc-client): the same code reads and calls the
+//! signer contract on the devnet and on NEAR testnet or mainnet.
+//!
+//! Views are `query` / `call_function` at final finality. Calls are function-call
+//! transactions signed with the account's ed25519 key (over the SHA-256 of the borsh
+//! transaction, as NEAR signs), one at a time per client so that nonces stay in order, sent
+//! with `send_tx` and waited for until executed. A refused transaction or a failed receipt is
+//! [`ChainError::Rejected`]; anything that may go through on a retry (transport errors,
+//! timeouts, a lagging node) is [`ChainError::Unavailable`].
+
+use async_trait::async_trait;
+use contract::views::{PendingPage, StateView};
+use ed25519_dalek::{Signer, SigningKey};
+use near_crypto::{ED25519PublicKey, PublicKey, Signature};
+use near_jsonrpc_client::{methods, JsonRpcClient};
+use near_jsonrpc_primitives::types::query::QueryResponseKind;
+use near_primitives::gas::Gas;
+use near_primitives::transaction::{
+    Action, FunctionCallAction, SignedTransaction, Transaction, TransactionV0,
+};
+use near_primitives::types::{AccountId, Balance, BlockReference, Finality, FunctionArgs};
+use near_primitives::views::{FinalExecutionStatus, QueryRequest, TxExecutionStatus};
+use serde::de::DeserializeOwned;
+
+use crate::call::Call;
+use crate::client::{Chain, ChainError};
+
+/// Gas attached to every call: NEAR's per-transaction maximum, so no contract method runs out.
+pub const CALL_GAS: u64 = 300_000_000_000_000;
+
+/// One account's connection to the signer contract over NEAR JSON-RPC.
+pub struct NearRpc {
+    client: JsonRpcClient,
+    contract_id: AccountId,
+    account_id: AccountId,
+    account: String,
+    key: SigningKey,
+    public_key: PublicKey,
+    /// Held while a transaction is built and sent: nonces go out in order.
+    sending: tokio::sync::Mutex<()>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ChainError {
+    ChainError::Unavailable(e.to_string())
+}
+
+fn account(id: &str) -> Result<AccountId, ChainError> {
+    id.parse()
+        .map_err(|e| ChainError::Rejected(format!("{id:?} is not a NEAR account id: {e}")))
+}
+
+impl NearRpc {
+    /// A client for `contract_id` at `rpc_url`, calling as `account_id` with `key`.
+    pub fn new(
+        rpc_url: &str,
+        contract_id: &str,
+        account_id: &str,
+        key: SigningKey,
+    ) -> Result<Self, ChainError> {
+        let public_key = PublicKey::ED25519(ED25519PublicKey(key.verifying_key().to_bytes()));
+        Ok(Self {
+            client: JsonRpcClient::connect(rpc_url),
+            contract_id: account(contract_id)?,
+            account_id: account(account_id)?,
+            account: account_id.to_owned(),
+            key,
+            public_key,
+            sending: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Calls a view method of the contract with JSON arguments.
+    pub async fn view<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        args: serde_json::Value,
+    ) -> Result<T, ChainError> {
+        let request = methods::query::RpcQueryRequest {
+            block_reference: BlockReference::Finality(Finality::Final),
+            request: QueryRequest::CallFunction {
+                account_id: self.contract_id.clone(),
+                method_name: method.to_owned(),
+                args: FunctionArgs::from(serde_json::to_vec(&args).expect("JSON values serialize")),
+            },
+        };
+        let response = self
+            .client
+            .call(request)
+            .await
+            .map_err(|e| match e.handler_error() {
+                Some(h) => ChainError::Rejected(h.to_string()),
+                None => unavailable(e),
+            })?;
+        let QueryResponseKind::CallResult(result) = response.kind else {
+            return Err(unavailable("the RPC answered a view with something else"));
+        };
+        serde_json::from_slice(&result.result)
+            .map_err(|e| unavailable(format!("view {method} returned unexpected JSON: {e}")))
+    }
+
+    /// Sends one function call as this account and waits until it has executed; returns its
+    /// result value.
+    pub async fn call(
+        &self,
+        method: &str,
+        args: Vec<u8>,
+        deposit: u128,
+    ) -> Result<Vec<u8>, ChainError> {
+        let _turn = self.sending.lock().await;
+        let key = methods::query::RpcQueryRequest {
+            block_reference: BlockReference::Finality(Finality::Final),
+            request: QueryRequest::ViewAccessKey {
+                account_id: self.account_id.clone(),
+                public_key: self.public_key.clone(),
+            },
+        };
+        let key = self
+            .client
+            .call(key)
+            .await
+            .map_err(|e| match e.handler_error() {
+                Some(h) => ChainError::Rejected(format!("access key of {}: {h}", self.account)),
+                None => unavailable(e),
+            })?;
+        let QueryResponseKind::AccessKey(access_key) = key.kind else {
+            return Err(unavailable(
+                "the RPC answered an access key query with something else",
+            ));
+        };
+        let transaction = Transaction::V0(TransactionV0 {
+            signer_id: self.account_id.clone(),
+            public_key: self.public_key.clone(),
+            nonce: access_key.nonce + 1,
+            receiver_id: self.contract_id.clone(),
+            block_hash: key.block_hash,
+            actions: vec![Action::FunctionCall(Box::new(FunctionCallAction {
+                method_name: method.to_owned(),
+                args,
+                gas: Gas::from_gas(CALL_GAS),
+                deposit: Balance::from_yoctonear(deposit),
+            }))],
+        });
+        let signed = sign(&self.key, transaction);
+        let request = methods::send_tx::RpcSendTransactionRequest {
+            signed_transaction: signed,
+            wait_until: TxExecutionStatus::ExecutedOptimistic,
+        };
+        let response = self
+            .client
+            .call(request)
+            .await
+            .map_err(|e| match e.handler_error() {
+                Some(h) => ChainError::Rejected(h.to_string()),
+                None => unavailable(e),
+            })?;
+        let outcome = response
+            .final_execution_outcome
+            .ok_or_else(|| unavailable("the transaction has no outcome yet"))?
+            .into_outcome();
+        match outcome.status {
+            FinalExecutionStatus::SuccessValue(v) => Ok(v),
+            FinalExecutionStatus::Failure(e) => Err(ChainError::Rejected(e.to_string())),
+            other => Err(unavailable(format!(
+                "the transaction did not finish: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Signs a transaction as NEAR does: ed25519 over the SHA-256 of its borsh encoding.
+pub fn sign(key: &SigningKey, transaction: Transaction) -> SignedTransaction {
+    let (hash, _) = transaction.get_hash_and_size();
+    let signature = key.sign(hash.as_ref());
+    SignedTransaction::new(Signature::ED25519(signature), transaction)
+}
+
+#[async_trait]
+impl Chain for NearRpc {
+    fn account_id(&self) -> &str {
+        &self.account
+    }
+
+    async fn state(&self) -> Result<StateView, ChainError> {
+        self.view("state", serde_json::json!({})).await
+    }
+
+    async fn pending_requests(
+        &self,
+        cursor: Option<u64>,
+        limit: u32,
+    ) -> Result<PendingPage, ChainError> {
+        self.view(
+            "pending_requests",
+            serde_json::json!({"cursor": cursor, "limit": limit}),
+        )
+        .await
+    }
+
+    async fn submit(&self, call: Call) -> Result<(), ChainError> {
+        self.call(&call.method_name(), call.args_json(), 0)
+            .await
+            .map(|_| ())
+    }
+}
