@@ -5,6 +5,7 @@
 
 mod derive;
 mod node_cmd;
+mod node_run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! `chainsig node …`: set up an MPC node.
+//! `chainsig node …`: set up and run an MPC node.
 
 use node::config::{template, InitValues};
 use node::identity;
@@ -12,6 +12,15 @@ pub enum NodeCommand {
     /// Write a fresh identity (TLS key, account key, store key) and a commented config.toml
     /// into a new node directory.
     Init(InitArgs),
+    /// Run the node in a directory `node init` made, until SIGTERM or Ctrl-C.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -42,6 +51,7 @@ pub struct InitArgs {
 pub fn run(cmd: NodeCommand) -> Result<(), Failure> {
     match cmd {
         NodeCommand::Init(args) => init(args),
+        NodeCommand::Run(args) => crate::node_run::run(&args.dir),
     }
 }
 

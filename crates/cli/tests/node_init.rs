@@ -71,3 +71,49 @@ fn init_writes_a_usable_node_directory_once() {
     assert_eq!(code, 2, "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_refuses_a_broken_directory_in_one_line() {
+    let tmp = std::env::temp_dir().join(format!("chainsig-node-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let d = tmp.to_str().unwrap();
+    // No directory at all.
+    let (code, _, stderr) = chainsig(&["node", "run", "--dir", d]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("config.toml"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
+    let (code, _, stderr) = chainsig(&["node", "init", "--dir", d, "--account", "n.test"]);
+    assert_eq!(code, 0, "{stderr}");
+    let config = tmp.join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    // An unknown key in the config names itself.
+    std::fs::write(&config, format!("{good}\nsurprise = 1\n")).unwrap();
+    let (code, _, stderr) = chainsig(&["node", "run", "--dir", d]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("surprise"), "{stderr}");
+    std::fs::write(&config, &good).unwrap();
+    // A store key that does not parse.
+    let store_key = tmp.join("store.key");
+    let key = std::fs::read(&store_key).unwrap();
+    std::fs::write(&store_key, "not hex").unwrap();
+    let (code, _, stderr) = chainsig(&["node", "run", "--dir", d]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("store"), "{stderr}");
+    std::fs::write(&store_key, key).unwrap();
+    // The p2p port taken by someone else.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(["node", "run", "--dir", d])
+        .env("CHAINSIG_P2P_LISTEN", &port)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen for peers on {port}")),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -1,0 +1,117 @@
+//! `chainsig node run --dir D`: the node as a service.
+//!
+//! Reads `D/config.toml` (with `CHAINSIG_…` overrides), the identity files and the store key,
+//! opens the encrypted store, connects to the chain over NEAR JSON-RPC, and runs the node with
+//! its HTTP endpoints until SIGTERM or Ctrl-C; then it stops every protocol, closes its
+//! connections and releases the store before exiting 0. Logs go to stderr (`RUST_LOG` filters,
+//! `info` by default) and never contain secrets.
+
+use chain::NearRpc;
+use node::config::NodeConfig;
+use node::identity::{IdentityPaths, NearKey};
+use node::service::{Node, NodeParts, Settings};
+use node::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::Failure;
+
+pub fn run(dir: &Path) -> Result<(), Failure> {
+    let env = |k: &str| std::env::var(k).ok();
+    let config = NodeConfig::load(dir, env).map_err(Failure::failed)?;
+    let store_key = config.store_key(dir, env).map_err(Failure::failed)?;
+    let paths = IdentityPaths::in_dir(dir);
+    let (tls_key, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
+    let (account_key, _) = NearKey::read(&paths.account_key).map_err(Failure::failed)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(dir, config, store_key, tls_key, account_key))
+}
+
+async fn serve(
+    dir: &Path,
+    config: NodeConfig,
+    store_key: node::store::StoreKey,
+    tls_key: NearKey,
+    account_key: NearKey,
+) -> Result<(), Failure> {
+    let chain = NearRpc::new(
+        &config.chain.rpc_url,
+        &config.chain.contract_id,
+        &config.account_id,
+        account_key.signing_key().clone(),
+    )
+    .map_err(|e| Failure::failed(format!("chain: {e}")))?;
+    let store_path = dir.join("store.redb");
+    let store = Store::open(&store_path, &store_key)
+        .map_err(|e| Failure::failed(format!("{}: {e}", store_path.display())))?;
+    let bind = |what: &'static str, addr| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| Failure::failed(format!("cannot listen for {what} on {addr}: {e}")))
+    };
+    let p2p = bind("peers", config.p2p.listen).await?;
+    let http = bind("HTTP", config.http.listen).await?;
+    let stock = &config.stock;
+    let settings = Settings {
+        triples: stock.triples as usize,
+        presignatures: stock.presignatures as usize,
+        nonces: stock.nonces as usize,
+        max_concurrent_protocols: stock.max_concurrent_protocols as usize,
+        ..Settings::default()
+    };
+    let node = Node::start(NodeParts {
+        account_id: config.account_id.clone(),
+        public_url: config.p2p.public_url.clone(),
+        tls_key,
+        p2p_listener: p2p,
+        store,
+        chain: Arc::new(chain),
+        settings,
+    })
+    .map_err(Failure::failed)?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http_task = tokio::spawn(node::http::serve(http, node.handle(), async move {
+        let _ = http_stopped.await;
+    }));
+    info!(
+        p2p = %config.p2p.listen,
+        http = %config.http.listen,
+        rpc = %config.chain.rpc_url,
+        "node running"
+    );
+    let signal = shutdown_signal().await;
+    info!(signal, "shutting down");
+    let _ = stop_http.send(());
+    let _ = http_task.await;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); names the one that came.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
+}

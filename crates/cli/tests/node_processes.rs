@@ -1,0 +1,230 @@
+//! Four `chainsig node run` processes, each with its own data dir, talk over real TLS and to
+//! a devnet chain over NEAR JSON-RPC: they generate keys for every scheme, answer requests
+//! (checked by an independent verifier), serve /health, and exit cleanly on SIGTERM.
+
+use chain::devnet::Devnet;
+use chain::{Call, LocalChain, NearRpc};
+use primitives::response::SignatureResponse;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use testkit::SCHEMES;
+
+const NODES: usize = 4;
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn chainsig(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+struct Proc(Child, std::path::PathBuf);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn terminate(p: &mut Proc) -> std::process::ExitStatus {
+    let pid = p.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < until, "node did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_processes_generate_keys_and_sign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rpc_url = format!("http://{}", rpc_listener.local_addr().unwrap());
+
+    // Operators initialize their nodes.
+    let mut nodes = vec![];
+    for i in 0..NODES {
+        let dir = tmp.path().join(format!("node{i}"));
+        let (p2p, http) = (free_port(), free_port());
+        let account = format!("node{i}.test");
+        let public = chainsig(&[
+            "node",
+            "init",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--account",
+            &account,
+            "--p2p-listen",
+            &p2p.to_string(),
+            "--http-listen",
+            &http.to_string(),
+            "--rpc-url",
+            &rpc_url,
+            "--contract-id",
+            "signer.test",
+            "--json",
+        ]);
+        nodes.push((dir, account, p2p, http, public));
+    }
+
+    // The chain: the contract initialized with them; their account keys can sign.
+    let chain = Arc::new(Mutex::new(LocalChain::new([3; 32])));
+    let participants = nodes
+        .iter()
+        .map(|(_, account, p2p, _, public)| chain::InitParticipant {
+            account_id: account.clone(),
+            url: format!("https://{p2p}"),
+            tls_public_key: public["tls_public_key"].as_str().unwrap().parse().unwrap(),
+        })
+        .collect();
+    let config = contract::Config {
+        request_timeout_blocks: 2000,
+        ..Default::default()
+    };
+    let init = Call::Init {
+        participants,
+        threshold: 3,
+        config: Some(config),
+    };
+    chain.lock().unwrap().call("signer.test", 0, init).unwrap();
+    let devnet = Devnet::new(chain.clone(), "signer.test", Duration::from_millis(100)).unwrap();
+    for (_, account, _, _, public) in &nodes {
+        let pk: primitives::NearPublicKey = public["account_public_key"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        devnet
+            .add_key(account, pk.key_bytes().try_into().unwrap())
+            .unwrap();
+    }
+    let alice = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    devnet
+        .add_key("alice.test", alice.verifying_key().to_bytes())
+        .unwrap();
+    let app = devnet.router();
+    tokio::spawn(async move { axum_serve(rpc_listener, app).await });
+    tokio::spawn(devnet.clone().produce_blocks());
+
+    // Each node is its own process.
+    let mut procs: Vec<Proc> = nodes
+        .iter()
+        .map(|(dir, ..)| {
+            let log = std::fs::File::create(dir.join("node.log")).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+                .args(["node", "run", "--dir", dir.to_str().unwrap()])
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            Proc(child, dir.join("node.log"))
+        })
+        .collect();
+
+    for (_, account, ..) in &nodes {
+        let add = Call::VoteAddDomains {
+            schemes: SCHEMES.to_vec(),
+            epoch: 0,
+        };
+        chain.lock().unwrap().call(account, 0, add).unwrap();
+    }
+    let until = Instant::now() + Duration::from_secs(120);
+    let state = loop {
+        let state = chain.lock().unwrap().contract().unwrap().state_view();
+        if state.state == "Running" && state.domains.len() == 3 {
+            break state;
+        }
+        if Instant::now() > until {
+            for p in &procs {
+                eprintln!(
+                    "--- {}\n{}",
+                    p.1.display(),
+                    std::fs::read_to_string(&p.1).unwrap_or_default()
+                );
+            }
+            panic!("no keys: {state:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // A user signs through JSON-RPC, one request per domain at a time, several in flight.
+    let user = Arc::new(NearRpc::new(&rpc_url, "signer.test", "alice.test", alice).unwrap());
+    let mut asked = vec![];
+    for d in &state.domains {
+        for i in 0..4u8 {
+            let path = format!("proc-{i}");
+            let request = testkit::sign_request(d.id.0, d.scheme, &path, i + 1);
+            let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
+            let user = user.clone();
+            let waiting = tokio::spawn(async move { user.call("sign", args, 1).await });
+            asked.push((d.clone(), path, i + 1, waiting));
+        }
+    }
+    for (d, path, fill, waiting) in asked {
+        let value = tokio::time::timeout(Duration::from_secs(180), waiting)
+            .await
+            .expect("answered in time")
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{} {path}: {e}", d.scheme));
+        let response: SignatureResponse = serde_json::from_slice(&value).unwrap();
+        let payload = testkit::payload_bytes(d.scheme, fill);
+        testkit::verify_independently(&d.public_key, "alice.test", &path, &payload, &response)
+            .unwrap();
+    }
+
+    let health = http_get(nodes[2].3, "/health").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.contains("\"account_id\":\"node2.test\""), "{health}");
+
+    for p in &mut procs {
+        let status = terminate(p);
+        assert!(
+            status.success(),
+            "exit {status:?}:\n{}",
+            std::fs::read_to_string(&p.1).unwrap()
+        );
+        let log = std::fs::read_to_string(&p.1).unwrap();
+        assert!(
+            log.contains("shutting down") && log.contains("node stopped"),
+            "{log}"
+        );
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    let _ = axum::serve(listener, app).await;
+}
