@@ -23,6 +23,11 @@ struct StockLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
 }
@@ -39,6 +44,7 @@ pub struct Metrics {
     requests: Family<OutcomeLabels, Counter>,
     stock: Family<StockLabels, Gauge>,
     peers_alive: Gauge,
+    peer_alive: Family<PeerLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -51,6 +57,7 @@ impl Default for Metrics {
         let requests = Family::<OutcomeLabels, Counter>::default();
         let stock = Family::<StockLabels, Gauge>::default();
         let peers_alive = Gauge::default();
+        let peer_alive = Family::<PeerLabels, Gauge>::default();
         registry.register(
             "protocol_duration_seconds",
             "Time a protocol instance took, by protocol and outcome",
@@ -76,6 +83,11 @@ impl Default for Metrics {
             "Peers connected and heard from",
             peers_alive.clone(),
         );
+        registry.register(
+            "peer_alive",
+            "Per peer (participant id): 1 while connected and heard from, else 0",
+            peer_alive.clone(),
+        );
         Self {
             registry,
             durations,
@@ -83,6 +95,7 @@ impl Default for Metrics {
             requests,
             stock,
             peers_alive,
+            peer_alive,
         }
     }
 }
@@ -121,8 +134,18 @@ impl Metrics {
         self.stock.get_or_create(&labels).set(count as i64);
     }
 
-    pub fn set_peers_alive(&self, n: usize) {
-        self.peers_alive.set(n as i64);
+    /// Liveness of every configured peer.
+    pub fn set_peers(&self, peers: impl IntoIterator<Item = (u32, bool)>) {
+        self.peer_alive.clear();
+        let mut alive = 0;
+        for (peer, up) in peers {
+            alive += i64::from(up);
+            let labels = PeerLabels {
+                peer: peer.to_string(),
+            };
+            self.peer_alive.get_or_create(&labels).set(i64::from(up));
+        }
+        self.peers_alive.set(alive);
     }
 
     /// The Prometheus text exposition.

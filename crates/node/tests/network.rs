@@ -74,6 +74,7 @@ async fn four_nodes_generate_keys_and_answer_every_scheme() {
         "chainsig_stock{domain=\"1\",kind=\"nonces\"}",
         "chainsig_protocol_duration_seconds_bucket{",
         "chainsig_peers_alive 3",
+        "chainsig_peer_alive{peer=\"3\"} 1",
     ] {
         assert!(
             metrics.contains(needle),

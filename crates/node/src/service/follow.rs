@@ -49,7 +49,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
             Ok(state) => step(&shared, &state, &mut memory).await,
             Err(e) => warn!(error = %e, "cannot read the contract's state"),
         }
-        shared.metrics.set_peers_alive(shared.mesh.alive().len());
+        shared.report_peers();
         tokio::select! {
             _ = tokio::time::sleep(shared.settings.poll) => {}
             _ = stop.changed() => return,

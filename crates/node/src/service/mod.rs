@@ -217,6 +217,17 @@ impl Shared {
         }
     }
 
+    /// Updates the per-peer liveness metrics from the mesh.
+    pub fn report_peers(&self) {
+        let alive = self.mesh.alive();
+        self.metrics.set_peers(
+            self.mesh
+                .peers()
+                .into_iter()
+                .map(|p| (p.0, alive.contains(&p))),
+        );
+    }
+
     pub fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -252,7 +263,7 @@ impl NodeHandle {
 
     /// The Prometheus exposition, with gauges read fresh.
     pub fn render_metrics(&self) -> String {
-        self.0.metrics.set_peers_alive(self.0.mesh.alive().len());
+        self.0.report_peers();
         self.0.metrics.render()
     }
 
