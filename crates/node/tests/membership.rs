@@ -111,3 +111,40 @@ async fn a_node_joins_and_another_leaves_without_changing_the_keys() {
     assert!(c.state().candidates.is_empty());
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resharing_that_cannot_finish_is_aborted_and_signing_goes_on() {
+    cluster::init_logs();
+    let settings = node::service::Settings {
+        keygen_timeout: Duration::from_secs(4),
+        ..cluster::settings()
+    };
+    let c = Cluster::with_settings(4, 3, settings).await;
+    c.add_domains(&SCHEMES[..2]).await;
+    let keys = c.state().domains;
+    // A candidate registers, is voted in, and never runs a node.
+    let register = Call::RegisterCandidate {
+        url: "https://127.0.0.1:9".into(),
+        tls_public_key: node::identity::NearKey::generate().public_key(),
+    };
+    c.call("ghost.test", register).unwrap();
+    vote(&c, &["node0.test", "node1.test", "node2.test"], |epoch| {
+        Call::VoteJoin {
+            candidate: "ghost.test".into(),
+            epoch,
+        }
+    });
+    assert_eq!(c.state().state, "Resharing");
+    c.wait(
+        "the nodes aborting the resharing",
+        Duration::from_secs(60),
+        |c| c.state().state == "Running",
+    )
+    .await;
+    let state = c.state();
+    assert_eq!(state.epoch, Some(0));
+    assert_eq!(state.participants.len(), 4);
+    assert_eq!(state.domains, keys);
+    sign_and_check(&c, "after-abort", 5).await;
+    c.shutdown().await;
+}

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
-use crate::frame::{read_frame, write_frame, FrameKind};
+use crate::frame::{read_frame, write_frame, FrameError, FrameKind};
 use crate::identity::NearKey;
 use crate::tls::{self, PeerKeys};
 
@@ -196,6 +196,10 @@ impl Mesh {
             };
             let (kind, payload) = match frame {
                 Ok(f) => f,
+                Err(FrameError::Closed) => {
+                    debug!(peer = %from, "the peer closed its connection");
+                    return;
+                }
                 Err(e) => {
                     warn!(peer = %from, error = %e, "closing the peer's connection");
                     return;

@@ -122,6 +122,7 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
                         .await;
                         if let Err(e) = r {
                             error!(domain = domain.0, error = %e, "key generation failed");
+                            abort_key_event(&shared, epoch).await;
                         }
                     });
                 }
@@ -149,6 +150,7 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
                     Arc::clone(&shared).spawn_job(async move {
                         if let Err(e) = reshare(&shared, &state, at, me_now, me).await {
                             error!(error = %e, "resharing failed");
+                            abort_key_event(&shared, epoch).await;
                         }
                     });
                 }
@@ -190,6 +192,15 @@ fn remember_participation(shared: &Shared, memory: &mut Memory) {
             Ok(()) => memory.was_participant = true,
             Err(e) => warn!(error = %e, "cannot record participation"),
         }
+    }
+}
+
+/// Backs abandoning the key event this node could not finish: the contract ends it when a
+/// threshold agrees or its block budget is spent, and the network goes on as before it.
+async fn abort_key_event(shared: &Shared, epoch: u64) {
+    match shared.chain.submit(Call::VoteAbort { epoch }).await {
+        Ok(()) => info!(epoch, "voted to abort the key event"),
+        Err(e) => debug!(epoch, error = %e, "abort vote not taken"),
     }
 }
 
@@ -352,13 +363,26 @@ async fn keygen(
     me: ParticipantId,
     threshold: usize,
 ) -> Result<(), JobError> {
-    info!(domain = domain.0, %scheme, "key generation starting");
-    let instance = protocols::keygen(scheme, id, &participants, me, threshold)?;
-    let key = shared
-        .run("keygen", instance, shared.settings.keygen_timeout)
-        .await?;
-    shared.store.put_key_share(domain, epoch, &key.encode())?;
-    let public_key = key.public_key();
+    let public_key = if shared.store.event_done(&id.0)? {
+        // A restart after this attempt gave us our share: vote what we have.
+        let bytes = shared
+            .store
+            .key_share(domain, epoch)?
+            .ok_or_else(|| JobError::Refused("the key event's share is missing".into()))?;
+        DomainKey::decode(scheme, &bytes)
+            .map_err(protocols::BuildError::from)?
+            .public_key()
+    } else {
+        info!(domain = domain.0, %scheme, "key generation starting");
+        let instance = protocols::keygen(scheme, id, &participants, me, threshold)?;
+        let key = shared
+            .run("keygen", instance, shared.settings.keygen_timeout)
+            .await?;
+        shared
+            .store
+            .put_key_share_for_event(domain, epoch, &key.encode(), &id.0)?;
+        key.public_key()
+    };
     info!(domain = domain.0, %public_key, "key generated; voting");
     shared
         .chain
@@ -402,6 +426,10 @@ async fn reshare(
             None => None,
         };
         let id = key_event_id("reshare", epoch, started_at, Some(d.id));
+        if shared.store.event_done(&id.0)? {
+            // Done before a restart: this attempt already gave us the new share.
+            continue;
+        }
         let instance = protocols::reshare(d.scheme, id, resharing, me, share, &d.public_key)?;
         let key = shared
             .run("reshare", instance, shared.settings.keygen_timeout)
@@ -411,7 +439,9 @@ async fn reshare(
                 "reshared key differs from the domain's".into(),
             ));
         }
-        shared.store.put_key_share(d.id, epoch + 1, &key.encode())?;
+        shared
+            .store
+            .put_key_share_for_event(d.id, epoch + 1, &key.encode(), &id.0)?;
     }
     info!(epoch, "reshared; voting");
     shared.chain.submit(Call::VoteReshared { epoch }).await?;

@@ -153,6 +153,16 @@ pub(crate) enum JobError {
     Refused(String),
 }
 
+impl JobError {
+    /// The epoch changed under the job: expected at every switch, not worth a warning.
+    pub fn outlived_epoch(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(crate::store::StoreError::StaleEpoch { .. })
+        )
+    }
+}
+
 impl Shared {
     pub fn network(&self) -> Option<Arc<Network>> {
         self.network
@@ -429,10 +439,12 @@ async fn dispatch_starts(
                 task::Task::Sign { .. } => signing::follow(&shared, from, network, task).await,
                 _ => stock::follow(&shared, from, network, task).await,
             };
-            if let Err(e) = result {
-                if !shared.stopping() {
-                    warn!(peer = %from, task = kind, error = %e, "task failed");
+            match result {
+                Ok(()) => {}
+                Err(e) if shared.stopping() || e.outlived_epoch() => {
+                    tracing::debug!(peer = %from, task = kind, error = %e, "task ended")
                 }
+                Err(e) => warn!(peer = %from, task = kind, error = %e, "task failed"),
             }
         });
     }

@@ -225,7 +225,7 @@ fn report(shared: &Shared, what: &str, result: Result<(), JobError>) {
     match result {
         Ok(()) => debug!(job = what, "stocked"),
         // The epoch changed under it: expected at every switch.
-        Err(JobError::Store(e @ crate::store::StoreError::StaleEpoch { .. })) => {
+        Err(e) if e.outlived_epoch() => {
             debug!(job = what, error = %e, "precomputation outlived its epoch")
         }
         Err(e) if !shared.stopping() => warn!(job = what, error = %e, "precomputation failed"),

@@ -144,6 +144,10 @@ pub struct Store {
     cipher: XChaCha20Poly1305,
 }
 
+fn event_marker(event: &[u8; 32]) -> String {
+    format!("key_event/{}", hex::encode(event))
+}
+
 fn share_key(domain: DomainId, epoch: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&domain.0.to_be_bytes());
@@ -239,6 +243,31 @@ impl Store {
         txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// Stores the share a key event (key generation or resharing attempt `event`) produced
+    /// and records the event as done, in one transaction: after a crash the node knows
+    /// whether this very attempt already gave it its share.
+    pub fn put_key_share_for_event(
+        &self,
+        domain: DomainId,
+        epoch: u64,
+        secret: &[u8],
+        event: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let key = share_key(domain, epoch);
+        let value = self.seal("key_shares", &key, &[], secret);
+        let marker = event_marker(event);
+        let txn = self.db.begin_write()?;
+        txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
+        txn.open_table(META)?.insert(marker.as_str(), &[1u8][..])?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Whether [`Store::put_key_share_for_event`] completed for `event`.
+    pub fn event_done(&self, event: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.meta(&event_marker(event))?.is_some())
     }
 
     /// This node's share of a domain's key for an epoch.

@@ -273,3 +273,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_key_event_share_and_its_marker_land_together() {
+    let dir = TempDir::new();
+    let key = StoreKey::generate();
+    let event = [9u8; 32];
+    {
+        let s = Store::open(&dir.db(), &key).unwrap();
+        assert!(!s.event_done(&event).unwrap());
+        s.put_key_share_for_event(D, 2, b"share", &event).unwrap();
+    }
+    let s = Store::open(&dir.db(), &key).unwrap();
+    assert!(s.event_done(&event).unwrap());
+    assert!(!s.event_done(&[8u8; 32]).unwrap());
+    assert_eq!(&s.key_share(D, 2).unwrap().unwrap()[..], b"share");
+}

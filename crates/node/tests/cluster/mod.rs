@@ -99,6 +99,11 @@ pub struct Cluster {
 impl Cluster {
     /// `n` nodes, all running, the contract initialized with them at `threshold`.
     pub async fn new(n: usize, threshold: u64) -> Self {
+        Self::with_settings(n, threshold, settings()).await
+    }
+
+    /// [`Cluster::new`] with other node settings.
+    pub async fn with_settings(n: usize, threshold: u64, settings: Settings) -> Self {
         let chain: SharedChain = Arc::new(Mutex::new(LocalChain::new([7; 32])));
         let members: Vec<Member> = (0..n)
             .map(|i| Member::new(&format!("node{i}.test")))
@@ -141,7 +146,7 @@ impl Cluster {
         let mut cluster = Self {
             chain,
             members,
-            settings: settings(),
+            settings,
             producer,
         };
         for i in 0..n {
