@@ -35,7 +35,7 @@ use near_primitives::views::{
     SignedTransactionView, TxExecutionStatus,
 };
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +49,8 @@ pub struct Devnet {
     contract_id: AccountId,
     /// Account → its access keys (all full access) and their nonces.
     keys: Mutex<BTreeMap<AccountId, BTreeMap<PublicKey, u64>>>,
+    /// Admitted transactions by hash: `None` while running, then their outcome.
+    outcomes: Mutex<HashMap<CryptoHash, Option<FinalExecutionOutcomeView>>>,
     block_interval: Duration,
 }
 
@@ -69,6 +71,7 @@ impl Devnet {
                 .parse()
                 .map_err(|e| format!("contract id: {e}"))?,
             keys: Mutex::new(BTreeMap::new()),
+            outcomes: Mutex::new(HashMap::new()),
             block_interval,
         }))
     }
@@ -227,10 +230,55 @@ impl Devnet {
         Ok(())
     }
 
-    async fn execute(&self, tx: SignedTransaction) -> Result<FinalExecutionOutcomeView, RpcError> {
+    /// Admits a transaction (or refuses it, changing nothing) and runs it in the background;
+    /// its outcome is kept under its hash for `tx`.
+    fn submit(self: &Arc<Self>, tx: SignedTransaction) -> Result<CryptoHash, RpcError> {
         self.admit(&tx).map_err(|context| {
             RpcError::from(RpcTransactionError::InvalidTransaction { context })
         })?;
+        let hash = tx.get_hash();
+        self.lock_outcomes().insert(hash, None);
+        let devnet = self.clone();
+        tokio::spawn(async move {
+            let outcome = devnet.execute(tx).await;
+            devnet.lock_outcomes().insert(hash, Some(outcome));
+        });
+        Ok(hash)
+    }
+
+    fn lock_outcomes(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<CryptoHash, Option<FinalExecutionOutcomeView>>> {
+        self.outcomes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The outcome of an admitted transaction, waiting for it unless `wait` is false.
+    async fn outcome_of(
+        &self,
+        hash: CryptoHash,
+        wait: bool,
+    ) -> Result<Option<FinalExecutionOutcomeView>, RpcError> {
+        let until = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.lock_outcomes().get(&hash) {
+                None => {
+                    let unknown = RpcTransactionError::UnknownTransaction {
+                        requested_transaction_hash: hash,
+                    };
+                    return Err(unknown.into());
+                }
+                Some(Some(outcome)) => return Ok(Some(outcome.clone())),
+                Some(None) if !wait => return Ok(None),
+                Some(None) => {}
+            }
+            if tokio::time::Instant::now() >= until {
+                return Err(RpcTransactionError::TimeoutError(None).into());
+            }
+            tokio::time::sleep(self.block_interval / 2).await;
+        }
+    }
+
+    async fn execute(&self, tx: SignedTransaction) -> FinalExecutionOutcomeView {
         let signer = tx.transaction.signer_id().to_string();
         let failure = |message: String| {
             FinalExecutionStatus::Failure(TxExecutionError::ActionError(ActionError {
@@ -279,7 +327,7 @@ impl Devnet {
                 break;
             }
         }
-        Ok(self.outcome(tx, status))
+        self.outcome(tx, status)
     }
 
     fn outcome(
@@ -341,34 +389,71 @@ fn signed_tx(base64: &str) -> Result<SignedTransaction, RpcError> {
         .map_err(|e| RpcError::parse_error(format!("signed transaction does not decode: {e}")))
 }
 
-async fn dispatch(devnet: &Devnet, method: &str, params: Value) -> Result<Value, RpcError> {
+/// The `{final_execution_status, ...outcome}` body of `send_tx` and `tx`.
+fn transaction_response(outcome: Option<FinalExecutionOutcomeView>) -> Value {
+    let status = if outcome.is_some() {
+        TxExecutionStatus::Final
+    } else {
+        TxExecutionStatus::None
+    };
+    let mut response = serde_json::json!({ "final_execution_status": status });
+    if let Some(outcome) = outcome {
+        let body = serde_json::to_value(FinalExecutionOutcomeViewEnum::FinalExecutionOutcome(
+            outcome,
+        ))
+        .expect("views serialize");
+        if let (Value::Object(r), Value::Object(b)) = (&mut response, body) {
+            r.extend(b);
+        }
+    }
+    response
+}
+
+fn wait_until(params: &Value) -> Result<TxExecutionStatus, RpcError> {
+    match params.get("wait_until") {
+        None | Some(Value::Null) => Ok(TxExecutionStatus::ExecutedOptimistic),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| RpcError::parse_error(format!("wait_until: {e}"))),
+    }
+}
+
+fn waits(status: TxExecutionStatus) -> bool {
+    !matches!(
+        status,
+        TxExecutionStatus::None | TxExecutionStatus::Included
+    )
+}
+
+async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<Value, RpcError> {
+    let missing = |what: &str| RpcError::parse_error(format!("{method} needs {what}"));
     match method {
         "query" => devnet.query(params),
         "send_tx" => {
             let b64 = params
                 .get("signed_tx_base64")
                 .and_then(Value::as_str)
-                .ok_or_else(|| RpcError::parse_error("send_tx needs signed_tx_base64".into()))?;
-            let outcome = devnet.execute(signed_tx(b64)?).await?;
-            let response = serde_json::json!({
-                "final_execution_status": TxExecutionStatus::Final,
-            });
-            let mut response = response;
-            let body = serde_json::to_value(FinalExecutionOutcomeViewEnum::FinalExecutionOutcome(
-                outcome,
-            ))
-            .expect("views serialize");
-            if let (Value::Object(r), Value::Object(b)) = (&mut response, body) {
-                r.extend(b);
-            }
-            Ok(response)
+                .ok_or_else(|| missing("signed_tx_base64"))?;
+            let wait = waits(wait_until(&params)?);
+            let hash = devnet.submit(signed_tx(b64)?)?;
+            Ok(transaction_response(devnet.outcome_of(hash, wait).await?))
         }
         "broadcast_tx_commit" => {
-            let b64 = params.get(0).and_then(Value::as_str).ok_or_else(|| {
-                RpcError::parse_error("broadcast_tx_commit needs [signed_tx_base64]".into())
-            })?;
-            let outcome = devnet.execute(signed_tx(b64)?).await?;
+            let b64 = params
+                .get(0)
+                .and_then(Value::as_str)
+                .ok_or_else(|| missing("[signed_tx_base64]"))?;
+            let hash = devnet.submit(signed_tx(b64)?)?;
+            let outcome = devnet.outcome_of(hash, true).await?;
             Ok(serde_json::to_value(outcome).expect("views serialize"))
+        }
+        "tx" => {
+            let hash: CryptoHash = params
+                .get("tx_hash")
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .ok_or_else(|| missing("tx_hash"))?;
+            let wait = waits(wait_until(&params)?);
+            Ok(transaction_response(devnet.outcome_of(hash, wait).await?))
         }
         other => Err(RpcError::method_not_found(other.to_owned())),
     }

@@ -3,8 +3,9 @@
 //!
 //! Views are `query` / `call_function` at final finality. Calls are function-call
 //! transactions signed with the account's ed25519 key (over the SHA-256 of the borsh
-//! transaction, as NEAR signs), one at a time per client so that nonces stay in order, sent
-//! with `send_tx` and waited for until executed. A refused transaction or a failed receipt is
+//! transaction, as NEAR signs), admitted one at a time per client so that nonces stay in
+//! order (`send_tx` without waiting), then followed with `tx` until executed, so that many
+//! calls (e.g. `sign`s waiting for their signatures) can be in flight at once. A refused transaction or a failed receipt is
 //! [`ChainError::Rejected`]; anything that may go through on a retry (transport errors,
 //! timeouts, a lagging node) is [`ChainError::Unavailable`].
 
@@ -36,8 +37,9 @@ pub struct NearRpc {
     account: String,
     key: SigningKey,
     public_key: PublicKey,
-    /// Held while a transaction is built and sent: nonces go out in order.
-    sending: tokio::sync::Mutex<()>,
+    /// Held while a transaction is built and admitted: nonces go out in order. Holds the
+    /// last nonce used, since a final-finality access key view can lag behind our own sends.
+    sending: tokio::sync::Mutex<u64>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ChainError {
@@ -65,7 +67,7 @@ impl NearRpc {
             account: account_id.to_owned(),
             key,
             public_key,
-            sending: tokio::sync::Mutex::new(()),
+            sending: tokio::sync::Mutex::new(0),
         })
     }
 
@@ -106,7 +108,7 @@ impl NearRpc {
         args: Vec<u8>,
         deposit: u128,
     ) -> Result<Vec<u8>, ChainError> {
-        let _turn = self.sending.lock().await;
+        let mut last_nonce = self.sending.lock().await;
         let key = methods::query::RpcQueryRequest {
             block_reference: BlockReference::Finality(Finality::Final),
             request: QueryRequest::ViewAccessKey {
@@ -130,7 +132,7 @@ impl NearRpc {
         let transaction = Transaction::V0(TransactionV0 {
             signer_id: self.account_id.clone(),
             public_key: self.public_key.clone(),
-            nonce: access_key.nonce + 1,
+            nonce: access_key.nonce.max(*last_nonce) + 1,
             receiver_id: self.contract_id.clone(),
             block_hash: key.block_hash,
             actions: vec![Action::FunctionCall(Box::new(FunctionCallAction {
@@ -140,19 +142,26 @@ impl NearRpc {
                 deposit: Balance::from_yoctonear(deposit),
             }))],
         });
+        let nonce = access_key.nonce.max(*last_nonce) + 1;
         let signed = sign(&self.key, transaction);
-        let request = methods::send_tx::RpcSendTransactionRequest {
+        let tx_hash = signed.get_hash();
+        // Admitted (or refused) first, with the lock held so nonces arrive in order; then
+        // the wait for execution (a `sign` waits for its signature) runs without it.
+        let admit = methods::send_tx::RpcSendTransactionRequest {
             signed_transaction: signed,
+            wait_until: TxExecutionStatus::None,
+        };
+        self.client.call(admit).await.map_err(rejected_tx)?;
+        *last_nonce = nonce;
+        drop(last_nonce);
+        let status = methods::tx::RpcTransactionStatusRequest {
+            transaction_info: methods::tx::TransactionInfo::TransactionId {
+                tx_hash,
+                sender_account_id: self.account_id.clone(),
+            },
             wait_until: TxExecutionStatus::ExecutedOptimistic,
         };
-        let response = self
-            .client
-            .call(request)
-            .await
-            .map_err(|e| match e.handler_error() {
-                Some(h) => ChainError::Rejected(h.to_string()),
-                None => unavailable(e),
-            })?;
+        let response = self.client.call(status).await.map_err(rejected_tx)?;
         let outcome = response
             .final_execution_outcome
             .ok_or_else(|| unavailable("the transaction has no outcome yet"))?
@@ -164,6 +173,15 @@ impl NearRpc {
                 "the transaction did not finish: {other:?}"
             ))),
         }
+    }
+}
+
+fn rejected_tx(
+    e: near_jsonrpc_client::errors::JsonRpcError<methods::tx::RpcTransactionError>,
+) -> ChainError {
+    match e.handler_error() {
+        Some(h) => ChainError::Rejected(h.to_string()),
+        None => unavailable(e),
     }
 }
 

@@ -101,29 +101,42 @@ async fn views_calls_and_a_sign_that_waits_for_its_answer() {
     assert_eq!(state.domains.len(), 1);
     assert_eq!(n0.account_id(), "n0.test");
 
-    let alice = net.client(3);
-    let request = testkit::sign_request(0, SignatureScheme::Secp256k1, "p", 9);
-    let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
-    let waiting = tokio::spawn(async move { alice.call("sign", args, 1).await });
-
+    // Three `sign`s from one account are in flight at once: each waits for its answer, none
+    // waits for the others.
+    let alice = Arc::new(net.client(3));
+    let mut waiting = vec![];
+    for i in 1..=3u8 {
+        let request = testkit::sign_request(0, SignatureScheme::Secp256k1, "p", i);
+        let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
+        let alice = alice.clone();
+        waiting.push((
+            i,
+            tokio::spawn(async move { alice.call("sign", args, 1).await }),
+        ));
+    }
     let pending = loop {
         let page = n0.pending_requests(None, 10).await.unwrap();
-        if let Some(r) = page.requests.first() {
-            break r.clone();
+        if page.requests.len() == 3 {
+            break page.requests;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(pending.predecessor.0, "alice.test");
-    let response = Keys::new(5).sign(SignatureScheme::Secp256k1, "alice.test", "p", &[9; 32]);
-    n0.submit(Call::Respond {
-        request_id: pending.request_id,
-        response: response.clone(),
-    })
-    .await
-    .unwrap();
-    let value = waiting.await.unwrap().unwrap();
-    let answer: SignatureResponse = serde_json::from_slice(&value).unwrap();
-    assert_eq!(answer, response);
+    for r in &pending {
+        assert_eq!(r.predecessor.0, "alice.test");
+        let msg = r.payload.as_bytes().to_vec();
+        let response = Keys::new(5).sign(SignatureScheme::Secp256k1, "alice.test", "p", &msg);
+        let respond = Call::Respond {
+            request_id: r.request_id,
+            response,
+        };
+        n0.submit(respond).await.unwrap();
+    }
+    for (i, w) in waiting {
+        let value = w.await.unwrap().unwrap();
+        let answer: SignatureResponse = serde_json::from_slice(&value).unwrap();
+        let expected = Keys::new(5).sign(SignatureScheme::Secp256k1, "alice.test", "p", &[i; 32]);
+        assert_eq!(answer, expected);
+    }
 
     // The contract's refusals come back as the contract's message.
     let err = n0

@@ -1,6 +1,7 @@
 //! Four `chainsig node run` processes, each with its own data dir, talk over real TLS and to
 //! a devnet chain over NEAR JSON-RPC: they generate keys for every scheme, answer requests
-//! (checked by an independent verifier), serve /health, and exit cleanly on SIGTERM.
+//! (checked by an independent verifier), survive one of them being killed and restarted,
+//! serve /health, and exit cleanly on SIGTERM.
 
 use chain::devnet::Devnet;
 use chain::{Call, LocalChain, NearRpc};
@@ -59,13 +60,59 @@ fn terminate(p: &mut Proc) -> std::process::ExitStatus {
 }
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
+    http_get_maybe(addr, path).await.unwrap()
+}
+
+async fn http_get_maybe(addr: SocketAddr, path: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(req.as_bytes()).await?;
     let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+    s.read_to_string(&mut out).await?;
+    Ok(out)
+}
+
+fn spawn_node(dir: &std::path::Path) -> Proc {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("node.log"))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(["node", "run", "--dir", dir.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Proc(child, dir.join("node.log"))
+}
+
+/// `n` requests per domain from the user, all in flight at once, each answer verified.
+async fn sign_all(user: &Arc<NearRpc>, state: &contract::views::StateView, tag: &str, n: u8) {
+    let mut asked = vec![];
+    for d in &state.domains {
+        for i in 0..n {
+            let path = format!("{tag}-{i}");
+            let request = testkit::sign_request(d.id.0, d.scheme, &path, i + 1);
+            let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
+            let user = user.clone();
+            let waiting = tokio::spawn(async move { user.call("sign", args, 1).await });
+            asked.push((d.clone(), path, i + 1, waiting));
+        }
+    }
+    for (d, path, fill, waiting) in asked {
+        let value = tokio::time::timeout(Duration::from_secs(180), waiting)
+            .await
+            .expect("answered in time")
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{} {path}: {e}", d.scheme));
+        let response: SignatureResponse = serde_json::from_slice(&value).unwrap();
+        let payload = testkit::payload_bytes(d.scheme, fill);
+        testkit::verify_independently(&d.public_key, "alice.test", &path, &payload, &response)
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,20 +187,7 @@ async fn node_processes_generate_keys_and_sign() {
     tokio::spawn(devnet.clone().produce_blocks());
 
     // Each node is its own process.
-    let mut procs: Vec<Proc> = nodes
-        .iter()
-        .map(|(dir, ..)| {
-            let log = std::fs::File::create(dir.join("node.log")).unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-                .args(["node", "run", "--dir", dir.to_str().unwrap()])
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            Proc(child, dir.join("node.log"))
-        })
-        .collect();
+    let mut procs: Vec<Proc> = nodes.iter().map(|(dir, ..)| spawn_node(dir)).collect();
 
     for (_, account, ..) in &nodes {
         let add = Call::VoteAddDomains {
@@ -181,30 +215,31 @@ async fn node_processes_generate_keys_and_sign() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
-    // A user signs through JSON-RPC, one request per domain at a time, several in flight.
+    // A user signs through JSON-RPC, several requests in flight.
     let user = Arc::new(NearRpc::new(&rpc_url, "signer.test", "alice.test", alice).unwrap());
-    let mut asked = vec![];
-    for d in &state.domains {
-        for i in 0..4u8 {
-            let path = format!("proc-{i}");
-            let request = testkit::sign_request(d.id.0, d.scheme, &path, i + 1);
-            let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
-            let user = user.clone();
-            let waiting = tokio::spawn(async move { user.call("sign", args, 1).await });
-            asked.push((d.clone(), path, i + 1, waiting));
-        }
-    }
-    for (d, path, fill, waiting) in asked {
-        let value = tokio::time::timeout(Duration::from_secs(180), waiting)
+    sign_all(&user, &state, "first", 4).await;
+
+    // Node 3 is killed outright: the other three still make a threshold.
+    procs[3].0.kill().unwrap();
+    procs[3].0.wait().unwrap();
+    sign_all(&user, &state, "after-kill", 2).await;
+
+    // Restarted from its directory, it comes back with its shares and signs again.
+    procs[3] = spawn_node(&nodes[3].0);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = http_get_maybe(nodes[3].3, "/health")
             .await
-            .expect("answered in time")
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{} {path}: {e}", d.scheme));
-        let response: SignatureResponse = serde_json::from_slice(&value).unwrap();
-        let payload = testkit::payload_bytes(d.scheme, fill);
-        testkit::verify_independently(&d.public_key, "alice.test", &path, &payload, &response)
-            .unwrap();
+            .unwrap_or_default();
+        if health.contains("\"domains_with_keys\":[0,1,2]")
+            && health.contains("\"peers_alive\":[0,1,2]")
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "node 3 did not come back: {health}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    sign_all(&user, &state, "after-restart", 4).await;
 
     let health = http_get(nodes[2].3, "/health").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
