@@ -2,11 +2,9 @@
 //! keys, checked by verifiers independent of frost (ed25519-dalek's `verify_strict`, k256's
 //! BIP340); reshare, refresh, faults and misbehaviour.
 
-use primitives::derivation::derive_public_key;
-use primitives::response::SignatureResponse;
-use primitives::NearPublicKey;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use std::collections::{BTreeMap, BTreeSet};
+use testkit::verify_independently;
 use zeroize::ZeroizeOnDrop;
 
 use super::*;
@@ -93,33 +91,6 @@ fn sign_and_verify<C: Scheme>(
         verify_independently(&root, account, "path-2", msg, &C::response(first)).is_err(),
         "a signature must not verify under another derived key"
     );
-}
-
-pub(crate) fn verify_independently(
-    root: &NearPublicKey,
-    account: &str,
-    path: &str,
-    msg: &[u8],
-    response: &SignatureResponse,
-) -> Result<(), String> {
-    let derived = derive_public_key(root, account, path).map_err(|e| e.to_string())?;
-    match (response, derived) {
-        (SignatureResponse::Ed25519 { signature }, NearPublicKey::Ed25519(p)) => {
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(&p.compress().0)
-                .map_err(|e| e.to_string())?;
-            vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(signature))
-                .map_err(|e| format!("ed25519-dalek refuses: {e}"))
-        }
-        (SignatureResponse::Bip340 { signature }, k @ NearPublicKey::Secp256k1(_)) => {
-            let x_only = &k.sec1_compressed().expect("secp256k1")[1..];
-            let vk = k256::schnorr::VerifyingKey::from_bytes(x_only).map_err(|e| e.to_string())?;
-            let sig =
-                k256::schnorr::Signature::try_from(&signature[..]).map_err(|e| e.to_string())?;
-            vk.verify_raw(msg, &sig)
-                .map_err(|e| format!("k256 BIP340 refuses: {e}"))
-        }
-        (r, k) => Err(format!("response {r:?} does not fit key {k}")),
-    }
 }
 
 fn signs_under_derived_keys<C: Scheme>() {
