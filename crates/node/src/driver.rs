@@ -12,7 +12,7 @@ use tracing::warn;
 
 use crate::frame::FrameKind;
 use crate::mesh::Mesh;
-use crate::router::Registration;
+use crate::router::{Inbound, Registration};
 
 /// Why an instance ended without output.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,11 @@ pub enum DriveError {
     Cancelled,
     #[error("participant {0} is down")]
     PeerDown(mpc::Participant),
+    #[error("participant {peer} refused: {reason}")]
+    Refused {
+        peer: mpc::Participant,
+        reason: String,
+    },
 }
 
 /// How long a member of the instance may look dead before a [`Liveness::FailFast`] instance
@@ -74,7 +79,7 @@ pub async fn drive<T: Send + 'static>(
                 }
             }
         }
-        let (from, bytes) = loop {
+        let (from, inbound) = loop {
             tokio::select! {
                 m = tokio::time::timeout_at(deadline, registration.rx.recv()) => match m {
                     Ok(Some(m)) => break m,
@@ -94,6 +99,13 @@ pub async fn drive<T: Send + 'static>(
                     }
                 }
             }
+        };
+        let bytes = match inbound {
+            Inbound::Protocol(bytes) => bytes,
+            Inbound::Refused(reason) if instance.peers().contains(&from) => {
+                return Err(DriveError::Refused { peer: from, reason })
+            }
+            Inbound::Refused(_) => continue,
         };
         match instance.message(from, &bytes) {
             Ok(()) => {}

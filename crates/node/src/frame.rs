@@ -20,6 +20,9 @@ pub enum FrameKind {
     /// A participant asks the others to join a protocol instance it leads (the node's task
     /// description; see `service::task`).
     Start = 3,
+    /// A participant will not take part in an instance another started: `[32-byte instance
+    /// id][reason, UTF-8]`. The starter gives up at once instead of waiting for its timeout.
+    Refusal = 4,
 }
 
 impl FrameKind {
@@ -28,6 +31,7 @@ impl FrameKind {
             1 => Some(Self::Protocol),
             2 => Some(Self::Heartbeat),
             3 => Some(Self::Start),
+            4 => Some(Self::Refusal),
             _ => None,
         }
     }

@@ -17,8 +17,20 @@ use tracing::{debug, warn};
 use crate::frame::FrameKind;
 use crate::mesh::Inbox;
 
-/// A message for one instance: who sent it, and the enveloped bytes.
+/// What a peer sent: who, and the bytes.
 pub type Message = (ParticipantId, Vec<u8>);
+
+/// What reaches a running instance from one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A protocol message, enveloped.
+    Protocol(Vec<u8>),
+    /// The peer will not take part, and why.
+    Refused(String),
+}
+
+/// The longest refusal reason kept.
+const MAX_REASON: usize = 256;
 
 /// Bounds on what the router holds.
 #[derive(Clone, Debug)]
@@ -51,7 +63,7 @@ struct Early {
 
 #[derive(Default)]
 struct Inner {
-    live: HashMap<InstanceId, mpsc::Sender<Message>>,
+    live: HashMap<InstanceId, mpsc::Sender<(ParticipantId, Inbound)>>,
     early: HashMap<InstanceId, Early>,
     early_count: usize,
 }
@@ -65,7 +77,7 @@ pub struct Router {
 /// A running instance's inbox; dropping it unregisters the instance.
 pub struct Registration {
     pub id: InstanceId,
-    pub rx: mpsc::Receiver<Message>,
+    pub rx: mpsc::Receiver<(ParticipantId, Inbound)>,
     router: Arc<Router>,
 }
 
@@ -101,8 +113,8 @@ impl Router {
         let (tx, rx) = mpsc::channel(self.limits.instance_queue);
         if let Some(early) = inner.early.remove(&id) {
             inner.early_count -= early.messages.len();
-            for m in early.messages {
-                let _ = tx.try_send(m);
+            for (from, bytes) in early.messages {
+                let _ = tx.try_send((from, Inbound::Protocol(bytes)));
             }
         }
         inner.live.insert(id, tx);
@@ -128,7 +140,7 @@ impl Router {
         };
         let mut inner = self.lock();
         if let Some(tx) = inner.live.get(&id) {
-            if tx.try_send((from, bytes)).is_err() {
+            if tx.try_send((from, Inbound::Protocol(bytes))).is_err() {
                 warn!(peer = %from, instance = %id, "instance queue full; dropping a message");
             }
             return;
@@ -168,6 +180,20 @@ impl Router {
     }
 }
 
+impl Router {
+    /// A peer's refusal reaches the instance it names, if it runs here; otherwise it is moot.
+    fn refused(&self, from: ParticipantId, payload: &[u8]) {
+        let Some((id, reason)) = payload.split_first_chunk::<32>() else {
+            warn!(peer = %from, "dropping a malformed refusal");
+            return;
+        };
+        let reason = String::from_utf8_lossy(&reason[..reason.len().min(MAX_REASON)]).into_owned();
+        if let Some(tx) = self.lock().live.get(&InstanceId(*id)) {
+            let _ = tx.try_send((from, Inbound::Refused(reason)));
+        }
+    }
+}
+
 impl Inbox for Router {
     fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>) {
         match kind {
@@ -177,6 +203,7 @@ impl Inbox for Router {
                     warn!(peer = %from, "task start queue full; dropping a start");
                 }
             }
+            FrameKind::Refusal => self.refused(from, &payload),
             FrameKind::Heartbeat => {}
         }
     }
@@ -206,9 +233,18 @@ mod tests {
         assert_eq!(router.early_count(), 0);
         router.deliver(p, FrameKind::Protocol, msg(&id, b"3"));
         for want in [b"1", b"2", b"3"] {
-            let (from, bytes) = reg.rx.recv().await.unwrap();
+            let (from, Inbound::Protocol(bytes)) = reg.rx.recv().await.unwrap() else {
+                panic!("a protocol message")
+            };
             assert_eq!((from, &bytes[33..]), (p, &want[..]));
         }
+        let refusal = [&id.0[..], b"no such item"].concat();
+        router.deliver(p, FrameKind::Refusal, refusal);
+        assert_eq!(
+            reg.rx.recv().await.unwrap(),
+            (p, Inbound::Refused("no such item".into()))
+        );
+        router.deliver(p, FrameKind::Refusal, b"short".to_vec());
         drop(reg);
         router.deliver(p, FrameKind::Protocol, msg(&id, b"4"));
         assert_eq!(router.early_count(), 1, "unregistered: buffered again");

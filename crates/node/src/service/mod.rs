@@ -238,6 +238,16 @@ impl Shared {
         );
     }
 
+    /// Tells the starter of `task` that this node will not take part, so that it gives up
+    /// at once rather than at its timeout.
+    pub fn refuse(&self, to: ParticipantId, task: &task::Task, reason: &str) {
+        for id in task.instances() {
+            let payload = [&id.0[..], reason.as_bytes()].concat();
+            self.mesh
+                .send(to, crate::frame::FrameKind::Refusal, payload);
+        }
+    }
+
     pub fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
@@ -430,15 +440,20 @@ async fn dispatch_starts(
         };
         if let Err(e) = task.check(from, &network) {
             warn!(peer = %from, task = task.kind(), error = %e, "refused a task start");
+            shared.refuse(from, &task, &e.to_string());
             continue;
         }
         let shared = shared.clone();
         Arc::clone(&shared).spawn_job(async move {
             let kind = task.kind();
+            let refusal = task.clone();
             let result = match task {
                 task::Task::Sign { .. } => signing::follow(&shared, from, network, task).await,
                 _ => stock::follow(&shared, from, network, task).await,
             };
+            if let Err(e) = &result {
+                shared.refuse(from, &refusal, &e.to_string());
+            }
             match result {
                 Ok(()) => {}
                 Err(e) if shared.stopping() || e.outlived_epoch() => {

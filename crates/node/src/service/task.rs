@@ -116,6 +116,15 @@ impl Task {
         }
     }
 
+    /// The protocol instances the task runs.
+    pub fn instances(&self) -> Vec<InstanceId> {
+        match self {
+            Self::Triples { ids, .. } => ids.to_vec(),
+            Self::Presign { id, .. } | Self::Nonces { id, .. } => vec![*id],
+            Self::Sign { item, request, .. } => vec![sign_instance_id(request, item)],
+        }
+    }
+
     /// The follower's checks of a task `from` sent, against the network it knows.
     pub fn check(&self, from: ParticipantId, network: &Network) -> Result<(), TaskError> {
         let me = network.me.ok_or(TaskError::NotParticipant)?;
@@ -225,5 +234,15 @@ mod tests {
             Task::decode(b"\xff\xff"),
             Err(TaskError::Malformed(_))
         ));
+        let (item, request) = (InstanceId::derive(b"i"), RequestId([4; 32]));
+        let sign = Task::Sign {
+            domain: DomainId(0),
+            epoch: 3,
+            participants: vec![p(0), p(1), p(2)],
+            item,
+            request,
+        };
+        assert_eq!(sign.instances(), vec![sign_instance_id(&request, &item)]);
+        assert_eq!(triples(&[0, 1, 2]).instances().len(), 2);
     }
 }
