@@ -38,7 +38,7 @@ async fn four_nodes_generate_keys_and_answer_every_scheme() {
     let served: u64 = c
         .members
         .iter()
-        .map(|m| m.node().metrics().requests_served())
+        .map(|m| m.node().handle().metrics().requests_served())
         .sum();
     assert_eq!(
         served,

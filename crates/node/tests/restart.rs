@@ -110,10 +110,10 @@ async fn a_restarted_node_keeps_its_shares_and_never_reuses_an_item() {
         keys_before,
         "no new key generation happened"
     );
-    let served_before = c.members[1].node().metrics().requests_served();
+    let served_before = c.members[1].node().handle().metrics().requests_served();
     sign_batch(&c, "after", 20).await;
     assert!(
-        c.members[1].node().metrics().requests_served() > served_before,
+        c.members[1].node().handle().metrics().requests_served() > served_before,
         "the restarted node leads requests again"
     );
 

@@ -177,7 +177,9 @@ impl Mesh {
             .peer_certificates()
             .and_then(|c| c.first())
             .and_then(|c| tls::key_of(c).ok());
-        let Some((from, key)) = key.and_then(|k| Some((self.participant_with_key(k)?, k))) else {
+        let Some((from, key)) =
+            key.and_then(|k| Some((tls::participant_with_key(&self.peer_keys, k)?, k)))
+        else {
             warn!(%addr, "refused a peer connection: its key is no participant's");
             return;
         };
@@ -215,11 +217,6 @@ impl Mesh {
                 self.inbox.deliver(from, kind, payload);
             }
         }
-    }
-
-    fn participant_with_key(&self, key: [u8; 32]) -> Option<ParticipantId> {
-        let keys = self.peer_keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.iter().find(|(_, k)| **k == key).map(|(p, _)| *p)
     }
 
     fn registered_key(&self, p: ParticipantId) -> Option<[u8; 32]> {

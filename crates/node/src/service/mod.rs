@@ -369,17 +369,9 @@ impl Node {
         NodeHandle(self.shared.clone())
     }
 
-    pub fn metrics(&self) -> &Metrics {
-        &self.shared.metrics
-    }
-
     /// The node's store (read-only uses: tests, `/metrics`).
     pub fn store(&self) -> &Store {
         &self.shared.store
-    }
-
-    pub fn tls_public_key(&self) -> NearPublicKey {
-        self.shared.tls_public_key
     }
 
     /// Stops every loop and protocol: in-flight instances end at once (their items were

@@ -23,7 +23,9 @@ use super::stock::{check_tag, set_alive, signing_kind};
 use super::task::{sign_instance_id, Task};
 use super::{lock, protocols, JobError, Seen, Shared};
 use crate::driver::Liveness;
+use crate::keys::DomainKey;
 use crate::store::StoreError;
+use contract::views::PendingRequestView;
 
 /// How long a failed attempt waits before this node tries to lead the request again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -165,17 +167,7 @@ async fn lead(
         request,
     };
     shared.announce(me, &task);
-    let instance = protocols::sign(key, id, &set, me, &secret, &view)?;
-    drop(secret);
-    let response = shared
-        .run_registered(
-            "sign",
-            instance,
-            registration,
-            shared.settings.sign_timeout,
-            Liveness::FailFast,
-        )
-        .await?;
+    let response = run_sign(shared, key, &set, me, secret, &view, registration).await?;
     let d = &network.domains[&domain];
     contract::verify_response(
         &NativeCrypto,
@@ -237,18 +229,26 @@ pub(super) async fn follow(
     let id = sign_instance_id(&request, &item);
     let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
     let (_, secret) = shared.store.take_item(kind, domain, &item.0)?;
-    let instance = protocols::sign(key, id, participants, me, &secret, &view)?;
-    drop(secret);
-    shared
-        .run_registered(
-            "sign",
-            instance,
-            registration,
-            shared.settings.sign_timeout,
-            Liveness::FailFast,
-        )
-        .await?;
+    run_sign(shared, key, participants, me, secret, &view, registration).await?;
     Ok(())
+}
+
+/// Runs one signature — the leader's and every follower's side alike — spending `item`.
+async fn run_sign(
+    shared: &Shared,
+    key: &DomainKey,
+    set: &[ParticipantId],
+    me: ParticipantId,
+    item: protocols::Secret,
+    view: &PendingRequestView,
+    registration: crate::router::Registration,
+) -> Result<primitives::response::SignatureResponse, JobError> {
+    let instance = protocols::sign(key, registration.id, set, me, &item, view)?;
+    drop(item);
+    let limit = shared.settings.sign_timeout;
+    shared
+        .run_registered("sign", instance, registration, limit, Liveness::FailFast)
+        .await
 }
 
 async fn wait_for_request(

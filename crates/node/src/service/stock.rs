@@ -175,50 +175,75 @@ fn top_up(
                 });
             }
         }
-        let have = usable(&triples) + in_flight.count(domain, Kind::Triple);
-        if have < s.triples {
-            let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
-            if let (Some(set), Some(permit)) = (set, permit()) {
-                *turn += 1;
-                let guard = in_flight.add(domain, Kind::Triple, 2);
-                let (shared, network) = (shared.clone(), network.clone());
-                Arc::clone(&shared).spawn_job(async move {
-                    let task = Task::Triples {
-                        domain,
-                        epoch: network.epoch,
-                        participants: set,
-                        ids: [fresh_id(), fresh_id()],
-                    };
-                    let r = run_task(&shared, &network, me, me, task, true, permit).await;
-                    report(&shared, "triples", r);
-                    drop(guard);
-                });
-            }
+        if usable(&triples) + in_flight.count(domain, Kind::Triple) < s.triples {
+            start_owned(
+                shared,
+                network,
+                me,
+                &alive,
+                in_flight,
+                turn,
+                (Kind::Triple, 2),
+                |set| Task::Triples {
+                    domain,
+                    epoch: network.epoch,
+                    participants: set,
+                    ids: [fresh_id(), fresh_id()],
+                },
+            );
         }
     } else {
         let nonces = owned(shared, network, me, Kind::Nonces, domain)?;
         shared.metrics.set_stock(domain.0, "nonces", nonces.len());
         if usable(&nonces) + in_flight.count(domain, Kind::Nonces) < s.nonces {
-            let set = choose_signers(me, &alive, &network.participants, network.threshold, *turn);
-            if let (Some(set), Some(permit)) = (set, permit()) {
-                *turn += 1;
-                let guard = in_flight.add(domain, Kind::Nonces, 1);
-                let (shared, network) = (shared.clone(), network.clone());
-                Arc::clone(&shared).spawn_job(async move {
-                    let task = Task::Nonces {
-                        domain,
-                        epoch: network.epoch,
-                        participants: set,
-                        id: fresh_id(),
-                    };
-                    let r = run_task(&shared, &network, me, me, task, true, permit).await;
-                    report(&shared, "nonces", r);
-                    drop(guard);
-                });
-            }
+            start_owned(
+                shared,
+                network,
+                me,
+                &alive,
+                in_flight,
+                turn,
+                (Kind::Nonces, 1),
+                |set| Task::Nonces {
+                    domain,
+                    epoch: network.epoch,
+                    participants: set,
+                    id: fresh_id(),
+                },
+            );
         }
     }
     Ok(())
+}
+
+/// Starts one precomputation this node owns, making `made.1` items of kind `made.0`, with the
+/// next signer set of live peers — if there is one, and a permit.
+#[allow(clippy::too_many_arguments)]
+fn start_owned(
+    shared: &Arc<Shared>,
+    network: &Arc<Network>,
+    me: ParticipantId,
+    alive: &BTreeSet<ParticipantId>,
+    in_flight: &InFlight,
+    turn: &mut usize,
+    made: (Kind, usize),
+    task: impl FnOnce(Vec<ParticipantId>) -> Task,
+) {
+    let set = choose_signers(me, alive, &network.participants, network.threshold, *turn);
+    let Some(set) = set else { return };
+    let Ok(permit) = shared.own_permits.clone().try_acquire_owned() else {
+        return;
+    };
+    *turn += 1;
+    let task = task(set);
+    let guard = in_flight.add(task.domain(), made.0, made.1);
+    let (shared, network) = (shared.clone(), network.clone());
+    Arc::clone(&shared).spawn_job(async move {
+        let what = task.kind();
+        let r = run_task(&shared, &network, me, me, task, true, permit).await;
+        report(&shared, what, r);
+        drop(guard);
+    });
 }
 
 fn report(shared: &Shared, what: &str, result: Result<(), JobError>) {

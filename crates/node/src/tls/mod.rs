@@ -214,7 +214,11 @@ pub fn peer_participant(
     peer_certs: Option<&[CertificateDer<'_>]>,
     peers: &PeerKeys,
 ) -> Option<ParticipantId> {
-    let key = key_of(peer_certs?.first()?).ok()?;
+    participant_with_key(peers, key_of(peer_certs?.first()?).ok()?)
+}
+
+/// The participant registered with this TLS key, if any.
+pub fn participant_with_key(peers: &PeerKeys, key: [u8; 32]) -> Option<ParticipantId> {
     let peers = peers.read().unwrap_or_else(|e| e.into_inner());
     peers.iter().find(|(_, k)| **k == key).map(|(p, _)| *p)
 }
