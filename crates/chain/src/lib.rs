@@ -8,14 +8,13 @@
 //!   200-block yield timeout. Node tests run whole networks against it.
 //! - [`Chain`]: what nodes need from a chain, one trait for every chain; [`LocalClient`]
 //!   implements it over a shared [`LocalChain`].
-//! - [`NearRpc`]: the same trait over NEAR's JSON-RPC, for the devnet and NEAR itself.
-//! - [`devnet::Devnet`]: a [`LocalChain`] behind NEAR's JSON-RPC, for nodes in other processes.
+//! - [`NearRpc`]: the same trait over NEAR's JSON-RPC, for the devnet (crate `devnet`, which
+//!   runs the contract's wasm) and NEAR itself.
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
 //!   hosts.
 
 mod call;
 mod client;
-pub mod devnet;
 mod local;
 pub mod rpc;
 

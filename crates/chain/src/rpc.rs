@@ -35,7 +35,8 @@ pub struct NearRpc {
     contract_id: AccountId,
     account_id: AccountId,
     account: String,
-    key: SigningKey,
+    /// `None` for a read-only client.
+    key: Option<SigningKey>,
     public_key: PublicKey,
     /// Held while a transaction is built and admitted: nonces go out in order. Holds the
     /// last nonce used, since a final-finality access key view can lag behind our own sends.
@@ -65,8 +66,21 @@ impl NearRpc {
             contract_id: account(contract_id)?,
             account_id: account(account_id)?,
             account: account_id.to_owned(),
-            key,
+            key: Some(key),
             public_key,
+            sending: tokio::sync::Mutex::new(0),
+        })
+    }
+
+    /// A client that only reads the contract (views); its calls are refused.
+    pub fn read_only(rpc_url: &str, contract_id: &str) -> Result<Self, ChainError> {
+        Ok(Self {
+            client: JsonRpcClient::connect(rpc_url),
+            contract_id: account(contract_id)?,
+            account_id: account(contract_id)?,
+            account: contract_id.to_owned(),
+            key: None,
+            public_key: PublicKey::empty(near_crypto::KeyType::ED25519),
             sending: tokio::sync::Mutex::new(0),
         })
     }
@@ -108,6 +122,11 @@ impl NearRpc {
         args: Vec<u8>,
         deposit: u128,
     ) -> Result<Vec<u8>, ChainError> {
+        let Some(signing_key) = &self.key else {
+            return Err(ChainError::Rejected(
+                "a read-only client sends no transactions".into(),
+            ));
+        };
         let mut last_nonce = self.sending.lock().await;
         let key = methods::query::RpcQueryRequest {
             block_reference: BlockReference::Finality(Finality::Final),
@@ -143,7 +162,7 @@ impl NearRpc {
             }))],
         });
         let nonce = access_key.nonce.max(*last_nonce) + 1;
-        let signed = sign(&self.key, transaction);
+        let signed = sign(signing_key, transaction);
         let tx_hash = signed.get_hash();
         // Admitted (or refused) first, with the lock held so nonces arrive in order; then
         // the wait for execution (a `sign` waits for its signature) runs without it.

@@ -11,8 +11,17 @@ use crate::Failure;
 #[derive(clap::Args)]
 pub struct Args {
     /// The domain's root public key, as NEAR prints it (`secp256k1:…` or `ed25519:…`).
+    #[arg(long, required_unless_present = "rpc", conflicts_with = "rpc")]
+    root_key: Option<NearPublicKey>,
+    /// Read the root key from the signer contract through this NEAR JSON-RPC endpoint.
     #[arg(long)]
-    root_key: NearPublicKey,
+    rpc: Option<String>,
+    /// The signer contract's account (with --rpc).
+    #[arg(long, default_value = crate::devnet_cmd::CONTRACT_ID)]
+    contract_id: String,
+    /// The domain whose root key to read (with --rpc).
+    #[arg(long, default_value_t = 0)]
+    domain: u64,
     /// The NEAR account that will request signatures (the contract's predecessor).
     #[arg(long)]
     account: String,
@@ -37,8 +46,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.account.is_empty() {
         return Err(Failure::usage("--account must not be empty"));
     }
-    let derived =
-        derive_public_key(&args.root_key, &args.account, &args.path).map_err(Failure::usage)?;
+    let root = match (&args.root_key, &args.rpc) {
+        (Some(root), _) => *root,
+        (None, Some(rpc)) => {
+            let rpc = chain::NearRpc::read_only(rpc, &args.contract_id).map_err(Failure::usage)?;
+            crate::runtime()?
+                .block_on(crate::sign_cmd::domain(&rpc, args.domain))?
+                .1
+        }
+        (None, None) => return Err(Failure::usage("give --root-key or --rpc")),
+    };
+    let derived = derive_public_key(&root, &args.account, &args.path).map_err(Failure::usage)?;
     let out = Output {
         public_key: derived,
         addresses: addresses(&derived, args.testnet),

@@ -3,9 +3,14 @@
 //! Errors print as one line on stderr. Bad arguments exit with code 2 (as usage errors do
 //! everywhere), failures of the work itself with code 1.
 
+mod bench_cmd;
+mod chain_cmd;
 mod derive;
+mod devnet_cmd;
+mod http;
 mod node_cmd;
 mod node_run;
+mod sign_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,8 +28,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a whole local network: the chain and the MPC nodes, keys generated, ready to sign.
+    Devnet(devnet_cmd::Args),
+    /// Ask the signer contract for a signature with a real transaction.
+    Sign(sign_cmd::Args),
     /// Derive the public key and foreign addresses an account signs with under a path.
     Derive(derive::Args),
+    /// Measure signing throughput and latency against a running network.
+    Bench(bench_cmd::Args),
+    /// Run the devnet chain alone (what `devnet` starts as its own process).
+    Chain(chain_cmd::Args),
     /// Operate an MPC node.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
@@ -70,7 +83,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Devnet(args) => devnet_cmd::run(args),
+        Command::Sign(args) => sign_cmd::run(args),
         Command::Derive(args) => derive::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
+        Command::Chain(args) => chain_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),
     };
     match result {
@@ -80,4 +97,24 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Logs to stderr, `RUST_LOG` filtering (`info` by default).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// A multi-threaded tokio runtime, or the failure to make one.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))
 }

@@ -3,7 +3,7 @@
 use node::config::{template, InitValues};
 use node::identity;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::Failure;
 
@@ -62,24 +62,14 @@ fn init(args: InitArgs) -> Result<(), Failure> {
         ));
     }
     let config_path = args.dir.join("config.toml");
-    if config_path.exists() {
-        return Err(Failure::failed(format!(
-            "{} already exists; this directory holds a node already",
-            config_path.display()
-        )));
-    }
-    std::fs::create_dir_all(&args.dir)
-        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", args.dir.display())))?;
-    let public = identity::create(&args.dir, &args.account).map_err(Failure::failed)?;
-    let config = template(&InitValues {
-        account_id: &args.account,
-        p2p_listen: args.p2p_listen,
-        http_listen: args.http_listen,
-        rpc_url: &args.rpc_url,
-        contract_id: &args.contract_id,
-    });
-    std::fs::write(&config_path, config)
-        .map_err(|e| Failure::failed(format!("cannot write {}: {e}", config_path.display())))?;
+    let public = init_dir(
+        &args.dir,
+        &args.account,
+        args.p2p_listen,
+        args.http_listen,
+        &args.rpc_url,
+        &args.contract_id,
+    )?;
     if args.json {
         let out = serde_json::json!({
             "dir": args.dir,
@@ -97,4 +87,35 @@ fn init(args: InitArgs) -> Result<(), Failure> {
         println!("{:<20} {}", "config", config_path.display());
     }
     Ok(())
+}
+
+/// Creates a node directory: identity files and a config; refuses one that holds a node.
+pub fn init_dir(
+    dir: &Path,
+    account: &str,
+    p2p_listen: SocketAddr,
+    http_listen: SocketAddr,
+    rpc_url: &str,
+    contract_id: &str,
+) -> Result<identity::PublicIdentity, Failure> {
+    let config_path = dir.join("config.toml");
+    if config_path.exists() {
+        return Err(Failure::failed(format!(
+            "{} already exists; this directory holds a node already",
+            config_path.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
+    let public = identity::create(dir, account).map_err(Failure::failed)?;
+    let config = template(&InitValues {
+        account_id: account,
+        p2p_listen,
+        http_listen,
+        rpc_url,
+        contract_id,
+    });
+    std::fs::write(&config_path, config)
+        .map_err(|e| Failure::failed(format!("cannot write {}: {e}", config_path.display())))?;
+    Ok(public)
 }

@@ -25,14 +25,7 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
     let paths = IdentityPaths::in_dir(dir);
     let (tls_key, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
     let (account_key, _) = NearKey::read(&paths.account_key).map_err(Failure::failed)?;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    crate::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,7 +94,7 @@ async fn serve(
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C); names the one that came.
-async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,14 +1,14 @@
 //! Four `chainsig node run` processes, each with its own data dir, talk over real TLS and to
-//! a devnet chain over NEAR JSON-RPC: they generate keys for every scheme, answer requests
+//! a devnet chain (the contract's wasm) over NEAR JSON-RPC: they generate keys for every scheme, answer requests
 //! (checked by an independent verifier), survive one of them being killed and restarted,
 //! serve /health, and exit cleanly on SIGTERM.
 
-use chain::devnet::Devnet;
-use chain::{Call, LocalChain, NearRpc};
+use chain::{Call, Chain, NearRpc};
+use devnet::{Devnet, Genesis, GenesisAccount, NEAR};
 use primitives::response::SignatureResponse;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::SCHEMES;
 
@@ -147,8 +147,51 @@ async fn node_processes_generate_keys_and_sign() {
         nodes.push((dir, account, p2p, http, public));
     }
 
-    // The chain: the contract initialized with them; their account keys can sign.
-    let chain = Arc::new(Mutex::new(LocalChain::new([3; 32])));
+    // The chain runs the contract's wasm; the contract's account initializes it with them.
+    let alice = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let owner = ed25519_dalek::SigningKey::from_bytes(&[43; 32]);
+    let near_key = |k: &ed25519_dalek::SigningKey| {
+        near_crypto::PublicKey::ED25519(near_crypto::ED25519PublicKey(k.verifying_key().to_bytes()))
+    };
+    let mut accounts = vec![
+        GenesisAccount {
+            account_id: "signer.test".parse().unwrap(),
+            balance: 100 * NEAR,
+            keys: vec![near_key(&owner)],
+            wasm: Some(testkit::signer_wasm()),
+        },
+        GenesisAccount {
+            account_id: "alice.test".parse().unwrap(),
+            balance: 100 * NEAR,
+            keys: vec![near_key(&alice)],
+            wasm: None,
+        },
+    ];
+    for (_, account, _, _, public) in &nodes {
+        accounts.push(GenesisAccount {
+            account_id: account.parse().unwrap(),
+            balance: 100 * NEAR,
+            keys: vec![public["account_public_key"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()],
+            wasm: None,
+        });
+    }
+    let genesis = Genesis {
+        accounts,
+        seed: [3; 32],
+    };
+    let (devnet, _) = Devnet::open(
+        &tmp.path().join("chain"),
+        || Ok(genesis),
+        Duration::from_millis(100),
+    )
+    .unwrap();
+    let app = devnet.router();
+    tokio::spawn(async move { axum_serve(rpc_listener, app).await });
+    tokio::spawn(devnet.clone().produce_blocks());
     let participants = nodes
         .iter()
         .map(|(_, account, p2p, _, public)| chain::InitParticipant {
@@ -157,48 +200,30 @@ async fn node_processes_generate_keys_and_sign() {
             tls_public_key: public["tls_public_key"].as_str().unwrap().parse().unwrap(),
         })
         .collect();
-    let config = contract::Config {
-        request_timeout_blocks: 2000,
-        ..Default::default()
-    };
     let init = Call::Init {
         participants,
         threshold: 3,
-        config: Some(config),
+        config: None,
     };
-    chain.lock().unwrap().call("signer.test", 0, init).unwrap();
-    let devnet = Devnet::new(chain.clone(), "signer.test", Duration::from_millis(100)).unwrap();
-    for (_, account, _, _, public) in &nodes {
-        let pk: primitives::NearPublicKey = public["account_public_key"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        devnet
-            .add_key(account, pk.key_bytes().try_into().unwrap())
-            .unwrap();
-    }
-    let alice = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
-    devnet
-        .add_key("alice.test", alice.verifying_key().to_bytes())
-        .unwrap();
-    let app = devnet.router();
-    tokio::spawn(async move { axum_serve(rpc_listener, app).await });
-    tokio::spawn(devnet.clone().produce_blocks());
+    let viewer = NearRpc::new(&rpc_url, "signer.test", "signer.test", owner).unwrap();
+    viewer.submit(init).await.unwrap();
 
     // Each node is its own process.
     let mut procs: Vec<Proc> = nodes.iter().map(|(dir, ..)| spawn_node(dir)).collect();
 
-    for (_, account, ..) in &nodes {
+    for (dir, account, ..) in &nodes {
+        let (key, _) = node::identity::NearKey::read(&dir.join("account_key.json")).unwrap();
+        let rpc =
+            NearRpc::new(&rpc_url, "signer.test", account, key.signing_key().clone()).unwrap();
         let add = Call::VoteAddDomains {
             schemes: SCHEMES.to_vec(),
             epoch: 0,
         };
-        chain.lock().unwrap().call(account, 0, add).unwrap();
+        rpc.submit(add).await.unwrap();
     }
     let until = Instant::now() + Duration::from_secs(120);
     let state = loop {
-        let state = chain.lock().unwrap().contract().unwrap().state_view();
+        let state = viewer.state().await.unwrap();
         if state.state == "Running" && state.domains.len() == 3 {
             break state;
         }

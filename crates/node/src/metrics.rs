@@ -45,6 +45,8 @@ pub struct Metrics {
     stock: Family<StockLabels, Gauge>,
     peers_alive: Gauge,
     peer_alive: Family<PeerLabels, Gauge>,
+    /// The stock gauges' values, readable (a gauge family cannot be listed).
+    stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, String), usize>>,
 }
 
 impl Default for Metrics {
@@ -96,6 +98,7 @@ impl Default for Metrics {
             stock,
             peers_alive,
             peer_alive,
+            stock_levels: Default::default(),
         }
     }
 }
@@ -132,6 +135,23 @@ impl Metrics {
             kind: kind.to_owned(),
         };
         self.stock.get_or_create(&labels).set(count as i64);
+        self.stock_levels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((domain, kind.to_owned()), count);
+    }
+
+    /// Stock this node owns, per domain and kind.
+    pub fn stock_levels(&self) -> Vec<StockLevel> {
+        let levels = self.stock_levels.lock().unwrap_or_else(|e| e.into_inner());
+        levels
+            .iter()
+            .map(|((domain, kind), count)| StockLevel {
+                domain: *domain,
+                kind: kind.clone(),
+                count: *count,
+            })
+            .collect()
     }
 
     /// Liveness of every configured peer.
@@ -154,4 +174,12 @@ impl Metrics {
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
+}
+
+/// One stock gauge: how many items of `kind` this node owns for `domain`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StockLevel {
+    pub domain: u64,
+    pub kind: String,
+    pub count: usize,
 }

@@ -170,6 +170,27 @@ pub fn verify_independently(
     }
 }
 
+/// The signer contract's wasm as `scripts/build-contract.sh` leaves it (`target/signer.wasm`,
+/// or `$CARGO_TARGET_DIR/signer.wasm`): what the devnet tests deploy. Panics with the command
+/// to run when it is missing, so a test never passes without the real artifact.
+pub fn signer_wasm() -> Vec<u8> {
+    let path = signer_wasm_path();
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the contract first: ./scripts/build-contract.sh",
+            path.display()
+        )
+    })
+}
+
+/// Where [`signer_wasm`] reads from.
+pub fn signer_wasm_path() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("signer.wasm")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -310,6 +310,7 @@ fn status_of(shared: &Shared) -> Status {
             .unwrap_or_default(),
         peers_alive: alive.into_iter().collect(),
         pending_requests: lock(&shared.pending).len(),
+        stock: shared.metrics.stock_levels(),
     }
 }
 
@@ -405,7 +406,7 @@ impl Node {
 }
 
 /// A snapshot of the node's view.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     pub account_id: String,
     pub participant: Option<ParticipantId>,
@@ -413,6 +414,8 @@ pub struct Status {
     pub domains_with_keys: Vec<u64>,
     pub peers_alive: Vec<ParticipantId>,
     pub pending_requests: usize,
+    /// Precomputed material this node owns, per domain and kind.
+    pub stock: Vec<crate::metrics::StockLevel>,
 }
 
 async fn dispatch_starts(

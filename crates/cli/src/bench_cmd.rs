@@ -1,0 +1,230 @@
+//! `chainsig bench`: signing throughput and latency against a running network.
+//!
+//! `--requests` `sign` transactions from one account, `--concurrency` in flight at once, each
+//! with its own path and payload; every answer is checked to parse as a signature. Prints the
+//! throughput, the latency percentiles and, once a second, the nodes' stock (when it knows
+//! their HTTP endpoints: `--dir` of a devnet, or `--node-http`).
+
+use chain::NearRpc;
+use node::identity::NearKey;
+use primitives::response::SignatureResponse;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    contract: crate::sign_cmd::Contract,
+    /// A devnet directory: the user account, its key and the nodes' HTTP endpoints from it.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The account that asks (default: the devnet's user).
+    #[arg(long)]
+    account: Option<String>,
+    /// Its near-cli key file (default: the devnet's user key).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Nodes' HTTP endpoints (host:port, comma-separated) to sample stock from.
+    #[arg(long, value_delimiter = ',')]
+    node_http: Vec<SocketAddr>,
+    /// How many signatures.
+    #[arg(long, default_value_t = 100)]
+    requests: usize,
+    /// How many in flight at once.
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// The domain to sign on.
+    #[arg(long, default_value_t = 0)]
+    domain: u64,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    if args.requests == 0 || args.concurrency == 0 {
+        return Err(Failure::usage(
+            "--requests and --concurrency must be at least 1",
+        ));
+    }
+    let (account, key_file, mut nodes) = match &args.dir {
+        Some(dir) => {
+            let mut https = vec![];
+            for i in 0.. {
+                let node_dir = dir.join(format!("node{i}"));
+                if !node_dir.exists() {
+                    break;
+                }
+                let config =
+                    node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
+                https.push(config.http.listen);
+            }
+            (
+                crate::devnet_cmd::USER_ID.to_owned(),
+                dir.join("user_key.json"),
+                https,
+            )
+        }
+        None => (String::new(), PathBuf::new(), vec![]),
+    };
+    nodes.extend(args.node_http.iter().copied());
+    let account = args.account.clone().unwrap_or(account);
+    let key_file = args.key_file.clone().unwrap_or(key_file);
+    if account.is_empty() {
+        return Err(Failure::usage(
+            "give --dir (a devnet) or --account and --key-file",
+        ));
+    }
+    let (key, _) = NearKey::read(&key_file).map_err(Failure::usage)?;
+    let rpc = NearRpc::new(
+        &args.contract.rpc,
+        &args.contract.contract_id,
+        &account,
+        key.signing_key().clone(),
+    )
+    .map_err(Failure::usage)?;
+    crate::runtime()?.block_on(bench(args, account, rpc, nodes))
+}
+
+async fn bench(
+    args: Args,
+    account: String,
+    rpc: NearRpc,
+    nodes: Vec<SocketAddr>,
+) -> Result<(), Failure> {
+    let (scheme, _) = crate::sign_cmd::domain(&rpc, args.domain).await?;
+    let rpc = Arc::new(rpc);
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    eprintln!(
+        "bench: {} requests, {} at once, domain {} ({scheme:?}), as {account}",
+        args.requests, args.concurrency, args.domain
+    );
+    let start = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency.min(args.requests) {
+        let (rpc, next, done) = (rpc.clone(), next.clone(), done.clone());
+        let (total, domain) = (args.requests, args.domain);
+        workers.spawn(async move {
+            let mut latencies = vec![];
+            let mut failures = vec![];
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let path = format!("bench-{run_id}-{i}");
+                let payload: [u8; 32] = Sha256::digest(path.as_bytes()).into();
+                let sign_args = crate::sign_cmd::sign_args(scheme, domain, &path, &payload);
+                let t = Instant::now();
+                let answer = rpc.call("sign", sign_args, 1).await;
+                match answer.map(|v| serde_json::from_slice::<SignatureResponse>(&v)) {
+                    Ok(Ok(_)) => latencies.push(t.elapsed()),
+                    Ok(Err(e)) => failures.push(format!("unexpected answer: {e}")),
+                    Err(e) => failures.push(e.to_string()),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            (latencies, failures)
+        });
+    }
+    let mut latencies = vec![];
+    let mut failures = vec![];
+    let mut samples = vec![];
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            joined = workers.join_next() => match joined {
+                Some(Ok((l, f))) => { latencies.extend(l); failures.extend(f); }
+                Some(Err(e)) => failures.push(format!("a worker failed: {e}")),
+                None => break,
+            },
+            _ = tick.tick() => {
+                let stock = sample_stock(&nodes, args.domain).await;
+                let t = start.elapsed().as_secs_f64();
+                let d = done.load(Ordering::Relaxed);
+                eprintln!("bench: t={t:>5.1}s answered {d:>5}/{}  stock per node: {stock:?}", args.requests);
+                samples.push(serde_json::json!({"t": t, "answered": d, "stock": stock}));
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
+    let (p50, p90, p99) = (
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.9)),
+        ms(percentile(&latencies, 0.99)),
+    );
+    if args.json {
+        let out = serde_json::json!({
+            "domain": args.domain,
+            "scheme": scheme,
+            "requests": args.requests,
+            "concurrency": args.concurrency,
+            "signed": latencies.len(),
+            "failed": failures.len(),
+            "seconds": elapsed.as_secs_f64(),
+            "throughput_per_s": throughput,
+            "latency_ms": {"p50": p50, "p90": p90, "p99": p99},
+            "stock_samples": samples,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "domain {} ({scheme:?}): {} signed, {} failed in {:.1} s",
+            args.domain,
+            latencies.len(),
+            failures.len(),
+            elapsed.as_secs_f64()
+        );
+        println!("throughput   {throughput:.2} signatures/s");
+        println!("latency      p50 {p50:.0} ms, p90 {p90:.0} ms, p99 {p99:.0} ms");
+    }
+    if let Some(f) = failures.first() {
+        eprintln!("bench: first failure: {f}");
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(format!(
+            "{} requests failed",
+            failures.len()
+        )))
+    }
+}
+
+/// Each node's ready stock (presignatures or nonces) on `domain`; -1 where it did not answer.
+async fn sample_stock(nodes: &[SocketAddr], domain: u64) -> Vec<i64> {
+    let mut out = vec![];
+    for addr in nodes {
+        let status = crate::http::get_json::<node::service::Status>(*addr, "/health").await;
+        out.push(status.map_or(-1, |s| {
+            s.stock
+                .iter()
+                .filter(|l| l.domain == domain && l.kind != "triple")
+                .map(|l| l.count as i64)
+                .sum()
+        }));
+    }
+    out
+}

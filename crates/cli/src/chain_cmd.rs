@@ -1,0 +1,130 @@
+//! `chainsig chain --dir D`: the devnet chain as a process.
+//!
+//! On first start it creates the chain from `D/genesis.json` (written by `chainsig devnet`,
+//! or by hand); afterwards it resumes from `D/chain.redb`. It serves NEAR's JSON-RPC on
+//! `--listen` and produces a block every `--block-ms` until SIGTERM or Ctrl-C.
+
+use devnet::{Devnet, Genesis, GenesisAccount};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{error, info};
+
+use crate::Failure;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The chain's data directory (holds genesis.json at first, then chain.redb).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Where to serve JSON-RPC.
+    #[arg(long, default_value = "127.0.0.1:3030")]
+    pub listen: SocketAddr,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 100)]
+    pub block_ms: u64,
+}
+
+/// `genesis.json`: the accounts the chain starts with.
+#[derive(Serialize, Deserialize)]
+pub struct GenesisFile {
+    /// 64 hex characters: the seed of every block's randomness.
+    pub seed: String,
+    pub accounts: Vec<GenesisFileAccount>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct GenesisFileAccount {
+    pub account_id: String,
+    /// yoctoNEAR, as a decimal string.
+    pub balance: String,
+    pub public_keys: Vec<String>,
+    /// A wasm file (relative to the chain's directory) to deploy on the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<PathBuf>,
+}
+
+fn read_genesis(dir: &Path) -> Result<Genesis, String> {
+    let path = dir.join("genesis.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{}: {e} (a new chain starts from its genesis)",
+            path.display()
+        )
+    })?;
+    let file: GenesisFile =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let seed: [u8; 32] = hex::decode(&file.seed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{}: seed must be 64 hex characters", path.display()))?;
+    let mut accounts = vec![];
+    for a in file.accounts {
+        let bad = |what: &str| format!("{}: account {}: {what}", path.display(), a.account_id);
+        let wasm = match &a.wasm {
+            Some(w) => Some(
+                std::fs::read(dir.join(w))
+                    .map_err(|e| bad(&format!("wasm {}: {e}", w.display())))?,
+            ),
+            None => None,
+        };
+        accounts.push(GenesisAccount {
+            account_id: a.account_id.parse().map_err(|e| bad(&format!("{e}")))?,
+            balance: a
+                .balance
+                .parse()
+                .map_err(|e| bad(&format!("balance: {e}")))?,
+            keys: a
+                .public_keys
+                .iter()
+                .map(|k| k.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&format!("public key: {e}")))?,
+            wasm,
+        });
+    }
+    Ok(Genesis { accounts, seed })
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    crate::init_logging();
+    if args.block_ms == 0 {
+        return Err(Failure::usage("--block-ms must be at least 1"));
+    }
+    let interval = Duration::from_millis(args.block_ms);
+    let genesis = || read_genesis(&args.dir);
+    let (devnet, created) = Devnet::open(&args.dir, genesis, interval).map_err(Failure::failed)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", args.listen)))?;
+        let height = devnet.ledger().height;
+        info!(
+            rpc = %format!("http://{}", args.listen),
+            height,
+            created,
+            block_ms = args.block_ms,
+            "chain running"
+        );
+        let app = devnet.router();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let blocks = tokio::spawn(devnet.clone().produce_blocks());
+        tokio::select! {
+            signal = crate::node_run::shutdown_signal() => {
+                info!(signal, "shutting down");
+            }
+            e = blocks => {
+                let e = e.map_err(|e| Failure::failed(format!("block production: {e}")))?;
+                error!(error = %e, "block production stopped");
+                return Err(Failure::failed(e));
+            }
+        }
+        server.abort();
+        Ok(())
+    })
+}

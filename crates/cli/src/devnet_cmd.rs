@@ -1,0 +1,534 @@
+//! `chainsig devnet`: a whole network on this machine, ready to sign.
+//!
+//! The chain (`chainsig chain`) and every node (`chainsig node run`) are separate processes
+//! with their own data dirs under `--dir`, talking over loopback: the nodes to each other over
+//! mutually authenticated TLS, everyone to the chain over NEAR JSON-RPC. On first start it
+//! writes the genesis (the signer contract's wasm deployed on `signer.devnet`, funded node and
+//! user accounts), initializes the contract with the nodes by a real transaction, has every
+//! node vote for the Secp256k1, Ed25519 and Bip340 domains, waits for their key generation
+//! and for stock, and prints one ready line. Started again on the same dir it resumes: same
+//! chain, same keys. Ctrl-C (or SIGTERM) stops every process cleanly.
+
+use chain::NearRpc;
+use contract::views::StateView;
+use node::identity::{IdentityPaths, NearKey};
+use primitives::SignatureScheme;
+use serde::{Deserialize, Serialize};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::chain_cmd::{GenesisFile, GenesisFileAccount};
+use crate::Failure;
+
+pub const CONTRACT_ID: &str = "signer.devnet";
+pub const USER_ID: &str = "user.devnet";
+const SCHEMES: [SignatureScheme; 3] = [
+    SignatureScheme::Secp256k1,
+    SignatureScheme::Ed25519,
+    SignatureScheme::Bip340,
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// How many MPC nodes.
+    #[arg(long, default_value_t = 4)]
+    nodes: usize,
+    /// How many nodes must take part in a signature.
+    #[arg(long, default_value_t = 3)]
+    threshold: u64,
+    /// Where the chain and the nodes keep their data; an existing devnet there resumes.
+    #[arg(long, default_value = "devnet-data")]
+    dir: PathBuf,
+    /// Port of the chain's JSON-RPC on 127.0.0.1.
+    #[arg(long, default_value_t = 3030)]
+    rpc_port: u16,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 100)]
+    block_ms: u64,
+    /// The signer contract's wasm (built by scripts/build-contract.sh).
+    #[arg(long, default_value = "target/signer.wasm")]
+    wasm: PathBuf,
+    /// Presignatures (and nonces) each node owns per domain before the devnet is ready.
+    #[arg(long, default_value_t = 4)]
+    ready_stock: usize,
+    /// Print the ready line as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `devnet.json`: what a resumed devnet needs to know.
+#[derive(Serialize, Deserialize)]
+struct Layout {
+    nodes: usize,
+    threshold: u64,
+    rpc_port: u16,
+    block_ms: u64,
+    node_accounts: Vec<String>,
+}
+
+/// A child process, killed if still running when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn progress(msg: impl std::fmt::Display) {
+    eprintln!("devnet: {msg}");
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure::failed(format!("{}: {e}", path.display()))
+}
+
+fn free_port() -> Result<u16, Failure> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Failure::failed(format!("no free port: {e}")))
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    if args.threshold < 2 || args.threshold as usize > args.nodes {
+        return Err(Failure::usage(format!(
+            "--threshold must be between 2 and --nodes ({}), got {}",
+            args.nodes, args.threshold
+        )));
+    }
+    if args.block_ms == 0 {
+        return Err(Failure::usage("--block-ms must be at least 1"));
+    }
+    let layout_path = args.dir.join("devnet.json");
+    let layout = if layout_path.exists() {
+        let text = std::fs::read_to_string(&layout_path).map_err(io(&layout_path))?;
+        let layout: Layout = serde_json::from_str(&text)
+            .map_err(|e| Failure::failed(format!("{}: {e}", layout_path.display())))?;
+        progress(format!(
+            "resuming the devnet in {} ({} nodes, threshold {})",
+            args.dir.display(),
+            layout.nodes,
+            layout.threshold
+        ));
+        layout
+    } else {
+        create(&args)?
+    };
+    crate::runtime()?.block_on(serve(&args, &layout))
+}
+
+/// Writes a new devnet's genesis, node dirs and key files.
+fn create(args: &Args) -> Result<Layout, Failure> {
+    let wasm = std::fs::read(&args.wasm).map_err(|e| {
+        Failure::failed(format!(
+            "cannot read the signer contract's wasm at {}: {e} (build it with \
+             ./scripts/build-contract.sh, or pass --wasm)",
+            args.wasm.display()
+        ))
+    })?;
+    progress(format!(
+        "creating a devnet in {}: {} nodes, threshold {}",
+        args.dir.display(),
+        args.nodes,
+        args.threshold
+    ));
+    let chain_dir = args.dir.join("chain");
+    std::fs::create_dir_all(&chain_dir).map_err(io(&chain_dir))?;
+    let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
+    let mut accounts = vec![];
+    let mut node_accounts = vec![];
+    for i in 0..args.nodes {
+        let dir = args.dir.join(format!("node{i}"));
+        let account = format!("node{i}.devnet");
+        let p2p = format!("127.0.0.1:{}", free_port()?);
+        let http = format!("127.0.0.1:{}", free_port()?);
+        let public = crate::node_cmd::init_dir(
+            &dir,
+            &account,
+            p2p.parse().expect("an address"),
+            http.parse().expect("an address"),
+            &rpc_url,
+            CONTRACT_ID,
+        )?;
+        accounts.push(GenesisFileAccount {
+            account_id: account.clone(),
+            balance: (100 * devnet::NEAR).to_string(),
+            public_keys: vec![public.account_public_key.to_string()],
+            wasm: None,
+        });
+        node_accounts.push(account);
+    }
+    let contract_key = NearKey::generate();
+    let contract_key_path = args.dir.join("contract_key.json");
+    contract_key
+        .write(&contract_key_path, Some(CONTRACT_ID))
+        .map_err(Failure::failed)?;
+    std::fs::write(chain_dir.join("signer.wasm"), &wasm).map_err(io(&chain_dir))?;
+    accounts.push(GenesisFileAccount {
+        account_id: CONTRACT_ID.into(),
+        balance: (100 * devnet::NEAR).to_string(),
+        public_keys: vec![contract_key.public_key().to_string()],
+        wasm: Some("signer.wasm".into()),
+    });
+    let user_key = NearKey::generate();
+    user_key
+        .write(&args.dir.join("user_key.json"), Some(USER_ID))
+        .map_err(Failure::failed)?;
+    accounts.push(GenesisFileAccount {
+        account_id: USER_ID.into(),
+        balance: (1000 * devnet::NEAR).to_string(),
+        public_keys: vec![user_key.public_key().to_string()],
+        wasm: None,
+    });
+    let seed: [u8; 32] = rand::random();
+    let genesis = GenesisFile {
+        seed: hex::encode(seed),
+        accounts,
+    };
+    let genesis_path = chain_dir.join("genesis.json");
+    std::fs::write(
+        &genesis_path,
+        serde_json::to_string_pretty(&genesis).expect("plain data"),
+    )
+    .map_err(io(&genesis_path))?;
+    let layout = Layout {
+        nodes: args.nodes,
+        threshold: args.threshold,
+        rpc_port: args.rpc_port,
+        block_ms: args.block_ms,
+        node_accounts,
+    };
+    let layout_path = args.dir.join("devnet.json");
+    std::fs::write(
+        &layout_path,
+        serde_json::to_string_pretty(&layout).expect("plain data"),
+    )
+    .map_err(io(&layout_path))?;
+    Ok(layout)
+}
+
+fn spawn(name: &str, args: &[&str], log: PathBuf) -> Result<Proc, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::failed(format!("cannot find this program: {e}")))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(io(&log))?;
+    let child = Command::new(exe)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        // Ctrl-C in the terminal reaches the whole process group; the devnet itself stops
+        // its children in order, so they get their own group.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Failure::failed(format!("cannot start {name}: {e}")))?;
+    Ok(Proc {
+        name: name.to_owned(),
+        child,
+        log,
+    })
+}
+
+/// The last lines of a log, for an error message.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+fn check_alive(procs: &mut [Proc]) -> Result<(), Failure> {
+    for p in procs {
+        if let Ok(Some(status)) = p.child.try_wait() {
+            return Err(Failure::failed(format!(
+                "{} exited ({status}); its log {}:\n{}",
+                p.name,
+                p.log.display(),
+                tail(&p.log)
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
+    let dir = &args.dir;
+    let rpc_url = format!("http://127.0.0.1:{}", layout.rpc_port);
+    let chain_dir = dir.join("chain");
+    let mut procs = vec![spawn(
+        "the chain",
+        &[
+            "chain",
+            "--dir",
+            &chain_dir.to_string_lossy(),
+            "--listen",
+            &format!("127.0.0.1:{}", layout.rpc_port),
+            "--block-ms",
+            &layout.block_ms.to_string(),
+        ],
+        chain_dir.join("chain.log"),
+    )?];
+    let viewer = NearRpc::read_only(&rpc_url, CONTRACT_ID).map_err(Failure::failed)?;
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut state: Option<StateView> = loop {
+        check_alive(&mut procs)?;
+        match viewer
+            .view::<StateView>("state", serde_json::json!({}))
+            .await
+        {
+            Ok(s) => break Some(s),
+            Err(chain::ChainError::Rejected(_)) => break None,
+            Err(_) if Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => return Err(Failure::failed(format!("the chain did not answer: {e}"))),
+        }
+    };
+    progress(format!("chain up at {rpc_url}"));
+    if state.is_none() {
+        init_contract(dir, layout, &rpc_url).await?;
+        state = Some(
+            viewer
+                .view("state", serde_json::json!({}))
+                .await
+                .map_err(Failure::failed)?,
+        );
+        progress("signer contract initialized with the nodes");
+    }
+    for (i, _) in layout.node_accounts.iter().enumerate() {
+        let node_dir = dir.join(format!("node{i}"));
+        procs.push(spawn(
+            &format!("node {i}"),
+            &["node", "run", "--dir", &node_dir.to_string_lossy()],
+            node_dir.join("node.log"),
+        )?);
+    }
+    progress(format!("{} nodes started", layout.nodes));
+    let state = state.expect("read above");
+    if state.domains.is_empty() && state.state == "Running" {
+        for (i, account) in layout.node_accounts.iter().enumerate() {
+            let key = node_key(dir, i)?;
+            let rpc = NearRpc::new(&rpc_url, CONTRACT_ID, account, key).map_err(Failure::failed)?;
+            let args = serde_json::json!({"schemes": SCHEMES, "epoch": state.epoch.unwrap_or(0)});
+            rpc.call("vote_add_domains", args.to_string().into_bytes(), 0)
+                .await
+                .map_err(|e| Failure::failed(format!("{account} voting for domains: {e}")))?;
+        }
+        progress("domains Secp256k1, Ed25519, Bip340 voted; key generation running");
+    }
+    let state = wait_for_keys(&viewer, &mut procs).await?;
+    wait_for_stock(layout, dir, args.ready_stock, &mut procs).await?;
+    ready_line(args, &rpc_url, &state)?;
+    let stop = tokio::select! {
+        signal = crate::node_run::shutdown_signal() => Ok(signal),
+        e = watch(&mut procs) => Err(e),
+    };
+    progress("stopping");
+    shut_down(&mut procs).await;
+    match stop {
+        Ok(signal) => {
+            progress(format!("stopped ({signal}); run again to resume"));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn node_key(dir: &Path, i: usize) -> Result<ed25519_dalek::SigningKey, Failure> {
+    let paths = IdentityPaths::in_dir(&dir.join(format!("node{i}")));
+    let (key, _) = NearKey::read(&paths.account_key).map_err(Failure::failed)?;
+    Ok(key.signing_key().clone())
+}
+
+async fn init_contract(dir: &Path, layout: &Layout, rpc_url: &str) -> Result<(), Failure> {
+    let mut participants = vec![];
+    for (i, account) in layout.node_accounts.iter().enumerate() {
+        let node_dir = dir.join(format!("node{i}"));
+        let config =
+            node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
+        let paths = IdentityPaths::in_dir(&node_dir);
+        let (tls, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
+        participants.push(serde_json::json!({
+            "account_id": account,
+            "url": config.p2p.public_url,
+            "tls_public_key": tls.public_key(),
+        }));
+    }
+    let (key, _) = NearKey::read(&dir.join("contract_key.json")).map_err(Failure::failed)?;
+    let rpc = NearRpc::new(rpc_url, CONTRACT_ID, CONTRACT_ID, key.signing_key().clone())
+        .map_err(Failure::failed)?;
+    let args = serde_json::json!({
+        "participants": participants,
+        "threshold": layout.threshold,
+        "config": null,
+    });
+    rpc.call("init", args.to_string().into_bytes(), 0)
+        .await
+        .map_err(|e| Failure::failed(format!("initializing the signer contract: {e}")))?;
+    Ok(())
+}
+
+async fn wait_for_keys(viewer: &NearRpc, procs: &mut [Proc]) -> Result<StateView, Failure> {
+    let until = Instant::now() + Duration::from_secs(300);
+    let mut said = usize::MAX;
+    loop {
+        check_alive(procs)?;
+        if let Ok(state) = viewer
+            .view::<StateView>("state", serde_json::json!({}))
+            .await
+        {
+            if state.state == "Running" && state.domains.len() >= SCHEMES.len() {
+                progress(format!(
+                    "keys generated for {} domains (epoch {})",
+                    state.domains.len(),
+                    state.epoch.unwrap_or(0)
+                ));
+                return Ok(state);
+            }
+            if state.domains.len() != said {
+                said = state.domains.len();
+                progress(format!(
+                    "key generation: {}/{} domains, contract {}",
+                    said,
+                    SCHEMES.len(),
+                    state.state
+                ));
+            }
+        }
+        if Instant::now() > until {
+            return Err(Failure::failed(
+                "key generation did not finish in 5 minutes; see the nodes' node.log",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits until every node owns `want` presignatures (Secp256k1) and nonces (FROST domains).
+async fn wait_for_stock(
+    layout: &Layout,
+    dir: &Path,
+    want: usize,
+    procs: &mut [Proc],
+) -> Result<(), Failure> {
+    let mut https = vec![];
+    for i in 0..layout.nodes {
+        let config = node::config::NodeConfig::load(&dir.join(format!("node{i}")), |_| None)
+            .map_err(Failure::failed)?;
+        https.push(config.http.listen);
+    }
+    let mut last_report = Instant::now() - Duration::from_secs(10);
+    loop {
+        check_alive(procs)?;
+        let mut lowest = usize::MAX;
+        for addr in &https {
+            let status = crate::http::get_json::<node::service::Status>(*addr, "/health").await;
+            let own = status.map_or(0, |s| stock_floor(&s.stock));
+            lowest = lowest.min(own);
+        }
+        if lowest >= want {
+            progress(format!("stock ready: every node owns ≥ {want} per domain"));
+            return Ok(());
+        }
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            progress(format!(
+                "filling stock: {lowest}/{want} per node and domain"
+            ));
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The smallest ready-to-sign stock over the node's domains (presignatures or nonces).
+fn stock_floor(stock: &[node::metrics::StockLevel]) -> usize {
+    let usable: Vec<usize> = stock
+        .iter()
+        .filter(|s| s.kind != "triple")
+        .map(|s| s.count)
+        .collect();
+    if usable.len() < SCHEMES.len() {
+        return 0;
+    }
+    usable.into_iter().min().unwrap_or(0)
+}
+
+fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failure> {
+    let key_file = args.dir.join("user_key.json");
+    let key_file = std::fs::canonicalize(&key_file).unwrap_or(key_file);
+    let domains: Vec<serde_json::Value> = state
+        .domains
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "domain_id": d.id.0,
+                "scheme": d.scheme,
+                "public_key": d.public_key,
+            })
+        })
+        .collect();
+    if args.json {
+        let line = serde_json::json!({
+            "rpc_url": rpc_url,
+            "contract_id": CONTRACT_ID,
+            "domains": domains,
+            "user": {"account_id": USER_ID, "key_file": key_file},
+        });
+        println!("{line}");
+    } else {
+        println!("devnet ready: rpc {rpc_url}, contract {CONTRACT_ID}");
+        for d in &state.domains {
+            println!("  domain {} {:?}: {}", d.id.0, d.scheme, d.public_key);
+        }
+        println!("  user {USER_ID}, key file {}", key_file.display());
+        println!(
+            "try: chainsig sign --rpc {rpc_url} --account {USER_ID} --key-file {} --path demo \
+             --payload {}",
+            key_file.display(),
+            "11".repeat(32)
+        );
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// Resolves when a child exits on its own: the devnet cannot go on without it.
+async fn watch(procs: &mut [Proc]) -> Failure {
+    loop {
+        if let Err(e) = check_alive(procs) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// SIGTERM to the nodes, then the chain; SIGKILL whatever has not exited in 15 s.
+async fn shut_down(procs: &mut [Proc]) {
+    for p in procs.iter_mut().rev() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &p.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = p.child.try_wait() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `chainsig devnet` as a user runs it: chain and nodes as separate processes, the contract's
+//! wasm on the chain; 50 requests per domain through NEAR's JSON-RPC client, each signature
+//! checked by an independent verifier; Ctrl-C stops it cleanly and a second start resumes with
+//! the same keys.
+
+use chain::NearRpc;
+use primitives::response::SignatureResponse;
+use primitives::SignatureScheme;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Devnet(Child);
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the devnet and returns it with its ready line.
+fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(["devnet", "--json", "--block-ms", "50", "--rpc-port"])
+        .arg(port.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .arg("--wasm")
+        .arg(testkit::signer_wasm_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let devnet = Devnet(child);
+    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (devnet, ready)
+}
+
+fn interrupt(devnet: &mut Devnet) {
+    let pid = devnet.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = devnet.0.try_wait().unwrap() {
+            assert!(status.success(), "devnet exited with {status}");
+            return;
+        }
+        assert!(Instant::now() < until, "devnet did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn user(ready: &serde_json::Value) -> NearRpc {
+    let key_file = ready["user"]["key_file"].as_str().unwrap();
+    let (key, account) = node::identity::NearKey::read(Path::new(key_file)).unwrap();
+    assert_eq!(account.as_deref(), ready["user"]["account_id"].as_str());
+    NearRpc::new(
+        ready["rpc_url"].as_str().unwrap(),
+        ready["contract_id"].as_str().unwrap(),
+        ready["user"]["account_id"].as_str().unwrap(),
+        key.signing_key().clone(),
+    )
+    .unwrap()
+}
+
+/// `n` requests per domain, all in flight at once, each answer verified independently.
+async fn sign_all(ready: &serde_json::Value, tag: &str, n: u8) {
+    let user = Arc::new(user(ready));
+    let account = ready["user"]["account_id"].as_str().unwrap().to_owned();
+    let mut asked = vec![];
+    for d in ready["domains"].as_array().unwrap() {
+        let domain = d["domain_id"].as_u64().unwrap();
+        let scheme: SignatureScheme = serde_json::from_value(d["scheme"].clone()).unwrap();
+        let root: primitives::NearPublicKey = d["public_key"].as_str().unwrap().parse().unwrap();
+        for i in 0..n {
+            let path = format!("{tag}-{i}");
+            let request = testkit::sign_request(domain, scheme, &path, i + 1);
+            let args = serde_json::to_vec(&serde_json::json!({ "request": request })).unwrap();
+            let user = user.clone();
+            let waiting = tokio::spawn(async move { user.call("sign", args, 1).await });
+            asked.push((scheme, root, path, i + 1, waiting));
+        }
+    }
+    for (scheme, root, path, fill, waiting) in asked {
+        let value = tokio::time::timeout(Duration::from_secs(300), waiting)
+            .await
+            .expect("answered in time")
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{scheme:?} {path}: {e}"));
+        let response: SignatureResponse = serde_json::from_slice(&value).unwrap();
+        let payload = testkit::payload_bytes(scheme, fill);
+        testkit::verify_independently(&root, &account, &path, &payload, &response)
+            .unwrap_or_else(|e| panic!("{scheme:?} {path}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let port = free_port();
+    let (mut devnet, ready) = start(&dir, port);
+    assert_eq!(ready["rpc_url"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(ready["contract_id"], "signer.devnet");
+    let schemes: Vec<&str> = ready["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["scheme"].as_str().unwrap())
+        .collect();
+    assert_eq!(schemes, ["Secp256k1", "Ed25519", "Bip340"]);
+    // The key file is near-cli's format.
+    let key: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ready["user"]["key_file"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert!(key["private_key"].as_str().unwrap().starts_with("ed25519:"));
+    assert!(key["public_key"].as_str().unwrap().starts_with("ed25519:"));
+
+    sign_all(&ready, "first", 50).await;
+
+    // `chainsig sign` prints the result with the derived key.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args([
+            "sign",
+            "--json",
+            "--domain",
+            "1",
+            "--path",
+            "cli",
+            "--payload",
+        ])
+        .arg("ab".repeat(40))
+        .args(["--rpc", ready["rpc_url"].as_str().unwrap()])
+        .args(["--account", ready["user"]["account_id"].as_str().unwrap()])
+        .args(["--key-file", ready["user"]["key_file"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root: primitives::NearPublicKey = ready["domains"][1]["public_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let response: SignatureResponse = serde_json::from_value(printed["signature"].clone()).unwrap();
+    testkit::verify_independently(&root, "user.devnet", "cli", &[0xab; 40], &response).unwrap();
+    let derived = primitives::derivation::derive_public_key(&root, "user.devnet", "cli").unwrap();
+    assert_eq!(printed["public_key"], derived.to_string());
+    // `chainsig derive --rpc` reads the root key from the contract and agrees.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args([
+            "derive",
+            "--json",
+            "--domain",
+            "1",
+            "--account",
+            "user.devnet",
+            "--path",
+            "cli",
+        ])
+        .args(["--rpc", ready["rpc_url"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["public_key"], derived.to_string());
+
+    interrupt(&mut devnet);
+
+    // Started again on the same directory: same chain, same keys, signing again.
+    let (mut devnet, again) = start(&dir, port);
+    assert_eq!(again["domains"], ready["domains"]);
+    sign_all(&again, "second", 3).await;
+    interrupt(&mut devnet);
+}

@@ -1,0 +1,404 @@
+//! The host a contract's wasm calls into while it runs: NEAR VM's [`External`] over one
+//! account's storage, recording the receipts, yields and resumes a call asks for.
+//!
+//! The VM (near-vm-runner) meters gas, checks limits and decodes every host call; this side
+//! only keeps state. Storage is a working copy: the caller commits it if the call succeeds and
+//! drops it if it fails, so a failed call changes nothing, as on NEAR. Data ids (which are
+//! also yield ids) are derived from the receipt being executed and a counter, so they are
+//! unique across the chain's whole history.
+//!
+//! Caveats: storage reads and writes are not charged per trie node touched (NEAR charges
+//! those through the access tracker; the devnet's gas is therefore a little lower); actions a
+//! signer contract has no use for (staking, keys, deploys, global contracts, state init) are
+//! recorded as unsupported and fail the call after it returns.
+
+use near_crypto::PublicKey;
+use near_primitives_core::hash::{hash, CryptoHash, YieldId};
+use near_primitives_core::types::{AccountId, Balance, Gas, GasWeight, Nonce, NonceIndex};
+use near_primitives_core::universal_state_init::{
+    DecodeMode, RawStateInit, StateInitError, UniversalStateInitCounts,
+};
+use near_vm_runner::logic::types::{
+    ActionIndex, GlobalContractDeployMode, GlobalContractIdentifier, ReceiptIndex,
+};
+use near_vm_runner::logic::{External, HostError, StorageAccessTracker, VMLogicError, ValuePtr};
+use std::collections::{BTreeMap, BTreeSet};
+
+type Result<T, E = VMLogicError> = std::result::Result<T, E>;
+
+/// What a new receipt does.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ActionSpec {
+    FunctionCall {
+        method: String,
+        args: Vec<u8>,
+        deposit: u128,
+        gas: u64,
+    },
+    Transfer {
+        deposit: u128,
+    },
+}
+
+impl ActionSpec {
+    /// The tokens the action carries to its receiver.
+    pub fn deposit(&self) -> u128 {
+        match self {
+            Self::FunctionCall { deposit, .. } | Self::Transfer { deposit } => *deposit,
+        }
+    }
+}
+
+/// A receipt the running call created (by promise index).
+#[derive(Clone, Debug)]
+pub struct NewReceipt {
+    pub receiver: AccountId,
+    /// Promise indices (into this call's receipts) whose results it waits for.
+    pub depends_on: Vec<ReceiptIndex>,
+    /// Set for a yield: the data id its resumption (or timeout) delivers.
+    pub yield_data_id: Option<CryptoHash>,
+    pub actions: Vec<ActionSpec>,
+    pub refund_to: Option<AccountId>,
+}
+
+/// One call's host: the account's storage and what the call asked the chain to do.
+pub struct Host<'a> {
+    storage: &'a mut BTreeMap<Vec<u8>, Vec<u8>>,
+    current: AccountId,
+    /// The id of the receipt being executed: seeds data ids.
+    seed: CryptoHash,
+    data_count: u64,
+    /// Yields of this account still waiting: `promise_yield_resume` answers whether the id is
+    /// one of them (and a second resume of the same id in this call is refused).
+    open_yields: BTreeSet<CryptoHash>,
+    pub receipts: Vec<NewReceipt>,
+    pub resumes: Vec<(CryptoHash, Vec<u8>)>,
+    pub unsupported: Option<&'static str>,
+}
+
+impl<'a> Host<'a> {
+    pub fn new(
+        storage: &'a mut BTreeMap<Vec<u8>, Vec<u8>>,
+        current: AccountId,
+        seed: CryptoHash,
+        open_yields: BTreeSet<CryptoHash>,
+    ) -> Self {
+        Self {
+            storage,
+            current,
+            seed,
+            data_count: 0,
+            open_yields,
+            receipts: vec![],
+            resumes: vec![],
+            unsupported: None,
+        }
+    }
+
+    fn receipt(&mut self, index: ReceiptIndex) -> Option<&mut NewReceipt> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.receipts.get_mut(i))
+    }
+
+    fn push_action(&mut self, index: ReceiptIndex, action: ActionSpec) {
+        match self.receipt(index) {
+            Some(r) => r.actions.push(action),
+            // The VM validates promise indices before calling us; this is defensive only.
+            None => self.unsupported = Some("an action on an unknown promise"),
+        }
+    }
+
+    fn unsupported(&mut self, what: &'static str) {
+        self.unsupported.get_or_insert(what);
+    }
+}
+
+struct Value(Vec<u8>);
+
+impl ValuePtr for Value {
+    fn len(&self) -> u32 {
+        u32::try_from(self.0.len()).unwrap_or(u32::MAX)
+    }
+
+    fn deref(&self, _: &mut dyn StorageAccessTracker) -> Result<Vec<u8>> {
+        Ok(self.0.clone())
+    }
+}
+
+impl External for Host<'_> {
+    fn storage_set(
+        &mut self,
+        _: &mut dyn StorageAccessTracker,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self.storage.insert(key.to_vec(), value.to_vec()))
+    }
+
+    fn storage_get<'b>(
+        &'b self,
+        _: &mut dyn StorageAccessTracker,
+        key: &[u8],
+    ) -> Result<Option<Box<dyn ValuePtr + 'b>>> {
+        Ok(self
+            .storage
+            .get(key)
+            .map(|v| Box::new(Value(v.clone())) as Box<dyn ValuePtr>))
+    }
+
+    fn storage_remove(
+        &mut self,
+        _: &mut dyn StorageAccessTracker,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self.storage.remove(key))
+    }
+
+    fn storage_has_key(&mut self, _: &mut dyn StorageAccessTracker, key: &[u8]) -> Result<bool> {
+        Ok(self.storage.contains_key(key))
+    }
+
+    fn generate_data_id(&mut self) -> CryptoHash {
+        let mut bytes = self.seed.as_ref().to_vec();
+        bytes.extend_from_slice(&self.data_count.to_le_bytes());
+        self.data_count += 1;
+        hash(&bytes)
+    }
+
+    fn get_recorded_storage_size(&self) -> usize {
+        0
+    }
+
+    fn storage_proof_size_before_receipt(&self) -> usize {
+        0
+    }
+
+    fn validator_stake(&self, _: &AccountId) -> Result<Option<Balance>> {
+        Ok(None)
+    }
+
+    fn validator_total_stake(&self) -> Result<Balance> {
+        Ok(Balance::ZERO)
+    }
+
+    fn chain_id(&self) -> String {
+        crate::CHAIN_ID.to_owned()
+    }
+
+    fn create_action_receipt(
+        &mut self,
+        receipt_indices: Vec<ReceiptIndex>,
+        receiver_id: AccountId,
+    ) -> Result<ReceiptIndex> {
+        self.receipts.push(NewReceipt {
+            receiver: receiver_id,
+            depends_on: receipt_indices,
+            yield_data_id: None,
+            actions: vec![],
+            refund_to: None,
+        });
+        Ok(self.receipts.len() as u64 - 1)
+    }
+
+    fn create_promise_yield_receipt(
+        &mut self,
+        receiver_id: AccountId,
+    ) -> Result<(ReceiptIndex, CryptoHash)> {
+        let data_id = self.generate_data_id();
+        self.receipts.push(NewReceipt {
+            receiver: receiver_id,
+            depends_on: vec![],
+            yield_data_id: Some(data_id),
+            actions: vec![],
+            refund_to: None,
+        });
+        self.open_yields.insert(data_id);
+        Ok((self.receipts.len() as u64 - 1, data_id))
+    }
+
+    fn create_promise_yield_receipt_with_id(
+        &mut self,
+        _: AccountId,
+        _: YieldId,
+    ) -> Result<Option<(ReceiptIndex, CryptoHash)>> {
+        self.unsupported("yields with caller-chosen ids");
+        Err(HostError::ProhibitedInView {
+            method_name: "promise_yield_create_with_id (not supported by the devnet)".into(),
+        }
+        .into())
+    }
+
+    fn submit_promise_resume_data(&mut self, data_id: CryptoHash, data: Vec<u8>) -> Result<bool> {
+        if !self.open_yields.remove(&data_id) {
+            return Ok(false);
+        }
+        self.resumes.push((data_id, data));
+        Ok(true)
+    }
+
+    fn submit_promise_resume_data_with_yield_id(&mut self, _: YieldId, _: Vec<u8>) -> Result<bool> {
+        self.unsupported("resumes by caller-chosen yield id");
+        Ok(false)
+    }
+
+    fn append_action_create_account(&mut self, _: ReceiptIndex) {
+        self.unsupported("CreateAccount actions from contracts");
+    }
+
+    fn append_action_deploy_contract(&mut self, _: ReceiptIndex, _: Vec<u8>) {
+        self.unsupported("DeployContract actions from contracts");
+    }
+
+    fn append_action_deploy_global_contract(
+        &mut self,
+        _: ReceiptIndex,
+        _: Vec<u8>,
+        _: GlobalContractDeployMode,
+    ) {
+        self.unsupported("global contracts");
+    }
+
+    fn append_action_use_global_contract(&mut self, _: ReceiptIndex, _: GlobalContractIdentifier) {
+        self.unsupported("global contracts");
+    }
+
+    fn append_action_deterministic_state_init(
+        &mut self,
+        _: ReceiptIndex,
+        _: GlobalContractIdentifier,
+        _: Balance,
+    ) -> ActionIndex {
+        self.unsupported("state init");
+        0
+    }
+
+    fn set_deterministic_state_init_data_entry(
+        &mut self,
+        _: ReceiptIndex,
+        _: ActionIndex,
+        _: Vec<u8>,
+        _: Vec<u8>,
+    ) -> Result<()> {
+        self.unsupported("state init");
+        Ok(())
+    }
+
+    fn check_state_init(&self, _: &RawStateInit) -> Result<(), StateInitError> {
+        Ok(())
+    }
+
+    fn state_init_send_counts(&self, _: &RawStateInit, _: DecodeMode) -> UniversalStateInitCounts {
+        UniversalStateInitCounts::default()
+    }
+
+    fn append_action_universal_state_init(&mut self, _: ReceiptIndex, _: RawStateInit, _: Balance) {
+        self.unsupported("state init");
+    }
+
+    fn append_action_function_call_weight(
+        &mut self,
+        receipt_index: ReceiptIndex,
+        method_name: Vec<u8>,
+        args: Vec<u8>,
+        attached_deposit: Balance,
+        prepaid_gas: Gas,
+        _gas_weight: GasWeight,
+    ) -> Result<()> {
+        // Unused gas is not spread by weight: the signer contract gives its callbacks fixed
+        // gas and weight 0.
+        let method = String::from_utf8(method_name).map_err(|_| HostError::BadUTF8)?;
+        self.push_action(
+            receipt_index,
+            ActionSpec::FunctionCall {
+                method,
+                args,
+                deposit: attached_deposit.as_yoctonear(),
+                gas: prepaid_gas.as_gas(),
+            },
+        );
+        Ok(())
+    }
+
+    fn append_action_transfer(&mut self, receipt_index: ReceiptIndex, deposit: Balance) {
+        self.push_action(
+            receipt_index,
+            ActionSpec::Transfer {
+                deposit: deposit.as_yoctonear(),
+            },
+        );
+    }
+
+    fn append_action_transfer_to_gas_key(&mut self, _: ReceiptIndex, _: PublicKey, _: Balance) {
+        self.unsupported("gas keys");
+    }
+
+    fn append_action_add_gas_key_with_full_access(
+        &mut self,
+        _: ReceiptIndex,
+        _: PublicKey,
+        _: NonceIndex,
+    ) {
+        self.unsupported("gas keys");
+    }
+
+    fn append_action_add_gas_key_with_function_call(
+        &mut self,
+        _: ReceiptIndex,
+        _: PublicKey,
+        _: NonceIndex,
+        _: Option<Balance>,
+        _: AccountId,
+        _: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        self.unsupported("gas keys");
+        Ok(())
+    }
+
+    fn append_action_stake(&mut self, _: ReceiptIndex, _: Balance, _: PublicKey) {
+        self.unsupported("staking");
+    }
+
+    fn append_action_add_key_with_full_access(&mut self, _: ReceiptIndex, _: PublicKey, _: Nonce) {
+        self.unsupported("AddKey actions from contracts");
+    }
+
+    fn append_action_add_key_with_function_call(
+        &mut self,
+        _: ReceiptIndex,
+        _: PublicKey,
+        _: Nonce,
+        _: Option<Balance>,
+        _: AccountId,
+        _: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        self.unsupported("AddKey actions from contracts");
+        Ok(())
+    }
+
+    fn append_action_delete_key(&mut self, _: ReceiptIndex, _: PublicKey) {
+        self.unsupported("DeleteKey actions from contracts");
+    }
+
+    fn append_action_delete_account(&mut self, _: ReceiptIndex, _: AccountId) {
+        self.unsupported("DeleteAccount actions from contracts");
+    }
+
+    fn get_receipt_receiver(&self, receipt_index: ReceiptIndex) -> &AccountId {
+        // The VM asks only for indices it handed out; the fallback is defensive.
+        usize::try_from(receipt_index)
+            .ok()
+            .and_then(|i| self.receipts.get(i))
+            .map_or(&self.current, |r| &r.receiver)
+    }
+
+    fn set_refund_to(&mut self, receipt_index: ReceiptIndex, refund_to: AccountId) {
+        if let Some(r) = self.receipt(receipt_index) {
+            r.refund_to = Some(refund_to);
+        }
+    }
+
+    fn post_quantum_keys_enabled(&self) -> bool {
+        false
+    }
+}
