@@ -29,6 +29,10 @@ use crate::client::{Chain, ChainError};
 /// Gas attached to every call: NEAR's per-transaction maximum, so no contract method runs out.
 pub const CALL_GAS: u64 = 300_000_000_000_000;
 
+/// How long a call waits for its transaction's outcome: longer than a `sign`'s 200 blocks on
+/// NEAR (about 4 minutes at mainnet's block time).
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One account's connection to the signer contract over NEAR JSON-RPC.
 pub struct NearRpc {
     client: JsonRpcClient,
@@ -173,14 +177,29 @@ impl NearRpc {
         self.client.call(admit).await.map_err(rejected_tx)?;
         *last_nonce = nonce;
         drop(last_nonce);
-        let status = methods::tx::RpcTransactionStatusRequest {
+        let status = || methods::tx::RpcTransactionStatusRequest {
             transaction_info: methods::tx::TransactionInfo::TransactionId {
                 tx_hash,
                 sender_account_id: self.account_id.clone(),
             },
             wait_until: TxExecutionStatus::ExecutedOptimistic,
         };
-        let response = self.client.call(status).await.map_err(rejected_tx)?;
+        // NEAR's RPC gives up on a wait after some seconds while a `sign` may wait 200 blocks
+        // for its answer: a timeout means "ask again", up to a bound.
+        let until = tokio::time::Instant::now() + WAIT_LIMIT;
+        let response = loop {
+            match self.client.call(status()).await {
+                Err(e)
+                    if matches!(
+                        e.handler_error(),
+                        Some(methods::tx::RpcTransactionError::TimeoutError(_))
+                    ) && tokio::time::Instant::now() < until =>
+                {
+                    continue
+                }
+                other => break other.map_err(rejected_tx)?,
+            }
+        };
         let outcome = response
             .final_execution_outcome
             .ok_or_else(|| unavailable("the transaction has no outcome yet"))?

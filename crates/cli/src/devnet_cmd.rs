@@ -83,7 +83,9 @@ impl Drop for Proc {
 }
 
 fn progress(msg: impl std::fmt::Display) {
-    eprintln!("devnet: {msg}");
+    use std::io::Write;
+    // A closed terminal must not stop the devnet (eprintln! would panic).
+    let _ = writeln!(std::io::stderr(), "devnet: {msg}");
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
@@ -266,10 +268,38 @@ fn check_alive(procs: &mut [Proc]) -> Result<(), Failure> {
 }
 
 async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
+    // Ctrl-C is heard from the start: a devnet interrupted while it starts still stops its
+    // children (they have their own process group and would otherwise outlive it).
+    let mut procs = vec![];
+    let stop = tokio::select! {
+        signal = crate::node_run::shutdown_signal() => Ok(signal),
+        e = run_network(args, layout, &mut procs) => Err(e),
+    };
+    progress("stopping");
+    shut_down(&mut procs).await;
+    match stop {
+        Ok(signal) => {
+            progress(format!("stopped ({signal}); run again to resume"));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Starts the chain and the nodes, brings the network to ready, then watches it; returns only
+/// with the reason it cannot go on.
+async fn run_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> Failure {
+    match start_network(args, layout, procs).await {
+        Ok(()) => watch(procs).await,
+        Err(e) => e,
+    }
+}
+
+async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> Result<(), Failure> {
     let dir = &args.dir;
     let rpc_url = format!("http://127.0.0.1:{}", layout.rpc_port);
     let chain_dir = dir.join("chain");
-    let mut procs = vec![spawn(
+    procs.push(spawn(
         "the chain",
         &[
             "chain",
@@ -281,11 +311,11 @@ async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
             &layout.block_ms.to_string(),
         ],
         chain_dir.join("chain.log"),
-    )?];
+    )?);
     let viewer = NearRpc::read_only(&rpc_url, CONTRACT_ID).map_err(Failure::failed)?;
     let until = Instant::now() + Duration::from_secs(60);
     let mut state: Option<StateView> = loop {
-        check_alive(&mut procs)?;
+        check_alive(procs)?;
         match viewer
             .view::<StateView>("state", serde_json::json!({}))
             .await
@@ -330,22 +360,9 @@ async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
         }
         progress("domains Secp256k1, Ed25519, Bip340 voted; key generation running");
     }
-    let state = wait_for_keys(&viewer, &mut procs).await?;
-    wait_for_stock(layout, dir, args.ready_stock, &mut procs).await?;
-    ready_line(args, &rpc_url, &state)?;
-    let stop = tokio::select! {
-        signal = crate::node_run::shutdown_signal() => Ok(signal),
-        e = watch(&mut procs) => Err(e),
-    };
-    progress("stopping");
-    shut_down(&mut procs).await;
-    match stop {
-        Ok(signal) => {
-            progress(format!("stopped ({signal}); run again to resume"));
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
+    let state = wait_for_keys(&viewer, procs).await?;
+    wait_for_stock(layout, dir, args.ready_stock, procs).await?;
+    ready_line(args, &rpc_url, &state)
 }
 
 fn node_key(dir: &Path, i: usize) -> Result<ed25519_dalek::SigningKey, Failure> {

@@ -3,6 +3,8 @@
 //! checked by an independent verifier; Ctrl-C stops it cleanly and a second start resumes with
 //! the same keys.
 
+mod common;
+
 use chain::NearRpc;
 use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
@@ -10,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Devnet(Child);
 
@@ -21,18 +23,20 @@ impl Drop for Devnet {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts the devnet and returns it with its ready line.
 fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args(["devnet", "--json", "--block-ms", "50", "--rpc-port"])
+        // 100 ms blocks: a request's yield lasts 200 blocks = 20 s, and the stock covers a burst
+        // of 50 ECDSA requests, so a busy 2-core machine makes no request time out.
+        .args([
+            "devnet",
+            "--json",
+            "--block-ms",
+            "100",
+            "--ready-stock",
+            "12",
+        ])
+        .arg("--rpc-port")
         .arg(port.to_string())
         .arg("--dir")
         .arg(dir)
@@ -51,21 +55,8 @@ fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
 }
 
 fn interrupt(devnet: &mut Devnet) {
-    let pid = devnet.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = devnet.0.try_wait().unwrap() {
-            assert!(status.success(), "devnet exited with {status}");
-            return;
-        }
-        assert!(Instant::now() < until, "devnet did not stop on Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let status = common::signal_and_wait(&mut devnet.0, "-INT", Duration::from_secs(60));
+    assert!(status.success(), "devnet exited with {status}");
 }
 
 fn user(ready: &serde_json::Value) -> NearRpc {
@@ -116,7 +107,7 @@ async fn sign_all(ready: &serde_json::Value, tag: &str, n: u8) {
 async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
-    let port = free_port();
+    let port = common::free_port().port();
     let (mut devnet, ready) = start(&dir, port);
     assert_eq!(ready["rpc_url"], format!("http://127.0.0.1:{port}"));
     assert_eq!(ready["contract_id"], "signer.devnet");
@@ -199,4 +190,40 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     assert_eq!(again["domains"], ready["domains"]);
     sign_all(&again, "second", 3).await;
     interrupt(&mut devnet);
+}
+
+#[test]
+fn ctrl_c_while_starting_stops_the_chain_and_the_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rpc = common::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(["devnet", "--rpc-port", &rpc.port().to_string(), "--dir"])
+        .arg(tmp.path().join("devnet"))
+        .arg("--wasm")
+        .arg(testkit::signer_wasm_path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kept open to the end: the devnet reports its stopping on stderr too.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = vec![];
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("nodes started") {
+            break;
+        }
+    }
+    let mut devnet = Devnet(child);
+    interrupt(&mut devnet);
+    // The chain's port is free again: its process is gone, not orphaned.
+    std::net::TcpListener::bind(rpc).unwrap_or_else(|e| panic!("{rpc} still taken: {e}\n{seen:?}"));
+    for i in 0..4 {
+        let config =
+            node::config::NodeConfig::load(&tmp.path().join(format!("devnet/node{i}")), |_| None)
+                .unwrap();
+        std::net::TcpListener::bind(config.p2p.listen).expect("a node is still running");
+    }
+    drop(lines);
 }

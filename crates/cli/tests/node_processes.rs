@@ -3,6 +3,8 @@
 //! (checked by an independent verifier), survive one of them being killed and restarted,
 //! serve /health, and exit cleanly on SIGTERM.
 
+mod common;
+
 use chain::{Call, Chain, NearRpc};
 use devnet::{Devnet, Genesis, GenesisAccount, NEAR};
 use primitives::response::SignatureResponse;
@@ -13,13 +15,6 @@ use std::time::{Duration, Instant};
 use testkit::SCHEMES;
 
 const NODES: usize = 4;
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
 
 fn chainsig(args: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
@@ -39,23 +34,6 @@ struct Proc(Child, std::path::PathBuf);
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
-    }
-}
-
-fn terminate(p: &mut Proc) -> std::process::ExitStatus {
-    let pid = p.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = p.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < until, "node did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -125,7 +103,7 @@ async fn node_processes_generate_keys_and_sign() {
     let mut nodes = vec![];
     for i in 0..NODES {
         let dir = tmp.path().join(format!("node{i}"));
-        let (p2p, http) = (free_port(), free_port());
+        let (p2p, http) = (common::free_port(), common::free_port());
         let account = format!("node{i}.test");
         let public = chainsig(&[
             "node",
@@ -271,7 +249,7 @@ async fn node_processes_generate_keys_and_sign() {
     assert!(health.contains("\"account_id\":\"node2.test\""), "{health}");
 
     for p in &mut procs {
-        let status = terminate(p);
+        let status = common::signal_and_wait(&mut p.0, "-TERM", Duration::from_secs(20));
         assert!(
             status.success(),
             "exit {status:?}:\n{}",

@@ -223,6 +223,7 @@ impl External for Host<'_> {
         _: YieldId,
     ) -> Result<Option<(ReceiptIndex, CryptoHash)>> {
         self.unsupported("yields with caller-chosen ids");
+        // Any error aborts the call; the chain reports the `unsupported` reason instead.
         Err(HostError::ProhibitedInView {
             method_name: "promise_yield_create_with_id (not supported by the devnet)".into(),
         }

@@ -135,8 +135,6 @@ pub struct Ledger {
     pub pending: Vec<Receipt>,
     // History is kept (and persisted) per entry, not with the state above.
     #[serde(skip)]
-    pub results: HashMap<CryptoHash, ReceiptResult>,
-    #[serde(skip)]
     pub executed: HashMap<CryptoHash, Executed>,
     #[serde(skip)]
     pub txs: HashMap<CryptoHash, TxRecord>,
@@ -307,7 +305,7 @@ impl Ledger {
         // A forward chain is acyclic (a receipt forwards to one it created); the bound is
         // defensive.
         for _ in 0..1024 {
-            match self.results.get(&id)? {
+            match &self.executed.get(&id)?.result {
                 ReceiptResult::Value(v) => return Some(Ok(v.clone())),
                 ReceiptResult::Failed(e) => return Some(Err(e.clone())),
                 ReceiptResult::Forward(next) => id = *next,
@@ -429,7 +427,6 @@ impl Ledger {
                 .balance
                 .saturating_sub(u128::from(gas_burnt) * GAS_PRICE);
         }
-        self.results.insert(r.id, result.clone());
         self.executed.insert(
             r.id,
             Executed {
@@ -521,14 +518,15 @@ impl Ledger {
             working.storage = storage;
             *gas_burnt = gas_burnt.saturating_add(outcome.burnt_gas);
             logs.extend(outcome.logs);
-            if let Some(e) = outcome.error {
-                return Err(failed(execution_error(e), index));
-            }
+            // First: an unsupported host call also aborts the VM, with a less telling error.
             if let Some(what) = unsupported {
                 return Err(failed(
                     execution_error(format!("the devnet does not support {what}")),
                     index,
                 ));
+            }
+            if let Some(e) = outcome.error {
+                return Err(failed(execution_error(e), index));
             }
             working.balance = outcome.balance;
             // Promise indices are per call: shift this call's into the receipt's list.

@@ -424,8 +424,17 @@ impl Devnet {
         until: TxExecutionStatus,
         receipts: bool,
     ) -> Result<Value, RpcError> {
-        let blocks = self.ledger().vm.yield_timeout_blocks() + 20;
-        let deadline = tokio::time::Instant::now() + self.block_interval() * blocks as u32;
+        // The deadline is in blocks, not seconds: a busy machine produces blocks late, and a
+        // `sign` must get its answer or its own timeout, never the RPC's.
+        let (last_block, wall_limit) = {
+            let ledger = self.ledger();
+            let blocks = ledger.vm.yield_timeout_blocks() + 20;
+            (
+                ledger.height + blocks,
+                self.block_interval() * (10 * blocks) as u32,
+            )
+        };
+        let wall_deadline = tokio::time::Instant::now() + wall_limit;
         loop {
             let (known, included, outcome) = {
                 let ledger = self.ledger();
@@ -450,7 +459,7 @@ impl Devnet {
             if done {
                 return Ok(transaction_response(included, outcome, receipts));
             }
-            if tokio::time::Instant::now() >= deadline {
+            if self.ledger().height > last_block || tokio::time::Instant::now() >= wall_deadline {
                 return Err(RpcTransactionError::TimeoutError(None).into());
             }
             tokio::time::sleep(self.block_interval() / 2).await;

@@ -82,9 +82,6 @@ impl Store {
             let (k, v) = entry.map_err(dberr)?;
             let e: Executed = postcard::from_bytes(v.value())
                 .map_err(|e| StoreError::Corrupt(format!("receipt outcome: {e}")))?;
-            ledger
-                .results
-                .insert(CryptoHash(*k.value()), e.result.clone());
             ledger.executed.insert(CryptoHash(*k.value()), e);
         }
         Ok(Some(ledger))
