@@ -17,7 +17,20 @@ use std::time::Duration;
 struct Devnet(Child);
 
 impl Drop for Devnet {
+    /// Even when a test fails: SIGTERM, so that the devnet stops its chain and nodes (SIGKILL
+    /// would orphan them); SIGKILL only if it does not stop.
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < until {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

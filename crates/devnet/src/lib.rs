@@ -80,6 +80,12 @@ impl Devnet {
             }
         };
         ledger.block_interval_ns = block_interval.as_nanos() as u64;
+        ledger.vm = vm::Vm::with_cache_dir(dir).map_err(|e| {
+            StoreError::Db(format!(
+                "the compiled-contract cache in {}: {e}",
+                dir.display()
+            ))
+        })?;
         store.save(&mut ledger)?;
         let devnet = Arc::new(Self {
             ledger: Mutex::new(ledger),

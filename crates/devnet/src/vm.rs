@@ -1,5 +1,6 @@
 //! Running a contract's wasm: NEAR's VM (near-vm-runner, wasmtime backend) with the protocol's
-//! current limits and fees, compiled modules cached in memory.
+//! current limits and fees; compiled modules cached on disk in the chain's directory and, loaded,
+//! in memory (without the in-memory cache every call would deserialize the module again).
 //!
 //! One call is one [`run`](Vm::run): the VM prepares (validates, instruments for gas) and
 //! executes the method against a [`Host`]; the outcome carries the return value, logs, gas and
@@ -15,7 +16,10 @@ use near_primitives_core::types::{AccountId, Balance, Gas};
 use near_primitives_core::version::PROTOCOL_VERSION;
 use near_vm_runner::logic::types::PromiseResult;
 use near_vm_runner::logic::{ReturnData, VMContext};
-use near_vm_runner::{ContractCode, MockContractRuntimeCache};
+use near_vm_runner::{
+    noop_background_spawner, ContractCode, ContractRuntimeCache, FilesystemContractRuntimeCache,
+    MockContractRuntimeCache,
+};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -92,7 +96,7 @@ pub struct CallOutcome {
 pub struct Vm {
     config: Arc<Config>,
     fees: Arc<RuntimeFeesConfig>,
-    cache: MockContractRuntimeCache,
+    cache: Box<dyn ContractRuntimeCache>,
     yield_timeout_blocks: u64,
     view_gas: Gas,
 }
@@ -104,7 +108,27 @@ impl Default for Vm {
 }
 
 impl Vm {
+    /// A VM whose compiled modules live in memory only and are loaded anew for every call:
+    /// for short-lived uses; a chain uses [`Vm::with_cache_dir`].
     pub fn new() -> Self {
+        Self::with_cache(Box::new(MockContractRuntimeCache::default()))
+    }
+
+    /// A VM keeping compiled modules in `dir` and the loaded ones in memory.
+    pub fn with_cache_dir(dir: &std::path::Path) -> std::io::Result<Self> {
+        let cache = FilesystemContractRuntimeCache::with_memory_cache(
+            dir,
+            None::<&str>,
+            "compiled-contracts",
+            4,
+            None,
+            256 << 20,
+            noop_background_spawner(),
+        )?;
+        Ok(Self::with_cache(Box::new(cache)))
+    }
+
+    fn with_cache(cache: Box<dyn ContractRuntimeCache>) -> Self {
         let store = RuntimeConfigStore::new(None);
         let runtime = store.get_config(PROTOCOL_VERSION);
         let mut config = Config::clone(&runtime.wasm_config);
@@ -113,7 +137,7 @@ impl Vm {
             yield_timeout_blocks: config.limit_config.yield_timeout_length_in_blocks,
             config: Arc::new(config),
             fees: runtime.fees.clone(),
-            cache: MockContractRuntimeCache::default(),
+            cache,
             view_gas: Gas::from_teragas(300),
         }
     }
@@ -160,7 +184,7 @@ impl Vm {
         let prepared = near_vm_runner::prepare(
             code,
             self.config.clone(),
-            Some(&self.cache),
+            Some(self.cache.as_ref()),
             gas_counter,
             input.method,
         );
