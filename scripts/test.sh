@@ -12,5 +12,7 @@ echo "== lint"
 cargo clippy --workspace --all-targets -j2 -- -D warnings
 echo "== the signer contract's wasm"
 ./scripts/build-contract.sh
+echo "== the chains' own software (anvil, litesvm)"
+./scripts/test-tools.sh
 echo "== tests"
 cargo test --workspace -j2

@@ -1,13 +1,13 @@
 //! `chainsig bench`: signing throughput and latency against a running network.
 //!
 //! `--requests` `sign` transactions from one account, `--concurrency` in flight at once, each
-//! with its own path and payload; every answer is checked to parse as a signature. Prints the
+//! with its own path and payload; every answer is verified against its derived key. Prints the
 //! throughput, the latency percentiles and, once a second, the nodes' stock (when it knows
 //! their HTTP endpoints: `--dir` of a devnet, or `--node-http`).
 
 use chain::NearRpc;
+use client::Signer;
 use node::identity::NearKey;
-use primitives::response::SignatureResponse;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,17 +97,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
         key.signing_key().clone(),
     )
     .map_err(Failure::usage)?;
-    crate::runtime()?.block_on(bench(args, account, rpc, nodes))
+    let signer = Signer::new(rpc, &account);
+    crate::runtime()?.block_on(bench(args, signer, nodes))
 }
 
-async fn bench(
-    args: Args,
-    account: String,
-    rpc: NearRpc,
-    nodes: Vec<SocketAddr>,
-) -> Result<(), Failure> {
-    let (scheme, _) = crate::sign_cmd::domain(&rpc, args.domain).await?;
-    let rpc = Arc::new(rpc);
+async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(), Failure> {
+    let domain = signer
+        .domain(Some(args.domain), None)
+        .await
+        .map_err(crate::sign_cmd::failure)?;
+    let (scheme, account) = (domain.scheme, signer.account().to_owned());
+    let signer = Arc::new(signer);
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let run_id = std::time::SystemTime::now()
@@ -121,8 +121,8 @@ async fn bench(
     let start = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.min(args.requests) {
-        let (rpc, next, done) = (rpc.clone(), next.clone(), done.clone());
-        let (total, domain) = (args.requests, args.domain);
+        let (signer, next, done) = (signer.clone(), next.clone(), done.clone());
+        let (total, domain) = (args.requests, domain.clone());
         workers.spawn(async move {
             let mut latencies = vec![];
             let mut failures = vec![];
@@ -133,12 +133,9 @@ async fn bench(
                 }
                 let path = format!("bench-{run_id}-{i}");
                 let payload: [u8; 32] = Sha256::digest(path.as_bytes()).into();
-                let sign_args = crate::sign_cmd::sign_args(scheme, domain, &path, &payload);
                 let t = Instant::now();
-                let answer = rpc.call("sign", sign_args, 1).await;
-                match answer.map(|v| serde_json::from_slice::<SignatureResponse>(&v)) {
-                    Ok(Ok(_)) => latencies.push(t.elapsed()),
-                    Ok(Err(e)) => failures.push(format!("unexpected answer: {e}")),
+                match signer.sign(&domain, &path, &payload).await {
+                    Ok(_) => latencies.push(t.elapsed()),
                     Err(e) => failures.push(e.to_string()),
                 }
                 done.fetch_add(1, Ordering::Relaxed);

@@ -3,14 +3,16 @@
 //! Errors print as one line on stderr. Bad arguments exit with code 2 (as usage errors do
 //! everywhere), failures of the work itself with code 1.
 
+mod address_cmd;
 mod bench_cmd;
 mod chain_cmd;
-mod derive;
 mod devnet_cmd;
+mod eth_cmd;
 mod http;
 mod node_cmd;
 mod node_run;
 mod sign_cmd;
+mod sol_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,8 +34,15 @@ enum Command {
     Devnet(devnet_cmd::Args),
     /// Ask the signer contract for a signature with a real transaction.
     Sign(sign_cmd::Args),
-    /// Derive the public key and foreign addresses an account signs with under a path.
-    Derive(derive::Args),
+    /// The public key an account signs with under a path, and its foreign addresses.
+    #[command(alias = "derive")]
+    Address(address_cmd::Args),
+    /// Ethereum and other EVM chains: transactions signed by the network.
+    #[command(subcommand)]
+    Eth(eth_cmd::EthCommand),
+    /// Solana: SOL transfers signed by the network.
+    #[command(subcommand)]
+    Sol(sol_cmd::SolCommand),
     /// Measure signing throughput and latency against a running network.
     Bench(bench_cmd::Args),
     /// Run the devnet chain alone (what `devnet` starts as its own process).
@@ -85,7 +94,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devnet(args) => devnet_cmd::run(args),
         Command::Sign(args) => sign_cmd::run(args),
-        Command::Derive(args) => derive::run(args),
+        Command::Address(args) => address_cmd::run(args),
+        Command::Eth(cmd) => eth_cmd::run(cmd),
+        Command::Sol(cmd) => sol_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Chain(args) => chain_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),

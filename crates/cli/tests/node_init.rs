@@ -1,18 +1,8 @@
 //! `chainsig node init` as an operator runs it.
 
-use std::process::Command;
+mod common;
 
-fn chainsig(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use common::chainsig;
 
 #[test]
 fn init_writes_a_usable_node_directory_once() {
@@ -104,7 +94,7 @@ fn run_refuses_a_broken_directory_in_one_line() {
     // The p2p port taken by someone else.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainsig"))
         .args(["node", "run", "--dir", d])
         .env("CHAINSIG_P2P_LISTEN", &port)
         .output()

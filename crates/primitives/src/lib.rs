@@ -6,10 +6,8 @@
 //! - [`ids`]: participant and domain ids, signature schemes;
 //! - [`derivation`]: NEAR's key derivation (DESIGN §4.1), bit for bit;
 //! - [`keys`]: NEAR public-key strings (`secp256k1:` / `ed25519:` + base58);
-//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3);
-//! - [`address`]: foreign-chain addresses of a derived key (EVM, Bitcoin).
+//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3).
 
-pub mod address;
 pub mod derivation;
 pub mod ids;
 pub mod keys;

@@ -185,10 +185,31 @@ pub fn signer_wasm() -> Vec<u8> {
 
 /// Where [`signer_wasm`] reads from.
 pub fn signer_wasm_path() -> std::path::PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
+    target_dir().join("signer.wasm")
+}
+
+/// The workspace's target directory (`$CARGO_TARGET_DIR` if set).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("signer.wasm")
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// Where `scripts/test-tools.sh` installs the chains' own software (anvil, litesvm).
+pub fn test_tools_dir() -> std::path::PathBuf {
+    target_dir().join("test-tools")
+}
+
+/// A file under [`test_tools_dir`]. Panics with the command to run when it is missing, so a
+/// test that needs a chain's software never passes without it.
+pub fn test_tool(relative: &str) -> std::path::PathBuf {
+    let path = test_tools_dir().join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing; install the test tools first: ./scripts/test-tools.sh",
+        path.display()
+    );
+    path
 }
 
 #[cfg(test)]

@@ -1,8 +1,25 @@
 //! Helpers the process tests share.
 
+#![allow(dead_code)] // each test binary uses a part
+
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// Runs the `chainsig` binary to completion: (exit code, stdout, stderr).
+pub fn chainsig<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
 
 /// A loopback address nothing listens on right now.
 pub fn free_port() -> SocketAddr {
@@ -31,4 +48,58 @@ pub fn signal_and_wait(child: &mut Child, signal: &str, within: Duration) -> Exi
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A `chainsig devnet` process, stopped gracefully when dropped.
+pub struct Devnet(pub Child);
+
+impl Drop for Devnet {
+    /// Even when a test fails: SIGTERM, so that the devnet stops its chain and nodes (SIGKILL
+    /// would orphan them); SIGKILL only if it does not stop.
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < until {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the devnet and returns it with its ready line.
+pub fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        // 100 ms blocks: a request's yield lasts 200 blocks = 20 s, and the stock covers a burst
+        // of 50 ECDSA requests, so a busy 2-core machine makes no request time out.
+        .args([
+            "devnet",
+            "--json",
+            "--block-ms",
+            "100",
+            "--ready-stock",
+            "12",
+        ])
+        .arg("--rpc-port")
+        .arg(port.to_string())
+        .arg("--dir")
+        .arg(dir)
+        .arg("--wasm")
+        .arg(testkit::signer_wasm_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let devnet = Devnet(child);
+    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (devnet, ready)
 }

@@ -1,6 +1,7 @@
-//! `chainsig derive`: the derived key of (account, path) under a root key, and its addresses.
+//! `chainsig address` (alias `derive`): the key an account signs with under a path, and its
+//! address on every foreign chain the client knows (DESIGN §4.1–4.2).
 
-use primitives::address::{self, BitcoinNetwork};
+use client::address::{AddressOptions, BitcoinNetwork};
 use primitives::derivation::derive_public_key;
 use primitives::NearPublicKey;
 use serde::Serialize;
@@ -28,9 +29,15 @@ pub struct Args {
     /// The derivation path, any string (e.g. `ethereum-1`).
     #[arg(long)]
     path: String,
-    /// Print Bitcoin testnet addresses instead of mainnet ones.
-    #[arg(long)]
+    /// Bitcoin addresses for this network: mainnet, testnet or regtest.
+    #[arg(long, default_value = "mainnet")]
+    network: BitcoinNetwork,
+    /// Short for --network testnet.
+    #[arg(long, conflicts_with = "network")]
     testnet: bool,
+    /// The bech32 prefix of the Cosmos chain (cosmos, osmo, ...).
+    #[arg(long, default_value = "cosmos")]
+    cosmos_prefix: String,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -46,20 +53,30 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if args.account.is_empty() {
         return Err(Failure::usage("--account must not be empty"));
     }
+    let options = AddressOptions {
+        bitcoin: if args.testnet {
+            BitcoinNetwork::Testnet
+        } else {
+            args.network
+        },
+        cosmos_prefix: args.cosmos_prefix.clone(),
+    };
     let root = match (&args.root_key, &args.rpc) {
         (Some(root), _) => *root,
         (None, Some(rpc)) => {
             let rpc = chain::NearRpc::read_only(rpc, &args.contract_id).map_err(Failure::usage)?;
+            let signer = client::Signer::new(rpc, &args.account);
             crate::runtime()?
-                .block_on(crate::sign_cmd::domain(&rpc, args.domain))?
-                .1
+                .block_on(signer.domain(Some(args.domain), None))
+                .map_err(crate::sign_cmd::failure)?
+                .root
         }
         (None, None) => return Err(Failure::usage("give --root-key or --rpc")),
     };
     let derived = derive_public_key(&root, &args.account, &args.path).map_err(Failure::usage)?;
     let out = Output {
         public_key: derived,
-        addresses: addresses(&derived, args.testnet),
+        addresses: client::address::addresses(&derived, &options).map_err(Failure::usage)?,
     };
     if args.json {
         println!(
@@ -67,31 +84,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
             serde_json::to_string(&out).expect("plain data serializes")
         );
     } else {
-        println!("{:<12} {}", "public key", out.public_key);
+        println!("{:<13} {}", "public key", out.public_key);
         for (name, addr) in &out.addresses {
-            println!("{name:<12} {addr}");
+            println!("{name:<13} {addr}");
         }
     }
     Ok(())
-}
-
-fn addresses(key: &NearPublicKey, testnet: bool) -> BTreeMap<&'static str, String> {
-    let mut out = BTreeMap::new();
-    match key {
-        NearPublicKey::Secp256k1(p) => {
-            let net = if testnet {
-                BitcoinNetwork::Testnet
-            } else {
-                BitcoinNetwork::Mainnet
-            };
-            out.insert("evm", address::evm_address(p));
-            out.insert("btc_p2pkh", address::btc_p2pkh(p, net));
-            out.insert("btc_p2wpkh", address::btc_p2wpkh(p, net));
-        }
-        NearPublicKey::Ed25519(p) => {
-            out.insert("solana", address::ed25519::solana_address(p));
-            out.insert("near_implicit", address::ed25519::near_implicit_account(p));
-        }
-    }
-    out
 }

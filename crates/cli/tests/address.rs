@@ -1,20 +1,11 @@
-//! The `derive` command as a user runs it: the real binary, its output and exit codes.
+//! The `address` command (alias `derive`) as a user runs it: the real binary, its output and
+//! exit codes.
 
-use std::process::Command;
+mod common;
+
+use common::chainsig;
 
 const ROOT: &str = "secp256k1:4NfTiv3UsGahebgTaHyD9vF8KYKMBnfd6kh94mK6xv8fGBiJB8TBtFMP5WWXz6B89Ac1fbpzPwAvoyQebemHFwx3";
-
-fn chainsig(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn derives_near_testnet_vector_as_json() {
@@ -59,12 +50,12 @@ fn testnet_flag_and_text_output() {
         "--testnet",
     ]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("btc_p2wpkh   tb1q"), "{stdout}");
+    assert!(stdout.contains("btc_p2wpkh    tb1q"), "{stdout}");
     assert!(stdout
         .lines()
         .next()
         .unwrap()
-        .starts_with("public key   secp256k1:"));
+        .starts_with("public key    secp256k1:"));
 }
 
 #[test]
@@ -92,6 +83,41 @@ fn ed25519_root_gives_solana_and_near_forms() {
 }
 
 #[test]
+fn every_chain_on_regtest_with_a_cosmos_prefix() {
+    let (code, stdout, stderr) = chainsig(&[
+        "address",
+        "--root-key",
+        ROOT,
+        "--account",
+        "alice.testnet",
+        "--path",
+        "bitcoin-1",
+        "--network",
+        "regtest",
+        "--cosmos-prefix",
+        "osmo",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let a = &v["addresses"];
+    for (name, prefix) in [
+        ("btc_p2pkh", "m"),
+        ("btc_p2wpkh", "bcrt1q"),
+        ("btc_p2tr", "bcrt1p"),
+        ("doge_p2pkh", "D"),
+        ("xrp", "r"),
+        ("cosmos", "osmo1"),
+        ("evm", "0x"),
+    ] {
+        let value = a[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} missing: {v}"));
+        assert!(value.starts_with(prefix), "{name}: {value}");
+    }
+}
+
+#[test]
 fn bad_arguments_give_one_line_and_exit_2() {
     for args in [
         vec![
@@ -115,6 +141,28 @@ fn bad_arguments_give_one_line_and_exit_2() {
         vec!["derive", "--account", "a", "--path", "p"],
         vec!["derive", "--root-key", ROOT, "--account", "", "--path", "p"],
         vec!["frobnicate"],
+        vec![
+            "address",
+            "--root-key",
+            ROOT,
+            "--account",
+            "a",
+            "--path",
+            "p",
+            "--network",
+            "litecoin",
+        ],
+        vec![
+            "address",
+            "--root-key",
+            ROOT,
+            "--account",
+            "a",
+            "--path",
+            "p",
+            "--cosmos-prefix",
+            "Bad Prefix",
+        ],
     ] {
         let (code, stdout, stderr) = chainsig(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");

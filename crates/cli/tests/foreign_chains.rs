@@ -1,0 +1,303 @@
+//! The whole loop against the chains' own software: a devnet signs, `chainsig eth send` /
+//! `chainsig sol send` assemble and broadcast, and anvil (Ethereum's dev node) and litesvm
+//! (Solana's runtime, behind a loopback JSON-RPC) accept the results — and refuse a tampered
+//! one. Wrong inputs fail before anything is signed or sent.
+//!
+//! Needs `./scripts/test-tools.sh` (run by `./scripts/test.sh`).
+
+mod common;
+
+use common::chainsig;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when dropped (anvil, the litesvm RPC).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The devnet's user, as `chainsig` arguments.
+fn requester(ready: &serde_json::Value, path: &str) -> Vec<String> {
+    [
+        "--rpc",
+        ready["rpc_url"].as_str().unwrap(),
+        "--account",
+        ready["user"]["account_id"].as_str().unwrap(),
+        "--key-file",
+        ready["user"]["key_file"].as_str().unwrap(),
+        "--path",
+        path,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Owned arguments, as the shared runner and `requester` take them.
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// One JSON-RPC call; the whole reply.
+fn rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let client = reqwest::blocking::Client::new();
+    client.post(url).json(&body).send().unwrap().json().unwrap()
+}
+
+fn wait_for_rpc(url: &str, method: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::blocking::Client::new();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": []});
+    while client.post(url).json(&body).send().is_err() {
+        assert!(Instant::now() < until, "{url} never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn hex_u128(v: &serde_json::Value) -> u128 {
+    u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+fn ethereum(ready: &serde_json::Value) {
+    let anvil_bin = testkit::test_tool("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let port = common::free_port().port();
+    let _anvil = Killed(
+        Command::new(anvil_bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--chain-id", "31337", "--silent"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for_rpc(&url, "eth_chainId");
+
+    // The sender's address, as `chainsig address --rpc` reads it from the contract.
+    let (code, out, err) = chainsig(&args(&[
+        "address",
+        "--rpc",
+        ready["rpc_url"].as_str().unwrap(),
+        "--account",
+        "user.devnet",
+        "--path",
+        "ethereum-1",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let from = serde_json::from_str::<serde_json::Value>(&out).unwrap()["addresses"]["evm"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let funded = format!("{:#x}", 10 * ETHER);
+    rpc(&url, "anvil_setBalance", serde_json::json!([from, funded]));
+    let recipient = "0x1111111111111111111111111111111111111111";
+
+    let send = |extra: &[&str]| {
+        let mut a = args(&[
+            "eth",
+            "send",
+            "--json",
+            "--eth-rpc",
+            &url,
+            "--to",
+            recipient,
+        ]);
+        a.extend(requester(ready, "ethereum-1"));
+        a.extend(args(extra));
+        chainsig(&a)
+    };
+    // Wrong inputs: nothing is signed, nothing sent.
+    for (extra, needle) in [
+        (&["--value", "1000"][..], "insufficient funds"),
+        (&["--value", "0.1", "--chain-id", "1"], "serves chain 31337"),
+        (&["--value", "one"], "not an amount"),
+        (&["--value", "0.1", "--gas-limit", "100"], "gas limit"),
+    ] {
+        let (code, out, err) = send(extra);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(out.is_empty() && err.contains(needle), "{extra:?}: {err}");
+    }
+    let (code, _, err) = chainsig(&{
+        let mut a = args(&[
+            "eth",
+            "send",
+            "--to",
+            "0x1234",
+            "--chain-id",
+            "1",
+            "--nonce",
+            "0",
+        ]);
+        a.extend(requester(ready, "ethereum-1"));
+        a
+    });
+    assert!(code == 2 && err.contains("not an EVM address"), "{err}");
+    let nonce = rpc(
+        &url,
+        "eth_getTransactionCount",
+        serde_json::json!([from, "latest"]),
+    );
+    assert_eq!(
+        hex_u128(&nonce["result"]),
+        0,
+        "a refused send changed the nonce"
+    );
+
+    // A legacy (EIP-155) and an EIP-1559 transfer, signed through the devnet.
+    for (extra, kind) in [
+        (&["--value", "0.5", "--legacy"][..], "legacy"),
+        (&["--value", "0.25"], "eip1559"),
+    ] {
+        let (code, out, err) = send(extra);
+        assert_eq!(code, 0, "{kind}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["type"], kind);
+        assert_eq!(v["from"].as_str().unwrap(), from);
+        assert_eq!(v["receipt"]["status"], "success", "{v}");
+        let receipt = rpc(
+            &url,
+            "eth_getTransactionReceipt",
+            serde_json::json!([v["hash"]]),
+        );
+        assert_eq!(receipt["result"]["status"], "0x1");
+        let tx = rpc(
+            &url,
+            "eth_getTransactionByHash",
+            serde_json::json!([v["hash"]]),
+        );
+        let expected_type = if kind == "legacy" { "0x0" } else { "0x2" };
+        assert_eq!(tx["result"]["type"], expected_type);
+        assert_eq!(
+            tx["result"]["from"].as_str().unwrap().to_lowercase(),
+            from.to_lowercase()
+        );
+    }
+    let balance = rpc(
+        &url,
+        "eth_getBalance",
+        serde_json::json!([recipient, "latest"]),
+    );
+    assert_eq!(hex_u128(&balance["result"]), ETHER * 3 / 4);
+}
+
+fn solana(ready: &serde_json::Value) {
+    let tools = testkit::test_tools_dir();
+    testkit::test_tool("node_modules/litesvm-linux-x64-gnu/litesvm.linux-x64-gnu.node");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/litesvm-rpc.cjs");
+    let mut child = Command::new("node")
+        .arg(script)
+        .arg(&tools)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs (./scripts/test-tools.sh installs it)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _svm = Killed(child);
+    let port = serde_json::from_str::<serde_json::Value>(&line).unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+
+    let (code, out, err) = chainsig(&args(&[
+        "address",
+        "--rpc",
+        ready["rpc_url"].as_str().unwrap(),
+        "--domain",
+        "1",
+        "--account",
+        "user.devnet",
+        "--path",
+        "solana-1",
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let from = serde_json::from_str::<serde_json::Value>(&out).unwrap()["addresses"]["solana"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let recipient = bs58::encode([7u8; 32]).into_string();
+    let send = |extra: &[&str]| {
+        let mut a = args(&[
+            "sol",
+            "send",
+            "--json",
+            "--sol-rpc",
+            &url,
+            "--to",
+            &recipient,
+        ]);
+        a.extend(requester(ready, "solana-1"));
+        a.extend(args(extra));
+        chainsig(&a)
+    };
+    // Unfunded: refused before signing.
+    let (code, _, err) = send(&["--amount", "0.5"]);
+    assert!(code == 2 && err.contains("insufficient funds"), "{err}");
+    let (code, _, err) = send(&["--amount", "1.0000000001"]);
+    assert!(code == 2 && err.contains("not an amount"), "{err}");
+    let airdrop = rpc(
+        &url,
+        "requestAirdrop",
+        serde_json::json!([from, 2_000_000_000u64]),
+    );
+    assert!(airdrop.get("error").is_none(), "{airdrop}");
+
+    // Signed through the devnet and accepted by Solana's runtime.
+    let (code, out, err) = send(&["--amount", "0.5"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["confirmed"], true);
+    assert_eq!(v["from"].as_str().unwrap(), from);
+    let balance = rpc(&url, "getBalance", serde_json::json!([recipient]));
+    assert_eq!(balance["result"]["value"], 500_000_000u64);
+
+    // Another transfer, signed but not sent: tampered, litesvm refuses it; intact, it lands.
+    let (code, out, err) = send(&["--lamports", "1000000", "--no-send"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["confirmed"], false);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let wire = b64
+        .decode(v["transaction_base64"].as_str().unwrap())
+        .unwrap();
+    let mut tampered = wire.clone();
+    tampered[10] ^= 1; // inside the signature
+    let refused = rpc(
+        &url,
+        "sendTransaction",
+        serde_json::json!([b64.encode(&tampered), {"encoding": "base64"}]),
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Signature"), "{refused}");
+    let accepted = rpc(
+        &url,
+        "sendTransaction",
+        serde_json::json!([b64.encode(&wire), {"encoding": "base64"}]),
+    );
+    assert_eq!(accepted["result"], v["signature"], "{accepted}");
+    let balance = rpc(&url, "getBalance", serde_json::json!([recipient]));
+    assert_eq!(balance["result"]["value"], 501_000_000u64);
+}
+
+#[test]
+fn transactions_signed_by_the_devnet_are_accepted_by_the_chains_software() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::free_port().port();
+    let (devnet, ready) = common::start(&tmp.path().join("devnet"), port);
+    ethereum(&ready);
+    solana(&ready);
+    drop(devnet);
+}

@@ -1,0 +1,19 @@
+//! The client side of chain signatures: derive → build → sign → assemble → broadcast.
+//!
+//! - [`address`]: the foreign addresses of a derived key (EVM, Bitcoin, Dogecoin, XRP, Cosmos,
+//!   Solana, NEAR implicit accounts), DESIGN §4.2;
+//! - [`signer`]: `sign` requests to the signer contract over NEAR RPC, each answer verified
+//!   against the derived key before it is used;
+//! - [`evm`]: legacy and EIP-1559 transactions, and the Ethereum JSON-RPC a sender needs;
+//! - [`solana`]: SOL transfers (legacy transactions) and the Solana JSON-RPC a sender needs;
+//! - [`jsonrpc`]: the JSON-RPC 2.0 caller the foreign chains' clients share.
+//!
+//! Everything the `chainsig` CLI does with foreign chains is a call into this crate first.
+
+pub mod address;
+pub mod evm;
+pub mod jsonrpc;
+pub mod signer;
+pub mod solana;
+
+pub use signer::{Domain, SignError, Signed, Signer};

@@ -1,0 +1,210 @@
+//! Asking the signer contract for a signature, and checking it before anyone uses it.
+//!
+//! [`Signer`] wraps a NEAR RPC client for one account: it reads a domain's scheme and root key
+//! from the contract's `state` view, derives the account's key for a path (DESIGN §4.1), sends
+//! `sign` with 1 yoctoNEAR and waits for the answer. Every answer is verified against the
+//! derived key with the contract's own rule ([`contract::verify_response`]) — a client never
+//! assembles a foreign transaction around a signature that would not verify.
+
+use chain::{ChainError, NearRpc};
+use contract::views::StateView;
+use contract::NativeCrypto;
+use primitives::derivation::derive_public_key;
+use primitives::request::Payload;
+use primitives::response::SignatureResponse;
+use primitives::{NearPublicKey, SignatureScheme};
+
+/// Why a signature could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the signer contract has no {asked}; it has: {known}")]
+    NoDomain { asked: String, known: String },
+    #[error("this payload cannot be signed: {0}")]
+    Payload(String),
+    #[error("cannot derive a key for this account and path: {0}")]
+    Derive(String),
+    #[error("the chain: {0}")]
+    Chain(#[from] ChainError),
+    #[error("the contract answered something unexpected: {0}")]
+    Unexpected(String),
+    #[error("the network's signature does not verify under the derived key: {0}")]
+    Invalid(String),
+}
+
+/// One domain of the signer contract, as its `state` view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: u64,
+    pub scheme: SignatureScheme,
+    pub root: NearPublicKey,
+}
+
+/// A verified signature and the key it verifies under.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub derived_key: NearPublicKey,
+    pub response: SignatureResponse,
+}
+
+/// Requests signatures from the signer contract as one NEAR account.
+pub struct Signer {
+    rpc: NearRpc,
+    account: String,
+}
+
+impl Signer {
+    /// `rpc` sends as `account`; use [`NearRpc::read_only`] for views only.
+    pub fn new(rpc: NearRpc, account: impl Into<String>) -> Self {
+        Self {
+            rpc,
+            account: account.into(),
+        }
+    }
+
+    /// The account whose derived keys this signer asks for.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Every domain of the contract, as it has them now.
+    pub async fn domains(&self) -> Result<Vec<Domain>, SignError> {
+        let state: StateView = self.rpc.view("state", serde_json::json!({})).await?;
+        Ok(state
+            .domains
+            .iter()
+            .map(|d| Domain {
+                id: d.id.0,
+                scheme: d.scheme,
+                root: d.public_key,
+            })
+            .collect())
+    }
+
+    /// The domain `id`, or the first domain of `scheme` when no id is given; an error that
+    /// lists the contract's domains when there is no such domain.
+    pub async fn domain(
+        &self,
+        id: Option<u64>,
+        scheme: Option<SignatureScheme>,
+    ) -> Result<Domain, SignError> {
+        let all = self.domains().await?;
+        let found = all
+            .iter()
+            .find(|d| id.is_none_or(|id| d.id == id) && scheme.is_none_or(|s| d.scheme == s))
+            .cloned();
+        found.ok_or_else(|| {
+            let known: Vec<String> = all
+                .iter()
+                .map(|d| format!("{} ({:?})", d.id, d.scheme))
+                .collect();
+            SignError::NoDomain {
+                asked: match (id, scheme) {
+                    (Some(id), Some(s)) => format!("domain {id} with {s:?}"),
+                    (Some(id), None) => format!("domain {id}"),
+                    (None, Some(s)) => format!("{s:?} domain"),
+                    (None, None) => "domain".to_owned(),
+                },
+                known: if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            }
+        })
+    }
+
+    /// This account's key for `path` on `domain`.
+    pub fn derived_key(&self, domain: &Domain, path: &str) -> Result<NearPublicKey, SignError> {
+        derive_public_key(&domain.root, &self.account, path)
+            .map_err(|e| SignError::Derive(e.to_string()))
+    }
+
+    /// Asks for a signature of `message` (a 32-byte hash for Secp256k1 domains, the message
+    /// itself for Ed25519 and Bip340) and waits for it; the answer is verified.
+    pub async fn sign(
+        &self,
+        domain: &Domain,
+        path: &str,
+        message: &[u8],
+    ) -> Result<Signed, SignError> {
+        let payload = payload_for(domain.scheme, message);
+        payload
+            .check_for(domain.scheme)
+            .map_err(|e| SignError::Payload(e.to_string()))?;
+        let derived_key = self.derived_key(domain, path)?;
+        let value = self
+            .rpc
+            .call("sign", sign_args(domain.id, path, &payload), 1)
+            .await?;
+        let response: SignatureResponse =
+            serde_json::from_slice(&value).map_err(|e| SignError::Unexpected(e.to_string()))?;
+        contract::verify_response(
+            &NativeCrypto,
+            domain.scheme,
+            &domain.root,
+            &self.account,
+            path,
+            &payload,
+            &response,
+        )
+        .map_err(|e| SignError::Invalid(e.to_string()))?;
+        Ok(Signed {
+            derived_key,
+            response,
+        })
+    }
+}
+
+/// The payload form a domain of `scheme` takes.
+pub fn payload_for(scheme: SignatureScheme, message: &[u8]) -> Payload {
+    match scheme {
+        SignatureScheme::Secp256k1 => Payload::Ecdsa(message.to_vec()),
+        SignatureScheme::Ed25519 | SignatureScheme::Bip340 => Payload::Eddsa(message.to_vec()),
+    }
+}
+
+/// `sign`'s JSON arguments (DESIGN §4.3).
+pub fn sign_args(domain: u64, path: &str, payload: &Payload) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "request": {"path": path, "payload_v2": payload, "domain_id": domain}
+    }))
+    .expect("JSON values serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_args_are_the_contracts_json() {
+        let args = sign_args(2, "bitcoin-1", &Payload::Eddsa(vec![0xab; 32]));
+        let v: serde_json::Value = serde_json::from_slice(&args).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"request": {
+                "path": "bitcoin-1",
+                "payload_v2": {"Eddsa": "ab".repeat(32)},
+                "domain_id": 2
+            }})
+        );
+        // The contract reads it back into the same request.
+        let parsed: primitives::request::SignArgs = serde_json::from_slice(&args).unwrap();
+        let request = parsed.request.normalize().unwrap();
+        assert_eq!(request.payload, Payload::Eddsa(vec![0xab; 32]));
+    }
+
+    #[test]
+    fn payload_forms_follow_the_scheme() {
+        assert!(matches!(
+            payload_for(SignatureScheme::Secp256k1, &[1; 32]),
+            Payload::Ecdsa(_)
+        ));
+        assert!(matches!(
+            payload_for(SignatureScheme::Bip340, &[1; 32]),
+            Payload::Eddsa(_)
+        ));
+        // A hash that is not a valid scalar is refused before anything is sent.
+        let p = payload_for(SignatureScheme::Secp256k1, &[0xff; 32]);
+        assert!(p.check_for(SignatureScheme::Secp256k1).is_err());
+    }
+}
