@@ -32,7 +32,7 @@ pub struct SendArgs {
     /// The recipient (0x + 40 hex; a mixed-case address must have a valid EIP-55 checksum).
     #[arg(long)]
     to: String,
-    /// The amount in ether, as a decimal (`0.5`, `1e-3` is not accepted).
+    /// The amount in ether, as a decimal (e.g. `0.5`).
     #[arg(long, default_value = "0")]
     value: String,
     /// Call data in hex, for a contract call.
@@ -95,10 +95,20 @@ pub fn parse_address(name: &str, text: &str) -> Result<Address, Failure> {
     }
 }
 
+/// What the user asked for wrong exits 2; what went wrong after (the RPC, the network's
+/// signature, mining) exits 1.
 fn evm_failure(e: EvmError) -> Failure {
     match e {
-        EvmError::Rpc(_) | EvmError::NotMined { .. } => Failure::failed(e),
-        _ => Failure::usage(e),
+        EvmError::ChainId
+        | EvmError::ChainMismatch { .. }
+        | EvmError::GasLimit(_)
+        | EvmError::Fees { .. }
+        | EvmError::Overflow
+        | EvmError::InsufficientFunds { .. } => Failure::usage(e),
+        EvmError::WrongSigner { .. }
+        | EvmError::Unrecoverable(_)
+        | EvmError::Rpc(_)
+        | EvmError::NotMined { .. } => Failure::failed(e),
     }
 }
 

@@ -91,12 +91,17 @@ pub fn parse_sol(text: &str) -> Result<u64, Failure> {
         .ok_or_else(bad)
 }
 
+/// What the user asked for wrong exits 2; what went wrong after (the RPC, the chain) exits 1.
 fn sol_failure(e: SolanaError) -> Failure {
     match e {
+        SolanaError::Address { .. }
+        | SolanaError::Blockhash { .. }
+        | SolanaError::SelfTransfer
+        | SolanaError::Zero
+        | SolanaError::InsufficientFunds { .. } => Failure::usage(e),
         SolanaError::Rpc(_) | SolanaError::Failed { .. } | SolanaError::NotConfirmed { .. } => {
             Failure::failed(e)
         }
-        _ => Failure::usage(e),
     }
 }
 
