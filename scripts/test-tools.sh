@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Installs the chains' own software that the tests run offline, into target/test-tools:
-# anvil (Ethereum's dev node, from npm @foundry-rs/anvil) and litesvm (Solana's runtime, npm).
-# Needs Node.js and npm; installs them from Debian's packages when missing (as root).
+# Installs the chains' own software that the tests run offline: anvil (Ethereum's dev node, from
+# npm @foundry-rs/anvil) and litesvm (Solana's runtime, npm) into target/test-tools, and what
+# the bitcoinkernel crate (Bitcoin Core's validation) needs to build. Installs missing Debian
+# packages (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${CARGO_TARGET_DIR:-target}/test-tools"
 
-if ! command -v npm >/dev/null 2>&1; then
-  echo "installing Node.js and npm (Debian packages)..."
+# Debian packages: Node.js/npm for anvil and litesvm; cmake and Boost's headers to build
+# Bitcoin Core's validation engine (the bitcoinkernel crate) for the Bitcoin tests.
+missing=()
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+[ -d /usr/include/boost ] || missing+=(libboost-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}..."
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 anvil="$dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -6,13 +6,13 @@ cd "$(dirname "$0")/.."
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
 
+echo "== the chains' own software (anvil, litesvm; bitcoinkernel's build tools)"
+./scripts/test-tools.sh
 echo "== format"
 cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets -j2 -- -D warnings
 echo "== the signer contract's wasm"
 ./scripts/build-contract.sh
-echo "== the chains' own software (anvil, litesvm)"
-./scripts/test-tools.sh
 echo "== tests"
 cargo test --workspace -j2

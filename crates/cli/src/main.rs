@@ -5,6 +5,7 @@
 
 mod address_cmd;
 mod bench_cmd;
+mod btc_cmd;
 mod chain_cmd;
 mod devnet_cmd;
 mod eth_cmd;
@@ -40,6 +41,9 @@ enum Command {
     /// Ethereum and other EVM chains: transactions signed by the network.
     #[command(subcommand)]
     Eth(eth_cmd::EthCommand),
+    /// Bitcoin: P2WPKH and P2TR payments signed by the network.
+    #[command(subcommand)]
+    Btc(btc_cmd::BtcCommand),
     /// Solana: SOL transfers signed by the network.
     #[command(subcommand)]
     Sol(sol_cmd::SolCommand),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign_cmd::run(args),
         Command::Address(args) => address_cmd::run(args),
         Command::Eth(cmd) => eth_cmd::run(cmd),
+        Command::Btc(cmd) => btc_cmd::run(cmd),
         Command::Sol(cmd) => sol_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Chain(args) => chain_cmd::run(args),

@@ -4,6 +4,7 @@
 //!   Solana, NEAR implicit accounts), DESIGN §4.2;
 //! - [`signer`]: `sign` requests to the signer contract over NEAR RPC, each answer verified
 //!   against the derived key before it is used;
+//! - [`btc`]: Bitcoin P2WPKH and P2TR key-path spends: selection, fee, change, sighashes, witnesses;
 //! - [`evm`]: legacy and EIP-1559 transactions, and the Ethereum JSON-RPC a sender needs;
 //! - [`solana`]: SOL transfers (legacy transactions) and the Solana JSON-RPC a sender needs;
 //! - [`jsonrpc`]: the JSON-RPC 2.0 caller the foreign chains' clients share.
@@ -11,6 +12,7 @@
 //! Everything the `chainsig` CLI does with foreign chains is a call into this crate first.
 
 pub mod address;
+pub mod btc;
 pub mod evm;
 pub mod jsonrpc;
 pub mod signer;

@@ -1,0 +1,208 @@
+//! BIP143's published sighash, input selection and change, and assembly with signatures made
+//! by a local key the way the network makes them.
+
+use super::*;
+use bitcoin::consensus::encode::deserialize_hex;
+use k256::elliptic_curve::point::DecompressPoint;
+use k256::elliptic_curve::PrimeField;
+use primitives::response::EcdsaSignature;
+
+fn secret(n: u64) -> k256::SecretKey {
+    let mut bytes = [0u8; 32];
+    bytes[24..].copy_from_slice(&n.to_be_bytes());
+    k256::SecretKey::from_slice(&bytes).unwrap()
+}
+
+fn spend(kind: SpendKind, utxos: &[u64], amount: u64) -> Spend {
+    let key = *secret(7).public_key().as_affine();
+    Spend {
+        kind,
+        key,
+        network: BitcoinNetwork::Regtest,
+        utxos: utxos
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Utxo {
+                outpoint: OutPoint {
+                    txid: Txid::from_byte_array([i as u8 + 1; 32]),
+                    vout: i as u32,
+                },
+                value: Amount::from_sat(*v),
+            })
+            .collect(),
+        to: bitcoin_p2wpkh(secret(9).public_key().as_affine(), BitcoinNetwork::Regtest),
+        amount: Amount::from_sat(amount),
+        fee_rate: 2,
+    }
+}
+
+#[test]
+fn bip143_native_p2wpkh_sighash() {
+    // BIP143's "Native P2WPKH" example: input 1 spends 6 BTC from
+    // 00141d0f172a0ecb48aee1be1f2687d2963ae33f71a1.
+    let tx: Transaction = deserialize_hex("0100000002fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f0000000000eeffffffef51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb206000000001976a9148280b37df378db99f66f85c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7e4dbe6a21b2d50ce2f0167faa815988ac11000000").unwrap();
+    let p2wpkh = ScriptBuf::from_hex("00141d0f172a0ecb48aee1be1f2687d2963ae33f71a1").unwrap();
+    let unsigned = UnsignedSpend {
+        kind: SpendKind::P2wpkh,
+        key: AffinePoint::GENERATOR,
+        tx,
+        // Input 0's prevout does not enter input 1's BIP143 digest.
+        prevouts: vec![
+            TxOut {
+                value: Amount::from_sat(625_000_000),
+                script_pubkey: p2wpkh.clone(),
+            },
+            TxOut {
+                value: Amount::from_sat(600_000_000),
+                script_pubkey: p2wpkh,
+            },
+        ],
+        fee: Amount::ZERO,
+    };
+    assert_eq!(
+        hex::encode(unsigned.sighashes()[1]),
+        "c37af31116d1b27caf68aae9e3ac82f1477929014d5b917657d0eb49478cb670"
+    );
+}
+
+#[test]
+fn selection_fee_and_change() {
+    let s = spend(SpendKind::P2wpkh, &[10_000, 50_000, 20_000], 30_000);
+    let u = s.build().unwrap();
+    // The largest UTXO alone pays: one input, payment + change.
+    assert_eq!(u.tx.input.len(), 1);
+    assert_eq!(u.tx.input[0].previous_output.vout, 1);
+    assert_eq!(u.tx.output.len(), 2);
+    assert_eq!(u.tx.output[0].value, Amount::from_sat(30_000));
+    assert_eq!(
+        u.tx.output[1].script_pubkey,
+        s.from_address().script_pubkey()
+    );
+    let total_out: Amount = u.tx.output.iter().map(|o| o.value).sum();
+    assert_eq!(total_out + u.fee, Amount::from_sat(50_000));
+    // 11 + 31 (payment) + 68 (input) + 31 (change) vbytes at 2 sat/vB.
+    assert_eq!(u.fee, Amount::from_sat(2 * (11 + 31 + 68 + 31)));
+    // Two inputs when one is not enough; change below dust goes to the fee.
+    let u = spend(SpendKind::P2wpkh, &[10_000, 20_000], 29_500)
+        .build()
+        .unwrap();
+    assert_eq!(u.tx.input.len(), 2);
+    assert_eq!(u.tx.output.len(), 1);
+    assert_eq!(u.fee, Amount::from_sat(500));
+}
+
+#[test]
+fn refusals() {
+    assert!(matches!(
+        spend(SpendKind::P2wpkh, &[10_000], 20_000).build(),
+        Err(BtcError::InsufficientFunds { .. })
+    ));
+    assert_eq!(
+        spend(SpendKind::P2wpkh, &[], 1_000).build().unwrap_err(),
+        BtcError::NoUtxos
+    );
+    assert!(matches!(
+        spend(SpendKind::P2wpkh, &[10_000], 100).build(),
+        Err(BtcError::Dust { .. })
+    ));
+    let mut s = spend(SpendKind::P2wpkh, &[10_000], 5_000);
+    s.fee_rate = 0;
+    assert_eq!(s.build().unwrap_err(), BtcError::FeeRate);
+    assert!(matches!(
+        parse_address(
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            BitcoinNetwork::Regtest
+        ),
+        Err(BtcError::Network { .. })
+    ));
+    assert!(parse_address(
+        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        BitcoinNetwork::Mainnet
+    )
+    .is_ok());
+    assert!(matches!(
+        parse_address("nope", BitcoinNetwork::Mainnet),
+        Err(BtcError::Address(_))
+    ));
+    for bad in [
+        "",
+        "00:1",
+        "zz:1:5",
+        &format!("{}:x:5", "00".repeat(32)),
+        &format!("{}:1:5:6", "00".repeat(32)),
+    ] {
+        assert!(bad.parse::<Utxo>().is_err(), "{bad}");
+    }
+    let u: Utxo = format!("{}:3:1234", "11".repeat(32)).parse().unwrap();
+    assert_eq!((u.outpoint.vout, u.value), (3, Amount::from_sat(1234)));
+}
+
+/// An ECDSA answer as the network returns it, from a local key.
+fn ecdsa(secret: &k256::SecretKey, hash: [u8; 32]) -> SignatureResponse {
+    let key = k256::ecdsa::SigningKey::from(secret);
+    let (sig, id) = key.sign_prehash_recoverable(&hash).unwrap();
+    let bytes = sig.to_bytes();
+    let r: [u8; 32] = bytes[..32].try_into().unwrap();
+    let s: [u8; 32] = bytes[32..].try_into().unwrap();
+    SignatureResponse::Secp256k1(EcdsaSignature {
+        big_r: AffinePoint::decompress(&r.into(), (id.is_y_odd() as u8).into()).unwrap(),
+        s: k256::Scalar::from_repr(s.into()).unwrap(),
+        recovery_id: id.is_y_odd() as u8,
+    })
+}
+
+#[test]
+fn p2wpkh_assembly_checks_every_signature() {
+    let u = spend(SpendKind::P2wpkh, &[10_000, 20_000], 25_000)
+        .build()
+        .unwrap();
+    let sighashes = u.sighashes();
+    assert_eq!(sighashes.len(), 2);
+    let good: Vec<_> = sighashes.iter().map(|h| ecdsa(&secret(7), *h)).collect();
+    let tx = u.assemble(&good).unwrap();
+    for input in &tx.input {
+        assert_eq!(input.witness.len(), 2);
+        assert_eq!(
+            input.witness.nth(1).unwrap(),
+            &bitcoin_key(&u.key).to_bytes()[..]
+        );
+        assert_eq!(*input.witness.nth(0).unwrap().last().unwrap(), 0x01);
+    }
+    // Another key's signature, a swapped pair, a missing one: refused.
+    let wrong: Vec<_> = sighashes.iter().map(|h| ecdsa(&secret(8), *h)).collect();
+    assert!(matches!(
+        u.assemble(&wrong),
+        Err(BtcError::BadSignature { input: 0, .. })
+    ));
+    let swapped = vec![good[1].clone(), good[0].clone()];
+    assert!(u.assemble(&swapped).is_err());
+    assert!(matches!(
+        u.assemble(&good[..1]),
+        Err(BtcError::SignatureCount { .. })
+    ));
+}
+
+#[test]
+fn p2tr_assembly_needs_the_output_keys_signature() {
+    let u = spend(SpendKind::P2tr, &[40_000], 25_000).build().unwrap();
+    let hash = u.sighashes()[0];
+    let secp = Secp256k1::new();
+    let keypair = bitcoin::key::Keypair::from_seckey_slice(&secp, &secret(7).to_bytes()).unwrap();
+    let sign = |kp: &bitcoin::key::Keypair| {
+        let sig =
+            secp.sign_schnorr_no_aux_rand(&bitcoin::secp256k1::Message::from_digest(hash), kp);
+        SignatureResponse::Bip340 {
+            signature: sig.serialize(),
+        }
+    };
+    // Under the BIP86-tweaked key: accepted, witness is the bare 64 bytes.
+    let tweaked = keypair.tap_tweak(&secp, None).to_keypair();
+    let tx = u.assemble(&[sign(&tweaked)]).unwrap();
+    assert_eq!(tx.input[0].witness.len(), 1);
+    assert_eq!(tx.input[0].witness.nth(0).unwrap().len(), 64);
+    // Under the derived key itself: refused.
+    assert!(matches!(
+        u.assemble(&[sign(&keypair)]),
+        Err(BtcError::BadSignature { .. })
+    ));
+}
