@@ -9,9 +9,8 @@
 use client::address::BitcoinNetwork;
 use client::btc::{self, BtcError, Esplora, Spend, SpendKind, Utxo};
 use primitives::response::SignatureResponse;
-use primitives::SignatureScheme;
 
-use crate::sign_cmd::{failure, Requester};
+use crate::sign_cmd::{domain_and_key, failure, Requester};
 use crate::Failure;
 
 #[derive(clap::Subcommand)]
@@ -82,7 +81,8 @@ fn btc_failure(e: BtcError) -> Failure {
         | BtcError::Dust { .. }
         | BtcError::NoUtxos
         | BtcError::InsufficientFunds { .. }
-        | BtcError::FeeRate => Failure::usage(e),
+        | BtcError::FeeRate
+        | BtcError::Money { .. } => Failure::usage(e),
     }
 }
 
@@ -105,18 +105,14 @@ fn send(args: SendArgs) -> Result<(), Failure> {
             "without --esplora, give --utxo and --fee-rate",
         ));
     }
-    let (kind, scheme) = match args.kind {
-        Kind::P2wpkh => (SpendKind::P2wpkh, SignatureScheme::Secp256k1),
-        Kind::P2tr => (SpendKind::P2tr, SignatureScheme::Bip340),
+    let kind = match args.kind {
+        Kind::P2wpkh => SpendKind::P2wpkh,
+        Kind::P2tr => SpendKind::P2tr,
     };
     let signer = args.requester.signer()?;
     let path = args.requester.path.clone();
     crate::runtime()?.block_on(async {
-        let domain = signer
-            .domain(args.domain, Some(scheme))
-            .await
-            .map_err(failure)?;
-        let derived = signer.derived_key(&domain, &path).map_err(failure)?;
+        let (domain, derived) = domain_and_key(&signer, args.domain, kind.scheme(), &path).await?;
         let key = *client::address::secp256k1_of(&derived, "a Bitcoin address")
             .map_err(Failure::usage)?;
         let mut spend = Spend {

@@ -13,7 +13,7 @@ use client::evm::{EthRpc, EvmError, EvmTx, Fees, TRANSFER_GAS};
 use primitives::SignatureScheme;
 use std::time::Duration;
 
-use crate::sign_cmd::{failure, hex_arg, Requester};
+use crate::sign_cmd::{domain_and_key, failure, hex_arg, Requester};
 use crate::Failure;
 
 #[derive(clap::Subcommand)]
@@ -175,11 +175,8 @@ fn send(args: SendArgs) -> Result<(), Failure> {
     let signer = args.requester.signer()?;
     let path = args.requester.path.clone();
     crate::runtime()?.block_on(async {
-        let domain = signer
-            .domain(args.domain, Some(SignatureScheme::Secp256k1))
-            .await
-            .map_err(failure)?;
-        let key = signer.derived_key(&domain, &path).map_err(failure)?;
+        let (domain, key) =
+            domain_and_key(&signer, args.domain, SignatureScheme::Secp256k1, &path).await?;
         let from = client::address::evm(
             client::address::secp256k1_of(&key, "an EVM address").map_err(Failure::usage)?,
         );
@@ -322,6 +319,35 @@ fn print(
         if let Some(r) = receipt {
             let status = if r.succeeded() { "success" } else { "reverted" };
             println!("{:<10} {status} in block {}", "receipt", r.block_number);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_address;
+
+    #[test]
+    fn addresses_keep_their_checksum() {
+        let good = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+        assert_eq!(
+            parse_address("--to", good).ok().map(|a| a.to_string()),
+            Some(good.into())
+        );
+        // One letter's case changed: mixed case with a wrong EIP-55 checksum.
+        let typo = "0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+        let e = parse_address("--to", typo).err().unwrap().message;
+        assert!(e.contains("checksum"), "{e}");
+        // Without case there is no checksum to check.
+        assert!(parse_address("--to", &good.to_lowercase()).is_ok());
+        assert!(parse_address("--to", &good.to_uppercase().replace("0X", "0x")).is_ok());
+        for bad in [
+            "",
+            "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aAeb6",
+            "0xzzeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        ] {
+            assert!(parse_address("--to", bad).is_err(), "{bad}");
         }
     }
 }

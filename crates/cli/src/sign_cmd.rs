@@ -8,8 +8,9 @@
 //! `eth send`, `sol send`, `btc send`).
 
 use chain::NearRpc;
-use client::{SignError, Signer};
+use client::{Domain, SignError, Signer};
 use node::identity::NearKey;
+use primitives::{NearPublicKey, SignatureScheme};
 use std::path::PathBuf;
 
 use crate::Failure;
@@ -64,6 +65,19 @@ pub fn failure(e: SignError) -> Failure {
         }
         _ => Failure::failed(e),
     }
+}
+
+/// The domain of `scheme` (`id` when given, else the contract's first) and the account's
+/// derived key on it under `path`.
+pub async fn domain_and_key(
+    signer: &Signer,
+    id: Option<u64>,
+    scheme: SignatureScheme,
+    path: &str,
+) -> Result<(Domain, NearPublicKey), Failure> {
+    let domain = signer.domain(id, Some(scheme)).await.map_err(failure)?;
+    let key = signer.derived_key(&domain, path).map_err(failure)?;
+    Ok((domain, key))
 }
 
 #[derive(clap::Args)]

@@ -12,7 +12,7 @@ use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
 use std::time::Duration;
 
-use crate::sign_cmd::{failure, Requester};
+use crate::sign_cmd::{domain_and_key, failure, Requester};
 use crate::Failure;
 
 /// Lamports in one SOL.
@@ -125,11 +125,8 @@ fn send(args: SendArgs) -> Result<(), Failure> {
     let signer = args.requester.signer()?;
     let path = args.requester.path.clone();
     crate::runtime()?.block_on(async {
-        let domain = signer
-            .domain(args.domain, Some(SignatureScheme::Ed25519))
-            .await
-            .map_err(failure)?;
-        let key = signer.derived_key(&domain, &path).map_err(failure)?;
+        let (domain, key) =
+            domain_and_key(&signer, args.domain, SignatureScheme::Ed25519, &path).await?;
         let from_point =
             client::address::ed25519_of(&key, "a Solana address").map_err(Failure::usage)?;
         let from = from_point.compress().to_bytes();

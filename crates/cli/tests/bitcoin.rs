@@ -80,25 +80,10 @@ fn bitcoin_core_accepts_a_devnet_signed_p2wpkh_spend() {
     let port = common::free_port().port();
     let (devnet, ready) = common::start(&tmp.path().join("devnet"), port);
     let rpc = ready["rpc_url"].as_str().unwrap();
-    let (code, out, err) = chainsig(&[
-        "address",
-        "--rpc",
-        rpc,
-        "--account",
-        "user.devnet",
-        "--path",
-        "bitcoin-1",
-        "--network",
-        "regtest",
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let from: bitcoin::Address<_> = v["addresses"]["btc_p2wpkh"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let from: bitcoin::Address<_> =
+        common::devnet_address(&ready, "bitcoin-1", &["--network", "regtest"], "btc_p2wpkh")
+            .parse()
+            .unwrap();
     let from = from.require_network(bitcoin::Network::Regtest).unwrap();
 
     let kernel_dir = tmp.path().join("kernel");

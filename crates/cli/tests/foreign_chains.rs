@@ -82,21 +82,7 @@ fn ethereum(ready: &serde_json::Value) {
     wait_for_rpc(&url, "eth_chainId");
 
     // The sender's address, as `chainsig address --rpc` reads it from the contract.
-    let (code, out, err) = chainsig(&args(&[
-        "address",
-        "--rpc",
-        ready["rpc_url"].as_str().unwrap(),
-        "--account",
-        "user.devnet",
-        "--path",
-        "ethereum-1",
-        "--json",
-    ]));
-    assert_eq!(code, 0, "{err}");
-    let from = serde_json::from_str::<serde_json::Value>(&out).unwrap()["addresses"]["evm"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let from = common::devnet_address(ready, "ethereum-1", &[], "evm");
     let funded = format!("{:#x}", 10 * ETHER);
     rpc(&url, "anvil_setBalance", serde_json::json!([from, funded]));
     let recipient = "0x1111111111111111111111111111111111111111";
@@ -210,23 +196,7 @@ fn solana(ready: &serde_json::Value) {
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
 
-    let (code, out, err) = chainsig(&args(&[
-        "address",
-        "--rpc",
-        ready["rpc_url"].as_str().unwrap(),
-        "--domain",
-        "1",
-        "--account",
-        "user.devnet",
-        "--path",
-        "solana-1",
-        "--json",
-    ]));
-    assert_eq!(code, 0, "{err}");
-    let from = serde_json::from_str::<serde_json::Value>(&out).unwrap()["addresses"]["solana"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let from = common::devnet_address(ready, "solana-1", &["--domain", "1"], "solana");
     let recipient = bs58::encode([7u8; 32]).into_string();
     let send = |extra: &[&str]| {
         let mut a = args(&[

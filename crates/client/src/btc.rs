@@ -22,6 +22,7 @@ use bitcoin::{
 };
 use k256::AffinePoint;
 use primitives::response::SignatureResponse;
+use primitives::SignatureScheme;
 use std::str::FromStr;
 
 use crate::address::{bitcoin_key, bitcoin_p2tr, bitcoin_p2wpkh, x_only, BitcoinNetwork};
@@ -44,13 +45,19 @@ pub enum BtcError {
     NoUtxos,
     #[error("insufficient UTXOs: they hold {have}, the payment and its fee need {need}")]
     InsufficientFunds { have: Amount, need: Amount },
-    #[error("fee rate must be at least 1 sat/vB")]
+    #[error("fee rate must be 1 to {MAX_FEE_RATE} sat/vB")]
     FeeRate,
+    #[error("{what} ({amount}) is more than the 21 million BTC that can exist")]
+    Money { what: &'static str, amount: Amount },
     #[error("{given} signatures for {inputs} inputs")]
     SignatureCount { given: usize, inputs: usize },
     #[error("input {input}: {reason}")]
     BadSignature { input: usize, reason: String },
 }
+
+/// A fee rate far above any a network has needed: anything higher is a typo, and bounding it
+/// keeps every fee computation far from overflow.
+pub const MAX_FEE_RATE: u64 = 100_000;
 
 /// How the sender's outputs are locked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +67,14 @@ pub enum SpendKind {
 }
 
 impl SpendKind {
+    /// The signature scheme of the domain that signs this kind of input.
+    pub fn scheme(self) -> SignatureScheme {
+        match self {
+            Self::P2wpkh => SignatureScheme::Secp256k1,
+            Self::P2tr => SignatureScheme::Bip340,
+        }
+    }
+
     /// Virtual bytes one input of this kind adds, with its witness.
     fn input_vbytes(self) -> u64 {
         match self {
@@ -146,11 +161,21 @@ impl Spend {
 
     /// Selects inputs (largest first), sets the fee and the change.
     pub fn build(&self) -> Result<UnsignedSpend, BtcError> {
-        if self.fee_rate == 0 {
+        if !(1..=MAX_FEE_RATE).contains(&self.fee_rate) {
             return Err(BtcError::FeeRate);
         }
         if self.utxos.is_empty() {
             return Err(BtcError::NoUtxos);
+        }
+        // Bounded inputs keep the sums below: no amount over 21M BTC, rates bounded above.
+        let money = |what, amount: Amount| {
+            (amount <= Amount::MAX_MONEY)
+                .then_some(())
+                .ok_or(BtcError::Money { what, amount })
+        };
+        money("the amount", self.amount)?;
+        for u in &self.utxos {
+            money("a UTXO's value", u.value)?;
         }
         let pay_script = self.to.script_pubkey();
         let dust = pay_script.minimal_non_dust();
@@ -171,7 +196,10 @@ impl Spend {
         let mut need = self.amount;
         for utxo in utxos {
             chosen.push(utxo);
-            have += utxo.value;
+            have = have.checked_add(utxo.value).ok_or(BtcError::Money {
+                what: "the UTXOs' total",
+                amount: Amount::MAX,
+            })?;
             let vbytes = base + chosen.len() as u64 * self.kind.input_vbytes();
             need = self.amount + Amount::from_sat(vbytes * self.fee_rate);
             if have >= need {

@@ -60,20 +60,7 @@ impl Keys {
             SignatureScheme::Secp256k1 => {
                 let d = self.secp + secp256k1_tweak(predecessor, path).expect("tweak in range");
                 let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).expect("non-zero");
-                let (sig, rec): (k256::ecdsa::Signature, k256::ecdsa::RecoveryId) =
-                    key.sign_prehash(message).expect("32-byte hash");
-                let mut sec1 = [0u8; 33];
-                sec1[0] = 2 + u8::from(rec.is_y_odd());
-                sec1[1..].copy_from_slice(&sig.r().to_bytes());
-                let Ok(NearPublicKey::Secp256k1(big_r)) = NearPublicKey::secp256k1_from_sec1(&sec1)
-                else {
-                    panic!("R is a curve point")
-                };
-                SignatureResponse::Secp256k1(EcdsaSignature {
-                    big_r,
-                    s: *sig.s(),
-                    recovery_id: rec.to_byte(),
-                })
+                SignatureResponse::Secp256k1(ecdsa_sign(&key, message))
             }
             SignatureScheme::Ed25519 => {
                 let esk = ExpandedSecretKey {
@@ -93,6 +80,24 @@ impl Keys {
                 }
             }
         }
+    }
+}
+
+/// The ECDSA signature of a 32-byte `hash` by `key`, in the form the network returns (whole R
+/// point, s, recovery id).
+pub fn ecdsa_sign(key: &k256::ecdsa::SigningKey, hash: &[u8]) -> EcdsaSignature {
+    let (sig, rec): (k256::ecdsa::Signature, k256::ecdsa::RecoveryId) =
+        key.sign_prehash(hash).expect("32-byte hash");
+    let mut sec1 = [0u8; 33];
+    sec1[0] = 2 + u8::from(rec.is_y_odd());
+    sec1[1..].copy_from_slice(&sig.r().to_bytes());
+    let Ok(NearPublicKey::Secp256k1(big_r)) = NearPublicKey::secp256k1_from_sec1(&sec1) else {
+        panic!("R is a curve point")
+    };
+    EcdsaSignature {
+        big_r,
+        s: *sig.s(),
+        recovery_id: rec.to_byte(),
     }
 }
 

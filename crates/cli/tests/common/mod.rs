@@ -21,6 +21,32 @@ pub fn chainsig<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) 
     )
 }
 
+/// The devnet user's `name` address (`evm`, `solana`, `btc_p2wpkh`, ...) under `path`, as
+/// `chainsig address --rpc` reads it from the contract; `extra` adds arguments (`--domain`,
+/// `--network`).
+pub fn devnet_address(ready: &serde_json::Value, path: &str, extra: &[&str], name: &str) -> String {
+    let rpc = ready["rpc_url"].as_str().unwrap();
+    let account = ready["user"]["account_id"].as_str().unwrap();
+    let mut args = vec![
+        "address",
+        "--json",
+        "--rpc",
+        rpc,
+        "--account",
+        account,
+        "--path",
+        path,
+    ];
+    args.extend(extra);
+    let (code, out, err) = chainsig(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["addresses"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} address: {v}"))
+        .to_owned()
+}
+
 /// A loopback address nothing listens on right now.
 pub fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")

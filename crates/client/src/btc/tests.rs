@@ -3,9 +3,6 @@
 
 use super::*;
 use bitcoin::consensus::encode::deserialize_hex;
-use k256::elliptic_curve::point::DecompressPoint;
-use k256::elliptic_curve::PrimeField;
-use primitives::response::EcdsaSignature;
 
 fn secret(n: u64) -> k256::SecretKey {
     let mut bytes = [0u8; 32];
@@ -24,7 +21,7 @@ fn spend(kind: SpendKind, utxos: &[u64], amount: u64) -> Spend {
             .enumerate()
             .map(|(i, v)| Utxo {
                 outpoint: OutPoint {
-                    txid: Txid::from_byte_array([i as u8 + 1; 32]),
+                    txid: Txid::from_byte_array([(i % 255) as u8 + 1; 32]),
                     vout: i as u32,
                 },
                 value: Amount::from_sat(*v),
@@ -105,9 +102,25 @@ fn refusals() {
         spend(SpendKind::P2wpkh, &[10_000], 100).build(),
         Err(BtcError::Dust { .. })
     ));
-    let mut s = spend(SpendKind::P2wpkh, &[10_000], 5_000);
-    s.fee_rate = 0;
-    assert_eq!(s.build().unwrap_err(), BtcError::FeeRate);
+    for rate in [0, MAX_FEE_RATE + 1, u64::MAX] {
+        let mut s = spend(SpendKind::P2wpkh, &[10_000], 5_000);
+        s.fee_rate = rate;
+        assert_eq!(s.build().unwrap_err(), BtcError::FeeRate);
+    }
+    // Absurd amounts are refused, not overflowed.
+    assert!(matches!(
+        spend(SpendKind::P2wpkh, &[10_000], u64::MAX).build(),
+        Err(BtcError::Money { .. })
+    ));
+    assert!(matches!(
+        spend(SpendKind::P2wpkh, &[u64::MAX], 5_000).build(),
+        Err(BtcError::Money { .. })
+    ));
+    let max = Amount::MAX_MONEY.to_sat();
+    // The most that can exist still works.
+    let mut s = spend(SpendKind::P2wpkh, &[max, max], max);
+    s.fee_rate = MAX_FEE_RATE;
+    assert!(s.build().is_ok());
     assert!(matches!(
         parse_address(
             "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
@@ -139,16 +152,7 @@ fn refusals() {
 
 /// An ECDSA answer as the network returns it, from a local key.
 fn ecdsa(secret: &k256::SecretKey, hash: [u8; 32]) -> SignatureResponse {
-    let key = k256::ecdsa::SigningKey::from(secret);
-    let (sig, id) = key.sign_prehash_recoverable(&hash).unwrap();
-    let bytes = sig.to_bytes();
-    let r: [u8; 32] = bytes[..32].try_into().unwrap();
-    let s: [u8; 32] = bytes[32..].try_into().unwrap();
-    SignatureResponse::Secp256k1(EcdsaSignature {
-        big_r: AffinePoint::decompress(&r.into(), (id.is_y_odd() as u8).into()).unwrap(),
-        s: k256::Scalar::from_repr(s.into()).unwrap(),
-        recovery_id: id.is_y_odd() as u8,
-    })
+    SignatureResponse::Secp256k1(testkit::ecdsa_sign(&secret.into(), &hash))
 }
 
 #[test]

@@ -16,17 +16,6 @@ fn response(r: [u8; 32], s: [u8; 32], odd: bool) -> EcdsaSignature {
     }
 }
 
-/// Signs like the network would (but with one local key).
-fn local_sign(key: &k256::ecdsa::SigningKey, hash: [u8; 32]) -> EcdsaSignature {
-    let (sig, id) = key.sign_prehash_recoverable(&hash).unwrap();
-    let bytes = sig.to_bytes();
-    response(
-        bytes[..32].try_into().unwrap(),
-        bytes[32..].try_into().unwrap(),
-        id.is_y_odd(),
-    )
-}
-
 fn address_of(key: &k256::ecdsa::SigningKey) -> Address {
     crate::address::evm(key.verifying_key().as_affine())
 }
@@ -135,7 +124,7 @@ proptest! {
             },
         };
         prop_assert!(tx.check().is_ok());
-        let signed = tx.assemble(&local_sign(&key, tx.signing_hash()), from).unwrap();
+        let signed = tx.assemble(&testkit::ecdsa_sign(&key, &tx.signing_hash()), from).unwrap();
         let decoded = TxEnvelope::decode_2718(&mut signed.raw.as_slice()).unwrap();
         prop_assert_eq!(*decoded.tx_hash(), signed.hash);
         prop_assert_eq!(decoded.recover_signer().unwrap(), from);
