@@ -93,10 +93,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
 }
 
 fn free_port() -> Result<u16, Failure> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Failure::failed(format!("no free port: {e}")))
+    node::ports::free_loopback_port().map_err(|e| Failure::failed(format!("no free port: {e}")))
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod keys;
 pub mod mesh;
 pub mod metrics;
+pub mod ports;
 pub mod router;
 pub mod service;
 pub mod store;

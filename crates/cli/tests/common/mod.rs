@@ -47,12 +47,11 @@ pub fn devnet_address(ready: &serde_json::Value, path: &str, extra: &[&str], nam
         .to_owned()
 }
 
-/// A loopback address nothing listens on right now.
+/// A loopback address nothing listens on right now, outside the ephemeral port range (see
+/// `node::ports`).
 pub fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    let port = node::ports::free_loopback_port().expect("a free loopback port");
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// Sends `signal` (e.g. `-TERM`, `-INT`) and waits up to `within` for the process to exit.

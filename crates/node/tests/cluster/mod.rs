@@ -56,11 +56,9 @@ impl Member {
         NearKey::generate()
             .write(&dir.path().join("tls_key.json"), None)
             .unwrap();
-        // Reserve a port; the node binds it again when it starts.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // The node binds it when it starts.
+        let port = node::ports::free_loopback_port().unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         Self {
             account: account.to_owned(),
             dir,
