@@ -114,17 +114,34 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .sign(&domain, path, &payload)
             .await
             .map_err(failure)?;
+        // A Bip340 signature verifies under the derived key's Taproot output key: print the
+        // x-only key a verifier needs.
+        let output_key = match (domain.scheme, signed.derived_key.as_secp256k1()) {
+            (SignatureScheme::Bip340, Some(p)) => {
+                primitives::taproot::output_key_x(p).ok().map(hex::encode)
+            }
+            _ => None,
+        };
         if args.json {
-            let out = serde_json::json!({
+            let mut out = serde_json::json!({
                 "domain_id": args.domain,
                 "scheme": domain.scheme,
                 "public_key": signed.derived_key,
                 "signature": signed.response,
             });
+            if let Some(key) = &output_key {
+                out["taproot_output_key"] = key.as_str().into();
+            }
             println!("{out}");
         } else {
             println!("{:<12} {} ({:?})", "domain", args.domain, domain.scheme);
             println!("{:<12} {}", "public key", signed.derived_key);
+            if let Some(key) = &output_key {
+                println!(
+                    "{:<12} {key} (x-only; the signature verifies under it)",
+                    "output key"
+                );
+            }
             println!(
                 "{:<12} {}",
                 "signature",

@@ -21,20 +21,26 @@ fn derives_near_testnet_vector_as_json() {
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["account"], "derivation-test.testnet");
+    assert_eq!(v["keys"].as_array().unwrap().len(), 1);
+    let k = &v["keys"][0];
+    assert_eq!(k["scheme"], "Secp256k1");
     assert_eq!(
-        v["public_key"],
+        k["public_key"],
         "secp256k1:3b3GS4kaAPvzxFUEYKiMvXeuBzttMZosggT3iAAbyZzAfQc1Dn4eLrDshNGGeKZyfSK7xegjPSq553NXHisMLiyA"
     );
-    let evm = v["addresses"]["evm"].as_str().unwrap();
+    let evm = k["addresses"]["evm"].as_str().unwrap();
     assert!(evm.starts_with("0x") && evm.len() == 42);
-    assert!(v["addresses"]["btc_p2wpkh"]
+    assert!(k["addresses"]["btc_p2wpkh"]
         .as_str()
         .unwrap()
         .starts_with("bc1q"));
-    assert!(v["addresses"]["btc_p2pkh"]
+    assert!(k["addresses"]["btc_p2pkh"]
         .as_str()
         .unwrap()
         .starts_with('1'));
+    // An ECDSA domain cannot sign a Taproot key path: no P2TR address is offered.
+    assert!(k["addresses"].get("btc_p2tr").is_none(), "{v}");
 }
 
 #[test]
@@ -50,12 +56,12 @@ fn testnet_flag_and_text_output() {
         "--testnet",
     ]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("btc_p2wpkh    tb1q"), "{stdout}");
+    assert!(stdout.contains("  btc_p2wpkh    tb1q"), "{stdout}");
     assert!(stdout
         .lines()
         .next()
         .unwrap()
-        .starts_with("public key    secp256k1:"));
+        .starts_with("Secp256k1: secp256k1:"));
 }
 
 #[test]
@@ -72,12 +78,13 @@ fn ed25519_root_gives_solana_and_near_forms() {
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["keys"][0]["scheme"], "Ed25519");
     assert_eq!(
-        v["public_key"],
+        v["keys"][0]["public_key"],
         "ed25519:49KFz8zeqrPcaSKqLCXtY79zW98ZW6Nd7W8vSsC7FdKJ"
     );
     assert_eq!(
-        v["addresses"]["solana"],
+        v["keys"][0]["addresses"]["solana"],
         "49KFz8zeqrPcaSKqLCXtY79zW98ZW6Nd7W8vSsC7FdKJ"
     );
 }
@@ -100,11 +107,10 @@ fn every_chain_on_regtest_with_a_cosmos_prefix() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let a = &v["addresses"];
+    let a = &v["keys"][0]["addresses"];
     for (name, prefix) in [
         ("btc_p2pkh", "m"),
         ("btc_p2wpkh", "bcrt1q"),
-        ("btc_p2tr", "bcrt1p"),
         ("doge_p2pkh", "D"),
         ("xrp", "r"),
         ("cosmos", "osmo1"),
@@ -115,6 +121,29 @@ fn every_chain_on_regtest_with_a_cosmos_prefix() {
             .unwrap_or_else(|| panic!("{name} missing: {v}"));
         assert!(value.starts_with(prefix), "{name}: {value}");
     }
+}
+
+#[test]
+fn a_bip340_root_gives_the_taproot_address() {
+    let (code, stdout, stderr) = chainsig(&[
+        "address",
+        "--root-key",
+        ROOT,
+        "--scheme",
+        "bip340",
+        "--account",
+        "alice.testnet",
+        "--path",
+        "bitcoin-1",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let k = &v["keys"][0];
+    assert_eq!(k["scheme"], "Bip340");
+    let addresses = k["addresses"].as_object().unwrap();
+    assert_eq!(addresses.len(), 1, "{v}");
+    assert!(addresses["btc_p2tr"].as_str().unwrap().starts_with("bc1p"));
 }
 
 #[test]
@@ -162,6 +191,17 @@ fn bad_arguments_give_one_line_and_exit_2() {
             "p",
             "--cosmos-prefix",
             "Bad Prefix",
+        ],
+        vec![
+            "address",
+            "--root-key",
+            "ed25519:6vSEtQxrQj6txUMh33WC4ERyCWmNMRTdufDWAaDY3Un2",
+            "--scheme",
+            "bip340",
+            "--account",
+            "a",
+            "--path",
+            "p",
         ],
     ] {
         let (code, stdout, stderr) = chainsig(&args);

@@ -1,7 +1,8 @@
 //! Bitcoin Core's own validation accepts what the devnet signs: a regtest chain mined here
-//! (rust-bitcoin) and validated by `bitcoinkernel`, a coinbase paying the derived P2WPKH
-//! address, and `chainsig btc send` spending it. A block with the spend becomes the tip; the
-//! same block with a tampered signature does not.
+//! (rust-bitcoin) and validated by `bitcoinkernel`, coinbases paying the derived P2WPKH and
+//! P2TR addresses, and `chainsig btc send` spending them (ECDSA by the Secp256k1 domain,
+//! Taproot key path by the Bip340 domain). A block with the spends becomes the tip; the same
+//! block with either signature tampered does not.
 
 mod common;
 
@@ -74,17 +75,69 @@ fn submit(chainman: &ChainstateManager, block: &Block) -> i32 {
     chainman.active_chain().height()
 }
 
+/// `chainsig btc send` of 1.5 BTC from the derived address of `kind` (spending `utxo`), as
+/// the transaction it prints.
+fn send(ready: &serde_json::Value, kind: &str, utxo: &str) -> Transaction {
+    let rpc = ready["rpc_url"].as_str().unwrap();
+    let key_file = ready["user"]["key_file"].as_str().unwrap();
+    let recipient = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+    let (code, out, err) = chainsig(&[
+        "btc",
+        "send",
+        "--json",
+        "--kind",
+        kind,
+        "--network",
+        "regtest",
+        "--to",
+        recipient,
+        "--amount",
+        "1.5",
+        "--fee-rate",
+        "2",
+        "--utxo",
+        utxo,
+        "--rpc",
+        rpc,
+        "--account",
+        "user.devnet",
+        "--key-file",
+        key_file,
+        "--path",
+        "bitcoin-1",
+    ]);
+    assert_eq!(code, 0, "{kind}: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let spend: Transaction =
+        bitcoin::consensus::encode::deserialize_hex(v["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(spend.compute_txid().to_string(), v["txid"]);
+    assert_eq!(spend.output[0].value, Amount::from_btc(1.5).unwrap());
+    spend
+}
+
+/// The spend with one byte of its input's signature flipped (the witness's first item: the
+/// DER signature of P2WPKH, the BIP340 signature of a P2TR key path).
+fn tampered(spend: &Transaction) -> Transaction {
+    let mut tx = spend.clone();
+    let mut items: Vec<Vec<u8>> = tx.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    items[0][10] ^= 1;
+    tx.input[0].witness = Witness::from_slice(&items);
+    tx
+}
+
 #[test]
-fn bitcoin_core_accepts_a_devnet_signed_p2wpkh_spend() {
+fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     let tmp = tempfile::tempdir().unwrap();
     let port = common::free_port().port();
     let (devnet, ready) = common::start(&tmp.path().join("devnet"), port);
-    let rpc = ready["rpc_url"].as_str().unwrap();
-    let from: bitcoin::Address<_> =
-        common::devnet_address(&ready, "bitcoin-1", &["--network", "regtest"], "btc_p2wpkh")
-            .parse()
-            .unwrap();
-    let from = from.require_network(bitcoin::Network::Regtest).unwrap();
+    let address = |kind: &str| {
+        let a: bitcoin::Address<_> =
+            common::devnet_address(&ready, "bitcoin-1", &["--network", "regtest"], kind)
+                .parse()
+                .unwrap();
+        a.require_network(bitcoin::Network::Regtest).unwrap()
+    };
+    let (p2wpkh, p2tr) = (address("btc_p2wpkh"), address("btc_p2tr"));
 
     let kernel_dir = tmp.path().join("kernel");
     let ctx = ContextBuilder::new()
@@ -100,70 +153,46 @@ fn bitcoin_core_accepts_a_devnet_signed_p2wpkh_spend() {
     let genesis = bitcoin::constants::genesis_block(bitcoin::Network::Regtest);
     let (mut prev, mut time) = (genesis.block_hash(), genesis.header.time);
     let burn = ScriptBuf::new_op_return([0u8; 4]);
-    // Block 1 pays the derived address; 100 more make its coinbase spendable.
-    let funding = mine(prev, time + 1, 1, from.script_pubkey(), vec![]);
-    assert_eq!(submit(&chainman, &funding), 1);
-    let funding_txid = funding.txdata[0].compute_txid();
-    prev = funding.block_hash();
-    time += 1;
-    for h in 2..=101 {
+    // Blocks 1 and 2 pay the derived P2WPKH and P2TR addresses; 99 more make both coinbases
+    // spendable at height 102.
+    let mut funding = vec![];
+    for (height, to) in [(1, &p2wpkh), (2, &p2tr)] {
+        time += 1;
+        let b = mine(prev, time, height, to.script_pubkey(), vec![]);
+        assert_eq!(submit(&chainman, &b), height as i32);
+        funding.push(format!("{}:0:5000000000", b.txdata[0].compute_txid()));
+        prev = b.block_hash();
+    }
+    for h in 3..=101 {
         time += 1;
         let b = mine(prev, time, h, burn.clone(), vec![]);
         assert_eq!(submit(&chainman, &b), h as i32);
         prev = b.block_hash();
     }
 
-    let recipient = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-    let utxo = format!("{funding_txid}:0:5000000000");
-    let mut args = vec![
-        "btc",
-        "send",
-        "--json",
-        "--network",
-        "regtest",
-        "--to",
-        recipient,
-        "--amount",
-        "1.5",
-        "--fee-rate",
-        "2",
-        "--utxo",
-        &utxo,
-        "--rpc",
-        rpc,
-        "--account",
-        "user.devnet",
-        "--path",
-        "bitcoin-1",
+    let spends = [
+        send(&ready, "p2wpkh", &funding[0]),
+        send(&ready, "p2tr", &funding[1]),
     ];
-    let key_file = ready["user"]["key_file"].as_str().unwrap();
-    args.extend(["--key-file", key_file]);
-    let (code, out, err) = chainsig(&args);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let spend: Transaction =
-        bitcoin::consensus::encode::deserialize_hex(v["raw"].as_str().unwrap()).unwrap();
-    assert_eq!(spend.compute_txid().to_string(), v["txid"]);
-
-    // Tampered: one byte of the DER signature flipped. Bitcoin Core refuses the block.
-    let mut tampered = spend.clone();
-    let mut sig = tampered.input[0].witness.nth(0).unwrap().to_vec();
-    sig[10] ^= 1;
-    let key = tampered.input[0].witness.nth(1).unwrap().to_vec();
-    tampered.input[0].witness = Witness::from_slice(&[sig, key]);
+    assert_eq!(spends[1].input[0].witness.len(), 1, "a key-path witness");
+    // A block with either spend tampered is refused by Bitcoin Core.
     time += 1;
-    let bad = mine(prev, time, 102, burn.clone(), vec![tampered]);
-    assert_eq!(
-        submit(&chainman, &bad),
-        101,
-        "a tampered spend was accepted"
-    );
+    for (i, spend) in spends.iter().enumerate() {
+        let mut txs = spends.to_vec();
+        txs[i] = tampered(spend);
+        let bad = mine(prev, time, 102, burn.clone(), txs);
+        assert_eq!(
+            submit(&chainman, &bad),
+            101,
+            "a tampered spend ({i}) was accepted"
+        );
+    }
     // Intact: the block becomes the tip.
-    let good = mine(prev, time, 102, burn, vec![spend]);
+    let good = mine(prev, time, 102, burn, spends.to_vec());
     assert_eq!(
         submit(&chainman, &good),
         102,
-        "the devnet-signed spend was refused"
+        "the devnet-signed spends were refused"
     );
     drop(devnet);
 }

@@ -89,60 +89,65 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
 
     sign_all(&ready, "first", 50).await;
 
-    // `chainsig sign` prints the result with the derived key.
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args([
+    // `chainsig sign` prints the result with the derived key (and, for Bip340, the Taproot
+    // output key the signature verifies under).
+    let rpc = ready["rpc_url"].as_str().unwrap();
+    let (account, key_file) = (
+        ready["user"]["account_id"].as_str().unwrap(),
+        ready["user"]["key_file"].as_str().unwrap(),
+    );
+    for domain in ["1", "2"] {
+        let printed = common::chainsig_json(&[
             "sign",
             "--json",
-            "--domain",
-            "1",
             "--path",
             "cli",
             "--payload",
-        ])
-        .arg("ab".repeat(40))
-        .args(["--rpc", ready["rpc_url"].as_str().unwrap()])
-        .args(["--account", ready["user"]["account_id"].as_str().unwrap()])
-        .args(["--key-file", ready["user"]["key_file"].as_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let root: primitives::NearPublicKey = ready["domains"][1]["public_key"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let response: SignatureResponse = serde_json::from_value(printed["signature"].clone()).unwrap();
-    testkit::verify_independently(&root, "user.devnet", "cli", &[0xab; 40], &response).unwrap();
-    let derived = primitives::derivation::derive_public_key(&root, "user.devnet", "cli").unwrap();
-    assert_eq!(printed["public_key"], derived.to_string());
-    // `chainsig derive --rpc` reads the root key from the contract and agrees.
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args([
+            &"ab".repeat(40),
+            "--domain",
+            domain,
+            "--rpc",
+            rpc,
+            "--account",
+            account,
+            "--key-file",
+            key_file,
+        ]);
+        let root: primitives::NearPublicKey = ready["domains"][domain.parse::<usize>().unwrap()]
+            ["public_key"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let response: SignatureResponse =
+            serde_json::from_value(printed["signature"].clone()).unwrap();
+        testkit::verify_independently(&root, account, "cli", &[0xab; 40], &response).unwrap();
+        let derived = primitives::derivation::derive_public_key(&root, account, "cli").unwrap();
+        assert_eq!(printed["public_key"], derived.to_string());
+        let output_key = derived
+            .as_secp256k1()
+            .map(|p| hex::encode(primitives::taproot::output_key_x(p).unwrap()));
+        assert_eq!(
+            printed["taproot_output_key"].as_str(),
+            output_key.as_deref(),
+            "{printed}"
+        );
+        // `chainsig derive --rpc` reads the root key from the contract and agrees.
+        let printed = common::chainsig_json(&[
             "derive",
             "--json",
             "--domain",
-            "1",
+            domain,
             "--account",
-            "user.devnet",
+            account,
             "--path",
             "cli",
-        ])
-        .args(["--rpc", ready["rpc_url"].as_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["public_key"], derived.to_string());
+            "--rpc",
+            rpc,
+        ]);
+        assert_eq!(printed["keys"][0]["domain_id"].to_string(), domain);
+        assert_eq!(printed["keys"][0]["public_key"], derived.to_string());
+    }
 
     interrupt(&mut devnet);
 

@@ -16,19 +16,6 @@ use testkit::SCHEMES;
 
 const NODES: usize = 4;
 
-fn chainsig(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 struct Proc(Child, std::path::PathBuf);
 
 impl Drop for Proc {
@@ -105,7 +92,7 @@ async fn node_processes_generate_keys_and_sign() {
         let dir = tmp.path().join(format!("node{i}"));
         let (p2p, http) = (common::free_port(), common::free_port());
         let account = format!("node{i}.test");
-        let public = chainsig(&[
+        let public = common::chainsig_json(&[
             "node",
             "init",
             "--dir",

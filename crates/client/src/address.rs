@@ -10,13 +10,17 @@
 //!   RIPEMD160(SHA256(compressed key)).
 //!
 //! Of an ed25519 key: Solana (base58 of the key) and NEAR implicit accounts (its hex).
+//!
+//! [`addresses`] offers each address only for the domain scheme that can sign for it: P2TR
+//! for Bip340 domains (whose signatures verify under exactly that output key,
+//! `primitives::taproot`), the others for Secp256k1 (ECDSA) and Ed25519.
 
 use alloy_primitives::Address as EvmAddress;
 use bitcoin::key::{CompressedPublicKey, Secp256k1, XOnlyPublicKey};
 use curve25519_dalek::EdwardsPoint;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::AffinePoint;
-use primitives::NearPublicKey;
+use primitives::{NearPublicKey, SignatureScheme};
 use ripemd::Ripemd160;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -181,24 +185,33 @@ impl Default for AddressOptions {
     }
 }
 
-/// Every address this crate knows for a key, by name (`evm`, `btc_p2wpkh`, `solana`, ...).
+/// Every address a domain of `scheme` can sign for with `key`, by name (`evm`,
+/// `btc_p2wpkh`, `solana`, ...): ECDSA (Secp256k1) signs for EVM, Bitcoin P2PKH/P2WPKH,
+/// Dogecoin, XRP and Cosmos; Bip340 for Bitcoin P2TR (key path); Ed25519 for Solana and NEAR
+/// implicit accounts. An address is never offered by a domain that cannot spend from it.
 pub fn addresses(
     key: &NearPublicKey,
+    scheme: SignatureScheme,
     options: &AddressOptions,
 ) -> Result<BTreeMap<&'static str, String>, AddressError> {
     let mut out = BTreeMap::new();
-    match key {
-        NearPublicKey::Secp256k1(p) => {
-            let net = options.bitcoin;
+    let net = options.bitcoin;
+    match scheme {
+        SignatureScheme::Secp256k1 => {
+            let p = secp256k1_of(key, "a Secp256k1 domain")?;
             out.insert("evm", evm(p).to_string());
             out.insert("btc_p2pkh", bitcoin_p2pkh(p, net).to_string());
             out.insert("btc_p2wpkh", bitcoin_p2wpkh(p, net).to_string());
-            out.insert("btc_p2tr", bitcoin_p2tr(p, net).to_string());
             out.insert("doge_p2pkh", dogecoin_p2pkh(p));
             out.insert("xrp", xrp(p));
             out.insert("cosmos", cosmos(p, &options.cosmos_prefix)?);
         }
-        NearPublicKey::Ed25519(p) => {
+        SignatureScheme::Bip340 => {
+            let p = secp256k1_of(key, "a Bip340 domain")?;
+            out.insert("btc_p2tr", bitcoin_p2tr(p, net).to_string());
+        }
+        SignatureScheme::Ed25519 => {
+            let p = ed25519_of(key, "an Ed25519 domain")?;
             out.insert("solana", solana(p));
             out.insert("near_implicit", near_implicit(p));
         }

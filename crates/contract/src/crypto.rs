@@ -4,11 +4,13 @@
 //! it) and verifies the signature: ECDSA by public-key recovery, Ed25519 by verification,
 //! both through [`Crypto`] so that on NEAR they cost a host call (`ecrecover`,
 //! `ed25519_verify`) instead of curve arithmetic in wasm; BIP340 with k256 in wasm, as NEAR
-//! has no host function for it.
+//! has no host function for it, under the BIP341 output key of the derived key
+//! ([`primitives::taproot`]).
 
 use primitives::derivation::derive_public_key;
 use primitives::request::Payload;
 use primitives::response::SignatureResponse;
+use primitives::taproot::output_key_x;
 use primitives::{NearPublicKey, SignatureScheme};
 
 use crate::error::ContractError;
@@ -69,11 +71,14 @@ pub fn verify_response(
             }
         }
         (SignatureScheme::Bip340, SignatureResponse::Bip340 { signature }) => {
-            let compressed = derived
-                .sec1_compressed()
+            // Under the derived key's Taproot output key, not the derived key itself: a
+            // Bip340 signature spends the P2TR output of the derived key (DESIGN §4.2).
+            let internal = derived
+                .as_secp256k1()
                 .ok_or_else(|| invalid("derived key is not secp256k1"))?;
-            let key = k256::schnorr::VerifyingKey::from_bytes(&compressed[1..])
-                .map_err(|_| invalid("derived key has no x-only form"))?;
+            let output = output_key_x(internal).map_err(|e| invalid(&e.to_string()))?;
+            let key = k256::schnorr::VerifyingKey::from_bytes(&output)
+                .map_err(|_| invalid("output key has no x-only form"))?;
             let sig = k256::schnorr::Signature::try_from(&signature[..])
                 .map_err(|_| invalid("malformed BIP340 signature"))?;
             key.verify_raw(message, &sig)

@@ -6,13 +6,15 @@
 //! - [`ids`]: participant and domain ids, signature schemes;
 //! - [`derivation`]: NEAR's key derivation (DESIGN §4.1), bit for bit;
 //! - [`keys`]: NEAR public-key strings (`secp256k1:` / `ed25519:` + base58);
-//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3).
+//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3);
+//! - [`taproot`]: the BIP341 key-path output key Bip340 signatures verify under.
 
 pub mod derivation;
 pub mod ids;
 pub mod keys;
 pub mod request;
 pub mod response;
+pub mod taproot;
 
 pub use derivation::DeriveError;
 pub use ids::{DomainId, ParticipantId, SignatureScheme};

@@ -48,6 +48,22 @@ impl Keys {
         }
     }
 
+    /// The secret of the key `predecessor` derives under `path` on a secp256k1 domain
+    /// (root + ε; for Bip340 before the Taproot tweak).
+    pub fn derived_secp256k1_secret(
+        &self,
+        scheme: SignatureScheme,
+        predecessor: &str,
+        path: &str,
+    ) -> k256::Scalar {
+        let root = match scheme {
+            SignatureScheme::Secp256k1 => self.secp,
+            SignatureScheme::Bip340 => self.bip,
+            SignatureScheme::Ed25519 => panic!("Ed25519 is not a secp256k1 scheme"),
+        };
+        root + secp256k1_tweak(predecessor, path).expect("tweak in range")
+    }
+
     /// The signature the network would return for `message` from `predecessor` under `path`.
     pub fn sign(
         &self,
@@ -58,7 +74,7 @@ impl Keys {
     ) -> SignatureResponse {
         match scheme {
             SignatureScheme::Secp256k1 => {
-                let d = self.secp + secp256k1_tweak(predecessor, path).expect("tweak in range");
+                let d = self.derived_secp256k1_secret(scheme, predecessor, path);
                 let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).expect("non-zero");
                 SignatureResponse::Secp256k1(ecdsa_sign(&key, message))
             }
@@ -73,8 +89,14 @@ impl Keys {
                 }
             }
             SignatureScheme::Bip340 => {
-                let d = self.bip + secp256k1_tweak(predecessor, path).expect("tweak in range");
-                let key = k256::schnorr::SigningKey::from_bytes(&d.to_bytes()).expect("non-zero");
+                // The secret of the derived key's Taproot output key: ±d + t, with d negated
+                // when d·G has an odd Y (primitives::taproot).
+                use k256::elliptic_curve::point::AffineCoordinates;
+                let d = self.derived_secp256k1_secret(scheme, predecessor, path);
+                let p = (k256::ProjectivePoint::GENERATOR * d).to_affine();
+                let even = if bool::from(p.y_is_odd()) { -d } else { d };
+                let q = even + primitives::taproot::tap_tweak(&p).expect("tweak in range");
+                let key = k256::schnorr::SigningKey::from_bytes(&q.to_bytes()).expect("non-zero");
                 SignatureResponse::Bip340 {
                     signature: key.sign_raw(message, &[5; 32]).expect("signs").to_bytes(),
                 }
@@ -130,7 +152,8 @@ pub fn sign_request(
 
 /// Checks a signature the network returned with libraries other than the ones that made it:
 /// k256's ECDSA verifier and public-key recovery (r, s, v), ed25519-dalek's strict verifier,
-/// k256's BIP340 verifier, each under the key derived from `root` for (`account`, `path`).
+/// k256's BIP340 verifier, each under the key derived from `root` for (`account`, `path`)
+/// (BIP340: under that key's Taproot output key).
 pub fn verify_independently(
     root: &NearPublicKey,
     account: &str,
@@ -163,9 +186,12 @@ pub fn verify_independently(
             vk.verify_strict(payload, &ed25519_dalek::Signature::from_bytes(signature))
                 .map_err(|e| format!("ed25519-dalek refuses: {e}"))
         }
-        (SignatureResponse::Bip340 { signature }, k @ NearPublicKey::Secp256k1(_)) => {
-            let x_only = &k.sec1_compressed().ok_or("not secp256k1")?[1..];
-            let vk = k256::schnorr::VerifyingKey::from_bytes(x_only).map_err(|e| e.to_string())?;
+        (SignatureResponse::Bip340 { signature }, NearPublicKey::Secp256k1(p)) => {
+            // Under the Taproot output key of the derived key (DESIGN §4.2); the tweak itself
+            // is checked against BIP86's vectors in primitives, and spends against Bitcoin
+            // Core's validation in the CLI's bitcoin test.
+            let x_only = primitives::taproot::output_key_x(&p).map_err(|e| e.to_string())?;
+            let vk = k256::schnorr::VerifyingKey::from_bytes(&x_only).map_err(|e| e.to_string())?;
             let sig =
                 k256::schnorr::Signature::try_from(&signature[..]).map_err(|e| e.to_string())?;
             vk.verify_raw(payload, &sig)

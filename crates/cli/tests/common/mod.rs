@@ -21,6 +21,14 @@ pub fn chainsig<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) 
     )
 }
 
+/// Runs the binary, which must succeed, and parses its JSON output.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn chainsig_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> serde_json::Value {
+    let (code, out, err) = chainsig(args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
 /// The devnet user's `name` address (`evm`, `solana`, `btc_p2wpkh`, ...) under `path`, as
 /// `chainsig address --rpc` reads it from the contract; `extra` adds arguments (`--domain`,
 /// `--network`).
@@ -38,11 +46,13 @@ pub fn devnet_address(ready: &serde_json::Value, path: &str, extra: &[&str], nam
         path,
     ];
     args.extend(extra);
-    let (code, out, err) = chainsig(&args);
-    assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["addresses"][name]
-        .as_str()
+    let v = chainsig_json(&args);
+    // One entry per domain; each address name belongs to one scheme's domain.
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|k| k["addresses"][name].as_str())
         .unwrap_or_else(|| panic!("no {name} address: {v}"))
         .to_owned()
 }

@@ -136,7 +136,7 @@ fn ed25519_forms() {
             .into_vec()
             .unwrap()
     );
-    let all = addresses(&k, &AddressOptions::default()).unwrap();
+    let all = addresses(&k, SignatureScheme::Ed25519, &AddressOptions::default()).unwrap();
     assert_eq!(
         all.keys().copied().collect::<Vec<_>>(),
         ["near_implicit", "solana"]
@@ -153,6 +153,48 @@ fn wrong_curve_is_named() {
         e.contains("ed25519") && e.contains("EVM") && e.contains("secp256k1"),
         "{e}"
     );
+}
+
+#[test]
+fn each_scheme_offers_what_it_can_sign_for() {
+    let k = NearPublicKey::Secp256k1(generator());
+    let options = AddressOptions::default();
+    let names = |scheme| -> Vec<&str> {
+        addresses(&k, scheme, &options)
+            .unwrap()
+            .keys()
+            .copied()
+            .collect()
+    };
+    assert_eq!(
+        names(SignatureScheme::Secp256k1),
+        [
+            "btc_p2pkh",
+            "btc_p2wpkh",
+            "cosmos",
+            "doge_p2pkh",
+            "evm",
+            "xrp"
+        ]
+    );
+    assert_eq!(names(SignatureScheme::Bip340), ["btc_p2tr"]);
+    let e = addresses(&k, SignatureScheme::Ed25519, &options).unwrap_err();
+    assert!(e.to_string().contains("Ed25519 domain"), "{e}");
+}
+
+#[test]
+fn p2tr_commits_to_the_key_bip340_signatures_verify_under() {
+    // rust-bitcoin (libsecp256k1's tweak) and primitives::taproot (what the contract checks
+    // signatures against) agree on the output key.
+    for secret in [1u64, 2, 3, 0xdead_beef] {
+        let p = (k256::ProjectivePoint::GENERATOR * k256::Scalar::from(secret)).to_affine();
+        let address = bitcoin_p2tr(&p, BitcoinNetwork::Mainnet);
+        let program = address.witness_program().unwrap();
+        assert_eq!(
+            program.program().as_bytes(),
+            primitives::taproot::output_key_x(&p).unwrap()
+        );
+    }
 }
 
 #[test]

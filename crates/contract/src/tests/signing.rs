@@ -211,6 +211,43 @@ fn respond_verifies_every_scheme() {
 }
 
 #[test]
+fn bip340_signatures_must_verify_under_the_taproot_output_key() {
+    let (mut c, keys) = ready();
+    let mut y = 0;
+    let domain = SCHEMES
+        .iter()
+        .position(|s| *s == SignatureScheme::Bip340)
+        .unwrap() as u64;
+    let (Waiter { id, .. }, _) = sign_as_host(
+        &mut c,
+        &ctx("app.near", 30),
+        sign_args(domain, SignatureScheme::Bip340, "btc", 7),
+        &mut y,
+    )
+    .unwrap();
+    // A valid BIP340 signature under the derived key itself (the Taproot internal key) cannot
+    // spend its P2TR output, so the contract refuses it.
+    let d = keys.derived_secp256k1_secret(SignatureScheme::Bip340, "app.near", "btc");
+    let internal = k256::schnorr::SigningKey::from_bytes(&d.to_bytes()).unwrap();
+    let msg = payload_bytes(SignatureScheme::Bip340, 7);
+    let under_internal = SignatureResponse::Bip340 {
+        signature: internal.sign_raw(&msg, &[1; 32]).unwrap().to_bytes(),
+    };
+    let before = c.clone();
+    let err = c
+        .respond(&ctx("alice.near", 31), &TestCrypto, id, &under_internal)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::InvalidSignature("BIP340 verification failed".into())
+    );
+    assert_eq!(c, before);
+    let right = keys.sign(SignatureScheme::Bip340, "app.near", "btc", &msg);
+    c.respond(&ctx("alice.near", 31), &TestCrypto, id, &right)
+        .unwrap();
+}
+
+#[test]
 fn respond_refusals_change_nothing() {
     let (mut c, keys) = ready();
     let mut y = 0;

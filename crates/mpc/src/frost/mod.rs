@@ -15,9 +15,10 @@
 //!   this party's nonces and every signer's commitments. Single use, consumed by [`sign`].
 //! - [`sign`]: FROST round two under the *derived* key: the tweak ε is added to every share
 //!   (Shamir shares of `x + ε` are the shares of `x` plus ε, since Lagrange coefficients sum
-//!   to one) and `ε·G` to every public share and the group key. For BIP340 the ciphersuite
-//!   negates key and shares when the derived key has an odd Y, so the signature verifies under
-//!   the x-only derived key.
+//!   to one) and `ε·G` to every public share and the group key. For BIP340 the shares are
+//!   then tweaked once more to the derived key's Taproot output key (BIP341 key path, no
+//!   script tree; `primitives::taproot`), so the signature spends its P2TR output; the
+//!   ciphersuite negates key and shares where BIP340 needs an even Y.
 //!
 //! Caveat for BIP340: frost-secp256k1-tr's DKG adds an unspendable BIP341 tweak to the key it
 //! outputs; that tweaked key *is* the domain's root key, and reshare preserves it as is.
@@ -60,6 +61,16 @@ pub trait Scheme: Ciphersuite + Send + Sync + 'static {
 
     /// A signature as the contract returns it.
     fn response(signature: &Signature<Self>) -> SignatureResponse;
+
+    /// The key packages that sign, from those of the derived key: the derived key itself,
+    /// except where the scheme signs under a key computed from it (BIP340: the Taproot output
+    /// key).
+    fn signing_keys(
+        key_package: KeyPackage<Self>,
+        public: PublicKeyPackage<Self>,
+    ) -> (KeyPackage<Self>, PublicKeyPackage<Self>) {
+        (key_package, public)
+    }
 }
 
 fn signature_bytes<C: Ciphersuite>(signature: &Signature<C>) -> [u8; 64] {
@@ -114,6 +125,20 @@ impl Scheme for Bip340 {
         SignatureResponse::Bip340 {
             signature: signature_bytes(signature),
         }
+    }
+
+    /// BIP341 key path with no script tree (`primitives::taproot`): frost-secp256k1-tr's
+    /// `Tweak` negates the shares when the derived key has an odd Y and adds
+    /// `H_TapTweak(x(P))` to them, and `·G` of it to every public share and the group key.
+    fn signing_keys(
+        key_package: KeyPackage<Self>,
+        public: PublicKeyPackage<Self>,
+    ) -> (KeyPackage<Self>, PublicKeyPackage<Self>) {
+        use frost_secp256k1_tr::keys::Tweak;
+        (
+            key_package.tweak::<&[u8]>(None),
+            public.tweak::<&[u8]>(None),
+        )
     }
 }
 

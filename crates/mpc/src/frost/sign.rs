@@ -129,6 +129,7 @@ pub fn sign<C: super::Scheme>(
         )));
     }
     let (key_package, public) = tweaked(key, tweak);
+    let (key_package, public) = C::signing_keys(key_package, public);
     let signing_package = SigningPackage::new(presignature.commitments.clone(), message);
     let my_share = round2::sign(&signing_package, &presignature.nonces, &key_package)
         .map_err(InitError::new)?;
