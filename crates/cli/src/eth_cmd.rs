@@ -115,8 +115,11 @@ fn evm_failure(e: EvmError) -> Failure {
 /// The fee fields the user gave, if they make a whole set.
 fn given_fees(args: &SendArgs) -> Result<Option<Fees>, Failure> {
     Ok(match (args.legacy, args.gas_price, args.max_fee_per_gas, args.max_priority_fee_per_gas) {
-        (true, Some(gas_price), _, _) => Some(Fees::Legacy { gas_price }),
-        (true, None, _, _) => None,
+        (true, _, Some(_), _) | (true, _, _, Some(_)) => {
+            return Err(Failure::usage("--max-fee-per-gas and --max-priority-fee-per-gas are for EIP-1559 transactions; --legacy takes --gas-price"))
+        }
+        (true, Some(gas_price), None, None) => Some(Fees::Legacy { gas_price }),
+        (true, None, None, None) => None,
         (false, Some(_), _, _) => {
             return Err(Failure::usage("--gas-price is for --legacy transactions; EIP-1559 takes --max-fee-per-gas and --max-priority-fee-per-gas"))
         }

@@ -2,7 +2,8 @@
 //! (rust-bitcoin) and validated by `bitcoinkernel`, coinbases paying the derived P2WPKH and
 //! P2TR addresses, and `chainsig btc send` spending them (ECDSA by the Secp256k1 domain,
 //! Taproot key path by the Bip340 domain). A block with the spends becomes the tip; the same
-//! block with either signature tampered does not.
+//! block with either signature tampered does not. A third spend goes through a loopback
+//! Esplora API (UTXOs, fee estimate, broadcast) into the next block.
 
 mod common;
 
@@ -188,11 +189,138 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         );
     }
     // Intact: the block becomes the tip.
-    let good = mine(prev, time, 102, burn, spends.to_vec());
+    let good = mine(prev, time, 102, burn.clone(), spends.to_vec());
     assert_eq!(
         submit(&chainman, &good),
         102,
         "the devnet-signed spends were refused"
     );
+
+    // Through an Esplora API: the P2WPKH change just confirmed is found, the fee rate read,
+    // the spend broadcast; Bitcoin Core takes the block with what was broadcast.
+    let change = &spends[0].output[1];
+    assert_eq!(
+        change.script_pubkey,
+        p2wpkh.script_pubkey(),
+        "change comes back"
+    );
+    let esplora = Esplora::start(
+        &p2wpkh.to_string(),
+        serde_json::json!([{
+            "txid": spends[0].compute_txid().to_string(), "vout": 1,
+            "value": change.value.to_sat(),
+            "status": {"confirmed": true, "block_height": 102}
+        }]),
+    );
+    let v = common::chainsig_json(&[
+        "btc",
+        "send",
+        "--json",
+        "--network",
+        "regtest",
+        "--to",
+        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        "--sats",
+        "100000000",
+        "--esplora",
+        &esplora.url,
+        "--rpc",
+        ready["rpc_url"].as_str().unwrap(),
+        "--account",
+        "user.devnet",
+        "--key-file",
+        ready["user"]["key_file"].as_str().unwrap(),
+        "--path",
+        "bitcoin-1",
+    ]);
+    assert_eq!(v["broadcast"], true);
+    let sent = esplora.received();
+    assert_eq!(sent.len(), 1);
+    let tx = &sent[0];
+    assert_eq!(tx.compute_txid().to_string(), v["txid"]);
+    // The fee follows the 6-block estimate (3.2 sat/vB, rounded up to 4).
+    let out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+    let fee = change.value.to_sat() - out;
+    assert_eq!(v["fee_sats"], fee);
+    assert!(
+        fee >= 4 * tx.vsize() as u64 && fee < 5 * tx.vsize() as u64,
+        "fee {fee}"
+    );
+    let block = mine(good.block_hash(), time + 1, 103, burn, sent);
+    assert_eq!(
+        submit(&chainman, &block),
+        103,
+        "the spend broadcast through Esplora was refused"
+    );
     drop(devnet);
+}
+
+/// A loopback Esplora API for one address: its UTXOs, fee estimates, and `POST /tx`, which
+/// keeps what it is sent (after decoding it as a transaction) for the test to mine.
+struct Esplora {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Transaction>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Esplora {
+    fn start(address: &str, utxos: serde_json::Value) -> Self {
+        use axum::extract::{Path, State};
+        use axum::http::StatusCode;
+        use axum::routing::{get, post};
+        type Received = std::sync::Arc<std::sync::Mutex<Vec<Transaction>>>;
+
+        let received = Received::default();
+        let (address, utxos) = (address.to_owned(), utxos.to_string());
+        let app = axum::Router::new()
+            .route(
+                "/address/{address}/utxo",
+                get(move |Path(asked): Path<String>| async move {
+                    if asked == address {
+                        utxos
+                    } else {
+                        "[]".to_owned()
+                    }
+                }),
+            )
+            .route(
+                "/fee-estimates",
+                get(|| async { r#"{"1": 8.5, "6": 3.2, "144": 1.0}"# }),
+            )
+            .route(
+                "/tx",
+                post(
+                    |State(received): State<Received>, body: String| async move {
+                        match bitcoin::consensus::encode::deserialize_hex::<Transaction>(
+                            body.trim(),
+                        ) {
+                            Ok(tx) => {
+                                let txid = tx.compute_txid().to_string();
+                                received.lock().unwrap().push(tx);
+                                (StatusCode::OK, txid)
+                            }
+                            Err(e) => (StatusCode::BAD_REQUEST, format!("bad transaction: {e}")),
+                        }
+                    },
+                ),
+            )
+            .with_state(received.clone());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            url,
+            received,
+            _runtime: runtime,
+        }
+    }
+
+    fn received(&self) -> Vec<Transaction> {
+        self.received.lock().unwrap().clone()
+    }
 }

@@ -107,6 +107,15 @@ fn ethereum(ready: &serde_json::Value) {
         (&["--value", "0.1", "--chain-id", "1"], "serves chain 31337"),
         (&["--value", "one"], "not an amount"),
         (&["--value", "0.1", "--gas-limit", "100"], "gas limit"),
+        (
+            &["--gas-price", "1000000000"],
+            "--gas-price is for --legacy",
+        ),
+        (&["--max-fee-per-gas", "1000000000"], "give both"),
+        (
+            &["--legacy", "--max-priority-fee-per-gas", "1"],
+            "are for EIP-1559",
+        ),
     ] {
         let (code, out, err) = send(extra);
         assert_eq!(code, 2, "{extra:?}: {err}");
@@ -138,10 +147,28 @@ fn ethereum(ready: &serde_json::Value) {
         "a refused send changed the nonce"
     );
 
-    // A legacy (EIP-155) and an EIP-1559 transfer, signed through the devnet.
+    // Legacy (EIP-155) and EIP-1559 transfers, signed through the devnet, with the fees read
+    // from the node or given.
+    let gwei = |n: u64| (n * 1_000_000_000).to_string();
+    let (five, three, two) = (gwei(5), gwei(3), gwei(2));
     for (extra, kind) in [
         (&["--value", "0.5", "--legacy"][..], "legacy"),
         (&["--value", "0.25"], "eip1559"),
+        (
+            &["--value", "0", "--legacy", "--gas-price", &five],
+            "legacy",
+        ),
+        (
+            &[
+                "--value",
+                "0",
+                "--max-fee-per-gas",
+                &three,
+                "--max-priority-fee-per-gas",
+                &two,
+            ],
+            "eip1559",
+        ),
     ] {
         let (code, out, err) = send(extra);
         assert_eq!(code, 0, "{kind}: {err}");
@@ -162,6 +189,17 @@ fn ethereum(ready: &serde_json::Value) {
         );
         let expected_type = if kind == "legacy" { "0x0" } else { "0x2" };
         assert_eq!(tx["result"]["type"], expected_type);
+        // Fees given on the command line are the ones signed.
+        for (flag, field) in [
+            ("--gas-price", "gasPrice"),
+            ("--max-fee-per-gas", "maxFeePerGas"),
+            ("--max-priority-fee-per-gas", "maxPriorityFeePerGas"),
+        ] {
+            if let Some(i) = extra.iter().position(|a| *a == flag) {
+                let given: u128 = extra[i + 1].parse().unwrap();
+                assert_eq!(hex_u128(&tx["result"][field]), given, "{kind} {field}");
+            }
+        }
         assert_eq!(
             tx["result"]["from"].as_str().unwrap().to_lowercase(),
             from.to_lowercase()
