@@ -1,5 +1,6 @@
 //! Protocol costs with all parties in one process (total CPU across parties), as in DESIGN §7:
-//! DKG, one Beaver triple among the t signers, presign, sign, and FROST nonces + sign.
+//! DKG, one Beaver triple among the t signers, presign, sign; fast (honest-majority)
+//! presign and sign among 2t − 1 signers (DESIGN §8); FROST nonces + sign.
 //!
 //! `cargo bench -p mpc` (add `-- <filter>` to run a subset).
 
@@ -12,7 +13,7 @@ use mpc::{InstanceId, Participant};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const SIZES: [(u32, usize); 2] = [(3, 2), (5, 3)];
+const SIZES: [(u32, usize); 3] = [(3, 2), (5, 3), (7, 4)];
 
 fn new_id() -> InstanceId {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -60,6 +61,29 @@ fn presign_from(
     .unwrap()
 }
 
+fn signing_input(root: k256::AffinePoint) -> SigningInput {
+    SigningInput {
+        root_public_key: root,
+        tweak: primitives::derivation::secp256k1_tweak("bench.near", "p").unwrap(),
+        msg_hash: k256::Scalar::from_repr([7u8; 32].into()).unwrap(),
+        entropy: [1; 32],
+    }
+}
+
+/// The signing round among `signers`, each consuming its presignature.
+fn sign_all(
+    signers: &[Participant],
+    mut presigs: BTreeMap<Participant, ecdsa::Presignature>,
+    input: SigningInput,
+) -> BTreeMap<Participant, primitives::response::EcdsaSignature> {
+    let id = new_id();
+    run(signers
+        .iter()
+        .map(|p| ecdsa::sign(id, signers, *p, presigs.remove(p).unwrap(), input).unwrap())
+        .collect())
+    .unwrap()
+}
+
 fn bench_ecdsa(c: &mut Criterion) {
     for (n, t) in SIZES {
         let all = parties(n);
@@ -78,29 +102,49 @@ fn bench_ecdsa(c: &mut Criterion) {
             )
         });
         let root = keys[&all[0]].public_key();
-        let input = SigningInput {
-            root_public_key: root,
-            tweak: primitives::derivation::secp256k1_tweak("bench.near", "p").unwrap(),
-            msg_hash: k256::Scalar::from_repr([7u8; 32].into()).unwrap(),
-            entropy: [1; 32],
-        };
+        let input = signing_input(root);
         g.bench_function("sign", |b| {
             b.iter_batched(
                 || {
                     let pairs = (triples(&signers, t), triples(&signers, t));
                     presign_from(&signers, t, &keys, pairs)
                 },
-                |mut presigs| {
-                    let id = new_id();
-                    run(signers
-                        .iter()
-                        .map(|p| {
-                            ecdsa::sign(id, &signers, *p, presigs.remove(p).unwrap(), input)
-                                .unwrap()
-                        })
-                        .collect())
-                    .unwrap()
-                },
+                |presigs| sign_all(&signers, presigs, input),
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn fast_presignatures(
+    signers: &[Participant],
+    t: usize,
+    keys: &BTreeMap<Participant, ecdsa::KeyShare>,
+) -> BTreeMap<Participant, ecdsa::Presignature> {
+    let id = new_id();
+    run(signers
+        .iter()
+        .map(|p| ecdsa::fast_presign(id, signers, *p, t, &keys[p]).unwrap())
+        .collect())
+    .unwrap()
+}
+
+fn bench_fast_ecdsa(c: &mut Criterion) {
+    for (n, t) in SIZES {
+        let all = parties(n);
+        let signers = all[..2 * t - 1].to_vec();
+        let mut g = c.benchmark_group(format!("ecdsa-fast n={n} t={t}"));
+        g.sample_size(20);
+        let keys = ecdsa_keys(&all, t);
+        g.bench_function("presign among 2t-1", |b| {
+            b.iter(|| fast_presignatures(&signers, t, &keys))
+        });
+        let input = signing_input(keys[&all[0]].public_key());
+        g.bench_function("sign among 2t-1", |b| {
+            b.iter_batched(
+                || fast_presignatures(&signers, t, &keys),
+                |presigs| sign_all(&signers, presigs, input),
                 BatchSize::PerIteration,
             )
         });
@@ -161,5 +205,5 @@ fn bench_frost(c: &mut Criterion) {
     bench_frost_scheme::<Bip340>(c, "frost-bip340");
 }
 
-criterion_group!(benches, bench_ecdsa, bench_frost);
+criterion_group!(benches, bench_ecdsa, bench_fast_ecdsa, bench_frost);
 criterion_main!(benches);

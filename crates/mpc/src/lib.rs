@@ -10,6 +10,7 @@
 //! | scheme | module | library | protocols |
 //! |---|---|---|---|
 //! | Secp256k1 ECDSA | [`ecdsa`] | cait-sith 0.8 | DKG, reshare, refresh, Beaver triples, presign; our own rerandomized 1-round sign |
+//! | Secp256k1 ECDSA, honest majority | [`ecdsa::fast_presign`] | our own (DJNPO 2020) | presign without triples among 2t − 1; the same sign |
 //! | Ed25519 | [`frost`] with [`frost::Ed25519`] | frost-ed25519 3.0 | DKG; our own reshare/refresh; nonce precompute; tweaked sign |
 //! | BIP340 | [`frost`] with [`frost::Bip340`] | frost-secp256k1-tr 3.0 | as Ed25519, with BIP340's even-Y rule |
 //!

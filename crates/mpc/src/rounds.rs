@@ -55,6 +55,17 @@ pub(crate) fn encode<T: Serialize>(round: u8, body: &T) -> Vec<u8> {
     out
 }
 
+/// SHA-256 over the postcard encodings of `items`, in order: what echo checks compare.
+pub(crate) fn digest_of<'a, T: Serialize + 'a>(items: impl IntoIterator<Item = &'a T>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for item in items {
+        let bytes = postcard::to_stdvec(item).expect("plain data serializes");
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    }
+    h.finalize().into()
+}
+
 /// Decodes a round's message body, blaming the sender for anything malformed.
 pub(crate) fn decode<T: DeserializeOwned>(
     from: Participant,

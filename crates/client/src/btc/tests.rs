@@ -223,7 +223,9 @@ fn answer(kind: SpendKind, hash: [u8; 32]) -> SignatureResponse {
             let tweaked = keypair.tap_tweak(&secp, None).to_keypair();
             let message = bitcoin::secp256k1::Message::from_digest(hash);
             SignatureResponse::Bip340 {
-                signature: secp.sign_schnorr_no_aux_rand(&message, &tweaked).serialize(),
+                signature: secp
+                    .sign_schnorr_no_aux_rand(&message, &tweaked)
+                    .serialize(),
             }
         }
     }

@@ -12,15 +12,21 @@
 //! proofs of knowledge in key generation); a failure of a check on combined values (a triple's
 //! product, the final signature) names nobody, and the protocol ends with no output.
 //!
+//! [`fast_presign`] is the second way to make the same [`Presignature`], without triples,
+//! when an honest majority of `2t − 1` signers is online (DESIGN §8, module `fast`); the signing
+//! round is the same.
+//!
 //! Thresholds mean what the contract means: `t` parties are needed to sign, and the sharing
 //! polynomials have degree `t − 1`. Triples and presignatures are made among the signer set
 //! itself (any `|S| ≥ t`), so their cost grows with the signers, not with the whole network.
 
 mod cait;
+mod fast;
 mod sign;
 mod types;
 
 pub use cait::{generate_triple, keygen, presign, refresh, reshare};
+pub use fast::fast_presign;
 pub use sign::{sign, SigningInput};
 pub use types::{KeyShare, Presignature, Triple, TriplePublic};
 

@@ -213,8 +213,8 @@ impl Rounds for SignRound {
             .is_err()
         {
             return Err(ProtocolError::Failed(
-                "signature shares do not combine to a valid signature \
-                 (cait-sith presignatures cannot tell whose share was wrong)"
+                "signature shares do not combine to a valid signature (a share or the \
+                 presignature was wrong; neither presignature kind can tell whose)"
                     .into(),
             ));
         }

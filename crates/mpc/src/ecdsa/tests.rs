@@ -56,7 +56,7 @@ fn presignatures(
     .unwrap()
 }
 
-fn new_input(root: AffinePoint, account: &str, path: &str) -> SigningInput {
+pub(crate) fn new_input(root: AffinePoint, account: &str, path: &str) -> SigningInput {
     let mut h = [0u8; 32];
     OsRng.fill_bytes(&mut h);
     h[0] &= 0x7f; // below n
@@ -70,7 +70,7 @@ fn new_input(root: AffinePoint, account: &str, path: &str) -> SigningInput {
     }
 }
 
-fn sign_all(
+pub(crate) fn sign_all(
     signers: &[Participant],
     mut presigs: BTreeMap<Participant, Presignature>,
     input: SigningInput,
@@ -87,7 +87,7 @@ fn sign_all(
 }
 
 /// The independent check: k256's verifier, and public-key recovery from (r, s, v).
-fn assert_valid(sig: &EcdsaSignature, input: &SigningInput) {
+pub(crate) fn assert_valid(sig: &EcdsaSignature, input: &SigningInput) {
     let derived = input.derived_public_key();
     let vk = VerifyingKey::from_affine(derived).unwrap();
     let k256_sig = sig.to_k256().unwrap();

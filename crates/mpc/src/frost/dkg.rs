@@ -6,8 +6,9 @@ use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{digest_of, from_frost, identifier, identifiers, KeyShare};
+use super::{from_frost, identifier, identifiers, KeyShare};
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
+use crate::rounds::digest_of;
 use crate::rounds::{decode, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
 

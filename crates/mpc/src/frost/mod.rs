@@ -230,17 +230,5 @@ pub(crate) fn from_frost<C: Ciphersuite>(
     }
 }
 
-/// SHA-256 over the postcard encodings of `items`, in order: what echo checks compare.
-pub(crate) fn digest_of<'a, T: Serialize + 'a>(items: impl IntoIterator<Item = &'a T>) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for item in items {
-        let bytes = postcard::to_stdvec(item).expect("plain data serializes");
-        h.update((bytes.len() as u64).to_be_bytes());
-        h.update(bytes);
-    }
-    h.finalize().into()
-}
-
 #[cfg(test)]
 mod tests;

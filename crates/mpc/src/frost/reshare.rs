@@ -28,8 +28,9 @@ use rand_core::OsRng;
 use std::collections::{BTreeMap, BTreeSet};
 use zeroize::Zeroizing;
 
-use super::{digest_of, from_frost, identifier, identifiers, KeyShare};
+use super::{from_frost, identifier, identifiers, KeyShare};
 use crate::protocol::{InitError, Participant, ProtocolError, Resharing};
+use crate::rounds::digest_of;
 use crate::rounds::{decode, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
 

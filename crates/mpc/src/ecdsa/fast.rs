@@ -1,0 +1,447 @@
+//! ECDSA presignatures without triples, for an honest majority of the signers: Damgård,
+//! Jakobsen, Nielsen, Pagter, Østergaard, "Fast Threshold ECDSA with Honest Majority" (SCN
+//! 2020 / JCS 2022), as DESIGN §8 and `docs/protocols/fast-ecdsa.md` describe it.
+//!
+//! Signer set `S` with `|S| ≥ 2f + 1` where `f = t − 1` is the key's sharing degree. Two
+//! rounds:
+//!
+//! 1. every signer deals `[k]`, `[a]` (degree `f`) and `[b]₂`, `[c]₂` (degree `2f`, zero
+//!    constant) to every other signer, with Pedersen commitments (`G`, `H`) for `k`, `b`, `c` and
+//!    Feldman commitments for `a`, in one private message per recipient;
+//! 2. every signer checks its shares against the commitments (naming a dealer whose share
+//!    does not open them) and publishes `Wᵢ = aᵢ·G`, `wᵢ = aᵢkᵢ + bᵢ` and a digest of the
+//!    commitments it saw.
+//!
+//! Then, locally: equal digests (or abort), each `Wⱼ` against the commitment of `a` (or name
+//! `j`), `w = Σλⱼwⱼ = a·k` (checked for degree `2f` when there are more than `2f + 1` signers),
+//! `w ≠ 0`, `R = w⁻¹·W = k⁻¹·G`, and the share `(R, kᵢ, σᵢ = kᵢxᵢ + cᵢ)`. The output is the
+//! same [`Presignature`] the OT path makes and is signed by the same round
+//! ([`super::sign`]); its `σ` has degree `2f`, so the signature needs every signer of `S`.
+//!
+//! Caveat (the paper's, and DESIGN's): with exactly `2f + 1` signers a wrong `wⱼ` cannot be
+//! seen at presign time; it yields a wrong `R`, and the signature made from it fails
+//! verification in the signing round, which aborts without output and without naming anyone.
+
+use k256::elliptic_curve::ops::LinearCombination;
+use k256::elliptic_curve::point::DecompressPoint;
+use k256::elliptic_curve::Field;
+use k256::{AffinePoint, ProjectivePoint, Scalar};
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::types::{KeyShare, Presignature};
+use super::{lagrange, point};
+use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
+use crate::rounds::{decode, digest_of, encode, Driver, Out, Rounds, Step};
+use crate::wire::{Instance, InstanceId};
+
+/// Hashed (with a counter) to the x-coordinate of the Pedersen generator `H`.
+const H_LABEL: &[u8] = b"chainsig fast-ecdsa pedersen generator H v1";
+
+/// The second generator of the Pedersen commitments: the first `x = SHA256(label ‖ i)` that
+/// is on the curve, with even `y`. Nobody knows its discrete logarithm to `G`.
+pub(crate) fn generator_h() -> ProjectivePoint {
+    static H: OnceLock<ProjectivePoint> = OnceLock::new();
+    *H.get_or_init(|| {
+        (0u32..)
+            .find_map(|i| {
+                let x = Sha256::new()
+                    .chain_update(H_LABEL)
+                    .chain_update(i.to_be_bytes())
+                    .finalize();
+                Option::<AffinePoint>::from(AffinePoint::decompress(&x, 0u8.into()))
+            })
+            .map(ProjectivePoint::from)
+            .expect("half of all x-coordinates are on the curve")
+    })
+}
+
+/// A random polynomial; coefficient `i` multiplies `X^(i + skip)`, so a zero-constant
+/// polynomial simply has no constant coefficient.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct Poly {
+    coefficients: Vec<Scalar>,
+    #[zeroize(skip)]
+    skip: u32,
+}
+
+impl Poly {
+    fn random(degree: usize, zero_constant: bool) -> Self {
+        let skip = u32::from(zero_constant);
+        let count = degree + 1 - skip as usize;
+        Self {
+            coefficients: (0..count).map(|_| Scalar::random(&mut OsRng)).collect(),
+            skip,
+        }
+    }
+
+    fn eval(&self, x: Scalar) -> Scalar {
+        let horner = self
+            .coefficients
+            .iter()
+            .rev()
+            .fold(Scalar::ZERO, |acc, c| acc * x + c);
+        if self.skip == 1 {
+            horner * x
+        } else {
+            horner
+        }
+    }
+}
+
+/// A dealer's public commitments, coefficient by coefficient (zero-constant polynomials
+/// start at `X¹`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Commitments {
+    k: Vec<AffinePoint>,
+    a: Vec<AffinePoint>,
+    b: Vec<AffinePoint>,
+    c: Vec<AffinePoint>,
+}
+
+/// One dealer's polynomials evaluated at one recipient (with the Pedersen blindings).
+#[derive(Clone, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Shares {
+    k: Scalar,
+    k_blind: Scalar,
+    a: Scalar,
+    b: Scalar,
+    b_blind: Scalar,
+    c: Scalar,
+    c_blind: Scalar,
+}
+
+impl Shares {
+    fn add(&mut self, o: &Shares) {
+        self.k += o.k;
+        self.k_blind += o.k_blind;
+        self.a += o.a;
+        self.b += o.b;
+        self.b_blind += o.b_blind;
+        self.c += o.c;
+        self.c_blind += o.c_blind;
+    }
+
+    /// Which polynomial, if any, these shares at `x` fail to open.
+    fn mismatch(&self, c: &Commitments, x: Scalar) -> Option<&'static str> {
+        let h = generator_h();
+        let g = ProjectivePoint::GENERATOR;
+        let pedersen = |v: &Scalar, r: &Scalar| ProjectivePoint::lincomb(&g, v, &h, r);
+        [
+            ("k", pedersen(&self.k, &self.k_blind), eval(&c.k, x, 0)),
+            ("a", g * self.a, eval(&c.a, x, 0)),
+            ("b", pedersen(&self.b, &self.b_blind), eval(&c.b, x, 1)),
+            ("c", pedersen(&self.c, &self.c_blind), eval(&c.c, x, 1)),
+        ]
+        .into_iter()
+        .find(|(_, share, committed)| share != committed)
+        .map(|(name, _, _)| name)
+    }
+}
+
+/// `Σ Cₘ·x^(m + skip)`: a committed polynomial evaluated in the exponent.
+fn eval(points: &[AffinePoint], x: Scalar, skip: u32) -> ProjectivePoint {
+    let horner = points
+        .iter()
+        .rev()
+        .fold(ProjectivePoint::IDENTITY, |acc, c| acc * x + c);
+    if skip == 1 {
+        horner * x
+    } else {
+        horner
+    }
+}
+
+/// The message of round 1 to one recipient.
+#[derive(Serialize, Deserialize)]
+struct Deal {
+    commitments: Commitments,
+    shares: Shares,
+}
+
+/// The message of round 2, to all.
+#[derive(Serialize, Deserialize)]
+struct Open {
+    big_w: AffinePoint,
+    w: Scalar,
+    echo: [u8; 32],
+}
+
+/// Makes a presignature without triples among `participants` (at least `2t − 1` of them for a
+/// key of threshold `t`). Every one of them must take part in the signature it makes.
+pub fn fast_presign(
+    id: InstanceId,
+    participants: &[Participant],
+    me: Participant,
+    threshold: usize,
+    key: &KeyShare,
+) -> Result<Instance<Presignature>, InitError> {
+    let sorted = check_participants(participants, me, Some(threshold))?;
+    let needed = 2 * threshold - 1;
+    if sorted.len() < needed {
+        return Err(InitError::new(format!(
+            "fast presignatures need at least 2t - 1 = {needed} signers for a threshold of \
+             {threshold}, got {}",
+            sorted.len()
+        )));
+    }
+    let f = threshold - 1;
+    let polys = [
+        Poly::random(f, false),
+        Poly::random(f, false),
+        Poly::random(f, false),
+        Poly::random(2 * f, true),
+        Poly::random(2 * f, true),
+        Poly::random(2 * f, true),
+        Poly::random(2 * f, true),
+    ];
+    let round = FastPresign {
+        me,
+        signers: sorted.clone(),
+        degree: f,
+        key_share: Zeroizing::new(key.private_share),
+        polys,
+        mine: Shares::default(),
+        commitments: BTreeMap::new(),
+    };
+    Ok(Instance::new(
+        id,
+        me,
+        &sorted,
+        Box::new(Driver::new(round, me)),
+    ))
+}
+
+struct FastPresign {
+    me: Participant,
+    signers: Vec<Participant>,
+    degree: usize,
+    key_share: Zeroizing<Scalar>,
+    /// `k, k', a, b, b', c, c'` of this dealer.
+    polys: [Poly; 7],
+    /// The sum of every dealer's shares for this party.
+    mine: Shares,
+    commitments: BTreeMap<Participant, Commitments>,
+}
+
+impl FastPresign {
+    fn my_commitments(&self) -> Commitments {
+        let [k, k_blind, a, b, b_blind, c, c_blind] = &self.polys;
+        let h = generator_h();
+        let g = ProjectivePoint::GENERATOR;
+        let pedersen = |v: &Poly, r: &Poly| -> Vec<AffinePoint> {
+            v.coefficients
+                .iter()
+                .zip(&r.coefficients)
+                .map(|(v, r)| ProjectivePoint::lincomb(&g, v, &h, r).to_affine())
+                .collect()
+        };
+        Commitments {
+            k: pedersen(k, k_blind),
+            a: a.coefficients.iter().map(|v| (g * v).to_affine()).collect(),
+            b: pedersen(b, b_blind),
+            c: pedersen(c, c_blind),
+        }
+    }
+
+    fn shares_for(&self, p: Participant) -> Shares {
+        let x = point(p);
+        let [k, k_blind, a, b, b_blind, c, c_blind] = &self.polys;
+        Shares {
+            k: k.eval(x),
+            k_blind: k_blind.eval(x),
+            a: a.eval(x),
+            b: b.eval(x),
+            b_blind: b_blind.eval(x),
+            c: c.eval(x),
+            c_blind: c_blind.eval(x),
+        }
+    }
+
+    fn well_formed(&self, c: &Commitments) -> bool {
+        let f = self.degree;
+        c.k.len() == f + 1 && c.a.len() == f + 1 && c.b.len() == 2 * f && c.c.len() == 2 * f
+    }
+
+    /// The coefficient-wise sum of every dealer's commitments.
+    fn total_commitments(&self) -> Commitments {
+        let sum = |pick: fn(&Commitments) -> &Vec<AffinePoint>, len: usize| {
+            (0..len)
+                .map(|m| {
+                    self.commitments
+                        .values()
+                        .fold(ProjectivePoint::IDENTITY, |acc, c| acc + pick(c)[m])
+                        .to_affine()
+                })
+                .collect()
+        };
+        let f = self.degree;
+        Commitments {
+            k: sum(|c| &c.k, f + 1),
+            a: sum(|c| &c.a, f + 1),
+            b: sum(|c| &c.b, 2 * f),
+            c: sum(|c| &c.c, 2 * f),
+        }
+    }
+
+    /// Round 1 is in: sum and check the shares, publish `Wᵢ`, `wᵢ` and the echo.
+    fn open(
+        &mut self,
+        messages: BTreeMap<Participant, Vec<u8>>,
+    ) -> Result<Vec<Out>, ProtocolError> {
+        let mut dealt = BTreeMap::new();
+        dealt.insert(self.me, self.shares_for(self.me));
+        self.commitments.insert(self.me, self.my_commitments());
+        for (from, body) in messages {
+            let deal: Deal = decode(from, &body)?;
+            if !self.well_formed(&deal.commitments) {
+                return Err(ProtocolError::malformed(
+                    from,
+                    "commitments of the wrong degree",
+                ));
+            }
+            self.commitments.insert(from, deal.commitments);
+            dealt.insert(from, deal.shares.clone());
+        }
+        let x = point(self.me);
+        for shares in dealt.values() {
+            self.mine.add(shares);
+        }
+        if self.mine.mismatch(&self.total_commitments(), x).is_some() {
+            // Rare: find whose share it was, dealer by dealer.
+            for (dealer, shares) in &dealt {
+                if let Some(poly) = shares.mismatch(&self.commitments[dealer], x) {
+                    return Err(ProtocolError::misbehaved(
+                        *dealer,
+                        format!("dealt a share of {poly} that does not open its commitment"),
+                    ));
+                }
+            }
+            return Err(ProtocolError::Failed(
+                "shares do not open the commitments".into(),
+            ));
+        }
+        let open = Open {
+            big_w: (ProjectivePoint::GENERATOR * self.mine.a).to_affine(),
+            w: self.mine.a * self.mine.k + self.mine.b,
+            echo: digest_of(self.commitments.values()),
+        };
+        Ok(vec![Out::All(encode(1, &open))])
+    }
+
+    /// Round 2 is in: the checks, `R`, and this party's presignature share.
+    fn finish(
+        &mut self,
+        messages: BTreeMap<Participant, Vec<u8>>,
+    ) -> Result<Presignature, ProtocolError> {
+        let echo = digest_of(self.commitments.values());
+        let total = self.total_commitments();
+        let mut opened = BTreeMap::new();
+        opened.insert(self.me, self.mine.a * self.mine.k + self.mine.b);
+        for (from, body) in messages {
+            let open: Open = decode(from, &body)?;
+            if open.echo != echo {
+                return Err(ProtocolError::Failed(format!(
+                    "participant {from} saw other commitments than this party: a dealer \
+                     equivocated, or {from} lies"
+                )));
+            }
+            if ProjectivePoint::from(open.big_w) != eval(&total.a, point(from), 0) {
+                return Err(ProtocolError::misbehaved(
+                    from,
+                    "published a W share that does not match the commitments to a",
+                ));
+            }
+            opened.insert(from, open.w);
+        }
+        let w = interpolate(&opened, 2 * self.degree)?;
+        let w_inv = Option::<Scalar>::from(w.invert())
+            .ok_or_else(|| ProtocolError::Failed("w = a·k is zero".into()))?;
+        let big_w = ProjectivePoint::from(total.a[0]);
+        Ok(Presignature {
+            big_r: (big_w * w_inv).to_affine(),
+            k: self.mine.k,
+            sigma: self.mine.k * *self.key_share + self.mine.c,
+            participants: self.signers.clone(),
+        })
+    }
+}
+
+/// The constant of the polynomial of degree `degree` through the points `values` (keyed by
+/// participant, evaluated at `id + 1`); every point beyond the first `degree + 1` must lie
+/// on it.
+fn interpolate(
+    values: &BTreeMap<Participant, Scalar>,
+    degree: usize,
+) -> Result<Scalar, ProtocolError> {
+    let set: Vec<Participant> = values.keys().copied().collect();
+    let (base, rest) = set.split_at(degree + 1);
+    for p in rest {
+        let at = base
+            .iter()
+            .map(|q| lagrange_at(base, *q, point(*p)) * values[q])
+            .sum::<Scalar>();
+        if at != values[p] {
+            return Err(ProtocolError::Failed(format!(
+                "the opened w shares do not lie on one polynomial of degree {degree} \
+                 (someone published a wrong w share)"
+            )));
+        }
+    }
+    Ok(set.iter().map(|p| lagrange(&set, *p) * values[p]).sum())
+}
+
+/// The Lagrange basis polynomial of `me` within `set`, evaluated at `x`.
+fn lagrange_at(set: &[Participant], me: Participant, x: Scalar) -> Scalar {
+    let xi = point(me);
+    let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
+    for &p in set.iter().filter(|p| **p != me) {
+        let xj = point(p);
+        num *= x - xj;
+        den *= xi - xj;
+    }
+    num * Option::<Scalar>::from(den.invert()).unwrap_or(Scalar::ZERO)
+}
+
+impl Rounds for FastPresign {
+    type Output = Presignature;
+    const ROUNDS: u8 = 2;
+
+    fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
+        let commitments = self.my_commitments();
+        Ok(self
+            .signers
+            .iter()
+            .filter(|p| **p != self.me)
+            .map(|p| {
+                let deal = Deal {
+                    commitments: commitments.clone(),
+                    shares: self.shares_for(*p),
+                };
+                Out::To(*p, encode(0, &deal))
+            })
+            .collect())
+    }
+
+    fn senders(&self, _round: u8) -> BTreeSet<Participant> {
+        self.signers.iter().copied().collect()
+    }
+
+    fn finish_round(
+        &mut self,
+        round: u8,
+        messages: BTreeMap<Participant, Vec<u8>>,
+    ) -> Result<Step<Presignature>, ProtocolError> {
+        match round {
+            0 => Ok(Step::Next(self.open(messages)?)),
+            _ => Ok(Step::Done(self.finish(messages)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! Fast presignatures end to end in one process (DKG → fast presign → the common signing
+//! round), checked by k256; dealers and openers that cheat; the signer-count rule; masks that
+//! never repeat.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use k256::{ProjectivePoint, Scalar};
+
+use super::*;
+use crate::ecdsa::tests::{assert_valid, dkg, new_input, sign_all};
+use crate::ecdsa::{lagrange, sign};
+use crate::runner::{run, run_outcome, run_with, Faults, Tamper};
+use crate::testing::{fresh_id, hostile, range, tamper_first_from};
+use crate::ProtocolError;
+
+fn presignatures(
+    signers: &[Participant],
+    t: usize,
+    keys: &BTreeMap<Participant, KeyShare>,
+) -> BTreeMap<Participant, Presignature> {
+    let id = fresh_id();
+    run(signers
+        .iter()
+        .map(|p| fast_presign(id, signers, *p, t, &keys[p]).unwrap())
+        .collect())
+    .unwrap()
+}
+
+#[test]
+fn signs_under_derived_keys() {
+    for (n, t) in [(3u32, 2usize), (5, 3), (7, 4)] {
+        let all = range(n);
+        let keys = dkg(&all, t);
+        let root = keys[&all[0]].public_key();
+        // The last 2t - 1 participants: not a prefix of the ids.
+        let signers = all[all.len() - (2 * t - 1)..].to_vec();
+        let presigs = presignatures(&signers, t, &keys);
+        let r = presigs[&signers[0]].big_r();
+        assert!(presigs.values().all(|p| p.big_r() == r), "one R for all");
+        let input = new_input(root, "alice.near", "ethereum-1");
+        assert_valid(&sign_all(&signers, presigs, input), &input);
+    }
+    // More than 2t - 1 signers: w is checked for degree 2f, and signing still works.
+    let all = range(5);
+    let keys = dkg(&all, 2);
+    let root = keys[&all[0]].public_key();
+    let presigs = presignatures(&all, 2, &keys);
+    let input = new_input(root, "bob.near", "bitcoin-1");
+    assert_valid(&sign_all(&all, presigs, input), &input);
+}
+
+#[test]
+fn r_is_the_inverse_nonce_and_sigma_shares_k_times_x() {
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let presigs = presignatures(&all, 3, &keys);
+    let interpolate = |pick: fn(&Presignature) -> Scalar| -> Scalar {
+        all.iter()
+            .map(|p| lagrange(&all, *p) * pick(&presigs[p]))
+            .sum()
+    };
+    let k = interpolate(|p| p.k);
+    let sigma = interpolate(|p| p.sigma);
+    let x: Scalar = all[..3]
+        .iter()
+        .map(|p| lagrange(&all[..3], *p) * keys[p].private_share)
+        .sum();
+    assert_eq!(
+        (ProjectivePoint::GENERATOR * k.invert().unwrap()).to_affine(),
+        presigs[&all[0]].big_r()
+    );
+    assert_eq!(sigma, k * x);
+}
+
+#[test]
+fn fewer_than_2t_minus_1_signers_cannot_presign_or_sign() {
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let root = keys[&all[0]].public_key();
+    // 4 < 2·3 − 1: refused before anything is sent, though 4 ≥ t.
+    let Err(err) = fast_presign(fresh_id(), &all[..4], all[0], 3, &keys[&all[0]]) else {
+        panic!("4 signers made a fast presignature for a threshold of 3")
+    };
+    assert!(err.to_string().contains("2t - 1 = 5"), "{err}");
+    // A presignature of 5 signs only with all 5: σ has degree 4.
+    let mut presigs = presignatures(&all, 3, &keys);
+    let p0 = presigs.remove(&all[0]).unwrap();
+    assert!(sign(
+        fresh_id(),
+        &all[..4],
+        all[0],
+        p0,
+        new_input(root, "a.near", "p")
+    )
+    .is_err());
+}
+
+#[test]
+fn a_dealer_whose_share_does_not_open_its_commitment_is_named() {
+    let all = range(3);
+    let keys = dkg(&all, 2);
+    let culprit = Participant(2);
+    let id = fresh_id();
+    let insts = all
+        .iter()
+        .map(|p| fast_presign(id, &all, *p, 2, &keys[p]).unwrap())
+        .collect();
+    // The last byte of a deal is in the blinding of its share of c.
+    let outcome = run_outcome(insts, &Faults::default(), Some(tamper_first_from(culprit)));
+    assert!(outcome.outputs.is_empty(), "no presignature comes out");
+    for p in all.iter().filter(|p| **p != culprit) {
+        match &outcome.errors[p] {
+            ProtocolError::Misbehaved { culprit: c, reason } => {
+                assert_eq!(*c, culprit);
+                assert!(reason.contains("share of c"), "{reason}");
+            }
+            e => panic!("{p}: {e}"),
+        }
+    }
+}
+
+/// Rewrites `culprit`'s round-2 message (`Open`) to every peer.
+fn tamper_open(culprit: Participant, change: fn(&mut Open)) -> Tamper<'static> {
+    Box::new(move |from, _to, bytes| {
+        // Envelope (33 bytes), then the round number, then the body.
+        if from == culprit && bytes[33] == 1 {
+            let mut open: Open = postcard::from_bytes(&bytes[34..]).unwrap();
+            change(&mut open);
+            bytes.truncate(34);
+            bytes.extend(postcard::to_stdvec(&open).unwrap());
+        }
+    })
+}
+
+fn presign_outcome(
+    signers: &[Participant],
+    t: usize,
+    keys: &BTreeMap<Participant, KeyShare>,
+    tamper: Tamper<'static>,
+) -> crate::runner::Outcome<Presignature> {
+    let id = fresh_id();
+    let insts = signers
+        .iter()
+        .map(|p| fast_presign(id, signers, *p, t, &keys[p]).unwrap())
+        .collect();
+    run_outcome(insts, &Faults::default(), Some(tamper))
+}
+
+#[test]
+fn a_wrong_big_w_share_is_named() {
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let culprit = Participant(3);
+    let outcome = presign_outcome(
+        &all,
+        3,
+        &keys,
+        tamper_open(culprit, |o| {
+            o.big_w = (ProjectivePoint::from(o.big_w) + ProjectivePoint::GENERATOR).to_affine()
+        }),
+    );
+    for p in all.iter().filter(|p| **p != culprit) {
+        assert!(
+            matches!(&outcome.errors[p], ProtocolError::Misbehaved { culprit: c, .. } if *c == culprit),
+            "{p}: {:?}",
+            outcome.errors.get(p)
+        );
+        assert!(!outcome.outputs.contains_key(p));
+    }
+}
+
+#[test]
+fn a_wrong_w_share_yields_no_signature() {
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let root = keys[&all[0]].public_key();
+    let culprit = Participant(1);
+    // With exactly 2t - 1 signers the presignature cannot see it...
+    let outcome = presign_outcome(&all, 3, &keys, tamper_open(culprit, |o| o.w += Scalar::ONE));
+    let mut presigs = outcome.outputs;
+    assert_eq!(presigs.len(), all.len(), "{:?}", outcome.errors);
+    assert_ne!(
+        presigs[&all[0]].big_r(),
+        presigs[&culprit].big_r(),
+        "R is wrong"
+    );
+    // ...and the signature made from it does not verify: every signer aborts.
+    let input = new_input(root, "mallory.near", "p");
+    let id = fresh_id();
+    let insts = all
+        .iter()
+        .map(|p| sign(id, &all, *p, presigs.remove(p).unwrap(), input).unwrap())
+        .collect();
+    let outcome = run_outcome(insts, &Faults::default(), None);
+    assert!(outcome.outputs.is_empty(), "no signature comes out");
+    assert_eq!(outcome.errors.len(), all.len());
+
+    // With more than 2t - 1 signers the opened w shares are checked for degree 2f.
+    let all = range(5);
+    let keys = dkg(&all, 2);
+    let outcome = presign_outcome(&all, 2, &keys, tamper_open(culprit, |o| o.w += Scalar::ONE));
+    for p in all.iter().filter(|p| **p != culprit) {
+        let err = outcome.errors[p].to_string();
+        assert!(err.contains("one polynomial of degree 2"), "{p}: {err}");
+    }
+}
+
+#[test]
+fn an_equivocating_dealer_is_caught_by_the_echo() {
+    let all = range(3);
+    let keys = dkg(&all, 2);
+    let culprit = Participant(0);
+    // The culprit shows participant 2 other commitments (and matching shares) than the rest.
+    let outcome = presign_outcome(
+        &all,
+        2,
+        &keys,
+        Box::new(move |from, to, bytes| {
+            if from == culprit && to == Participant(2) && bytes[33] == 0 {
+                let mut deal: Deal = postcard::from_bytes(&bytes[34..]).unwrap();
+                let shift = ProjectivePoint::GENERATOR;
+                deal.commitments.a[0] =
+                    (ProjectivePoint::from(deal.commitments.a[0]) + shift).to_affine();
+                deal.shares.a += Scalar::ONE;
+                bytes.truncate(34);
+                bytes.extend(postcard::to_stdvec(&deal).unwrap());
+            }
+        }),
+    );
+    assert!(outcome.outputs.is_empty(), "{:?}", outcome.outputs.keys());
+    for p in &all[1..] {
+        let err = outcome.errors[p].to_string();
+        assert!(err.contains("other commitments"), "{p}: {err}");
+    }
+}
+
+#[test]
+fn masks_and_nonces_never_repeat() {
+    let all = range(3);
+    let keys = dkg(&all, 2);
+    let opened: Arc<Mutex<Vec<Scalar>>> = Arc::default();
+    let mut c_shares = BTreeSet::new();
+    let mut nonces = BTreeSet::new();
+    for _ in 0..40 {
+        let seen = opened.clone();
+        let id = fresh_id();
+        let insts = all
+            .iter()
+            .map(|p| fast_presign(id, &all, *p, 2, &keys[p]).unwrap())
+            .collect();
+        let watch: Tamper = Box::new(move |_, _, bytes| {
+            if bytes[33] == 1 {
+                let open: Open = postcard::from_bytes(&bytes[34..]).unwrap();
+                seen.lock().unwrap().push(open.w);
+            }
+        });
+        let presigs = run_with(insts, &Faults::default(), Some(watch)).unwrap();
+        for (p, presig) in &presigs {
+            // σᵢ − kᵢ·xᵢ is party i's share of the mask c.
+            let c = presig.sigma - presig.k * keys[p].private_share;
+            assert!(c_shares.insert(c.to_bytes().to_vec()), "a c share repeated");
+            assert!(
+                nonces.insert(presig.k.to_bytes().to_vec()),
+                "a k share repeated"
+            );
+        }
+    }
+    let opened = opened.lock().unwrap();
+    let distinct: BTreeSet<_> = opened.iter().map(|w| w.to_bytes().to_vec()).collect();
+    assert_eq!(distinct.len(), 40 * 3, "every opened w share is fresh");
+}
+
+#[test]
+fn survives_hostile_delivery() {
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let root = keys[&all[0]].public_key();
+    let id = fresh_id();
+    let insts = all
+        .iter()
+        .map(|p| fast_presign(id, &all, *p, 3, &keys[p]).unwrap())
+        .collect();
+    let presigs = run_with(insts, &hostile(11), None).unwrap();
+    let input = new_input(root, "a.near", "p");
+    assert_valid(&sign_all(&all, presigs, input), &input);
+}
+
+#[test]
+fn the_pedersen_generator_is_fixed_and_independent_of_g() {
+    let h = generator_h();
+    assert_eq!(h, generator_h());
+    assert_ne!(h, ProjectivePoint::GENERATOR);
+    assert_ne!(h, ProjectivePoint::IDENTITY);
+}
