@@ -56,6 +56,8 @@ enum Scheme {
     Bip340,
     /// EdDSA: Solana, NEAR implicit accounts.
     Ed25519,
+    /// ECDSA with honest-majority presignatures: as secp256k1.
+    V2Secp256k1,
 }
 
 impl From<Scheme> for SignatureScheme {
@@ -64,6 +66,7 @@ impl From<Scheme> for SignatureScheme {
             Scheme::Secp256k1 => Self::Secp256k1,
             Scheme::Bip340 => Self::Bip340,
             Scheme::Ed25519 => Self::Ed25519,
+            Scheme::V2Secp256k1 => Self::V2Secp256k1,
         }
     }
 }

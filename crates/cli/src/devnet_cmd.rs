@@ -24,11 +24,19 @@ use crate::Failure;
 
 pub const CONTRACT_ID: &str = "signer.devnet";
 pub const USER_ID: &str = "user.devnet";
-const SCHEMES: [SignatureScheme; 3] = [
-    SignatureScheme::Secp256k1,
-    SignatureScheme::Ed25519,
-    SignatureScheme::Bip340,
-];
+/// The domains a devnet of `nodes` at `threshold` adds: Secp256k1, Ed25519 and Bip340, and
+/// V2Secp256k1 (honest-majority ECDSA) when there are the `2t − 1` nodes it signs with.
+fn schemes(nodes: usize, threshold: u64) -> Vec<SignatureScheme> {
+    let mut out = vec![
+        SignatureScheme::Secp256k1,
+        SignatureScheme::Ed25519,
+        SignatureScheme::Bip340,
+    ];
+    if nodes >= SignatureScheme::V2Secp256k1.signers(threshold as usize) {
+        out.push(SignatureScheme::V2Secp256k1);
+    }
+    out
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -346,19 +354,24 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     }
     progress(format!("{} nodes started", layout.nodes));
     let state = state.expect("read above");
+    let schemes = schemes(layout.nodes, layout.threshold);
     if state.domains.is_empty() && state.state == "Running" {
         for (i, account) in layout.node_accounts.iter().enumerate() {
             let key = node_key(dir, i)?;
             let rpc = NearRpc::new(&rpc_url, CONTRACT_ID, account, key).map_err(Failure::failed)?;
-            let args = serde_json::json!({"schemes": SCHEMES, "epoch": state.epoch.unwrap_or(0)});
+            let args = serde_json::json!({"schemes": schemes, "epoch": state.epoch.unwrap_or(0)});
             rpc.call("vote_add_domains", args.to_string().into_bytes(), 0)
                 .await
                 .map_err(|e| Failure::failed(format!("{account} voting for domains: {e}")))?;
         }
-        progress("domains Secp256k1, Ed25519, Bip340 voted; key generation running");
+        let names: Vec<String> = schemes.iter().map(|s| s.to_string()).collect();
+        progress(format!(
+            "domains {} voted; key generation running",
+            names.join(", ")
+        ));
     }
-    let state = wait_for_keys(&viewer, procs).await?;
-    wait_for_stock(layout, dir, args.ready_stock, procs).await?;
+    let state = wait_for_keys(&viewer, procs, schemes.len()).await?;
+    wait_for_stock(layout, dir, args.ready_stock, procs, schemes.len()).await?;
     ready_line(args, &rpc_url, &state)
 }
 
@@ -396,7 +409,11 @@ async fn init_contract(dir: &Path, layout: &Layout, rpc_url: &str) -> Result<(),
     Ok(())
 }
 
-async fn wait_for_keys(viewer: &NearRpc, procs: &mut [Proc]) -> Result<StateView, Failure> {
+async fn wait_for_keys(
+    viewer: &NearRpc,
+    procs: &mut [Proc],
+    domains: usize,
+) -> Result<StateView, Failure> {
     let until = Instant::now() + Duration::from_secs(300);
     let mut said = usize::MAX;
     loop {
@@ -405,7 +422,7 @@ async fn wait_for_keys(viewer: &NearRpc, procs: &mut [Proc]) -> Result<StateView
             .view::<StateView>("state", serde_json::json!({}))
             .await
         {
-            if state.state == "Running" && state.domains.len() >= SCHEMES.len() {
+            if state.state == "Running" && state.domains.len() >= domains {
                 progress(format!(
                     "keys generated for {} domains (epoch {})",
                     state.domains.len(),
@@ -417,9 +434,7 @@ async fn wait_for_keys(viewer: &NearRpc, procs: &mut [Proc]) -> Result<StateView
                 said = state.domains.len();
                 progress(format!(
                     "key generation: {}/{} domains, contract {}",
-                    said,
-                    SCHEMES.len(),
-                    state.state
+                    said, domains, state.state
                 ));
             }
         }
@@ -432,12 +447,14 @@ async fn wait_for_keys(viewer: &NearRpc, procs: &mut [Proc]) -> Result<StateView
     }
 }
 
-/// Waits until every node owns `want` presignatures (Secp256k1) and nonces (FROST domains).
+/// Waits until every node owns `want` presignatures (ECDSA domains) and nonces (FROST
+/// domains) for each of the `domains`.
 async fn wait_for_stock(
     layout: &Layout,
     dir: &Path,
     want: usize,
     procs: &mut [Proc],
+    domains: usize,
 ) -> Result<(), Failure> {
     let mut https = vec![];
     for i in 0..layout.nodes {
@@ -451,7 +468,7 @@ async fn wait_for_stock(
         let mut lowest = usize::MAX;
         for addr in &https {
             let status = crate::http::get_json::<node::service::Status>(*addr, "/health").await;
-            let own = status.map_or(0, |s| stock_floor(&s.stock));
+            let own = status.map_or(0, |s| stock_floor(&s.stock, domains));
             lowest = lowest.min(own);
         }
         if lowest >= want {
@@ -469,13 +486,13 @@ async fn wait_for_stock(
 }
 
 /// The smallest ready-to-sign stock over the node's domains (presignatures or nonces).
-fn stock_floor(stock: &[node::metrics::StockLevel]) -> usize {
+fn stock_floor(stock: &[node::metrics::StockLevel], domains: usize) -> usize {
     let usable: Vec<usize> = stock
         .iter()
         .filter(|s| s.kind != "triple")
         .map(|s| s.count)
         .collect();
-    if usable.len() < SCHEMES.len() {
+    if usable.len() < domains {
         return 0;
     }
     usable.into_iter().min().unwrap_or(0)

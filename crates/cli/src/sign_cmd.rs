@@ -68,14 +68,27 @@ pub fn failure(e: SignError) -> Failure {
 }
 
 /// The domain of `scheme` (`id` when given, else the contract's first) and the account's
-/// derived key on it under `path`.
+/// derived key on it under `path`. Either kind of ECDSA domain (Secp256k1, V2Secp256k1) serves
+/// where ECDSA is needed, when named by `id`.
 pub async fn domain_and_key(
     signer: &Signer,
     id: Option<u64>,
     scheme: SignatureScheme,
     path: &str,
 ) -> Result<(Domain, NearPublicKey), Failure> {
-    let domain = signer.domain(id, Some(scheme)).await.map_err(failure)?;
+    let domain = match id {
+        Some(id) => {
+            let domain = signer.domain(Some(id), None).await.map_err(failure)?;
+            if domain.scheme != scheme && !(domain.scheme.is_ecdsa() && scheme.is_ecdsa()) {
+                return Err(Failure::usage(format!(
+                    "domain {id} is a {} domain; this needs {scheme}",
+                    domain.scheme
+                )));
+            }
+            domain
+        }
+        None => signer.domain(None, Some(scheme)).await.map_err(failure)?,
+    };
     let key = signer.derived_key(&domain, path).map_err(failure)?;
     Ok((domain, key))
 }

@@ -171,6 +171,58 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         prev = b.block_hash();
     }
 
+    // Wrong inputs are refused before anything is signed: exit 2, one clear line.
+    let key_file = ready["user"]["key_file"].as_str().unwrap();
+    let mainnet_recipient = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+    let base = |to: &'static str, sats: &'static str, utxo: &str| {
+        let mut a: Vec<String> = [
+            "btc",
+            "send",
+            "--network",
+            "regtest",
+            "--fee-rate",
+            "2",
+            "--to",
+            to,
+            "--sats",
+            sats,
+            "--rpc",
+        ]
+        .map(String::from)
+        .to_vec();
+        a.push(ready["rpc_url"].as_str().unwrap().to_owned());
+        a.extend(
+            [
+                "--account",
+                "user.devnet",
+                "--path",
+                "bitcoin-1",
+                "--key-file",
+            ]
+            .map(String::from),
+        );
+        a.push(key_file.to_owned());
+        a.extend(["--utxo".to_owned(), utxo.to_owned()]);
+        a
+    };
+    let recipient = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
+    for (args, needle) in [
+        (
+            base(recipient, "6000000000", &funding[0]),
+            "insufficient UTXOs",
+        ),
+        (
+            base(mainnet_recipient, "1000", &funding[0]),
+            "not a regtest address",
+        ),
+        (base(recipient, "100", &funding[0]), "dust"),
+        (base(recipient, "1000", "nonsense"), "not a UTXO"),
+    ] {
+        let (code, out, err) = chainsig(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty() && err.contains(needle), "{args:?}: {err}");
+    }
+
     let spends = [
         send(&ready, "p2wpkh", &funding[0]),
         send(&ready, "p2tr", &funding[1]),

@@ -1,12 +1,13 @@
-//! `chainsig devnet` as a user runs it: chain and nodes as separate processes, the contract's
-//! wasm on the chain; 50 requests per domain through NEAR's JSON-RPC client, each signature
+//! `chainsig devnet` as a user runs it: chain and 5 nodes as separate processes, the
+//! contract's wasm on the chain, the four domains (V2Secp256k1 among them, since 5 = 2t − 1);
+//! 50 requests per domain through NEAR's JSON-RPC client, each signature
 //! checked by an independent verifier; Ctrl-C stops it cleanly and a second start resumes with
 //! the same keys.
 
 mod common;
 
 use chain::NearRpc;
-use common::{start, Devnet};
+use common::{start_with, Devnet};
 use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
 use std::io::{BufRead, BufReader};
@@ -69,7 +70,9 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
     let port = common::free_port().port();
-    let (mut devnet, ready) = start(&dir, port);
+    // 5 nodes at threshold 3: 2t − 1 = 5, so the devnet adds a V2Secp256k1 domain too.
+    let sizes = ["--nodes", "5", "--threshold", "3"];
+    let (mut devnet, ready) = start_with(&dir, port, &sizes);
     assert_eq!(ready["rpc_url"], format!("http://127.0.0.1:{port}"));
     assert_eq!(ready["contract_id"], "signer.devnet");
     let schemes: Vec<&str> = ready["domains"]
@@ -78,7 +81,7 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
         .iter()
         .map(|d| d["scheme"].as_str().unwrap())
         .collect();
-    assert_eq!(schemes, ["Secp256k1", "Ed25519", "Bip340"]);
+    assert_eq!(schemes, ["Secp256k1", "Ed25519", "Bip340", "V2Secp256k1"]);
     // The key file is near-cli's format.
     let key: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(ready["user"]["key_file"].as_str().unwrap()).unwrap(),
@@ -96,14 +99,15 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
         ready["user"]["account_id"].as_str().unwrap(),
         ready["user"]["key_file"].as_str().unwrap(),
     );
-    for domain in ["1", "2"] {
+    // Schnorr domains sign a 40-byte message, the V2Secp256k1 domain a 32-byte hash.
+    for (domain, len) in [("1", 40), ("2", 40), ("3", 32)] {
         let printed = common::chainsig_json(&[
             "sign",
             "--json",
             "--path",
             "cli",
             "--payload",
-            &"ab".repeat(40),
+            &"ab".repeat(len),
             "--domain",
             domain,
             "--rpc",
@@ -121,11 +125,12 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
             .unwrap();
         let response: SignatureResponse =
             serde_json::from_value(printed["signature"].clone()).unwrap();
-        testkit::verify_independently(&root, account, "cli", &[0xab; 40], &response).unwrap();
+        testkit::verify_independently(&root, account, "cli", &vec![0xab; len], &response).unwrap();
         let derived = primitives::derivation::derive_public_key(&root, account, "cli").unwrap();
         assert_eq!(printed["public_key"], derived.to_string());
         let output_key = derived
             .as_secp256k1()
+            .filter(|_| printed["scheme"] == "Bip340")
             .map(|p| hex::encode(primitives::taproot::output_key_x(p).unwrap()));
         assert_eq!(
             printed["taproot_output_key"].as_str(),
@@ -152,7 +157,7 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     interrupt(&mut devnet);
 
     // Started again on the same directory: same chain, same keys, signing again.
-    let (mut devnet, again) = start(&dir, port);
+    let (mut devnet, again) = start_with(&dir, port, &sizes);
     assert_eq!(again["domains"], ready["domains"]);
     sign_all(&again, "second", 3).await;
     interrupt(&mut devnet);

@@ -197,7 +197,7 @@ pub fn addresses(
     let mut out = BTreeMap::new();
     let net = options.bitcoin;
     match scheme {
-        SignatureScheme::Secp256k1 => {
+        SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
             let p = secp256k1_of(key, "a Secp256k1 domain")?;
             out.insert("evm", evm(p).to_string());
             out.insert("btc_p2pkh", bitcoin_p2pkh(p, net).to_string());

@@ -158,7 +158,9 @@ impl Signer {
 /// The payload form a domain of `scheme` takes.
 pub fn payload_for(scheme: SignatureScheme, message: &[u8]) -> Payload {
     match scheme {
-        SignatureScheme::Secp256k1 => Payload::Ecdsa(message.to_vec()),
+        SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
+            Payload::Ecdsa(message.to_vec())
+        }
         SignatureScheme::Ed25519 | SignatureScheme::Bip340 => Payload::Eddsa(message.to_vec()),
     }
 }

@@ -44,7 +44,7 @@ pub fn verify_response(
         derive_public_key(root, predecessor, path).map_err(|e| invalid(&e.to_string()))?;
     let message = payload.as_bytes();
     match (scheme, response) {
-        (SignatureScheme::Secp256k1, SignatureResponse::Secp256k1(sig)) => {
+        (s, SignatureResponse::Secp256k1(sig)) if s.is_ecdsa() => {
             let hash: [u8; 32] = message
                 .try_into()
                 .map_err(|_| invalid("payload is not 32 bytes"))?;

@@ -10,8 +10,9 @@
 //!
 //! Votes carry the epoch they are for; a vote for another epoch is stale and refused. Each
 //! participant backs a proposal once. No change may leave fewer participants than the
-//! threshold, a threshold below 2 or above the participant count, or fewer old participants in
-//! the new set than the old threshold (they deal the key).
+//! threshold (or than `2t − 1` while a V2Secp256k1 domain exists, which signs with that many),
+//! a threshold below 2 or above the participant count, or fewer old participants in the new
+//! set than the old threshold (they deal the key).
 
 use primitives::{DomainId, NearPublicKey, SignatureScheme};
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +23,14 @@ use crate::types::{AccountId, Config, Ctx, DomainConfig, Effect, ParticipantInfo
 
 type Result<T> = std::result::Result<T, ContractError>;
 
-fn check_threshold(n: usize, threshold: u64) -> Result<()> {
+/// Whether `n` participants at `threshold` can hold domains of `schemes`: at least 2 of them,
+/// `2 ≤ threshold ≤ n`, and as many as each scheme's signer sets need (`2t − 1` for
+/// honest-majority ECDSA).
+fn check_threshold(
+    n: usize,
+    threshold: u64,
+    schemes: impl IntoIterator<Item = SignatureScheme>,
+) -> Result<()> {
     if n < 2 {
         return Err(ContractError::InvalidParameters(format!(
             "a network needs at least 2 participants, not {n}"
@@ -33,7 +41,21 @@ fn check_threshold(n: usize, threshold: u64) -> Result<()> {
             "threshold {threshold} must be at least 2 and at most the {n} participants"
         )));
     }
+    for scheme in schemes {
+        let needed = scheme.signers(threshold as usize);
+        if n < needed {
+            return Err(ContractError::InvalidParameters(format!(
+                "a {scheme} domain signs with {needed} participants at threshold {threshold}; \
+                 the network would have {n}"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The schemes of a running network's domains.
+fn schemes(running: &Running) -> Vec<SignatureScheme> {
+    running.domains.iter().map(|(d, _)| d.scheme).collect()
 }
 
 fn check_epoch(running: &Running, epoch: u64) -> Result<()> {
@@ -82,7 +104,7 @@ impl Contract {
             }
             set.add(account, info);
         }
-        check_threshold(set.len(), threshold)?;
+        check_threshold(set.len(), threshold, [])?;
         Ok(Self {
             config: config.unwrap_or_default(),
             protocol: ProtocolState::Running(Running {
@@ -153,7 +175,7 @@ impl Contract {
         check_participant(running, leaver)?;
         let mut new = running.participants.clone();
         new.members.remove(leaver);
-        check_threshold(new.len(), running.threshold)?;
+        check_threshold(new.len(), running.threshold, schemes(running))?;
         let backers = vote(&mut running.votes.leave, leaver, &ctx.predecessor)?;
         if backers as u64 >= running.threshold {
             let threshold = running.threshold;
@@ -182,7 +204,7 @@ impl Contract {
                 "an account is listed twice".into(),
             ));
         }
-        check_threshold(sorted.len(), threshold)?;
+        check_threshold(sorted.len(), threshold, schemes(running))?;
         let mut new = Participants {
             members: BTreeMap::new(),
             next_id: running.participants.next_id,
@@ -255,6 +277,11 @@ impl Contract {
                 "propose between 1 and 16 domains".into(),
             ));
         }
+        check_threshold(
+            running.participants.len(),
+            running.threshold,
+            schemes.iter().copied(),
+        )?;
         let backers = vote(
             &mut running.votes.add_domains,
             &schemes.to_vec(),

@@ -1,6 +1,6 @@
 //! A domain's key share whatever its scheme, and the encodings the store keeps.
 //!
-//! The node handles three schemes (DESIGN §5) through one type so that following the
+//! The node handles four schemes (DESIGN §5, §8) through one type so that following the
 //! contract, stockpiling and signing are written once; what differs per scheme is confined to
 //! the `match`es here and in [`crate::service::protocols`].
 
@@ -13,6 +13,9 @@ use zeroize::Zeroizing;
 /// This node's share of one domain's root key.
 pub enum DomainKey {
     Ecdsa(mpc::ecdsa::KeyShare),
+    /// The same kind of share, for a domain whose presignatures are made without triples
+    /// (honest majority, DESIGN §8).
+    V2Ecdsa(mpc::ecdsa::KeyShare),
     Ed25519(mpc::frost::KeyShare<Ed25519>),
     Bip340(mpc::frost::KeyShare<Bip340>),
 }
@@ -46,6 +49,7 @@ impl DomainKey {
     pub fn scheme(&self) -> SignatureScheme {
         match self {
             Self::Ecdsa(_) => SignatureScheme::Secp256k1,
+            Self::V2Ecdsa(_) => SignatureScheme::V2Secp256k1,
             Self::Ed25519(_) => SignatureScheme::Ed25519,
             Self::Bip340(_) => SignatureScheme::Bip340,
         }
@@ -54,7 +58,7 @@ impl DomainKey {
     /// The domain's root public key, as the contract lists it.
     pub fn public_key(&self) -> NearPublicKey {
         match self {
-            Self::Ecdsa(k) => NearPublicKey::Secp256k1(k.public_key()),
+            Self::Ecdsa(k) | Self::V2Ecdsa(k) => NearPublicKey::Secp256k1(k.public_key()),
             Self::Ed25519(k) => Ed25519::near_public_key(&k.verifying_key()),
             Self::Bip340(k) => Bip340::near_public_key(&k.verifying_key()),
         }
@@ -62,7 +66,7 @@ impl DomainKey {
 
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
         match self {
-            Self::Ecdsa(k) => encode_secret(k),
+            Self::Ecdsa(k) | Self::V2Ecdsa(k) => encode_secret(k),
             Self::Ed25519(k) => encode_secret(k),
             Self::Bip340(k) => encode_secret(k),
         }
@@ -72,6 +76,7 @@ impl DomainKey {
         const WHAT: &str = "key share";
         Ok(match scheme {
             SignatureScheme::Secp256k1 => Self::Ecdsa(decode_secret(WHAT, bytes)?),
+            SignatureScheme::V2Secp256k1 => Self::V2Ecdsa(decode_secret(WHAT, bytes)?),
             SignatureScheme::Ed25519 => Self::Ed25519(decode_secret(WHAT, bytes)?),
             SignatureScheme::Bip340 => Self::Bip340(decode_secret(WHAT, bytes)?),
         })

@@ -56,14 +56,33 @@ pub enum SignatureScheme {
     Ed25519,
     /// BIP340 Schnorr over secp256k1 (Bitcoin Taproot).
     Bip340,
+    /// ECDSA over secp256k1 whose presignatures are made without triples under an honest
+    /// majority (DESIGN §8; NEAR's signer names this kind the same). Requests, responses and
+    /// keys are exactly those of `Secp256k1`.
+    V2Secp256k1,
 }
 
 impl SignatureScheme {
     /// The curve a root key of this scheme lives on.
     pub fn curve(self) -> Curve {
         match self {
-            Self::Secp256k1 | Self::Bip340 => Curve::Secp256k1,
+            Self::Secp256k1 | Self::Bip340 | Self::V2Secp256k1 => Curve::Secp256k1,
             Self::Ed25519 => Curve::Ed25519,
+        }
+    }
+
+    /// Whether signatures are ECDSA (the `Ecdsa` payload, the `Secp256k1` response).
+    pub fn is_ecdsa(self) -> bool {
+        matches!(self, Self::Secp256k1 | Self::V2Secp256k1)
+    }
+
+    /// How many participants sign together (and make the precomputed items a signature
+    /// spends) at threshold `t`: `t`, except honest-majority ECDSA, which needs `2t − 1`
+    /// online. A network with fewer participants cannot hold a domain of this scheme.
+    pub fn signers(self, threshold: usize) -> usize {
+        match self {
+            Self::V2Secp256k1 => (2 * threshold).saturating_sub(1),
+            _ => threshold,
         }
     }
 }
@@ -74,6 +93,7 @@ impl fmt::Display for SignatureScheme {
             Self::Secp256k1 => "Secp256k1",
             Self::Ed25519 => "Ed25519",
             Self::Bip340 => "Bip340",
+            Self::V2Secp256k1 => "V2Secp256k1",
         })
     }
 }

@@ -143,8 +143,8 @@ impl Payload {
     pub fn check_for(&self, scheme: SignatureScheme) -> Result<(), RequestError> {
         self.check_shape()?;
         match (self, scheme) {
-            (Self::Ecdsa(_), SignatureScheme::Secp256k1)
-            | (Self::Eddsa(_), SignatureScheme::Ed25519 | SignatureScheme::Bip340) => Ok(()),
+            (Self::Ecdsa(_), s) if s.is_ecdsa() => Ok(()),
+            (Self::Eddsa(_), SignatureScheme::Ed25519 | SignatureScheme::Bip340) => Ok(()),
             _ => Err(RequestError::SchemeMismatch {
                 payload: self.kind(),
                 scheme,
@@ -293,6 +293,8 @@ mod tests {
         let ecdsa = Payload::Ecdsa(hex::decode(HASH).unwrap());
         let eddsa = Payload::Eddsa(vec![7; 40]);
         assert!(ecdsa.check_for(SignatureScheme::Secp256k1).is_ok());
+        assert!(ecdsa.check_for(SignatureScheme::V2Secp256k1).is_ok());
+        assert!(eddsa.check_for(SignatureScheme::V2Secp256k1).is_err());
         assert!(ecdsa.check_for(SignatureScheme::Ed25519).is_err());
         assert!(ecdsa.check_for(SignatureScheme::Bip340).is_err());
         assert!(eddsa.check_for(SignatureScheme::Ed25519).is_ok());

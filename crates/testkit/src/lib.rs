@@ -22,6 +22,7 @@ pub struct Keys {
     secp: k256::Scalar,
     ed: curve25519_dalek::Scalar,
     bip: k256::Scalar,
+    v2: k256::Scalar,
 }
 
 impl Keys {
@@ -31,6 +32,7 @@ impl Keys {
             secp: k256::Scalar::from(seed * 7 + 1),
             ed: curve25519_dalek::Scalar::from(seed * 11 + 2),
             bip: k256::Scalar::from(seed * 13 + 3),
+            v2: k256::Scalar::from(seed * 17 + 4),
         }
     }
 
@@ -42,6 +44,7 @@ impl Keys {
         match scheme {
             SignatureScheme::Secp256k1 => secp(self.secp),
             SignatureScheme::Bip340 => secp(self.bip),
+            SignatureScheme::V2Secp256k1 => secp(self.v2),
             SignatureScheme::Ed25519 => NearPublicKey::Ed25519(
                 curve25519_dalek::constants::ED25519_BASEPOINT_POINT * self.ed,
             ),
@@ -59,6 +62,7 @@ impl Keys {
         let root = match scheme {
             SignatureScheme::Secp256k1 => self.secp,
             SignatureScheme::Bip340 => self.bip,
+            SignatureScheme::V2Secp256k1 => self.v2,
             SignatureScheme::Ed25519 => panic!("Ed25519 is not a secp256k1 scheme"),
         };
         root + secp256k1_tweak(predecessor, path).expect("tweak in range")
@@ -73,7 +77,7 @@ impl Keys {
         message: &[u8],
     ) -> SignatureResponse {
         match scheme {
-            SignatureScheme::Secp256k1 => {
+            SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
                 let d = self.derived_secp256k1_secret(scheme, predecessor, path);
                 let key = k256::ecdsa::SigningKey::from_bytes(&d.to_bytes()).expect("non-zero");
                 SignatureResponse::Secp256k1(ecdsa_sign(&key, message))
@@ -125,9 +129,10 @@ pub fn ecdsa_sign(key: &k256::ecdsa::SigningKey, hash: &[u8]) -> EcdsaSignature 
 
 /// A payload fit for a scheme: a 32-byte hash for ECDSA, a 40-byte message for Schnorr.
 pub fn payload_bytes(scheme: SignatureScheme, fill: u8) -> Vec<u8> {
-    match scheme {
-        SignatureScheme::Secp256k1 => vec![fill; 32],
-        _ => vec![fill; 40],
+    if scheme.is_ecdsa() {
+        vec![fill; 32]
+    } else {
+        vec![fill; 40]
     }
 }
 
@@ -138,11 +143,7 @@ pub fn sign_request(
     path: &str,
     fill: u8,
 ) -> serde_json::Value {
-    let kind = if scheme == SignatureScheme::Secp256k1 {
-        "Ecdsa"
-    } else {
-        "Eddsa"
-    };
+    let kind = if scheme.is_ecdsa() { "Ecdsa" } else { "Eddsa" };
     serde_json::json!({
         "path": path,
         "payload_v2": {kind: hex::encode(payload_bytes(scheme, fill))},

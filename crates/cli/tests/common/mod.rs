@@ -110,6 +110,11 @@ impl Drop for Devnet {
 
 /// Starts the devnet and returns it with its ready line.
 pub fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
+    start_with(dir, port, &[])
+}
+
+/// [`start`] with more arguments (`--nodes 5`, ...).
+pub fn start_with(dir: &Path, port: u16, extra: &[&str]) -> (Devnet, serde_json::Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
         // 100 ms blocks: a request's yield lasts 200 blocks = 20 s, and the stock covers a burst
         // of 50 ECDSA requests, so a busy 2-core machine makes no request time out.
@@ -127,6 +132,7 @@ pub fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
         .arg(dir)
         .arg("--wasm")
         .arg(testkit::signer_wasm_path())
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

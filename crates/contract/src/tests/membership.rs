@@ -395,3 +395,68 @@ fn state_survives_borsh() {
     assert_eq!(back.into_current(), c);
     assert!(borsh::from_slice::<VersionedState>(&bytes[..bytes.len() - 1]).is_err());
 }
+
+#[test]
+fn v2_secp256k1_domains_need_2t_minus_1_participants() {
+    let v2 = [SignatureScheme::V2Secp256k1];
+    // Three participants at threshold 3: 2t − 1 = 5 > 3, refused before any vote counts.
+    let ps = NODES
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (account(a), info(i as u8)))
+        .collect();
+    let mut strict = Contract::init(ps, 3, None).unwrap();
+    refused(
+        &mut strict,
+        "too few for 2t - 1",
+        |c| c.vote_add_domains(&ctx("alice.near", 1), &v2, 0),
+        ContractError::InvalidParameters(
+            "a V2Secp256k1 domain signs with 5 participants at threshold 3; the network would \
+             have 3"
+                .into(),
+        ),
+    );
+
+    // Three at threshold 2: 2t − 1 = 3, accepted; the domain's key and JSON are secp256k1's.
+    let mut c = network();
+    for a in NODES {
+        c.vote_add_domains(&ctx(a, 1), &v2, 0).unwrap();
+    }
+    c.start_keygen_instance(&ctx("alice.near", 2), 0).unwrap();
+    let keys = Keys::new(5);
+    for a in NODES {
+        c.vote_pk(
+            &ctx(a, 3),
+            DomainId(0),
+            keys.public(SignatureScheme::V2Secp256k1),
+            0,
+        )
+        .unwrap();
+    }
+    let state = serde_json::to_value(c.state_view()).unwrap();
+    assert_eq!(state["domains"][0]["scheme"], "V2Secp256k1", "{state}");
+    // While it exists, the network cannot shrink below 2t − 1 or raise t past (n + 1) / 2.
+    refused(
+        &mut c,
+        "leave below 2t - 1",
+        |c| c.vote_leave(&ctx("alice.near", 4), &account("carol.near"), 0),
+        ContractError::InvalidParameters(
+            "a V2Secp256k1 domain signs with 3 participants at threshold 2; the network would \
+             have 2"
+                .into(),
+        ),
+    );
+    refused(
+        &mut c,
+        "threshold past (n + 1) / 2",
+        |c| {
+            let nodes: Vec<_> = NODES.iter().map(|n| account(n)).collect();
+            c.vote_new_parameters(&ctx("alice.near", 4), &nodes, 3, 0)
+        },
+        ContractError::InvalidParameters(
+            "a V2Secp256k1 domain signs with 5 participants at threshold 3; the network would \
+             have 3"
+                .into(),
+        ),
+    );
+}

@@ -127,7 +127,7 @@ impl Shares {
     }
 
     /// Which polynomial, if any, these shares at `x` fail to open.
-    fn mismatch(&self, c: &Commitments, x: Scalar) -> Option<&'static str> {
+    fn mismatch(&self, c: &Commitments, x: u64) -> Option<&'static str> {
         let h = generator_h();
         let g = ProjectivePoint::GENERATOR;
         let pedersen = |v: &Scalar, r: &Scalar| ProjectivePoint::lincomb(&g, v, &h, r);
@@ -143,17 +143,36 @@ impl Shares {
     }
 }
 
-/// `Σ Cₘ·x^(m + skip)`: a committed polynomial evaluated in the exponent.
-fn eval(points: &[AffinePoint], x: Scalar, skip: u32) -> ProjectivePoint {
+/// `Σ Cₘ·x^(m + skip)`: a committed polynomial evaluated in the exponent at the evaluation
+/// point `x` (a participant's `id + 1`, a small public integer).
+fn eval(points: &[AffinePoint], x: u64, skip: u32) -> ProjectivePoint {
     let horner = points
         .iter()
         .rev()
-        .fold(ProjectivePoint::IDENTITY, |acc, c| acc * x + c);
+        .fold(ProjectivePoint::IDENTITY, |acc, c| mul_small(acc, x) + c);
     if skip == 1 {
-        horner * x
+        mul_small(horner, x)
     } else {
         horner
     }
+}
+
+/// `p·x` for a small public integer `x` by double-and-add: a few doublings instead of a
+/// full 256-bit scalar multiplication, which is what makes checking commitments cheap.
+fn mul_small(p: ProjectivePoint, x: u64) -> ProjectivePoint {
+    let mut acc = ProjectivePoint::IDENTITY;
+    for bit in (0..u64::BITS - x.leading_zeros()).rev() {
+        acc = acc.double();
+        if (x >> bit) & 1 == 1 {
+            acc += p;
+        }
+    }
+    acc
+}
+
+/// The evaluation point of `p` as an integer (the scalar is [`point`]).
+fn x_of(p: Participant) -> u64 {
+    u64::from(p.0) + 1
 }
 
 /// The message of round 1 to one recipient.
@@ -307,7 +326,7 @@ impl FastPresign {
             self.commitments.insert(from, deal.commitments);
             dealt.insert(from, deal.shares.clone());
         }
-        let x = point(self.me);
+        let x = x_of(self.me);
         for shares in dealt.values() {
             self.mine.add(shares);
         }
@@ -350,7 +369,7 @@ impl FastPresign {
                      equivocated, or {from} lies"
                 )));
             }
-            if ProjectivePoint::from(open.big_w) != eval(&total.a, point(from), 0) {
+            if ProjectivePoint::from(open.big_w) != eval(&total.a, x_of(from), 0) {
                 return Err(ProtocolError::misbehaved(
                     from,
                     "published a W share that does not match the commitments to a",

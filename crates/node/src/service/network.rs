@@ -83,13 +83,14 @@ pub fn my_turn(
     }
 }
 
-/// A signer set for a new item `me` will own: `me` and `threshold − 1` live peers, rotated by
-/// `turn` so that items spread over the network. `None` if too few peers are alive.
+/// A signer set of `size` for a new item `me` will own (`size` is the threshold, or `2t − 1`
+/// for V2Secp256k1): `me` and `size − 1` live peers, rotated by `turn` so that items spread
+/// over the network. `None` if too few peers are alive.
 pub fn choose_signers(
     me: ParticipantId,
     alive: &BTreeSet<ParticipantId>,
     participants: &BTreeMap<ParticipantId, String>,
-    threshold: usize,
+    size: usize,
     turn: usize,
 ) -> Option<Vec<ParticipantId>> {
     let others: Vec<ParticipantId> = participants
@@ -97,7 +98,7 @@ pub fn choose_signers(
         .copied()
         .filter(|p| *p != me && alive.contains(p))
         .collect();
-    let need = threshold.checked_sub(1)?;
+    let need = size.checked_sub(1)?;
     if others.len() < need {
         return None;
     }

@@ -43,6 +43,9 @@ pub fn keygen(
         SignatureScheme::Secp256k1 => {
             mpc::ecdsa::keygen(id, participants, me, threshold)?.map(DomainKey::Ecdsa)
         }
+        SignatureScheme::V2Secp256k1 => {
+            mpc::ecdsa::keygen(id, participants, me, threshold)?.map(DomainKey::V2Ecdsa)
+        }
         SignatureScheme::Ed25519 => {
             mpc::frost::keygen::<Ed25519>(id, participants, me, threshold)?.map(DomainKey::Ed25519)
         }
@@ -64,16 +67,22 @@ pub fn reshare(
 ) -> Result<Instance<DomainKey>, BuildError> {
     let wrong = || mismatch("the key share is of another scheme than its domain");
     Ok(match scheme {
-        SignatureScheme::Secp256k1 => {
+        SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
             let share = match share {
-                Some(DomainKey::Ecdsa(k)) => Some(k),
+                Some(DomainKey::Ecdsa(k)) if scheme == SignatureScheme::Secp256k1 => Some(k),
+                Some(DomainKey::V2Ecdsa(k)) if scheme == SignatureScheme::V2Secp256k1 => Some(k),
                 Some(_) => return Err(wrong()),
                 None => None,
             };
             let pk = *root
                 .as_secp256k1()
                 .ok_or_else(|| mismatch("root key is not secp256k1"))?;
-            mpc::ecdsa::reshare(id, resharing, me, share, pk)?.map(DomainKey::Ecdsa)
+            let wrap = if scheme == SignatureScheme::Secp256k1 {
+                DomainKey::Ecdsa
+            } else {
+                DomainKey::V2Ecdsa
+            };
+            mpc::ecdsa::reshare(id, resharing, me, share, pk)?.map(wrap)
         }
         SignatureScheme::Ed25519 => {
             let share = match share {
@@ -115,12 +124,31 @@ pub fn presign(
     triples: (&[u8], &[u8]),
 ) -> Result<Instance<Secret>, BuildError> {
     let DomainKey::Ecdsa(key) = key else {
-        return Err(mismatch("presignatures are for ECDSA domains"));
+        return Err(mismatch(
+            "presignatures from triples are for Secp256k1 domains",
+        ));
     };
     let a = decode_secret("triple", triples.0)?;
     let b = decode_secret("triple", triples.1)?;
     let threshold = set.len();
     Ok(mpc::ecdsa::presign(id, set, me, threshold, (a, b), key)?.map(|p| encode_secret(&p)))
+}
+
+/// An ECDSA presignature without triples, for a V2Secp256k1 domain: `set` has `2t − 1`
+/// members.
+pub fn fast_presign(
+    key: &DomainKey,
+    id: InstanceId,
+    set: &[ParticipantId],
+    me: ParticipantId,
+    threshold: usize,
+) -> Result<Instance<Secret>, BuildError> {
+    let DomainKey::V2Ecdsa(key) = key else {
+        return Err(mismatch(
+            "presignatures without triples are for V2Secp256k1 domains",
+        ));
+    };
+    Ok(mpc::ecdsa::fast_presign(id, set, me, threshold, key)?.map(|p| encode_secret(&p)))
 }
 
 /// FROST nonce commitments for one signature by `set`.
@@ -133,7 +161,9 @@ pub fn nonces(
     Ok(match key {
         DomainKey::Ed25519(k) => mpc::frost::presign(id, set, me, k)?.map(|p| encode_secret(&p)),
         DomainKey::Bip340(k) => mpc::frost::presign(id, set, me, k)?.map(|p| encode_secret(&p)),
-        DomainKey::Ecdsa(_) => return Err(mismatch("nonces are for FROST domains")),
+        DomainKey::Ecdsa(_) | DomainKey::V2Ecdsa(_) => {
+            return Err(mismatch("nonces are for FROST domains"))
+        }
     })
 }
 
@@ -148,7 +178,7 @@ pub fn sign(
 ) -> Result<Instance<SignatureResponse>, BuildError> {
     let (predecessor, path) = (request.predecessor.0.as_str(), request.path.as_str());
     Ok(match key {
-        DomainKey::Ecdsa(k) => {
+        DomainKey::Ecdsa(k) | DomainKey::V2Ecdsa(k) => {
             let Payload::Ecdsa(bytes) = &request.payload else {
                 return Err(mismatch("an ECDSA domain needs an ECDSA payload"));
             };

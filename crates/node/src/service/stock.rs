@@ -2,7 +2,8 @@
 //!
 //! ECDSA: Beaver triples are made in pairs among a signer set of exactly `threshold`
 //! participants (this node and `threshold − 1` live peers, rotating), then two triples of one
-//! set become a presignature for that set. FROST: nonce commitments, made by such a set.
+//! set become a presignature for that set. V2Secp256k1 (honest majority): presignatures made
+//! directly by a set of `2t − 1`, no triples. FROST: nonce commitments, made by a set of `t`.
 //! Every item is stored by every member, tagged with epoch, owner and set; only the owner
 //! spends it, as leader of a signature (see [`super::signing`]).
 //!
@@ -37,8 +38,8 @@ fn kind_name(kind: Kind) -> &'static str {
 /// The kind of item a signature of this domain spends.
 pub(super) fn signing_kind(key: &DomainKey) -> Kind {
     match key {
-        DomainKey::Ecdsa(_) => Kind::Presignature,
-        _ => Kind::Nonces,
+        DomainKey::Ecdsa(_) | DomainKey::V2Ecdsa(_) => Kind::Presignature,
+        DomainKey::Ed25519(_) | DomainKey::Bip340(_) => Kind::Nonces,
     }
 }
 
@@ -132,6 +133,7 @@ fn top_up(
     turn: &mut usize,
 ) -> Result<(), JobError> {
     let key = &network.keys[&domain];
+    let size = key.scheme().signers(network.threshold);
     let alive = shared.mesh.alive();
     let s = &shared.settings;
     let permit = || shared.own_permits.clone().try_acquire_owned().ok();
@@ -184,6 +186,7 @@ fn top_up(
                 in_flight,
                 turn,
                 (Kind::Triple, 2),
+                size,
                 |set| Task::Triples {
                     domain,
                     epoch: network.epoch,
@@ -193,9 +196,19 @@ fn top_up(
             );
         }
     } else {
-        let nonces = owned(shared, network, me, Kind::Nonces, domain)?;
-        shared.metrics.set_stock(domain.0, "nonces", nonces.len());
-        if usable(&nonces) + in_flight.count(domain, Kind::Nonces) < s.nonces {
+        // One run makes one item: FROST nonces, or for a V2Secp256k1 domain a presignature
+        // straight from the key shares, without triples (DESIGN §8).
+        let fast = matches!(**key, DomainKey::V2Ecdsa(_));
+        let (kind, target) = if fast {
+            (Kind::Presignature, s.presignatures)
+        } else {
+            (Kind::Nonces, s.nonces)
+        };
+        let items = owned(shared, network, me, kind, domain)?;
+        shared
+            .metrics
+            .set_stock(domain.0, kind_name(kind), items.len());
+        if usable(&items) + in_flight.count(domain, kind) < target {
             start_owned(
                 shared,
                 network,
@@ -203,12 +216,25 @@ fn top_up(
                 &alive,
                 in_flight,
                 turn,
-                (Kind::Nonces, 1),
-                |set| Task::Nonces {
-                    domain,
-                    epoch: network.epoch,
-                    participants: set,
-                    id: fresh_id(),
+                (kind, 1),
+                size,
+                |participants| {
+                    let (epoch, id) = (network.epoch, fresh_id());
+                    if fast {
+                        Task::FastPresign {
+                            domain,
+                            epoch,
+                            participants,
+                            id,
+                        }
+                    } else {
+                        Task::Nonces {
+                            domain,
+                            epoch,
+                            participants,
+                            id,
+                        }
+                    }
                 },
             );
         }
@@ -217,7 +243,7 @@ fn top_up(
 }
 
 /// Starts one precomputation this node owns, making `made.1` items of kind `made.0`, with the
-/// next signer set of live peers — if there is one, and a permit.
+/// next signer set of `size` live participants — if there is one, and a permit.
 #[allow(clippy::too_many_arguments)]
 fn start_owned(
     shared: &Arc<Shared>,
@@ -227,9 +253,10 @@ fn start_owned(
     in_flight: &InFlight,
     turn: &mut usize,
     made: (Kind, usize),
+    size: usize,
     task: impl FnOnce(Vec<ParticipantId>) -> Task,
 ) {
-    let set = choose_signers(me, alive, &network.participants, network.threshold, *turn);
+    let set = choose_signers(me, alive, &network.participants, size, *turn);
     let Some(set) = set else { return };
     let Ok(permit) = shared.own_permits.clone().try_acquire_owned() else {
         return;
@@ -376,7 +403,7 @@ fn key_of(network: &Network, domain: DomainId) -> Result<&Arc<DomainKey>, JobErr
         .ok_or_else(|| JobError::Refused(format!("no key share for domain {domain}")))
 }
 
-/// Runs a triples or nonces task, as its owner (`owner == me`, announcing it) or a follower,
+/// Runs a triples, fast-presign or nonces task, as its owner (`owner == me`, announcing it) or a follower,
 /// and stores what it makes.
 async fn run_task(
     shared: &Shared,
@@ -435,6 +462,19 @@ async fn run_task(
             shared
                 .store
                 .put_item(Kind::Triple, domain, &ids[1].0, &tag, &b)?;
+        }
+        Task::FastPresign { id, .. } => {
+            let [reg] = register_all(shared, &[*id])?;
+            if announce {
+                shared.announce(me, &task);
+            }
+            let instance = protocols::fast_presign(key, *id, &set, me, network.threshold)?;
+            let out = shared
+                .run_registered("fast-presign", instance, reg, limit, Liveness::FailFast)
+                .await?;
+            shared
+                .store
+                .put_item(Kind::Presignature, domain, &id.0, &tag, &out)?;
         }
         Task::Nonces { id, .. } => {
             let [reg] = register_all(shared, &[*id])?;

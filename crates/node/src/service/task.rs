@@ -3,8 +3,8 @@
 //!
 //! Precomputed items have one owner, the participant that started them and the only one
 //! that may spend them (DESIGN §5). A follower joins an instance only if the sender is the
-//! owner it claims, the signer set is exactly `threshold` current participants including
-//! both, the epoch is the current one and the domain's scheme fits the task. Whether the named
+//! owner it claims, the signer set is exactly as many current participants as the domain's
+//! scheme signs with (`threshold`, or `2t − 1` for V2Secp256k1) including both, the epoch is the current one and the domain's scheme fits the task. Whether the named
 //! items exist, belong to that owner and set, and whether a request is really pending, the
 //! scheduler checks against the store and the chain.
 
@@ -32,6 +32,13 @@ pub enum Task {
         participants: Vec<ParticipantId>,
         id: InstanceId,
         triples: [InstanceId; 2],
+    },
+    /// An ECDSA presignature made without triples (V2Secp256k1 domains, `2t − 1` signers).
+    FastPresign {
+        domain: DomainId,
+        epoch: u64,
+        participants: Vec<ParticipantId>,
+        id: InstanceId,
     },
     /// FROST nonce commitments for one later signature.
     Nonces {
@@ -84,6 +91,7 @@ impl Task {
         match self {
             Self::Triples { .. } => "triples",
             Self::Presign { .. } => "presign",
+            Self::FastPresign { .. } => "fast-presign",
             Self::Nonces { .. } => "nonces",
             Self::Sign { .. } => "sign",
         }
@@ -93,6 +101,7 @@ impl Task {
         match self {
             Self::Triples { domain, .. }
             | Self::Presign { domain, .. }
+            | Self::FastPresign { domain, .. }
             | Self::Nonces { domain, .. }
             | Self::Sign { domain, .. } => *domain,
         }
@@ -102,6 +111,7 @@ impl Task {
         match self {
             Self::Triples { epoch, .. }
             | Self::Presign { epoch, .. }
+            | Self::FastPresign { epoch, .. }
             | Self::Nonces { epoch, .. }
             | Self::Sign { epoch, .. } => *epoch,
         }
@@ -111,6 +121,7 @@ impl Task {
         match self {
             Self::Triples { participants, .. }
             | Self::Presign { participants, .. }
+            | Self::FastPresign { participants, .. }
             | Self::Nonces { participants, .. }
             | Self::Sign { participants, .. } => participants,
         }
@@ -120,7 +131,9 @@ impl Task {
     pub fn instances(&self) -> Vec<InstanceId> {
         match self {
             Self::Triples { ids, .. } => ids.to_vec(),
-            Self::Presign { id, .. } | Self::Nonces { id, .. } => vec![*id],
+            Self::Presign { id, .. } | Self::FastPresign { id, .. } | Self::Nonces { id, .. } => {
+                vec![*id]
+            }
             Self::Sign { item, request, .. } => vec![sign_instance_id(request, item)],
         }
     }
@@ -139,10 +152,10 @@ impl Task {
             .get(&self.domain())
             .map(|d| d.scheme)
             .ok_or(TaskError::Domain(self.domain()))?;
-        let ecdsa = scheme == SignatureScheme::Secp256k1;
         let fits = match self {
-            Self::Triples { .. } | Self::Presign { .. } => ecdsa,
-            Self::Nonces { .. } => !ecdsa,
+            Self::Triples { .. } | Self::Presign { .. } => scheme == SignatureScheme::Secp256k1,
+            Self::FastPresign { .. } => scheme == SignatureScheme::V2Secp256k1,
+            Self::Nonces { .. } => !scheme.is_ecdsa(),
             Self::Sign { .. } => true,
         };
         if !fits {
@@ -151,8 +164,9 @@ impl Task {
         let set = self.participants();
         let ordered = set.windows(2).all(|w| w[0] < w[1]);
         let current = set.iter().all(|p| network.participants.contains_key(p));
-        if !ordered || !current || set.len() != network.threshold {
-            return Err(TaskError::Set(set.to_vec(), network.threshold));
+        let size = scheme.signers(network.threshold);
+        if !ordered || !current || set.len() != size {
+            return Err(TaskError::Set(set.to_vec(), size));
         }
         if !set.contains(&from) || !set.contains(&me) || from == me {
             return Err(TaskError::NotMember);
@@ -244,5 +258,47 @@ mod tests {
         };
         assert_eq!(sign.instances(), vec![sign_instance_id(&request, &item)]);
         assert_eq!(triples(&[0, 1, 2]).instances().len(), 2);
+    }
+
+    #[test]
+    fn v2_domains_take_fast_presignatures_among_2t_minus_1() {
+        // Threshold 2 over 4 participants; domain 2 is V2Secp256k1, so its sets have 3.
+        let mut net = network(ParticipantId(1));
+        net.threshold = 2;
+        let v2 = net.domains[&DomainId(0)].clone();
+        net.domains.insert(
+            DomainId(2),
+            super::super::network::Domain {
+                scheme: SignatureScheme::V2Secp256k1,
+                ..v2
+            },
+        );
+        let p = ParticipantId;
+        let fast = |domain: u64, set: &[u32]| Task::FastPresign {
+            domain: DomainId(domain),
+            epoch: 3,
+            participants: set.iter().map(|i| p(*i)).collect(),
+            id: InstanceId::derive(b"f"),
+        };
+        let sign = |domain: u64, set: &[u32]| Task::Sign {
+            domain: DomainId(domain),
+            epoch: 3,
+            participants: set.iter().map(|i| p(*i)).collect(),
+            item: InstanceId::derive(b"i"),
+            request: RequestId([4; 32]),
+        };
+        fast(2, &[0, 1, 3]).check(p(0), &net).unwrap();
+        sign(2, &[0, 1, 3]).check(p(3), &net).unwrap();
+        let err = |t: Task| t.check(p(0), &net).unwrap_err();
+        assert!(matches!(err(fast(2, &[0, 1])), TaskError::Set(_, 3)));
+        assert!(matches!(err(sign(2, &[0, 1])), TaskError::Set(_, 3)));
+        assert!(matches!(err(fast(0, &[0, 1])), TaskError::Scheme(..)));
+        let mut triples_on_v2 = triples(&[0, 1, 3]);
+        if let Task::Triples { domain, .. } = &mut triples_on_v2 {
+            *domain = DomainId(2);
+        }
+        assert!(matches!(err(triples_on_v2), TaskError::Scheme(..)));
+        // The plain ECDSA domain keeps sets of t.
+        sign(0, &[0, 1]).check(p(0), &net).unwrap();
     }
 }

@@ -293,3 +293,11 @@ fn the_pedersen_generator_is_fixed_and_independent_of_g() {
     assert_ne!(h, ProjectivePoint::GENERATOR);
     assert_ne!(h, ProjectivePoint::IDENTITY);
 }
+
+#[test]
+fn small_multiples_match_scalar_multiplication() {
+    let p = ProjectivePoint::GENERATOR * Scalar::from(12345u64);
+    for x in [0u64, 1, 2, 3, 7, 8, 255, 65_536, u64::from(u32::MAX)] {
+        assert_eq!(mul_small(p, x), p * Scalar::from(x), "{x}");
+    }
+}
