@@ -15,7 +15,10 @@ use bitcoin::{
     TxMerkleNode, TxOut, Witness,
 };
 use bitcoinkernel::{ChainType, ChainstateManager, ContextBuilder};
-use common::chainsig;
+use common::{args, chainsig, requester};
+
+/// Where every test spend pays (BIP173's regtest P2WPKH example).
+const RECIPIENT: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 
 /// A coinbase at `height` paying 50 BTC to `to`; with a witness commitment when asked.
 fn coinbase(height: u32, to: ScriptBuf) -> Transaction {
@@ -79,10 +82,7 @@ fn submit(chainman: &ChainstateManager, block: &Block) -> i32 {
 /// `chainsig btc send` of 1.5 BTC from the derived address of `kind` (spending `utxo`), as
 /// the transaction it prints.
 fn send(ready: &serde_json::Value, kind: &str, utxo: &str) -> Transaction {
-    let rpc = ready["rpc_url"].as_str().unwrap();
-    let key_file = ready["user"]["key_file"].as_str().unwrap();
-    let recipient = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-    let (code, out, err) = chainsig(&[
+    let mut a = args(&[
         "btc",
         "send",
         "--json",
@@ -91,22 +91,16 @@ fn send(ready: &serde_json::Value, kind: &str, utxo: &str) -> Transaction {
         "--network",
         "regtest",
         "--to",
-        recipient,
+        RECIPIENT,
         "--amount",
         "1.5",
         "--fee-rate",
         "2",
         "--utxo",
         utxo,
-        "--rpc",
-        rpc,
-        "--account",
-        "user.devnet",
-        "--key-file",
-        key_file,
-        "--path",
-        "bitcoin-1",
     ]);
+    a.extend(requester(ready, "bitcoin-1"));
+    let (code, out, err) = chainsig(&a);
     assert_eq!(code, 0, "{kind}: {err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let spend: Transaction =
@@ -172,10 +166,9 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     }
 
     // Wrong inputs are refused before anything is signed: exit 2, one clear line.
-    let key_file = ready["user"]["key_file"].as_str().unwrap();
     let mainnet_recipient = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
-    let base = |to: &'static str, sats: &'static str, utxo: &str| {
-        let mut a: Vec<String> = [
+    let base = |to: &str, sats: &str, utxo: &str| {
+        let mut a = args(&[
             "btc",
             "send",
             "--network",
@@ -186,41 +179,27 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
             to,
             "--sats",
             sats,
-            "--rpc",
-        ]
-        .map(String::from)
-        .to_vec();
-        a.push(ready["rpc_url"].as_str().unwrap().to_owned());
-        a.extend(
-            [
-                "--account",
-                "user.devnet",
-                "--path",
-                "bitcoin-1",
-                "--key-file",
-            ]
-            .map(String::from),
-        );
-        a.push(key_file.to_owned());
-        a.extend(["--utxo".to_owned(), utxo.to_owned()]);
+            "--utxo",
+            utxo,
+        ]);
+        a.extend(requester(&ready, "bitcoin-1"));
         a
     };
-    let recipient = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-    for (args, needle) in [
+    for (refused, needle) in [
         (
-            base(recipient, "6000000000", &funding[0]),
+            base(RECIPIENT, "6000000000", &funding[0]),
             "insufficient UTXOs",
         ),
         (
             base(mainnet_recipient, "1000", &funding[0]),
             "not a regtest address",
         ),
-        (base(recipient, "100", &funding[0]), "dust"),
-        (base(recipient, "1000", "nonsense"), "not a UTXO"),
+        (base(RECIPIENT, "100", &funding[0]), "dust"),
+        (base(RECIPIENT, "1000", "nonsense"), "not a UTXO"),
     ] {
-        let (code, out, err) = chainsig(&args);
-        assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(out.is_empty() && err.contains(needle), "{args:?}: {err}");
+        let (code, out, err) = chainsig(&refused);
+        assert_eq!(code, 2, "{refused:?}: {err}");
+        assert!(out.is_empty() && err.contains(needle), "{refused:?}: {err}");
     }
 
     let spends = [
@@ -264,27 +243,21 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
             "status": {"confirmed": true, "block_height": 102}
         }]),
     );
-    let v = common::chainsig_json(&[
+    let mut a = args(&[
         "btc",
         "send",
         "--json",
         "--network",
         "regtest",
         "--to",
-        "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+        RECIPIENT,
         "--sats",
         "100000000",
         "--esplora",
         &esplora.url,
-        "--rpc",
-        ready["rpc_url"].as_str().unwrap(),
-        "--account",
-        "user.devnet",
-        "--key-file",
-        ready["user"]["key_file"].as_str().unwrap(),
-        "--path",
-        "bitcoin-1",
     ]);
+    a.extend(requester(&ready, "bitcoin-1"));
+    let v = common::chainsig_json(&a);
     assert_eq!(v["broadcast"], true);
     let sent = esplora.received();
     assert_eq!(sent.len(), 1);

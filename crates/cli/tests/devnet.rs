@@ -95,28 +95,13 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     // `chainsig sign` prints the result with the derived key (and, for Bip340, the Taproot
     // output key the signature verifies under).
     let rpc = ready["rpc_url"].as_str().unwrap();
-    let (account, key_file) = (
-        ready["user"]["account_id"].as_str().unwrap(),
-        ready["user"]["key_file"].as_str().unwrap(),
-    );
+    let account = ready["user"]["account_id"].as_str().unwrap();
     // Schnorr domains sign a 40-byte message, the V2Secp256k1 domain a 32-byte hash.
     for (domain, len) in [("1", 40), ("2", 40), ("3", 32)] {
-        let printed = common::chainsig_json(&[
-            "sign",
-            "--json",
-            "--path",
-            "cli",
-            "--payload",
-            &"ab".repeat(len),
-            "--domain",
-            domain,
-            "--rpc",
-            rpc,
-            "--account",
-            account,
-            "--key-file",
-            key_file,
-        ]);
+        let payload = "ab".repeat(len);
+        let mut sign = common::args(&["sign", "--json", "--payload", &payload, "--domain", domain]);
+        sign.extend(common::requester(&ready, "cli"));
+        let printed = common::chainsig_json(&sign);
         let root: primitives::NearPublicKey = ready["domains"][domain.parse::<usize>().unwrap()]
             ["public_key"]
             .as_str()
@@ -153,6 +138,42 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
         assert_eq!(printed["keys"][0]["domain_id"].to_string(), domain);
         assert_eq!(printed["keys"][0]["public_key"], derived.to_string());
     }
+
+    // Either kind of ECDSA domain signs an EVM transaction when named; a Schnorr one is refused.
+    let eth = |domain: &str| {
+        let mut a = common::args(&[
+            "eth",
+            "send",
+            "--json",
+            "--to",
+            "0x1111111111111111111111111111111111111111",
+            "--legacy",
+            "--gas-price",
+            "1000000000",
+            "--chain-id",
+            "1",
+            "--nonce",
+            "0",
+            "--domain",
+            domain,
+        ]);
+        a.extend(common::requester(&ready, "eth-v2"));
+        common::chainsig(&a)
+    };
+    let (code, out, err) = eth("3");
+    assert_eq!(code, 0, "{err}");
+    let sent: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let v2_address = common::devnet_address(&ready, "eth-v2", &["--domain", "3"], "evm");
+    assert_eq!(
+        sent["from"], v2_address,
+        "signed under the V2Secp256k1 domain's key"
+    );
+    let (code, out, err) = eth("1");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        out.is_empty() && err.contains("domain 1 is a Ed25519 domain"),
+        "{err}"
+    );
 
     interrupt(&mut devnet);
 

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::chainsig;
+use common::{args, chainsig, requester};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,28 +20,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The devnet's user, as `chainsig` arguments.
-fn requester(ready: &serde_json::Value, path: &str) -> Vec<String> {
-    [
-        "--rpc",
-        ready["rpc_url"].as_str().unwrap(),
-        "--account",
-        ready["user"]["account_id"].as_str().unwrap(),
-        "--key-file",
-        ready["user"]["key_file"].as_str().unwrap(),
-        "--path",
-        path,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-/// Owned arguments, as the shared runner and `requester` take them.
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// One JSON-RPC call; the whole reply.

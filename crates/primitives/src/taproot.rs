@@ -49,6 +49,18 @@ pub fn output_key(internal: &AffinePoint) -> Result<AffinePoint, DeriveError> {
     Ok(q)
 }
 
+/// The secret of `Q` from the secret `d` of `P = d·G`: `±d + t`, with `d` negated when `P`
+/// has an odd Y (what the signing network computes on its shares). For tests and local keys.
+pub fn output_secret(d: &Scalar) -> Result<Scalar, DeriveError> {
+    let internal = (ProjectivePoint::GENERATOR * d).to_affine();
+    let even = if bool::from(internal.y_is_odd()) {
+        -*d
+    } else {
+        *d
+    };
+    Ok(even + tap_tweak(&internal)?)
+}
+
 /// `x(Q)`, the 32 bytes a P2TR output and a BIP340 verifier take.
 pub fn output_key_x(internal: &AffinePoint) -> Result<[u8; 32], DeriveError> {
     Ok(output_key(internal)?.x().into())
@@ -101,8 +113,7 @@ mod tests {
             let d = Option::<Scalar>::from(Scalar::from_repr(seed.into())).unwrap_or(Scalar::ONE);
             prop_assume!(d != Scalar::ZERO);
             let p = (ProjectivePoint::GENERATOR * d).to_affine();
-            let even_d = if bool::from(p.y_is_odd()) { -d } else { d };
-            let q = (ProjectivePoint::GENERATOR * (even_d + tap_tweak(&p).unwrap())).to_affine();
+            let q = (ProjectivePoint::GENERATOR * output_secret(&d).unwrap()).to_affine();
             prop_assert_eq!(q.x(), output_key(&p).unwrap().x());
             // P and −P have the same X, hence the same output key.
             let neg = (-ProjectivePoint::from(p)).to_affine();

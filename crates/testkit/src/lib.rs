@@ -93,13 +93,9 @@ impl Keys {
                 }
             }
             SignatureScheme::Bip340 => {
-                // The secret of the derived key's Taproot output key: ±d + t, with d negated
-                // when d·G has an odd Y (primitives::taproot).
-                use k256::elliptic_curve::point::AffineCoordinates;
+                // Under the derived key's Taproot output key (primitives::taproot).
                 let d = self.derived_secp256k1_secret(scheme, predecessor, path);
-                let p = (k256::ProjectivePoint::GENERATOR * d).to_affine();
-                let even = if bool::from(p.y_is_odd()) { -d } else { d };
-                let q = even + primitives::taproot::tap_tweak(&p).expect("tweak in range");
+                let q = primitives::taproot::output_secret(&d).expect("tweak in range");
                 let key = k256::schnorr::SigningKey::from_bytes(&q.to_bytes()).expect("non-zero");
                 SignatureResponse::Bip340 {
                     signature: key.sign_raw(message, &[5; 32]).expect("signs").to_bytes(),

@@ -21,6 +21,30 @@ pub fn chainsig<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) 
     )
 }
 
+/// The devnet's user, as `chainsig` arguments.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn requester(ready: &serde_json::Value, path: &str) -> Vec<String> {
+    [
+        "--rpc",
+        ready["rpc_url"].as_str().unwrap(),
+        "--account",
+        ready["user"]["account_id"].as_str().unwrap(),
+        "--key-file",
+        ready["user"]["key_file"].as_str().unwrap(),
+        "--path",
+        path,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Owned arguments, as the shared runner and `requester` take them.
+#[allow(dead_code)]
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 /// Runs the binary, which must succeed, and parses its JSON output.
 #[allow(dead_code)] // not every test binary uses every helper
 pub fn chainsig_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> serde_json::Value {

@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::types::{KeyShare, Presignature};
-use super::{lagrange, point};
+use super::{lagrange, lagrange_at, point};
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
 use crate::rounds::{decode, digest_of, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
@@ -226,6 +226,7 @@ pub fn fast_presign(
         polys,
         mine: Shares::default(),
         commitments: BTreeMap::new(),
+        total: None,
     };
     Ok(Instance::new(
         id,
@@ -245,6 +246,8 @@ struct FastPresign {
     /// The sum of every dealer's shares for this party.
     mine: Shares,
     commitments: BTreeMap<Participant, Commitments>,
+    /// The coefficient-wise sum of all dealers' commitments, once round 1 is in.
+    total: Option<Commitments>,
 }
 
 impl FastPresign {
@@ -330,7 +333,8 @@ impl FastPresign {
         for shares in dealt.values() {
             self.mine.add(shares);
         }
-        if self.mine.mismatch(&self.total_commitments(), x).is_some() {
+        let total = self.total.insert(self.total_commitments());
+        if self.mine.mismatch(total, x).is_some() {
             // Rare: find whose share it was, dealer by dealer.
             for (dealer, shares) in &dealt {
                 if let Some(poly) = shares.mismatch(&self.commitments[dealer], x) {
@@ -358,7 +362,7 @@ impl FastPresign {
         messages: BTreeMap<Participant, Vec<u8>>,
     ) -> Result<Presignature, ProtocolError> {
         let echo = digest_of(self.commitments.values());
-        let total = self.total_commitments();
+        let total = self.total.as_ref().expect("set when round 1 finished");
         let mut opened = BTreeMap::new();
         opened.insert(self.me, self.mine.a * self.mine.k + self.mine.b);
         for (from, body) in messages {
@@ -412,18 +416,6 @@ fn interpolate(
         }
     }
     Ok(set.iter().map(|p| lagrange(&set, *p) * values[p]).sum())
-}
-
-/// The Lagrange basis polynomial of `me` within `set`, evaluated at `x`.
-fn lagrange_at(set: &[Participant], me: Participant, x: Scalar) -> Scalar {
-    let xi = point(me);
-    let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
-    for &p in set.iter().filter(|p| **p != me) {
-        let xj = point(p);
-        num *= x - xj;
-        den *= xi - xj;
-    }
-    num * Option::<Scalar>::from(den.invert()).unwrap_or(Scalar::ZERO)
 }
 
 impl Rounds for FastPresign {

@@ -41,12 +41,17 @@ pub(crate) fn point(p: Participant) -> Scalar {
 
 /// The Lagrange coefficient at 0 of `me` within `set`.
 pub(crate) fn lagrange(set: &[Participant], me: Participant) -> Scalar {
+    lagrange_at(set, me, Scalar::ZERO)
+}
+
+/// The Lagrange basis polynomial of `me` within `set`, evaluated at `x`.
+pub(crate) fn lagrange_at(set: &[Participant], me: Participant, x: Scalar) -> Scalar {
     let xi = point(me);
     let (mut num, mut den) = (Scalar::ONE, Scalar::ONE);
     for &p in set.iter().filter(|p| **p != me) {
         let xj = point(p);
-        num *= xj;
-        den *= xj - xi;
+        num *= x - xj;
+        den *= xi - xj;
     }
     // Distinct ids make den non-zero; constructors check ids are distinct.
     num * Option::<Scalar>::from(den.invert()).unwrap_or(Scalar::ZERO)

@@ -31,6 +31,15 @@ fn mismatch(what: impl Into<String>) -> BuildError {
 /// An encoded stock item, zeroized when dropped.
 pub type Secret = Zeroizing<Vec<u8>>;
 
+/// How an ECDSA key share is held for a domain of `scheme` (both kinds share DKG and reshare).
+fn ecdsa_key(scheme: SignatureScheme) -> fn(mpc::ecdsa::KeyShare) -> DomainKey {
+    if scheme == SignatureScheme::V2Secp256k1 {
+        DomainKey::V2Ecdsa
+    } else {
+        DomainKey::Ecdsa
+    }
+}
+
 /// A fresh root key for a new domain.
 pub fn keygen(
     scheme: SignatureScheme,
@@ -40,11 +49,8 @@ pub fn keygen(
     threshold: usize,
 ) -> Result<Instance<DomainKey>, BuildError> {
     Ok(match scheme {
-        SignatureScheme::Secp256k1 => {
-            mpc::ecdsa::keygen(id, participants, me, threshold)?.map(DomainKey::Ecdsa)
-        }
-        SignatureScheme::V2Secp256k1 => {
-            mpc::ecdsa::keygen(id, participants, me, threshold)?.map(DomainKey::V2Ecdsa)
+        SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
+            mpc::ecdsa::keygen(id, participants, me, threshold)?.map(ecdsa_key(scheme))
         }
         SignatureScheme::Ed25519 => {
             mpc::frost::keygen::<Ed25519>(id, participants, me, threshold)?.map(DomainKey::Ed25519)
@@ -66,23 +72,20 @@ pub fn reshare(
     root: &NearPublicKey,
 ) -> Result<Instance<DomainKey>, BuildError> {
     let wrong = || mismatch("the key share is of another scheme than its domain");
+    if share.as_ref().is_some_and(|k| k.scheme() != scheme) {
+        return Err(wrong());
+    }
     Ok(match scheme {
         SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
             let share = match share {
-                Some(DomainKey::Ecdsa(k)) if scheme == SignatureScheme::Secp256k1 => Some(k),
-                Some(DomainKey::V2Ecdsa(k)) if scheme == SignatureScheme::V2Secp256k1 => Some(k),
+                Some(DomainKey::Ecdsa(k) | DomainKey::V2Ecdsa(k)) => Some(k),
                 Some(_) => return Err(wrong()),
                 None => None,
             };
             let pk = *root
                 .as_secp256k1()
                 .ok_or_else(|| mismatch("root key is not secp256k1"))?;
-            let wrap = if scheme == SignatureScheme::Secp256k1 {
-                DomainKey::Ecdsa
-            } else {
-                DomainKey::V2Ecdsa
-            };
-            mpc::ecdsa::reshare(id, resharing, me, share, pk)?.map(wrap)
+            mpc::ecdsa::reshare(id, resharing, me, share, pk)?.map(ecdsa_key(scheme))
         }
         SignatureScheme::Ed25519 => {
             let share = match share {

@@ -120,15 +120,29 @@ fn a_dealer_whose_share_does_not_open_its_commitment_is_named() {
     }
 }
 
+/// The body of a message of `round` (envelope of 33 bytes, then the round number), decoded.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], round: u8) -> Option<T> {
+    (bytes[33] == round).then(|| postcard::from_bytes(&bytes[34..]).unwrap())
+}
+
+/// Rewrites the body of a message of `round` in flight.
+fn rewrite<T: serde::de::DeserializeOwned + serde::Serialize>(
+    bytes: &mut Vec<u8>,
+    round: u8,
+    change: impl FnOnce(&mut T),
+) {
+    if let Some(mut value) = body::<T>(bytes, round) {
+        change(&mut value);
+        bytes.truncate(34);
+        bytes.extend(postcard::to_stdvec(&value).unwrap());
+    }
+}
+
 /// Rewrites `culprit`'s round-2 message (`Open`) to every peer.
 fn tamper_open(culprit: Participant, change: fn(&mut Open)) -> Tamper<'static> {
     Box::new(move |from, _to, bytes| {
-        // Envelope (33 bytes), then the round number, then the body.
-        if from == culprit && bytes[33] == 1 {
-            let mut open: Open = postcard::from_bytes(&bytes[34..]).unwrap();
-            change(&mut open);
-            bytes.truncate(34);
-            bytes.extend(postcard::to_stdvec(&open).unwrap());
+        if from == culprit {
+            rewrite(bytes, 1, change);
         }
     })
 }
@@ -217,14 +231,12 @@ fn an_equivocating_dealer_is_caught_by_the_echo() {
         2,
         &keys,
         Box::new(move |from, to, bytes| {
-            if from == culprit && to == Participant(2) && bytes[33] == 0 {
-                let mut deal: Deal = postcard::from_bytes(&bytes[34..]).unwrap();
-                let shift = ProjectivePoint::GENERATOR;
-                deal.commitments.a[0] =
-                    (ProjectivePoint::from(deal.commitments.a[0]) + shift).to_affine();
-                deal.shares.a += Scalar::ONE;
-                bytes.truncate(34);
-                bytes.extend(postcard::to_stdvec(&deal).unwrap());
+            if from == culprit && to == Participant(2) {
+                rewrite(bytes, 0, |deal: &mut Deal| {
+                    let a0 = ProjectivePoint::from(deal.commitments.a[0]);
+                    deal.commitments.a[0] = (a0 + ProjectivePoint::GENERATOR).to_affine();
+                    deal.shares.a += Scalar::ONE;
+                });
             }
         }),
     );
@@ -250,8 +262,7 @@ fn masks_and_nonces_never_repeat() {
             .map(|p| fast_presign(id, &all, *p, 2, &keys[p]).unwrap())
             .collect();
         let watch: Tamper = Box::new(move |_, _, bytes| {
-            if bytes[33] == 1 {
-                let open: Open = postcard::from_bytes(&bytes[34..]).unwrap();
+            if let Some(open) = body::<Open>(bytes, 1) {
                 seen.lock().unwrap().push(open.w);
             }
         });
