@@ -11,9 +11,9 @@
 //!   [`stock`] and [`signing`].
 //!
 //! Every protocol instance runs as its own tokio task through [`crate::driver::drive`].
-//! Precomputation holds permits of two semaphores (instances this node starts, instances
-//! peers start) sized from `max_concurrent_protocols`; signing holds none, so it is never
-//! starved by precomputation.
+//! Precomputation holds permits: of one semaphore for the instances this node starts, and of
+//! one per peer for the instances that peer starts here, each as large as the peer's own
+//! (see [`PeerPermits`]); signing holds none, so it is never starved by precomputation.
 
 mod follow;
 pub mod network;
@@ -52,7 +52,8 @@ pub struct Settings {
     pub presignatures: usize,
     /// Nonce commitments this node owns, per FROST domain.
     pub nonces: usize,
-    /// Precomputation instances running at once (half started here, half by peers).
+    /// Precomputation instances this node starts and runs at once is half of this; each
+    /// peer may have as many of its own running here.
     pub max_concurrent_protocols: usize,
     /// How often the chain is read.
     pub poll: Duration,
@@ -124,11 +125,46 @@ pub(crate) struct Shared {
     pub pending: Mutex<BTreeMap<RequestId, Seen>>,
     /// Precomputation this node starts / peers start.
     pub own_permits: Arc<Semaphore>,
-    pub peer_permits: Arc<Semaphore>,
+    pub peer_permits: PeerPermits,
+    /// Wakes the stock loop before its next poll: an item was spent or a precomputation ended.
+    pub stock_wake: tokio::sync::Notify,
     pub metrics: Metrics,
     pub stop: watch::Sender<bool>,
     /// Every job (protocol instance, key event, signature): aborted together at shutdown.
     pub jobs: Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// Permits for the precomputations peers start here: as many per peer as a node starts of
+/// its own at once. One pool shared by all peers can deadlock a network: every slot of node
+/// A held by instances that wait for node B, every slot of B by instances that wait for A.
+/// Per peer, an honest leader never waits for a slot (it runs no more than it has permits
+/// for), so no such circle forms, while a hostile one is still held to its share.
+pub(crate) struct PeerPermits {
+    each: usize,
+    by_peer: Mutex<BTreeMap<ParticipantId, Arc<Semaphore>>>,
+}
+
+impl PeerPermits {
+    fn new(each: usize) -> Self {
+        Self {
+            each,
+            by_peer: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Waits for one of `peer`'s permits.
+    pub async fn acquire(
+        &self,
+        peer: ParticipantId,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, JobError> {
+        let pool = lock(&self.by_peer)
+            .entry(peer)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.each)))
+            .clone();
+        pool.acquire_owned()
+            .await
+            .map_err(|_| JobError::Refused("shutting down".into()))
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -338,7 +374,8 @@ impl Node {
             public_url,
             tls_public_key,
             own_permits: Arc::new(Semaphore::new(half)),
-            peer_permits: Arc::new(Semaphore::new(half)),
+            peer_permits: PeerPermits::new(half),
+            stock_wake: tokio::sync::Notify::new(),
             settings,
             store,
             chain,
@@ -457,5 +494,41 @@ async fn dispatch_starts(
                 Err(e) => warn!(peer = %from, task = kind, error = %e, "task failed"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeerPermits;
+    use primitives::ParticipantId;
+    use std::time::Duration;
+
+    /// Whether `acquire` completes without waiting: a zero timeout polls it exactly once.
+    async fn at_once(
+        permits: &PeerPermits,
+        peer: u32,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(Duration::ZERO, permits.acquire(ParticipantId(peer)))
+            .await
+            .ok()
+            .map(|r| r.unwrap())
+    }
+
+    #[tokio::test]
+    async fn one_peer_using_all_its_permits_never_holds_up_another() {
+        let permits = PeerPermits::new(2);
+        let held = [at_once(&permits, 1).await, at_once(&permits, 1).await];
+        assert!(held.iter().all(Option::is_some));
+        assert!(
+            at_once(&permits, 1).await.is_none(),
+            "peer 1 is at its share"
+        );
+        let other = at_once(&permits, 2).await;
+        assert!(other.is_some(), "peer 2 still has its own");
+        drop(held);
+        assert!(
+            at_once(&permits, 1).await.is_some(),
+            "released permits come back"
+        );
     }
 }

@@ -148,6 +148,7 @@ async fn lead(
         }
         match shared.store.take_item(kind, domain, &id) {
             Ok((_, secret)) => {
+                shared.stock_wake.notify_one();
                 taken = Some((id, tag.participants, secret));
                 break;
             }

@@ -12,12 +12,22 @@
 //! has forgotten it — a crash at any point cannot make it usable twice. Consumed ids are kept
 //! (32 bytes each) so that an id can never be stocked again; [`Store::prune_consumed`] drops
 //! those of past epochs, whose items can no longer be valid anywhere.
+//!
+//! Every write is durable when it returns but one: stocking a new item
+//! ([`Store::put_item`]) is committed without waiting for the disk. A crash may lose such an
+//! item, which is safe (an item lost is never used; its peers' copies go unused and are
+//! dropped with their epoch), and the next durable commit — the take that would spend it —
+//! makes it durable with itself. This halves the disk flushes per signature. Writes run
+//! through [`blocking`], so a flush never stalls the async runtime's worker threads, which
+//! carry every peer connection and heartbeat.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use primitives::{DomainId, ParticipantId};
 use rand_core::{OsRng, RngCore};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -78,8 +88,21 @@ db_err!(
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
-    redb::CommitError
+    redb::CommitError,
+    redb::SetDurabilityError
 );
+
+/// Runs `f`, which may wait on the disk, where it does not hold up other tasks: on a
+/// multi-threaded tokio runtime the worker hands its other tasks off first
+/// (`block_in_place`); anywhere else (no runtime, a current-thread runtime, a blocking-pool
+/// thread) it just runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
 
 /// The 32-byte key the store seals with, from the node's config or environment.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -187,6 +210,21 @@ impl Store {
         })
     }
 
+    /// One write transaction, committed with `durability`, off the async workers.
+    fn write<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        blocking(|| {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(durability)?;
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })
+    }
+
     fn seal(&self, table: &str, key: &[u8], tag: &[u8], secret: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
@@ -239,10 +277,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = share_key(domain, epoch);
         let value = self.seal("key_shares", &key, &[], secret);
-        let txn = self.db.begin_write()?;
-        txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
-        txn.commit()?;
-        Ok(())
+        self.write(Durability::Immediate, |txn| {
+            txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
+            Ok(())
+        })
     }
 
     /// Stores the share a key event (key generation or resharing attempt `event`) produced
@@ -258,11 +296,11 @@ impl Store {
         let key = share_key(domain, epoch);
         let value = self.seal("key_shares", &key, &[], secret);
         let marker = event_marker(event);
-        let txn = self.db.begin_write()?;
-        txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
-        txn.open_table(META)?.insert(marker.as_str(), &[1u8][..])?;
-        txn.commit()?;
-        Ok(())
+        self.write(Durability::Immediate, |txn| {
+            txn.open_table(KEY_SHARES)?.insert(&key[..], &value[..])?;
+            txn.open_table(META)?.insert(marker.as_str(), &[1u8][..])?;
+            Ok(())
+        })
     }
 
     /// Whether [`Store::put_key_share_for_event`] completed for `event`.
@@ -290,8 +328,7 @@ impl Store {
     /// Deletes every key share of epochs before `epoch` (after a reshare is confirmed, or all
     /// of them when this node has left: pass `u64::MAX`). Returns how many were deleted.
     pub fn delete_key_shares_before(&self, epoch: u64) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
-        let removed = {
+        self.write(Durability::Immediate, |txn| {
             let mut table = txn.open_table(KEY_SHARES)?;
             let mut removed = 0;
             table.retain(|k, _| {
@@ -300,10 +337,8 @@ impl Store {
                 removed += usize::from(!keep);
                 keep
             })?;
-            removed
-        };
-        txn.commit()?;
-        Ok(removed)
+            Ok(removed)
+        })
     }
 
     /// Stocks an item. Refused if the id was ever consumed, or is in stock already.
@@ -321,8 +356,8 @@ impl Store {
         let mut value = (tag_bytes.len() as u32).to_be_bytes().to_vec();
         value.extend_from_slice(&tag_bytes);
         value.extend_from_slice(&sealed);
-        let txn = self.db.begin_write()?;
-        {
+        // Not durable on its own: see the module docs (a lost item is never used).
+        self.write(Durability::None, |txn| {
             // An instance that finishes after an epoch switch must not bring its epoch's
             // items back: they were all dropped, and the set that made them may be gone.
             if let Some(current) = stock_epoch(&txn.open_table(META)?)? {
@@ -341,9 +376,8 @@ impl Store {
                 return Err(StoreError::AlreadyStocked(hex::encode(id)));
             }
             stock.insert(&key[..], &value[..])?;
-        }
-        txn.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn split_value(value: &[u8], id: &ItemId) -> Result<(ItemTag, Vec<u8>, Vec<u8>), StoreError> {
@@ -366,8 +400,7 @@ impl Store {
         id: &ItemId,
     ) -> Result<(ItemTag, Zeroizing<Vec<u8>>), StoreError> {
         let key = stock_key(kind, domain, id);
-        let txn = self.db.begin_write()?;
-        let opened = {
+        self.write(Durability::Immediate, |txn| {
             let mut consumed = txn.open_table(CONSUMED)?;
             if consumed.get(&id[..])?.is_some() {
                 return Err(StoreError::AlreadyConsumed(hex::encode(id)));
@@ -382,10 +415,8 @@ impl Store {
             let secret = self.open_sealed("stock", &key, &tag_bytes, &sealed, what)?;
             stock.remove(&key[..])?;
             consumed.insert(&id[..], tag.epoch)?;
-            (tag, secret)
-        };
-        txn.commit()?;
-        Ok(opened)
+            Ok((tag, secret))
+        })
     }
 
     /// Ids and tags of the stocked items of a kind and domain (no secrets).
@@ -438,8 +469,7 @@ impl Store {
     /// and from then on stocks items of `epoch` only (`u64::MAX`: none, for a node that
     /// left). Dropped items are marked consumed. Returns how many were dropped.
     pub fn drop_stock_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
-        let dropped = {
+        self.write(Durability::Immediate, |txn| {
             let mut stock = txn.open_table(STOCK)?;
             let mut stale = vec![];
             for entry in stock.iter()? {
@@ -459,26 +489,24 @@ impl Store {
             }
             txn.open_table(META)?
                 .insert(STOCK_EPOCH, &epoch.to_be_bytes()[..])?;
-            stale.len()
-        };
-        txn.commit()?;
-        Ok(dropped)
+            Ok(stale.len())
+        })
     }
 
     /// Forgets consumed ids of epochs before `epoch`.
     pub fn prune_consumed(&self, epoch: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(CONSUMED)?.retain(|_, e| e >= epoch)?;
-        txn.commit()?;
-        Ok(())
+        self.write(Durability::Immediate, |txn| {
+            txn.open_table(CONSUMED)?.retain(|_, e| e >= epoch)?;
+            Ok(())
+        })
     }
 
     /// Small non-secret state (e.g. the indexer's cursor).
     pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(META)?.insert(name, value)?;
-        txn.commit()?;
-        Ok(())
+        self.write(Durability::Immediate, |txn| {
+            txn.open_table(META)?.insert(name, value)?;
+            Ok(())
+        })
     }
 
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
