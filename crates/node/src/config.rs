@@ -103,8 +103,8 @@ contract_id = "{contract}"
 triples = 64
 presignatures = 32
 nonces = 32
-# Precomputations this node starts and runs at once: half of this; each peer may run as many
-# here. Signing always has room beyond precomputation.
+# Precomputations running at once here, own and peers' together: this node starts this divided
+# by the network's size. Signing always has room beyond precomputation.
 max_concurrent_protocols = 32
 "#,
         account = v.account_id,

@@ -11,9 +11,9 @@
 //!   [`stock`] and [`signing`].
 //!
 //! Every protocol instance runs as its own tokio task through [`crate::driver::drive`].
-//! Precomputation holds permits: of one semaphore for the instances this node starts, and of
-//! one per peer for the instances that peer starts here, each as large as the peer's own
-//! (see [`PeerPermits`]); signing holds none, so it is never starved by precomputation.
+//! Precomputation holds permits: of one semaphore for the instances this node starts (at most
+//! `max_concurrent_protocols / n` at once), and of one per peer for the instances that peer
+//! starts here, never fewer than the peer may start (see [`PeerPermits`]); signing holds none, so it is never starved by precomputation.
 
 mod follow;
 pub mod network;
@@ -52,8 +52,9 @@ pub struct Settings {
     pub presignatures: usize,
     /// Nonce commitments this node owns, per FROST domain.
     pub nonces: usize,
-    /// Precomputation instances this node starts and runs at once is half of this; each
-    /// peer may have as many of its own running here.
+    /// Precomputation instances a node runs at once, its own and its peers' together: each
+    /// node starts at most this divided by the network's size; each peer may have up to half
+    /// of this running here.
     pub max_concurrent_protocols: usize,
     /// How often the chain is read.
     pub poll: Duration,
@@ -123,7 +124,7 @@ pub(crate) struct Shared {
     pub router: Arc<Router>,
     pub network: RwLock<Option<Arc<Network>>>,
     pub pending: Mutex<BTreeMap<RequestId, Seen>>,
-    /// Precomputation this node starts / peers start.
+    /// Precomputation this node starts (weighted by the network's size) / peers start.
     pub own_permits: Arc<Semaphore>,
     pub peer_permits: PeerPermits,
     /// Wakes the stock loop before its next poll: an item was spent or a precomputation ended.
@@ -134,8 +135,9 @@ pub(crate) struct Shared {
     pub jobs: Mutex<tokio::task::JoinSet<()>>,
 }
 
-/// Permits for the precomputations peers start here: as many per peer as a node starts of
-/// its own at once. One pool shared by all peers can deadlock a network: every slot of node
+/// Permits for the precomputations peers start here: per peer, half of
+/// `max_concurrent_protocols`, at least what a node of a network of two or more starts of its
+/// own at once (`max / n`, see `stock::own_permit`). One pool shared by all peers can deadlock a network: every slot of node
 /// A held by instances that wait for node B, every slot of B by instances that wait for A.
 /// Per peer, an honest leader never waits for a slot (it runs no more than it has permits
 /// for), so no such circle forms, while a hostile one is still held to its share.
@@ -368,12 +370,13 @@ impl Node {
         let tls_public_key = tls_key.public_key();
         let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
         let accept = mesh.serve(p2p_listener)?;
-        let half = (settings.max_concurrent_protocols / 2).max(1);
+        let all = settings.max_concurrent_protocols.max(1);
+        let half = (all / 2).max(1);
         let shared = Arc::new(Shared {
             account: account_id,
             public_url,
             tls_public_key,
-            own_permits: Arc::new(Semaphore::new(half)),
+            own_permits: Arc::new(Semaphore::new(all)),
             peer_permits: PeerPermits::new(half),
             stock_wake: tokio::sync::Notify::new(),
             settings,

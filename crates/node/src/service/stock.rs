@@ -154,7 +154,7 @@ fn top_up(
     let size = key.scheme().signers(network.threshold);
     let alive = shared.mesh.alive();
     let s = &shared.settings;
-    let permit = || shared.own_permits.clone().try_acquire_owned().ok();
+    let permit = || own_permit(shared, network);
     // Only items whose whole set is up count toward a target: while a peer is down, the
     // items it shares are unusable and the rest of the network makes new ones without it.
     let usable = |items: &[(ItemId, ItemTag)]| {
@@ -278,7 +278,7 @@ fn start_owned(
 ) -> bool {
     let set = choose_signers(me, alive, &network.participants, size, *turn);
     let Some(set) = set else { return false };
-    let Ok(permit) = shared.own_permits.clone().try_acquire_owned() else {
+    let Some(permit) = own_permit(shared, network) else {
         return false;
     };
     *turn += 1;
@@ -291,6 +291,22 @@ fn start_owned(
         finished(&shared, what, r, guard);
     });
     true
+}
+
+/// A permit to start one precomputation here: `n` of the node's `max_concurrent_protocols`,
+/// `n` being the network's size. Each node then starts at most `max / n` at once, so the
+/// instances any one node runs — its own and those it follows for its peers — stay near
+/// `max` (an honest network's worth), not `n` times it. Without this, a 5-node devnet filling
+/// its stock at start-up overran the peers' outgoing queues and lost triples to timeouts.
+fn own_permit(shared: &Shared, network: &Network) -> Option<OwnedSemaphorePermit> {
+    let capacity = shared.settings.max_concurrent_protocols.max(1);
+    let weight = network.participants.len().clamp(1, capacity);
+    let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+    shared
+        .own_permits
+        .clone()
+        .try_acquire_many_owned(weight)
+        .ok()
 }
 
 /// Ends a precomputation this node started: its items no longer count as in flight, and
