@@ -13,7 +13,8 @@
 //! Every protocol instance runs as its own tokio task through [`crate::driver::drive`].
 //! Precomputation holds permits: of one semaphore for the instances this node starts (at most
 //! `max_concurrent_protocols / n` at once), and of one per peer for the instances that peer
-//! starts here, never fewer than the peer may start (see [`PeerPermits`]); signing holds none, so it is never starved by precomputation.
+//! starts here, never fewer than the peer may start (see [`PeerPermits`]). Signing holds none,
+//! so it is never starved by precomputation.
 
 mod follow;
 pub mod network;
@@ -137,19 +138,22 @@ pub(crate) struct Shared {
 
 /// Permits for the precomputations peers start here: per peer, half of
 /// `max_concurrent_protocols`, at least what a node of a network of two or more starts of its
-/// own at once (`max / n`, see `stock::own_permit`). One pool shared by all peers can deadlock a network: every slot of node
-/// A held by instances that wait for node B, every slot of B by instances that wait for A.
-/// Per peer, an honest leader never waits for a slot (it runs no more than it has permits
-/// for), so no such circle forms, while a hostile one is still held to its share.
+/// own at once (`max / n`, see `stock::own_permit`).
+///
+/// One pool shared by all peers can deadlock a network: every slot of node A held by
+/// instances that wait for node B, every slot of B by instances that wait for A. Per peer, an
+/// honest leader never waits for a slot (it runs no more than it has permits for), so no such
+/// circle forms, while a hostile one is still held to its share.
 pub(crate) struct PeerPermits {
-    each: usize,
+    pub(crate) each: usize,
     by_peer: Mutex<BTreeMap<ParticipantId, Arc<Semaphore>>>,
 }
 
 impl PeerPermits {
-    fn new(each: usize) -> Self {
+    /// Pools for a node whose `max_concurrent_protocols` is `max`.
+    pub(crate) fn for_max(max: usize) -> Self {
         Self {
-            each,
+            each: (max / 2).max(1),
             by_peer: Mutex::new(BTreeMap::new()),
         }
     }
@@ -370,14 +374,12 @@ impl Node {
         let tls_public_key = tls_key.public_key();
         let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
         let accept = mesh.serve(p2p_listener)?;
-        let all = settings.max_concurrent_protocols.max(1);
-        let half = (all / 2).max(1);
         let shared = Arc::new(Shared {
             account: account_id,
             public_url,
             tls_public_key,
-            own_permits: Arc::new(Semaphore::new(all)),
-            peer_permits: PeerPermits::new(half),
+            own_permits: Arc::new(Semaphore::new(settings.max_concurrent_protocols.max(1))),
+            peer_permits: PeerPermits::for_max(settings.max_concurrent_protocols),
             stock_wake: tokio::sync::Notify::new(),
             settings,
             store,
@@ -519,7 +521,8 @@ mod tests {
 
     #[tokio::test]
     async fn one_peer_using_all_its_permits_never_holds_up_another() {
-        let permits = PeerPermits::new(2);
+        let permits = PeerPermits::for_max(4);
+        assert_eq!(permits.each, 2);
         let held = [at_once(&permits, 1).await, at_once(&permits, 1).await];
         assert!(held.iter().all(Option::is_some));
         assert!(

@@ -21,7 +21,7 @@ use primitives::{DomainId, ParticipantId};
 use rand_core::{OsRng, RngCore};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
 
 use super::network::{choose_signers, Network};
@@ -154,7 +154,7 @@ fn top_up(
     let size = key.scheme().signers(network.threshold);
     let alive = shared.mesh.alive();
     let s = &shared.settings;
-    let permit = || own_permit(shared, network);
+    let permit = || own_permit(shared, network.participants.len());
     // Only items whose whole set is up count toward a target: while a peer is down, the
     // items it shares are unusable and the rest of the network makes new ones without it.
     let usable = |items: &[(ItemId, ItemTag)]| {
@@ -278,7 +278,7 @@ fn start_owned(
 ) -> bool {
     let set = choose_signers(me, alive, &network.participants, size, *turn);
     let Some(set) = set else { return false };
-    let Some(permit) = own_permit(shared, network) else {
+    let Some(permit) = own_permit(shared, network.participants.len()) else {
         return false;
     };
     *turn += 1;
@@ -298,15 +298,16 @@ fn start_owned(
 /// instances any one node runs — its own and those it follows for its peers — stay near
 /// `max` (an honest network's worth), not `n` times it. Without this, a 5-node devnet filling
 /// its stock at start-up overran the peers' outgoing queues and lost triples to timeouts.
-fn own_permit(shared: &Shared, network: &Network) -> Option<OwnedSemaphorePermit> {
-    let capacity = shared.settings.max_concurrent_protocols.max(1);
-    let weight = network.participants.len().clamp(1, capacity);
-    let weight = u32::try_from(weight).unwrap_or(u32::MAX);
-    shared
-        .own_permits
-        .clone()
-        .try_acquire_many_owned(weight)
-        .ok()
+fn own_permit(shared: &Shared, n: usize) -> Option<OwnedSemaphorePermit> {
+    let max = shared.settings.max_concurrent_protocols;
+    take_share(&shared.own_permits, max, n)
+}
+
+/// One `n`-th of `permits` (which hold `max`, at least 1): at most `max / n` at once, and
+/// always at least one.
+fn take_share(permits: &Arc<Semaphore>, max: usize, n: usize) -> Option<OwnedSemaphorePermit> {
+    let weight = u32::try_from(n.clamp(1, max.max(1))).unwrap_or(u32::MAX);
+    permits.clone().try_acquire_many_owned(weight).ok()
 }
 
 /// Ends a precomputation this node started: its items no longer count as in flight, and
@@ -438,8 +439,8 @@ fn key_of(network: &Network, domain: DomainId) -> Result<&Arc<DomainKey>, JobErr
         .ok_or_else(|| JobError::Refused(format!("no key share for domain {domain}")))
 }
 
-/// Runs a triples, fast-presign or nonces task, as its owner (`owner == me`, announcing it) or a follower,
-/// and stores what it makes.
+/// Runs a triples, fast-presign or nonces task, as its owner (`owner == me`, announcing it)
+/// or a follower, and stores what it makes.
 async fn run_task(
     shared: &Shared,
     network: &Network,
@@ -498,31 +499,23 @@ async fn run_task(
                 .store
                 .put_item(Kind::Triple, domain, &ids[1].0, &tag, &b)?;
         }
-        Task::FastPresign { id, .. } => {
+        // One instance, one item: a presignature without triples, or FROST nonces.
+        Task::FastPresign { id, .. } | Task::Nonces { id, .. } => {
             let [reg] = register_all(shared, &[*id])?;
             if announce {
                 shared.announce(me, &task);
             }
-            let instance = protocols::fast_presign(key, *id, &set, me, network.threshold)?;
+            let (kind, instance) = match task {
+                Task::FastPresign { .. } => (
+                    Kind::Presignature,
+                    protocols::fast_presign(key, *id, &set, me, network.threshold)?,
+                ),
+                _ => (Kind::Nonces, protocols::nonces(key, *id, &set, me)?),
+            };
             let out = shared
-                .run_registered("fast-presign", instance, reg, limit, Liveness::FailFast)
+                .run_registered(task.kind(), instance, reg, limit, Liveness::FailFast)
                 .await?;
-            shared
-                .store
-                .put_item(Kind::Presignature, domain, &id.0, &tag, &out)?;
-        }
-        Task::Nonces { id, .. } => {
-            let [reg] = register_all(shared, &[*id])?;
-            if announce {
-                shared.announce(me, &task);
-            }
-            let instance = protocols::nonces(key, *id, &set, me)?;
-            let out = shared
-                .run_registered("nonces", instance, reg, limit, Liveness::FailFast)
-                .await?;
-            shared
-                .store
-                .put_item(Kind::Nonces, domain, &id.0, &tag, &out)?;
+            shared.store.put_item(kind, domain, &id.0, &tag, &out)?;
         }
         Task::Presign { .. } | Task::Sign { .. } => {
             return Err(JobError::Refused("not a stock task".into()));
@@ -583,4 +576,40 @@ fn register_all<const N: usize>(
     Ok(regs
         .try_into()
         .unwrap_or_else(|_| unreachable!("one registration per id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_share;
+    use crate::service::PeerPermits;
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    /// How many precomputations a node of a network of `n` may start at once.
+    fn starts(max: usize, n: usize) -> usize {
+        let permits = Arc::new(Semaphore::new(max.max(1)));
+        let mut held = vec![];
+        while let Some(p) = take_share(&permits, max, n) {
+            held.push(p);
+        }
+        held.len()
+    }
+
+    #[test]
+    fn a_node_starts_max_over_n_and_never_more_than_a_peer_admits() {
+        assert_eq!(starts(32, 5), 6);
+        assert_eq!(starts(32, 2), 16);
+        assert_eq!(starts(8, 5), 1);
+        assert_eq!(starts(32, 40), 1, "a large network still makes progress");
+        assert_eq!(starts(1, 3), 1);
+        // No leader ever needs more follower slots than a peer grants it: no circle of waits.
+        for max in [1, 2, 7, 8, 32, 64] {
+            for n in 2..=40 {
+                assert!(
+                    starts(max, n) <= PeerPermits::for_max(max).each,
+                    "max {max}, n {n}"
+                );
+            }
+        }
+    }
 }
