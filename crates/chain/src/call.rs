@@ -27,6 +27,7 @@ pub enum Call {
         url: String,
         tls_public_key: NearPublicKey,
     },
+    WithdrawCandidate {},
     VoteJoin {
         candidate: String,
         epoch: u64,
@@ -64,6 +65,15 @@ pub enum Call {
 }
 
 impl Call {
+    /// The deposit the call must attach: a candidate's registration locks
+    /// [`contract::CANDIDATE_DEPOSIT`]; `sign` takes its own (see the client); the rest none.
+    pub fn deposit(&self) -> u128 {
+        match self {
+            Self::RegisterCandidate { .. } => contract::CANDIDATE_DEPOSIT,
+            _ => 0,
+        }
+    }
+
     /// The contract method this call invokes.
     pub fn method_name(&self) -> String {
         match serde_json::to_value(self) {

@@ -2,18 +2,16 @@
 //! and its pending requests, and submit calls as one account.
 //!
 //! The in-process [`LocalClient`] implements it over a shared [`LocalChain`]; the devnet and
-//! NEAR itself implement it over JSON-RPC. Everything above the trait — the node's indexer,
-//! its contract follower, its signing pipeline — is the same code against either.
-//!
-//! The indexer needs no cursor of its own to survive a restart: the contract keeps every
-//! request until it is answered or times out, so a node that starts reads the whole pending
-//! queue ([`Chain::pending_requests`] from cursor `None`) and misses nothing; an answered
-//! request leaves the queue, so nothing is served twice.
+//! NEAR itself implement it over JSON-RPC. Everything above the trait — the node's contract
+//! follower, its signing pipeline — is the same code against either. Requests reach a node
+//! through a [`BlockSource`] instead, which [`LocalClient`] implements too.
 
 use async_trait::async_trait;
-use contract::views::{PendingPage, StateView};
+use contract::views::StateView;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use crate::blocks::{BlockChanges, BlockSource, Heights, SourceError};
 use crate::call::Call;
 use crate::local::{LocalChain, TxError};
 
@@ -43,14 +41,11 @@ pub trait Chain: Send + Sync {
     /// The contract's `state()` view.
     async fn state(&self) -> Result<StateView, ChainError>;
 
-    /// One page of the contract's pending requests, from `cursor` (a `seq`) on.
-    async fn pending_requests(
-        &self,
-        cursor: Option<u64>,
-        limit: u32,
-    ) -> Result<PendingPage, ChainError>;
+    /// The contract's `config()` view.
+    async fn config(&self) -> Result<contract::Config, ChainError>;
 
-    /// Submits a call from this account (no deposit) and waits until it has executed.
+    /// Submits a call from this account (with [`Call::deposit`]) and waits until it has
+    /// executed.
     async fn submit(&self, call: Call) -> Result<(), ChainError>;
 }
 
@@ -86,22 +81,47 @@ impl Chain for LocalClient {
     }
 
     async fn state(&self) -> Result<StateView, ChainError> {
-        Ok(self.lock().contract()?.state_view())
-    }
-
-    async fn pending_requests(
-        &self,
-        cursor: Option<u64>,
-        limit: u32,
-    ) -> Result<PendingPage, ChainError> {
         Ok(self
             .lock()
             .contract()?
-            .pending_requests(cursor, Some(limit)))
+            .state_view()
+            .map_err(TxError::from)?)
+    }
+
+    async fn config(&self) -> Result<contract::Config, ChainError> {
+        Ok(self.lock().contract()?.config_view())
     }
 
     async fn submit(&self, call: Call) -> Result<(), ChainError> {
-        self.lock().call(&self.account, 0, call)?;
+        let deposit = call.deposit();
+        self.lock().call(&self.account, deposit, call)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl BlockSource for LocalClient {
+    fn describe(&self) -> String {
+        "the in-process chain".into()
+    }
+
+    async fn head(&self) -> Result<u64, SourceError> {
+        Ok(self.lock().final_height())
+    }
+
+    async fn next_heights(&self, after: u64, limit: usize) -> Result<Heights, SourceError> {
+        let mut complete = self.lock().subscribe();
+        // Waits for a block (a second at most), then lists what is complete.
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), complete.wait_for(|h| *h > after)).await;
+        let head = self.lock().final_height();
+        Ok(Heights::up_to(after, head, limit))
+    }
+
+    async fn changes(&self, height: u64) -> Result<BlockChanges, SourceError> {
+        Ok(BlockChanges {
+            height,
+            changes: self.lock().changes(height),
+        })
     }
 }

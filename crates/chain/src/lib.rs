@@ -10,17 +10,23 @@
 //!   implements it over a shared [`LocalChain`].
 //! - [`NearRpc`]: the same trait over NEAR's JSON-RPC, for the devnet (crate `devnet`, which
 //!   runs the contract's wasm) and NEAR itself.
+//! - [`BlockSource`]: the chain followed block by block — the contract's storage changes in
+//!   each final block — over NEAR RPC ([`RpcBlocks`]), NEAR Lake ([`lake::LakeBlocks`]) or
+//!   the in-process chain.
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
 //!   hosts.
 
+pub mod blocks;
 mod call;
 mod client;
+pub mod lake;
 mod local;
 pub mod rpc;
 
+pub use blocks::{BlockChanges, BlockSource, DataChange, Heights, RpcBlocks, SourceError};
 pub use call::Call;
 pub use client::{Chain, ChainError, LocalClient, SharedChain};
 pub use contract::InitParticipant;
 pub use contract::NativeCrypto;
-pub use local::{LocalChain, SignTicket, TxError};
+pub use local::{LocalChain, LoggedStorage, SignTicket, TxError};
 pub use rpc::NearRpc;

@@ -6,15 +6,54 @@
 //! contract's `request_timeout_blocks` resolves with the timeout error. Each block has a random
 //! seed derived from the chain's seed and height. Deposits are checked but no balances are
 //! kept (refunds are dropped): accounts are the devnet's business.
+//!
+//! Like NEAR, it reports the contract's storage changes per block: every write and removal a
+//! call makes (the root included) is logged under the block it ran in, and served once that
+//! block is complete ([`crate::blocks::BlockSource`], through [`crate::LocalClient`]).
 
-use contract::{AccountId, Contract, ContractError, Ctx, Effect, RequestId, YieldId, YieldOutcome};
+use contract::storage::{encode_root, STATE_KEY};
+use contract::{
+    AccountId, Contract, ContractError, Ctx, Effect, MemStorage, RequestId, Storage, YieldId,
+    YieldOutcome,
+};
 use primitives::request::SignArgs;
 use primitives::response::SignatureResponse;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+use crate::blocks::DataChange;
 use crate::call::Call;
 use contract::NativeCrypto;
+
+/// Blocks whose changes are kept for readers: far more than a node replays.
+const KEPT_BLOCKS: u64 = 2_000;
+
+/// The contract's storage, logging every change of the current block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoggedStorage {
+    map: MemStorage,
+    log: Vec<DataChange>,
+}
+
+impl Storage for LoggedStorage {
+    fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.map.read(key)
+    }
+
+    fn write(&mut self, key: &[u8], value: &[u8]) {
+        self.map.write(key, value);
+        self.log.push(DataChange::Write {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        });
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if self.map.remove(key).is_some() {
+            self.log.push(DataChange::Remove { key: key.to_vec() });
+        }
+    }
+}
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +76,12 @@ struct Waiting {
 
 /// The chain. Not thread-safe by itself: a node wraps it in a lock.
 pub struct LocalChain {
-    contract: Option<Contract>,
+    contract_id: AccountId,
+    contract: Option<Contract<LoggedStorage>>,
+    /// Each complete block's storage changes.
+    changes: BTreeMap<u64, Vec<DataChange>>,
+    /// The newest complete block, for readers waiting on the next.
+    complete: tokio::sync::watch::Sender<u64>,
     height: u64,
     seed: [u8; 32],
     yields: BTreeMap<YieldId, Waiting>,
@@ -47,10 +91,14 @@ pub struct LocalChain {
 }
 
 impl LocalChain {
-    /// An empty chain at height 1; `seed` determines every block's random seed.
-    pub fn new(seed: [u8; 32]) -> Self {
+    /// An empty chain at height 1 whose contract lives on `contract_id` (only that account may
+    /// initialize it); `seed` determines every block's random seed.
+    pub fn new(contract_id: &str, seed: [u8; 32]) -> Self {
         Self {
+            contract_id: AccountId(contract_id.to_owned()),
             contract: None,
+            changes: BTreeMap::new(),
+            complete: tokio::sync::watch::channel(0).0,
             height: 1,
             seed,
             yields: BTreeMap::new(),
@@ -73,7 +121,7 @@ impl LocalChain {
     }
 
     /// The contract, for views.
-    pub fn contract(&self) -> Result<&Contract, TxError> {
+    pub fn contract(&self) -> Result<&Contract<LoggedStorage>, TxError> {
         self.contract
             .as_ref()
             .ok_or(TxError::Contract(ContractError::NotInitialized))
@@ -94,8 +142,7 @@ impl LocalChain {
             path: Option<String>,
             predecessor: Option<String>,
             signature_scheme: Option<primitives::SignatureScheme>,
-            cursor: Option<u64>,
-            limit: Option<u32>,
+            request_id: Option<RequestId>,
         }
         let args: Args = if args.is_empty() {
             Args::default()
@@ -111,10 +158,10 @@ impl LocalChain {
             serde_json::to_value(v).expect("views serialize")
         }
         match method {
-            "state" => json(Ok(to(c.state_view()))),
+            "state" => json(c.state_view().map(to)),
             "config" => json(Ok(to(c.config_view()))),
             "version" => json(Ok(to(c.version()))),
-            "system_load" => json(Ok(to(c.system_load()))),
+            "system_load" => json(c.system_load().map(to)),
             "public_key" => json(c.public_key(args.domain_id).map(to)),
             "derived_public_key" => {
                 let path = args.path.ok_or("missing `path`")?;
@@ -125,7 +172,10 @@ impl LocalChain {
                 )
             }
             "latest_key_version" => json(c.latest_key_version(args.signature_scheme).map(to)),
-            "pending_requests" => json(Ok(to(c.pending_requests(args.cursor, args.limit)))),
+            "pending_request" => {
+                let id = args.request_id.ok_or("missing `request_id`")?;
+                json(c.pending_request(&id).map(to))
+            }
             other => Err(format!(
                 "MethodNotFound: the contract has no view {other:?}"
             )),
@@ -146,6 +196,7 @@ impl LocalChain {
         call: Call,
     ) -> Result<Option<SignTicket>, TxError> {
         let ctx = Ctx {
+            current_account: self.contract_id.clone(),
             predecessor: AccountId(predecessor.to_owned()),
             deposit,
             block_height: self.height,
@@ -162,14 +213,33 @@ impl LocalChain {
                 return Err(ContractError::AlreadyInitialized.into());
             }
             let ps = participants.iter().cloned().map(Into::into).collect();
-            self.contract = Some(Contract::init(ps, *threshold, config.clone())?);
+            let mut c = Contract::<LoggedStorage>::init_by(&ctx, ps, *threshold, config.clone())?;
+            let root = encode_root(c.root());
+            c.storage_mut().write(STATE_KEY, &root);
+            self.contract = Some(c);
             return Ok(None);
         }
         let c = self
             .contract
             .as_mut()
             .ok_or(TxError::Contract(ContractError::NotInitialized))?;
-        let effects = match call {
+        let root = c.root().clone();
+        let effects = Self::dispatch(c, &ctx, call)?;
+        // As the wasm binding does: the root is written when a call changed it.
+        if *c.root() != root {
+            let bytes = encode_root(c.root());
+            c.storage_mut().write(STATE_KEY, &bytes);
+        }
+        Ok(self.apply(effects))
+    }
+
+    fn dispatch(
+        c: &mut Contract<LoggedStorage>,
+        ctx: &Ctx,
+        call: Call,
+    ) -> Result<Vec<Effect>, TxError> {
+        let ctx = ctx.clone();
+        Ok(match call {
             Call::Init { .. } => unreachable!("handled above"),
             Call::Sign { request } => c.sign(&ctx, SignArgs { request })?,
             Call::Respond {
@@ -182,10 +252,11 @@ impl LocalChain {
             } => {
                 let info = contract::ParticipantInfo {
                     url,
-                    tls_public_key,
+                    tls_public_key: tls_public_key.into(),
                 };
-                c.register_candidate(&ctx, info).map(|()| vec![])?
+                c.register_candidate(&ctx, info)?
             }
+            Call::WithdrawCandidate {} => c.withdraw_candidate(&ctx)?,
             Call::VoteJoin { candidate, epoch } => c
                 .vote_join(&ctx, &AccountId(candidate), epoch)
                 .map(|()| vec![])?,
@@ -217,10 +288,9 @@ impl LocalChain {
             Call::StartReshareInstance { epoch } => {
                 c.start_reshare_instance(&ctx, epoch).map(|()| vec![])?
             }
-            Call::VoteReshared { epoch } => c.vote_reshared(&ctx, epoch).map(|()| vec![])?,
+            Call::VoteReshared { epoch } => c.vote_reshared(&ctx, epoch)?,
             Call::VoteAbort { epoch } => c.vote_abort(&ctx, epoch)?,
-        };
-        Ok(self.apply(effects))
+        })
     }
 
     fn apply(&mut self, effects: Vec<Effect>) -> Option<SignTicket> {
@@ -264,9 +334,45 @@ impl LocalChain {
     }
 
     /// Produces the next block: resumed yields deliver their signatures, yields past the
-    /// timeout fail.
+    /// timeout fail. The block that just ended becomes readable with its changes.
     pub fn produce_block(&mut self) {
+        let ended = self.height;
+        let log = self
+            .contract
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.storage_mut().log))
+            .unwrap_or_default();
+        self.changes.insert(ended, log);
+        while self
+            .changes
+            .first_key_value()
+            .is_some_and(|(h, _)| *h + KEPT_BLOCKS < ended)
+        {
+            self.changes.pop_first();
+        }
         self.height += 1;
+        self.resolve_yields();
+        self.complete.send_replace(ended);
+    }
+
+    /// The newest complete block.
+    pub fn final_height(&self) -> u64 {
+        self.height - 1
+    }
+
+    /// The contract's storage changes in a complete block (empty when it has none or was
+    /// forgotten).
+    pub fn changes(&self, height: u64) -> Vec<DataChange> {
+        self.changes.get(&height).cloned().unwrap_or_default()
+    }
+
+    /// Wakes when a block completes.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.complete.subscribe()
+    }
+
+    /// Callbacks of resolved yields run (they see the new block's height).
+    fn resolve_yields(&mut self) {
         let Some(c) = self.contract.as_mut() else {
             return;
         };

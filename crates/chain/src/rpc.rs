@@ -10,12 +10,13 @@
 //! timeouts, a lagging node) is [`ChainError::Unavailable`].
 
 use async_trait::async_trait;
-use contract::views::{PendingPage, StateView};
+use contract::views::StateView;
 use ed25519_dalek::{Signer, SigningKey};
 use near_crypto::{ED25519PublicKey, PublicKey, Signature};
 use near_jsonrpc_client::{methods, JsonRpcClient};
 use near_jsonrpc_primitives::types::query::QueryResponseKind;
 use near_primitives::gas::Gas;
+use near_primitives::hash::CryptoHash;
 use near_primitives::transaction::{
     Action, FunctionCallAction, SignedTransaction, Transaction, TransactionV0,
 };
@@ -126,6 +127,18 @@ impl NearRpc {
         args: Vec<u8>,
         deposit: u128,
     ) -> Result<Vec<u8>, ChainError> {
+        let tx_hash = self.send(method, args, deposit).await?;
+        self.outcome(tx_hash).await
+    }
+
+    /// Sends one function call as this account; returns once the chain has admitted it, with
+    /// the transaction's hash ([`NearRpc::outcome`] waits for its result).
+    pub async fn send(
+        &self,
+        method: &str,
+        args: Vec<u8>,
+        deposit: u128,
+    ) -> Result<CryptoHash, ChainError> {
         let Some(signing_key) = &self.key else {
             return Err(ChainError::Rejected(
                 "a read-only client sends no transactions".into(),
@@ -176,7 +189,12 @@ impl NearRpc {
         };
         self.client.call(admit).await.map_err(rejected_tx)?;
         *last_nonce = nonce;
-        drop(last_nonce);
+        Ok(tx_hash)
+    }
+
+    /// Waits until a transaction this account sent has executed; returns its result value (a
+    /// `sign`'s signature) or how it failed.
+    pub async fn outcome(&self, tx_hash: CryptoHash) -> Result<Vec<u8>, ChainError> {
         let status = || methods::tx::RpcTransactionStatusRequest {
             transaction_info: methods::tx::TransactionInfo::TransactionId {
                 tx_hash,
@@ -240,20 +258,12 @@ impl Chain for NearRpc {
         self.view("state", serde_json::json!({})).await
     }
 
-    async fn pending_requests(
-        &self,
-        cursor: Option<u64>,
-        limit: u32,
-    ) -> Result<PendingPage, ChainError> {
-        self.view(
-            "pending_requests",
-            serde_json::json!({"cursor": cursor, "limit": limit}),
-        )
-        .await
+    async fn config(&self) -> Result<contract::Config, ChainError> {
+        self.view("config", serde_json::json!({})).await
     }
 
     async fn submit(&self, call: Call) -> Result<(), ChainError> {
-        self.call(&call.method_name(), call.args_json(), 0)
+        self.call(&call.method_name(), call.args_json(), call.deposit())
             .await
             .map(|_| ())
     }

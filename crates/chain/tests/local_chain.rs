@@ -14,7 +14,7 @@ fn root() -> NearPublicKey {
 }
 
 fn chain() -> LocalChain {
-    let mut c = LocalChain::new([7; 32]);
+    let mut c = LocalChain::new("signer.near", [7; 32]);
     let participants = NODES
         .iter()
         .map(|a| chain::InitParticipant {
@@ -70,6 +70,15 @@ fn sign_call(path: &str, msg: u8) -> Call {
     .unwrap()
 }
 
+fn request_id(account: &str, path: &str, msg: u8) -> contract::RequestId {
+    let request = testkit::sign_request(0, SignatureScheme::Secp256k1, path, msg);
+    let args: primitives::request::SignRequestArgs = serde_json::from_value(request).unwrap();
+    contract::request_id(
+        &contract::AccountId(account.into()),
+        &args.normalize().unwrap(),
+    )
+}
+
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -83,9 +92,13 @@ fn sign_respond_and_the_answer_arrives_next_block() {
     let mut c = chain();
     let t1 = c.call("app.near", 1, sign_call("p", 1)).unwrap().unwrap();
     let t2 = c.call("app.near", 1, sign_call("p", 1)).unwrap().unwrap();
-    let page = c.contract().unwrap().pending_requests(None, None);
-    assert_eq!(page.requests.len(), 1, "identical requests are one request");
-    let req = &page.requests[0];
+    assert_eq!(
+        c.contract().unwrap().pending_count().unwrap(),
+        1,
+        "identical requests are one request"
+    );
+    let id = request_id("app.near", "p", 1);
+    let req = c.contract().unwrap().pending_request(&id).unwrap().unwrap();
     assert_eq!(
         req.entropy,
         hex_of(&c.random_seed()),
@@ -121,19 +134,14 @@ fn unanswered_requests_time_out_after_200_blocks() {
         c.result(t),
         Some(&Err(TxError::Contract(ContractError::Timeout)))
     );
-    assert!(c
-        .contract()
-        .unwrap()
-        .pending_requests(None, None)
-        .requests
-        .is_empty());
+    assert_eq!(c.contract().unwrap().pending_count().unwrap(), 0);
 }
 
 #[test]
 fn refused_calls_change_nothing() {
     let mut c = chain();
     c.call("app.near", 1, sign_call("p", 3)).unwrap();
-    let id = c.contract().unwrap().pending_requests(None, None).requests[0].request_id;
+    let id = request_id("app.near", "p", 3);
     let before = c.contract().unwrap().clone();
     let bad = [
         (
@@ -178,8 +186,74 @@ fn refused_calls_change_nothing() {
 }
 
 #[test]
+fn only_the_contract_account_initializes() {
+    let mut c = LocalChain::new("signer.near", [1; 32]);
+    let init = || Call::Init {
+        participants: NODES
+            .iter()
+            .map(|a| chain::InitParticipant {
+                account_id: a.to_string(),
+                url: format!("https://{a}"),
+                tls_public_key: root(),
+            })
+            .collect(),
+        threshold: 2,
+        config: None,
+    };
+    assert_eq!(
+        c.call("eve.near", 0, init()).unwrap_err(),
+        TxError::Contract(ContractError::NotContractAccount("signer.near".into()))
+    );
+    c.call("signer.near", 0, init()).unwrap();
+}
+
+#[test]
+fn each_complete_block_reports_the_contracts_storage_changes() {
+    use chain::DataChange;
+    use contract::storage::{key_kind, KeyKind};
+    let mut c = chain();
+    c.produce_block();
+    let setup = c.final_height();
+    assert!(
+        c.changes(setup)
+            .iter()
+            .any(|ch| key_kind(ch.key()) == KeyKind::Root),
+        "init and the votes wrote the root"
+    );
+    c.call("app.near", 1, sign_call("p", 1)).unwrap();
+    let id = request_id("app.near", "p", 1);
+    let signed_at = c.height();
+    assert!(c.changes(signed_at).is_empty(), "not complete yet");
+    c.produce_block();
+    let kinds: Vec<KeyKind> = c
+        .changes(signed_at)
+        .iter()
+        .map(|ch| key_kind(ch.key()))
+        .collect();
+    assert!(kinds.contains(&KeyKind::Request(id)));
+    assert!(
+        !kinds.contains(&KeyKind::Root),
+        "a sign leaves the root alone: {kinds:?}"
+    );
+    c.call(
+        NODES[0],
+        0,
+        Call::Respond {
+            request_id: id,
+            response: signature("app.near", "p", 1),
+        },
+    )
+    .unwrap();
+    let answered_at = c.height();
+    c.produce_block();
+    assert!(c.changes(answered_at).iter().any(
+        |ch| matches!(ch, DataChange::Remove { key } if key_kind(key) == KeyKind::Request(id))
+    ));
+}
+
+#[test]
 fn block_seeds_differ() {
-    let mut c = LocalChain::new([1; 32]);
+    let mut c = LocalChain::new("signer.near", [1; 32]);
     let a = c.random_seed();
     c.produce_block();
     assert_ne!(a, c.random_seed());

@@ -3,7 +3,9 @@
 //! `--requests` `sign` transactions from one account, `--concurrency` in flight at once, each
 //! with its own path and payload; every answer is verified against its derived key. Prints the
 //! throughput, the latency percentiles and, once a second, the nodes' stock (when it knows
-//! their HTTP endpoints: `--dir` of a devnet, or `--node-http`).
+//! their HTTP endpoints: `--dir` of a devnet, or `--node-http`). With `--dir` it also reads
+//! the CPU time the devnet's chain and nodes (and the bench itself) used during the run from
+//! `/proc`, and prints it per signature.
 
 use chain::NearRpc;
 use client::Signer;
@@ -61,9 +63,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "--requests and --concurrency must be at least 1",
         ));
     }
+    let mut cpu = crate::cpu::Groups::default();
     let (account, key_file, mut nodes) = match &args.dir {
         Some(dir) => {
             let mut https = vec![];
+            let mut pids = vec![];
             for i in 0.. {
                 let node_dir = dir.join(format!("node{i}"));
                 if !node_dir.exists() {
@@ -72,7 +76,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
                 let config =
                     node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
                 https.push(config.http.listen);
+                pids.extend(crate::cpu::pid_in(&node_dir));
             }
+            cpu.add(
+                "chain",
+                crate::cpu::pid_in(&dir.join("chain")).into_iter().collect(),
+            );
+            cpu.add("nodes", pids);
             (
                 crate::devnet_cmd::USER_ID.to_owned(),
                 dir.join("user_key.json"),
@@ -81,6 +91,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         None => (String::new(), PathBuf::new(), vec![]),
     };
+    cpu.add("bench", vec![std::process::id()]);
     nodes.extend(args.node_http.iter().copied());
     let account = args.account.clone().unwrap_or(account);
     let key_file = args.key_file.clone().unwrap_or(key_file);
@@ -98,10 +109,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
     )
     .map_err(Failure::usage)?;
     let signer = Signer::new(rpc, &account);
-    crate::runtime()?.block_on(bench(args, signer, nodes))
+    crate::runtime()?.block_on(bench(args, signer, nodes, cpu))
 }
 
-async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(), Failure> {
+async fn bench(
+    args: Args,
+    signer: Signer,
+    nodes: Vec<SocketAddr>,
+    cpu: crate::cpu::Groups,
+) -> Result<(), Failure> {
     let domain = signer
         .domain(Some(args.domain), None)
         .await
@@ -119,6 +135,7 @@ async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(),
         args.requests, args.concurrency, args.domain
     );
     let start = Instant::now();
+    let cpu_before = cpu.sample();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.min(args.requests) {
         let (signer, next, done) = (signer.clone(), next.clone(), done.clone());
@@ -164,9 +181,14 @@ async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(),
         }
     }
     let elapsed = start.elapsed();
+    let cpu_used = crate::cpu::used(&cpu_before, &cpu.sample());
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
+    let per_signature: Vec<(String, f64)> = cpu_used
+        .iter()
+        .map(|(name, d)| (name.clone(), ms(*d) / latencies.len().max(1) as f64))
+        .collect();
     let (p50, p90, p99) = (
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.9)),
@@ -183,6 +205,10 @@ async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(),
             "seconds": elapsed.as_secs_f64(),
             "throughput_per_s": throughput,
             "latency_ms": {"p50": p50, "p90": p90, "p99": p99},
+            "cpu_ms_per_signature": per_signature
+                .iter()
+                .map(|(name, v)| (name.clone(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>(),
             "stock_samples": samples,
         });
         println!("{out}");
@@ -196,6 +222,13 @@ async fn bench(args: Args, signer: Signer, nodes: Vec<SocketAddr>) -> Result<(),
         );
         println!("throughput   {throughput:.2} signatures/s");
         println!("latency      p50 {p50:.0} ms, p90 {p90:.0} ms, p99 {p99:.0} ms");
+        if !per_signature.is_empty() {
+            let parts: Vec<String> = per_signature
+                .iter()
+                .map(|(name, v)| format!("{name} {v:.2} ms"))
+                .collect();
+            println!("CPU/sig      {}", parts.join(", "));
+        }
     }
     if let Some(f) = failures.first() {
         eprintln!("bench: first failure: {f}");

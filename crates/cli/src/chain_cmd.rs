@@ -24,6 +24,35 @@ pub struct Args {
     /// Milliseconds between blocks.
     #[arg(long, default_value_t = 100)]
     pub block_ms: u64,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+/// Where to publish blocks in NEAR Lake's layout (credentials: `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct LakeArgs {
+    /// An S3 endpoint to publish every block to, as NEAR Lake lays it out.
+    #[arg(long, requires = "lake_bucket")]
+    pub lake_endpoint: Option<String>,
+    /// The bucket (it must exist).
+    #[arg(long, requires = "lake_endpoint")]
+    pub lake_bucket: Option<String>,
+    /// The bucket's region.
+    #[arg(long, default_value = "us-east-1")]
+    pub lake_region: String,
+}
+
+impl LakeArgs {
+    /// The lake to publish to or read from, if one was given.
+    pub fn config(&self) -> Option<chain::lake::LakeConfig> {
+        Some(chain::lake::LakeConfig {
+            endpoint: self.lake_endpoint.clone()?,
+            bucket: self.lake_bucket.clone()?,
+            region: self.lake_region.clone(),
+            requester_pays: false,
+        })
+    }
 }
 
 /// `genesis.json`: the accounts the chain starts with.
@@ -112,8 +141,21 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "chain running"
         );
         let app = devnet.router();
+        // Small answers leave at once rather than waiting on the caller's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let blocks = tokio::spawn(devnet.clone().produce_blocks());
+        let lake = match args.lake.config() {
+            Some(config) => {
+                let client =
+                    chain::lake::LakeClient::new(&config, chain::lake::credentials_from_env())
+                        .map_err(|e| Failure::usage(format!("--lake-endpoint: {e}")))?;
+                Some(tokio::spawn(devnet::lake::publish(devnet.clone(), client)))
+            }
+            None => None,
+        };
         tokio::select! {
             signal = crate::node_run::shutdown_signal() => {
                 info!(signal, "shutting down");
@@ -125,6 +167,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             }
         }
         server.abort();
+        if let Some(lake) = lake {
+            lake.abort();
+        }
         Ok(())
     })
 }

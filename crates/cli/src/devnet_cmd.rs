@@ -64,6 +64,10 @@ pub struct Args {
     /// Print the ready line as one JSON object.
     #[arg(long)]
     json: bool,
+    /// With --lake-endpoint and --lake-bucket, the chain publishes its blocks there in NEAR
+    /// Lake's layout and the nodes follow the chain from there instead of from its RPC.
+    #[command(flatten)]
+    lake: crate::chain_cmd::LakeArgs,
 }
 
 /// `devnet.json`: what a resumed devnet needs to know.
@@ -81,12 +85,15 @@ struct Proc {
     name: String,
     child: Child,
     log: PathBuf,
+    /// Where its pid is, for `chainsig bench` to read its CPU time.
+    pid_file: PathBuf,
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
@@ -222,7 +229,7 @@ fn create(args: &Args) -> Result<Layout, Failure> {
     Ok(layout)
 }
 
-fn spawn(name: &str, args: &[&str], log: PathBuf) -> Result<Proc, Failure> {
+fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Result<Proc, Failure> {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::failed(format!("cannot find this program: {e}")))?;
     let file = std::fs::OpenOptions::new()
@@ -236,6 +243,7 @@ fn spawn(name: &str, args: &[&str], log: PathBuf) -> Result<Proc, Failure> {
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         )
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(file)
@@ -244,10 +252,16 @@ fn spawn(name: &str, args: &[&str], log: PathBuf) -> Result<Proc, Failure> {
         .process_group(0)
         .spawn()
         .map_err(|e| Failure::failed(format!("cannot start {name}: {e}")))?;
+    let pid_file = log
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(crate::cpu::PID_FILE);
+    std::fs::write(&pid_file, child.id().to_string()).map_err(io(&pid_file))?;
     Ok(Proc {
         name: name.to_owned(),
         child,
         log,
+        pid_file,
     })
 }
 
@@ -304,17 +318,41 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     let dir = &args.dir;
     let rpc_url = format!("http://127.0.0.1:{}", layout.rpc_port);
     let chain_dir = dir.join("chain");
+    let mut chain_args: Vec<String> = [
+        "chain",
+        "--dir",
+        &chain_dir.to_string_lossy(),
+        "--listen",
+        &format!("127.0.0.1:{}", layout.rpc_port),
+        "--block-ms",
+        &layout.block_ms.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // The nodes read the lake the chain writes, through their config's environment overrides.
+    let mut node_env = vec![];
+    if let Some(lake) = args.lake.config() {
+        chain_args.extend([
+            "--lake-endpoint".into(),
+            lake.endpoint.clone(),
+            "--lake-bucket".into(),
+            lake.bucket.clone(),
+            "--lake-region".into(),
+            lake.region.clone(),
+        ]);
+        node_env = vec![
+            ("CHAINSIG_INDEXER_SOURCE", "lake".to_owned()),
+            ("CHAINSIG_LAKE_ENDPOINT", lake.endpoint),
+            ("CHAINSIG_LAKE_BUCKET", lake.bucket),
+            ("CHAINSIG_LAKE_REGION", lake.region),
+        ];
+    }
+    let chain_args: Vec<&str> = chain_args.iter().map(String::as_str).collect();
     procs.push(spawn(
         "the chain",
-        &[
-            "chain",
-            "--dir",
-            &chain_dir.to_string_lossy(),
-            "--listen",
-            &format!("127.0.0.1:{}", layout.rpc_port),
-            "--block-ms",
-            &layout.block_ms.to_string(),
-        ],
+        &chain_args,
+        &[],
         chain_dir.join("chain.log"),
     )?);
     let viewer = NearRpc::read_only(&rpc_url, CONTRACT_ID).map_err(Failure::failed)?;
@@ -325,8 +363,11 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
             .view::<StateView>("state", serde_json::json!({}))
             .await
         {
+            Ok(s) if s.state == "NotInitialized" => break None,
             Ok(s) => break Some(s),
-            Err(chain::ChainError::Rejected(_)) => break None,
+            Err(chain::ChainError::Rejected(e)) => {
+                return Err(Failure::failed(format!("the signer contract's state: {e}")))
+            }
             Err(_) if Instant::now() < until => {
                 tokio::time::sleep(Duration::from_millis(200)).await
             }
@@ -349,6 +390,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
         procs.push(spawn(
             &format!("node {i}"),
             &["node", "run", "--dir", &node_dir.to_string_lossy()],
+            &node_env,
             node_dir.join("node.log"),
         )?);
     }
@@ -466,18 +508,26 @@ async fn wait_for_stock(
     loop {
         check_alive(procs)?;
         let mut lowest = usize::MAX;
+        // Ready also means following the chain closely: a node still catching up on blocks
+        // would answer late.
+        let mut lagging = 0;
         for addr in &https {
             let status = crate::http::get_json::<node::service::Status>(*addr, "/health").await;
+            lagging += usize::from(!status.as_ref().is_some_and(|s| s.healthy));
             let own = status.map_or(0, |s| stock_floor(&s.stock, domains));
             lowest = lowest.min(own);
         }
-        if lowest >= want {
+        if lowest >= want && lagging == 0 {
             progress(format!("stock ready: every node owns ≥ {want} per domain"));
             return Ok(());
         }
         if last_report.elapsed() >= Duration::from_secs(2) {
+            let behind = match lagging {
+                0 => String::new(),
+                n => format!("; {n} node(s) not yet healthy (indexer catching up?)"),
+            };
             progress(format!(
-                "filling stock: {lowest}/{want} per node and domain"
+                "filling stock: {lowest}/{want} per node and domain{behind}"
             ));
             last_report = Instant::now();
         }

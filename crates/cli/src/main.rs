@@ -7,6 +7,7 @@ mod address_cmd;
 mod bench_cmd;
 mod btc_cmd;
 mod chain_cmd;
+mod cpu;
 mod devnet_cmd;
 mod eth_cmd;
 mod http;

@@ -1,12 +1,14 @@
 //! `chainsig node run --dir D`: the node as a service.
 //!
 //! Reads `D/config.toml` (with `CHAINSIG_…` overrides), the identity files and the store key,
-//! opens the encrypted store, connects to the chain over NEAR JSON-RPC, and runs the node with
+//! opens the encrypted store, connects to the chain over NEAR JSON-RPC, follows its blocks
+//! through the configured source (NEAR RPC or NEAR Lake), and runs the node with
 //! its HTTP endpoints until SIGTERM or Ctrl-C; then it stops every protocol, closes its
 //! connections and releases the store before exiting 0. Logs go to stderr (`RUST_LOG` filters,
 //! `info` by default) and never contain secrets.
 
-use chain::NearRpc;
+use chain::lake::{self, LakeBlocks, LakeClient, LakeConfig};
+use chain::{BlockSource, NearRpc, RpcBlocks};
 use node::config::NodeConfig;
 use node::identity::{IdentityPaths, NearKey};
 use node::service::{Node, NodeParts, Settings};
@@ -33,6 +35,38 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
     runtime.block_on(serve(dir, config, store_key, tls_key, account_key))
 }
 
+/// How long a source that has no new block waits before asking again (NEAR's blocks come
+/// about every second; the devnet answers a request for the next block when it exists).
+const SOURCE_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The block source the config names.
+fn block_source(config: &NodeConfig) -> Result<Arc<dyn BlockSource>, chain::SourceError> {
+    let contract = &config.chain.contract_id;
+    Ok(
+        match config
+            .indexer
+            .lake()
+            .map_err(chain::SourceError::Malformed)?
+        {
+            None => Arc::new(RpcBlocks::new(
+                &config.chain.rpc_url,
+                contract,
+                SOURCE_IDLE,
+            )?),
+            Some(lake) => {
+                let settings = LakeConfig {
+                    endpoint: lake.endpoint,
+                    bucket: lake.bucket,
+                    region: lake.region,
+                    requester_pays: lake.requester_pays,
+                };
+                let client = LakeClient::new(&settings, lake::credentials_from_env())?;
+                Arc::new(LakeBlocks::new(client, contract, SOURCE_IDLE)?)
+            }
+        },
+    )
+}
+
 async fn serve(
     dir: &Path,
     config: NodeConfig,
@@ -47,6 +81,7 @@ async fn serve(
         account_key.signing_key().clone(),
     )
     .map_err(|e| Failure::failed(format!("chain: {e}")))?;
+    let blocks = block_source(&config).map_err(|e| Failure::failed(format!("indexer: {e}")))?;
     let store_path = dir.join("store.redb");
     let store = Store::open(&store_path, &store_key)
         .map_err(|e| Failure::failed(format!("{}: {e}", store_path.display())))?;
@@ -72,6 +107,7 @@ async fn serve(
         p2p_listener: p2p,
         store,
         chain: Arc::new(chain),
+        blocks,
         settings,
     })
     .map_err(Failure::failed)?;

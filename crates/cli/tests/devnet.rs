@@ -6,12 +6,10 @@
 
 mod common;
 
-use chain::NearRpc;
 use common::{start_with, Devnet};
 use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,22 +19,9 @@ fn interrupt(devnet: &mut Devnet) {
     assert!(status.success(), "devnet exited with {status}");
 }
 
-fn user(ready: &serde_json::Value) -> NearRpc {
-    let key_file = ready["user"]["key_file"].as_str().unwrap();
-    let (key, account) = node::identity::NearKey::read(Path::new(key_file)).unwrap();
-    assert_eq!(account.as_deref(), ready["user"]["account_id"].as_str());
-    NearRpc::new(
-        ready["rpc_url"].as_str().unwrap(),
-        ready["contract_id"].as_str().unwrap(),
-        ready["user"]["account_id"].as_str().unwrap(),
-        key.signing_key().clone(),
-    )
-    .unwrap()
-}
-
 /// `n` requests per domain, all in flight at once, each answer verified independently.
 async fn sign_all(ready: &serde_json::Value, tag: &str, n: u8) {
-    let user = Arc::new(user(ready));
+    let user = Arc::new(common::user(ready));
     let account = ready["user"]["account_id"].as_str().unwrap().to_owned();
     let mut asked = vec![];
     for d in ready["domains"].as_array().unwrap() {

@@ -36,8 +36,8 @@ fn tls_key(i: u64) -> NearPublicKey {
     NearPublicKey::Secp256k1(k256_point)
 }
 
-/// An initialized signer with one Secp256k1 domain whose root secret the test knows.
-fn signer() -> Signer {
+/// Initializes the signer with one Secp256k1 domain whose root secret the test knows.
+fn signer() {
     call("signer.test", 0, 1);
     let participants = NODES
         .iter()
@@ -48,18 +48,17 @@ fn signer() -> Signer {
             tls_public_key: tls_key(i as u64),
         })
         .collect();
-    let mut s = Signer::init(participants, 2, None);
+    Signer::init(participants, 2, None);
     for a in NODES {
         call(a, 0, 2);
-        s.vote_add_domains(vec![SignatureScheme::Secp256k1], 0);
+        Signer::vote_add_domains(vec![SignatureScheme::Secp256k1], 0);
     }
     call(NODES[0], 0, 3);
-    s.start_keygen_instance(0);
+    Signer::start_keygen_instance(0);
     for a in NODES {
         call(a, 0, 4);
-        s.vote_pk(DomainId(0), root_key(), 0);
+        Signer::vote_pk(DomainId(0), root_key(), 0);
     }
-    s
 }
 
 fn args(path: &str, msg: u8) -> SignRequestArgs {
@@ -80,37 +79,38 @@ fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Signs as `user.near`; the pending request's id and the yield key (the only yield: key 0+).
-fn pending_one(s: &Signer) -> RequestId {
-    let page = s.pending_requests(None, None);
-    assert_eq!(page.requests.len(), 1);
-    page.requests[0].request_id
+/// The id of `user.near`'s request for `args`, checked pending.
+fn pending(args: &SignRequestArgs) -> RequestId {
+    let request = args.clone().normalize().unwrap();
+    let id = contract::request_id(&AccountId("user.near".into()), &request);
+    assert!(Signer::pending_request(id).is_some(), "pending");
+    id
 }
 
 #[test]
 fn sign_then_respond_resumes_the_caller_with_nears_json() {
-    let mut s = signer();
+    signer();
     call("user.near", 1, 10);
-    s.sign(args("ethereum-1", 7));
+    Signer::sign(args("ethereum-1", 7));
     assert!(get_logs().iter().any(|l| l.starts_with("EVENT_JSON:")));
-    let id = pending_one(&s);
+    let id = pending(&args("ethereum-1", 7));
     assert_eq!(
-        s.pending_requests(None, None).requests[0].entropy,
+        Signer::pending_request(id).unwrap().entropy,
         hex_of(&[10; 32])
     );
 
     let response = signature("user.near", "ethereum-1", 7);
     call("bob.near", 0, 11);
-    s.respond(id, response.clone());
-    assert!(s.pending_requests(None, None).requests.is_empty());
+    Signer::respond(id, response.clone());
+    assert!(Signer::pending_request(id).is_none());
     assert!(get_logs().iter().any(|l| l.contains("accepted")));
 
     // The resumed callback returns the signature to the caller, in DESIGN §4.3's JSON.
     call("signer.test", 0, 12);
-    let YieldOutcome::Signature(returned) = s.resolve_yield(id, 0, Ok(response.clone())) else {
+    let YieldOutcome::Signature(returned) = resolve_yield(id, 0, Ok(response.clone())) else {
         panic!("a resumed yield returns the signature")
     };
-    s.on_signature(id, 0, Ok(response)); // the host path runs without failing
+    Signer::on_signature(id, 0, Ok(response)); // the host path runs without failing
     let json: serde_json::Value = serde_json::from_str(&returned).unwrap();
     assert_eq!(json["scheme"], "Secp256k1");
     let r = json["big_r"]["affine_point"].as_str().unwrap();
@@ -126,9 +126,9 @@ fn sign_then_respond_resumes_the_caller_with_nears_json() {
 
 #[test]
 fn excess_deposit_is_refunded() {
-    let mut s = signer();
+    signer();
     call("user.near", 5, 10);
-    s.sign(args("p", 1));
+    Signer::sign(args("p", 1));
     let refunds: Vec<_> = get_created_receipts()
         .into_iter()
         .filter(|r| r.receiver_id.as_str() == "user.near")
@@ -147,12 +147,12 @@ fn excess_deposit_is_refunded() {
 
 #[test]
 fn a_timed_out_yield_cleans_up_and_fails() {
-    let mut s = signer();
+    signer();
     call("user.near", 1, 10);
-    s.sign(args("p", 2));
-    let id = pending_one(&s);
+    Signer::sign(args("p", 2));
+    let id = pending(&args("p", 2));
     call("signer.test", 0, 210);
-    s.on_signature(id, 0, Err(PromiseError::Failed));
+    Signer::on_signature(id, 0, Err(PromiseError::Failed));
     let calls: Vec<String> = get_created_receipts()
         .iter()
         .flat_map(|r| r.actions.iter())
@@ -169,62 +169,95 @@ fn a_timed_out_yield_cleans_up_and_fails() {
         "the caller's result becomes the failing call"
     );
     assert!(
-        s.pending_requests(None, None).requests.is_empty(),
+        Signer::pending_request(id).is_none(),
         "the request left the queue"
     );
-    assert_eq!(s.system_load().pending_requests, 0);
+    assert_eq!(Signer::system_load().pending_requests, 0);
 }
 
 #[test]
 #[should_panic(expected = "signature request has timed out")]
 fn the_timeout_promise_fails_with_the_timeout_error() {
-    let s = signer();
+    signer();
     call("signer.test", 0, 210);
-    s.fail_on_timeout();
+    Signer::fail_on_timeout();
 }
 
 #[test]
 #[should_panic(expected = "mallory.near is not a participant")]
 fn outsiders_cannot_respond() {
-    let mut s = signer();
+    signer();
     call("user.near", 1, 10);
-    s.sign(args("p", 3));
-    let id = pending_one(&s);
+    Signer::sign(args("p", 3));
+    let id = pending(&args("p", 3));
     call("mallory.near", 0, 11);
-    s.respond(id, signature("user.near", "p", 3));
+    Signer::respond(id, signature("user.near", "p", 3));
 }
 
 #[test]
 #[should_panic(expected = "signature does not verify under the derived key")]
 fn a_wrong_signature_is_refused() {
-    let mut s = signer();
+    signer();
     call("user.near", 1, 10);
-    s.sign(args("p", 3));
-    let id = pending_one(&s);
+    Signer::sign(args("p", 3));
+    let id = pending(&args("p", 3));
     call("alice.near", 0, 11);
-    s.respond(id, signature("user.near", "other-path", 3));
+    Signer::respond(id, signature("user.near", "other-path", 3));
 }
 
 #[test]
 #[should_panic(expected = "attach at least 1 yoctoNEAR")]
 fn sign_needs_a_deposit() {
-    let mut s = signer();
+    signer();
     call("user.near", 0, 10);
-    s.sign(args("p", 4));
+    Signer::sign(args("p", 4));
 }
 
 #[test]
 fn views_read_the_core() {
-    let s = signer();
+    signer();
     call("anyone.near", 0, 5);
-    assert_eq!(s.public_key(None), root_key());
-    assert_eq!(s.latest_key_version(None), 0);
-    assert_eq!(s.state().state, "Running");
-    assert_eq!(s.config().request_timeout_blocks, 200);
-    assert_eq!(s.version(), env!("CARGO_PKG_VERSION"));
-    let derived = s.derived_public_key("p".into(), "user.near".into(), None);
+    assert_eq!(Signer::public_key(None), root_key());
+    assert_eq!(Signer::latest_key_version(None), 0);
+    assert_eq!(Signer::state().state, "Running");
+    assert_eq!(Signer::config().request_timeout_blocks, 200);
+    assert_eq!(Signer::version(), env!("CARGO_PKG_VERSION"));
+    let derived = Signer::derived_public_key("p".into(), "user.near".into(), None);
     assert_eq!(
         derived,
         primitives::derivation::derive_public_key(&root_key(), "user.near", "p").unwrap()
     );
+}
+
+#[test]
+#[should_panic(expected = "only the contract account signer.test may initialize it")]
+fn nobody_else_initializes() {
+    call("eve.near", 0, 1);
+    Signer::init(vec![], 2, None);
+}
+
+#[test]
+#[should_panic(expected = "the contract is already initialized")]
+fn init_runs_once() {
+    signer();
+    call("signer.test", 0, 5);
+    Signer::init(vec![], 2, None);
+}
+
+#[test]
+#[should_panic(expected = "the contract state is in layout 1")]
+fn a_state_of_the_old_layout_is_refused_by_name() {
+    call("signer.test", 0, 1);
+    // Layout 1 wrote one borsh value with tag 0 under STATE.
+    env::storage_write(STATE_KEY, &[0, 1, 2, 3]);
+    call("anyone.near", 0, 2);
+    Signer::state();
+}
+
+#[test]
+#[should_panic(expected = "Method doesn't accept deposit")]
+fn votes_take_no_deposit() {
+    signer();
+    call(NODES[0], 1, 5);
+    Signer::vote_abort(0);
 }

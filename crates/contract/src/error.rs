@@ -22,6 +22,8 @@ pub enum ContractError {
     NoDomainForScheme(SignatureScheme),
     #[error("the signer is overloaded: {0} requests are pending; try again later")]
     Overloaded(usize),
+    #[error("{0} callers already wait for this same request; try again once it is answered")]
+    TooManyWaiting(usize),
     #[error("signature request has timed out")]
     Timeout,
     #[error("no pending signature request with id {0}")]
@@ -46,4 +48,27 @@ pub enum ContractError {
     InvalidParameters(String),
     #[error("no key-generation or resharing instance has been started for this attempt")]
     InstanceNotStarted,
+    #[error(
+        "only the contract account {0} may initialize it (deploy and call init in one transaction)"
+    )]
+    NotContractAccount(String),
+    #[error("attach {required} yoctoNEAR to register as a candidate (it pays for the entry's storage and comes back when the account joins or withdraws); {attached} was attached")]
+    CandidateDeposit { attached: u128, required: u128 },
+    #[error("{0} candidates are registered already, the most there may be; try again once one has joined or withdrawn")]
+    CandidatesFull(usize),
+    #[error("the contract state is in layout {found}, which this code cannot read (it reads layout 2); deploy the code that wrote it, or start a new contract")]
+    StateLayout { found: u32 },
+    #[error("the contract's storage is corrupt: {0}")]
+    CorruptState(String),
+}
+
+impl ContractError {
+    /// Whether the same call may succeed later without changing its arguments: the contract
+    /// was busy, not wrong about the call.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Overloaded(_) | Self::TooManyWaiting(_) | Self::CandidatesFull(_)
+        )
+    }
 }

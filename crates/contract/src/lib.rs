@@ -12,8 +12,9 @@
 //! A refused call returns an error and changes nothing: every method validates fully before
 //! its first mutation.
 //!
-//! The state is one borsh value behind a version tag ([`VersionedState`]), so a later version
-//! can read and migrate it.
+//! State is split by key ([`storage`]): a small root every call reads (behind a layout tag, so
+//! a later version can tell and migrate it), and one record per pending request, so no call
+//! costs more because others wait. The host hands the core its account's [`Storage`].
 
 mod crypto;
 mod error;
@@ -22,6 +23,7 @@ mod native;
 mod protocol;
 mod requests;
 mod state;
+pub mod storage;
 mod types;
 pub mod views;
 
@@ -29,8 +31,10 @@ pub use crypto::{verify_response, Crypto};
 pub use error::ContractError;
 #[cfg(any(test, feature = "native"))]
 pub use native::NativeCrypto;
-pub use requests::{request_id, YieldOutcome, SIGN_MIN_GAS};
-pub use state::{Contract, VersionedState};
+pub use protocol::{CANDIDATE_DEPOSIT, MAX_CANDIDATES};
+pub use requests::{request_id, YieldOutcome, MAX_WAITING, SIGN_MIN_GAS};
+pub use state::{Contract, Root};
+pub use storage::{MemStorage, Storage};
 pub use types::*;
 
 #[cfg(test)]

@@ -14,12 +14,17 @@
 //! a threshold below 2 or above the participant count, or fewer old participants in the new
 //! set than the old threshold (they deal the key).
 
-use primitives::{DomainId, NearPublicKey, SignatureScheme};
+use primitives::{DomainId, NearPublicKey, RawPublicKey, SignatureScheme};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::ContractError;
-use crate::state::{Contract, Initializing, KeyEvent, ProtocolState, Resharing, Running, Votes};
-use crate::types::{AccountId, Config, Ctx, DomainConfig, Effect, ParticipantInfo, Participants};
+use crate::state::{
+    Contract, Initializing, KeyEvent, ProtocolState, Resharing, Root, Running, Votes,
+};
+use crate::storage::{self, Candidates, Storage, CANDIDATES_KEY};
+use crate::types::{
+    AccountId, Candidate, Config, Ctx, DomainConfig, Effect, ParticipantInfo, Participants,
+};
 
 type Result<T> = std::result::Result<T, ContractError>;
 
@@ -88,7 +93,47 @@ fn vote<K: Ord + Clone>(
     Ok(backers.len())
 }
 
-impl Contract {
+/// [`vote`] where each voter backs one proposal at a time: a new vote withdraws the voter's
+/// earlier one, so the open proposals never outnumber the participants.
+fn vote_once<K: Ord + Clone>(
+    votes: &mut BTreeMap<K, BTreeSet<AccountId>>,
+    proposal: &K,
+    voter: &AccountId,
+) -> Result<usize> {
+    if votes.get(proposal).is_some_and(|b| b.contains(voter)) {
+        return Err(ContractError::AlreadyVoted(voter.to_string()));
+    }
+    votes.retain(|_, backers| {
+        backers.remove(voter);
+        !backers.is_empty()
+    });
+    vote(votes, proposal, voter)
+}
+
+/// What a candidate locks to register: it pays for the entry's storage, and comes back when
+/// the account joins or withdraws.
+pub const CANDIDATE_DEPOSIT: u128 = 100_000_000_000_000_000_000_000; // 0.1 NEAR
+/// The most candidates registered at once.
+pub const MAX_CANDIDATES: usize = 64;
+
+impl<S: Storage + Default> Contract<S> {
+    /// `init` as a transaction calls it: only the contract account itself may (so nobody can
+    /// initialize a contract between its deployment and its owner's call; deploy and init in
+    /// one transaction).
+    pub fn init_by(
+        ctx: &Ctx,
+        participants: Vec<(AccountId, ParticipantInfo)>,
+        threshold: u64,
+        config: Option<Config>,
+    ) -> Result<Self> {
+        if ctx.predecessor != ctx.current_account {
+            return Err(ContractError::NotContractAccount(
+                ctx.current_account.to_string(),
+            ));
+        }
+        Self::init(participants, threshold, config)
+    }
+
     /// Starts the contract with its first participants and no domains.
     pub fn init(
         participants: Vec<(AccountId, ParticipantInfo)>,
@@ -105,7 +150,7 @@ impl Contract {
             set.add(account, info);
         }
         check_threshold(set.len(), threshold, [])?;
-        Ok(Self {
+        let root = Root {
             config: config.unwrap_or_default(),
             protocol: ProtocolState::Running(Running {
                 epoch: 0,
@@ -115,20 +160,35 @@ impl Contract {
                 next_domain_id: 0,
                 votes: Votes::default(),
             }),
-            candidates: BTreeMap::new(),
-            requests: Default::default(),
-        })
+        };
+        Ok(Self::from_parts(root, S::default()))
+    }
+}
+
+impl<S: Storage> Contract<S> {
+    pub(crate) fn candidates(&self) -> Result<Candidates> {
+        Ok(storage::load(&self.store, CANDIDATES_KEY, "candidates")?.unwrap_or_default())
+    }
+
+    fn save_candidates(&mut self, candidates: &Candidates) {
+        if candidates.is_empty() {
+            self.store.remove(CANDIDATES_KEY);
+        } else {
+            storage::save(&mut self.store, CANDIDATES_KEY, candidates);
+        }
     }
 
     fn running_mut(&mut self) -> Result<&mut Running> {
-        match &mut self.protocol {
+        match &mut self.root.protocol {
             ProtocolState::Running(r) => Ok(r),
             other => Err(ContractError::WrongState(other.name())),
         }
     }
 
-    /// An account offers itself to join: how to reach it, which TLS key it will present.
-    pub fn register_candidate(&mut self, ctx: &Ctx, info: ParticipantInfo) -> Result<()> {
+    /// An account offers itself to join: how to reach it, which TLS key it will present. A
+    /// first registration locks [`CANDIDATE_DEPOSIT`] (the excess goes back at once); a
+    /// registration again updates the entry and refunds the whole attachment.
+    pub fn register_candidate(&mut self, ctx: &Ctx, info: ParticipantInfo) -> Result<Vec<Effect>> {
         let running = self.signing_network()?;
         if running.participants.contains(&ctx.predecessor) {
             return Err(ContractError::AlreadyParticipant(
@@ -140,16 +200,41 @@ impl Contract {
                 "url must be 1..=256 bytes".into(),
             ));
         }
-        self.candidates.insert(ctx.predecessor.clone(), info);
-        Ok(())
+        let mut candidates = self.candidates()?;
+        let (deposit, refund) = match candidates.get(&ctx.predecessor) {
+            Some(existing) => (existing.deposit, ctx.deposit),
+            None if ctx.deposit < CANDIDATE_DEPOSIT => {
+                return Err(ContractError::CandidateDeposit {
+                    attached: ctx.deposit,
+                    required: CANDIDATE_DEPOSIT,
+                })
+            }
+            None if candidates.len() >= MAX_CANDIDATES => {
+                return Err(ContractError::CandidatesFull(MAX_CANDIDATES))
+            }
+            None => (CANDIDATE_DEPOSIT, ctx.deposit - CANDIDATE_DEPOSIT),
+        };
+        candidates.insert(ctx.predecessor.clone(), Candidate { info, deposit });
+        self.save_candidates(&candidates);
+        Ok(refund_effect(&ctx.predecessor, refund))
+    }
+
+    /// A candidate takes its registration back, and its deposit with it.
+    pub fn withdraw_candidate(&mut self, ctx: &Ctx) -> Result<Vec<Effect>> {
+        let mut candidates = self.candidates()?;
+        let gone = candidates
+            .remove(&ctx.predecessor)
+            .ok_or_else(|| ContractError::NotCandidate(ctx.predecessor.to_string()))?;
+        self.save_candidates(&candidates);
+        Ok(refund_effect(&ctx.predecessor, gone.deposit))
     }
 
     /// A participant backs adding a registered candidate.
     pub fn vote_join(&mut self, ctx: &Ctx, candidate: &AccountId, epoch: u64) -> Result<()> {
         let info = self
-            .candidates
-            .get(candidate)
-            .cloned()
+            .candidates()?
+            .remove(candidate)
+            .map(|c| c.info)
             .ok_or_else(|| ContractError::NotCandidate(candidate.to_string()))?;
         let running = self.running_mut()?;
         check_participant(running, &ctx.predecessor)?;
@@ -192,7 +277,7 @@ impl Contract {
         threshold: u64,
         epoch: u64,
     ) -> Result<()> {
-        let candidates = self.candidates.clone();
+        let candidates = self.candidates()?;
         let running = self.running_mut()?;
         check_participant(running, &ctx.predecessor)?;
         check_epoch(running, epoch)?;
@@ -215,10 +300,10 @@ impl Contract {
                     new.members.insert(account.clone(), entry.clone());
                 }
                 None => {
-                    let info = candidates
+                    let candidate = candidates
                         .get(account)
                         .ok_or_else(|| ContractError::NotCandidate(account.to_string()))?;
-                    new.add(account.clone(), info.clone());
+                    new.add(account.clone(), candidate.info.clone());
                 }
             }
         }
@@ -237,7 +322,7 @@ impl Contract {
                 "nothing would change".into(),
             ));
         }
-        let backers = vote(
+        let backers = vote_once(
             &mut running.votes.parameters,
             &(sorted, threshold),
             &ctx.predecessor,
@@ -249,11 +334,11 @@ impl Contract {
     }
 
     fn start_resharing(&mut self, new_participants: Participants, new_threshold: u64) {
-        let ProtocolState::Running(mut previous) = std::mem::take(&mut self.protocol) else {
+        let ProtocolState::Running(mut previous) = std::mem::take(&mut self.root.protocol) else {
             unreachable!("only called from Running")
         };
         previous.votes = Votes::default();
-        self.protocol = ProtocolState::Resharing(Resharing {
+        self.root.protocol = ProtocolState::Resharing(Resharing {
             previous,
             new_participants,
             new_threshold,
@@ -282,13 +367,14 @@ impl Contract {
             running.threshold,
             schemes.iter().copied(),
         )?;
-        let backers = vote(
+        let backers = vote_once(
             &mut running.votes.add_domains,
             &schemes.to_vec(),
             &ctx.predecessor,
         )?;
         if backers == running.participants.len() {
-            let ProtocolState::Running(mut previous) = std::mem::take(&mut self.protocol) else {
+            let ProtocolState::Running(mut previous) = std::mem::take(&mut self.root.protocol)
+            else {
                 unreachable!("checked above")
             };
             previous.votes = Votes::default();
@@ -301,7 +387,7 @@ impl Contract {
                     scheme: *scheme,
                 })
                 .collect();
-            self.protocol = ProtocolState::Initializing(Initializing {
+            self.root.protocol = ProtocolState::Initializing(Initializing {
                 previous,
                 domains,
                 event: KeyEvent::default(),
@@ -314,8 +400,8 @@ impl Contract {
     /// A participant marks the key generation instance as started (the block budget runs from
     /// here). Calling it again is harmless.
     pub fn start_keygen_instance(&mut self, ctx: &Ctx, epoch: u64) -> Result<()> {
-        let ProtocolState::Initializing(init) = &mut self.protocol else {
-            return Err(ContractError::WrongState(self.protocol.name()));
+        let ProtocolState::Initializing(init) = &mut self.root.protocol else {
+            return Err(ContractError::WrongState(self.root.protocol.name()));
         };
         check_participant(&init.previous, &ctx.predecessor)?;
         check_epoch(&init.previous, epoch)?;
@@ -332,8 +418,8 @@ impl Contract {
         public_key: NearPublicKey,
         epoch: u64,
     ) -> Result<()> {
-        let ProtocolState::Initializing(init) = &mut self.protocol else {
-            return Err(ContractError::WrongState(self.protocol.name()));
+        let ProtocolState::Initializing(init) = &mut self.root.protocol else {
+            return Err(ContractError::WrongState(self.root.protocol.name()));
         };
         check_participant(&init.previous, &ctx.predecessor)?;
         check_epoch(&init.previous, epoch)?;
@@ -356,9 +442,9 @@ impl Contract {
         if votes.contains_key(&ctx.predecessor) {
             return Err(ContractError::AlreadyVoted(ctx.predecessor.to_string()));
         }
-        votes.insert(ctx.predecessor.clone(), public_key);
+        votes.insert(ctx.predecessor.clone(), public_key.into());
         let n = init.previous.participants.len();
-        let agreed: Option<Vec<(DomainConfig, NearPublicKey)>> = init
+        let agreed: Option<Vec<(DomainConfig, RawPublicKey)>> = init
             .domains
             .iter()
             .map(|d| {
@@ -369,21 +455,21 @@ impl Contract {
             })
             .collect();
         if let Some(keys) = agreed {
-            let ProtocolState::Initializing(init) = std::mem::take(&mut self.protocol) else {
+            let ProtocolState::Initializing(init) = std::mem::take(&mut self.root.protocol) else {
                 unreachable!("checked above")
             };
             let mut running = init.previous;
             running.next_domain_id += keys.len() as u64;
             running.domains.extend(keys);
-            self.protocol = ProtocolState::Running(running);
+            self.root.protocol = ProtocolState::Running(running);
         }
         Ok(())
     }
 
     /// A participant (old or new) marks the resharing instance as started.
     pub fn start_reshare_instance(&mut self, ctx: &Ctx, epoch: u64) -> Result<()> {
-        let ProtocolState::Resharing(r) = &mut self.protocol else {
-            return Err(ContractError::WrongState(self.protocol.name()));
+        let ProtocolState::Resharing(r) = &mut self.root.protocol else {
+            return Err(ContractError::WrongState(self.root.protocol.name()));
         };
         if !r.previous.participants.contains(&ctx.predecessor)
             && !r.new_participants.contains(&ctx.predecessor)
@@ -395,10 +481,12 @@ impl Contract {
         Ok(())
     }
 
-    /// A new participant reports it holds its new shares. When all have, the new epoch begins.
-    pub fn vote_reshared(&mut self, ctx: &Ctx, epoch: u64) -> Result<()> {
-        let ProtocolState::Resharing(r) = &mut self.protocol else {
-            return Err(ContractError::WrongState(self.protocol.name()));
+    /// A new participant reports it holds its new shares. When all have, the new epoch begins
+    /// and the newcomers' candidate deposits go back to them.
+    pub fn vote_reshared(&mut self, ctx: &Ctx, epoch: u64) -> Result<Vec<Effect>> {
+        let mut candidates = self.candidates()?;
+        let ProtocolState::Resharing(r) = &mut self.root.protocol else {
+            return Err(ContractError::WrongState(self.root.protocol.name()));
         };
         if !r.new_participants.contains(&ctx.predecessor) {
             return Err(ContractError::NotParticipant(ctx.predecessor.to_string()));
@@ -410,30 +498,35 @@ impl Contract {
         if !r.reshared.insert(ctx.predecessor.clone()) {
             return Err(ContractError::AlreadyVoted(ctx.predecessor.to_string()));
         }
-        if r.reshared.len() == r.new_participants.len() {
-            let ProtocolState::Resharing(r) = std::mem::take(&mut self.protocol) else {
-                unreachable!("checked above")
-            };
-            for account in r.new_participants.accounts() {
-                self.candidates.remove(account);
-            }
-            self.protocol = ProtocolState::Running(Running {
-                epoch: r.previous.epoch + 1,
-                participants: r.new_participants,
-                threshold: r.new_threshold,
-                domains: r.previous.domains,
-                next_domain_id: r.previous.next_domain_id,
-                votes: Votes::default(),
-            });
+        if r.reshared.len() < r.new_participants.len() {
+            return Ok(vec![]);
         }
-        Ok(())
+        let ProtocolState::Resharing(r) = std::mem::take(&mut self.root.protocol) else {
+            unreachable!("checked above")
+        };
+        let mut effects = vec![];
+        for account in r.new_participants.accounts() {
+            if let Some(joined) = candidates.remove(account) {
+                effects.extend(refund_effect(account, joined.deposit));
+            }
+        }
+        self.save_candidates(&candidates);
+        self.root.protocol = ProtocolState::Running(Running {
+            epoch: r.previous.epoch + 1,
+            participants: r.new_participants,
+            threshold: r.new_threshold,
+            domains: r.previous.domains,
+            next_domain_id: r.previous.next_domain_id,
+            votes: Votes::default(),
+        });
+        Ok(effects)
     }
 
     /// A participant backs abandoning the key event in progress. It ends at once when the
     /// instance has overrun its block budget, or when a threshold of participants back it.
     pub fn vote_abort(&mut self, ctx: &Ctx, epoch: u64) -> Result<Vec<Effect>> {
-        let timeout = self.config.key_event_timeout_blocks;
-        let (previous, event, may_vote) = match &mut self.protocol {
+        let timeout = self.root.config.key_event_timeout_blocks;
+        let (previous, event, may_vote) = match &mut self.root.protocol {
             ProtocolState::Initializing(i) => {
                 let may = i.previous.participants.contains(&ctx.predecessor);
                 (&i.previous, &mut i.event, may)
@@ -461,14 +554,21 @@ impl Contract {
                 return Ok(vec![]);
             }
         }
-        let previous = match std::mem::take(&mut self.protocol) {
+        let previous = match std::mem::take(&mut self.root.protocol) {
             ProtocolState::Initializing(i) => i.previous,
             ProtocolState::Resharing(r) => r.previous,
             _ => unreachable!("checked above"),
         };
-        self.protocol = ProtocolState::Running(previous);
+        self.root.protocol = ProtocolState::Running(previous);
         Ok(vec![Effect::Log(format!(
             "key event of epoch {epoch} aborted; the previous state is restored"
         ))])
     }
+}
+
+fn refund_effect(to: &AccountId, amount: u128) -> Vec<Effect> {
+    if amount == 0 {
+        return vec![];
+    }
+    vec![Effect::Refund(to.clone(), amount)]
 }

@@ -1,55 +1,27 @@
 //! Signature requests: `sign`, `respond`, and the yields that carry answers back.
 //!
 //! A request's id hashes (predecessor, path, payload, domain), so identical concurrent
-//! requests are one request with several waiting yields, answered by one signature. A request
-//! lives while at least one yield waits: `respond` resumes them all and removes it; a yield
-//! that times out (the host calls back with no value after 200 blocks) leaves, and takes the
+//! requests are one request with several waiting yields (at most [`MAX_WAITING`]), answered
+//! by one signature. Each pending request is one record under its own key
+//! ([`crate::storage::request_key`]), so a call touches only its own request and the cost of
+//! `sign`, `respond` and the callback does not depend on how many others wait. A request lives
+//! while at least one yield waits: `respond` resumes them all and removes it; a yield that
+//! times out (the host calls back with no value after 200 blocks) leaves, and takes the
 //! request with it when it was the last.
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use primitives::request::{SignArgs, SignRequest};
 use primitives::response::SignatureResponse;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 
 use crate::crypto::{verify_response, Crypto};
 use crate::error::ContractError;
 use crate::state::Contract;
+use crate::storage::{self, Storage, PENDING_KEY};
 use crate::types::{AccountId, Ctx, Effect, PendingRequest, RequestId, Waiting, YieldId};
 
-/// The queue, in arrival order, with an index by id.
-#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq, Default)]
-pub struct Requests {
-    by_seq: BTreeMap<u64, PendingRequest>,
-    seq_of: BTreeMap<RequestId, u64>,
-    next_seq: u64,
-    next_yield_key: u64,
-}
-
-impl Requests {
-    pub fn len(&self) -> usize {
-        self.by_seq.len()
-    }
-
-    pub fn get(&self, id: &RequestId) -> Option<&PendingRequest> {
-        self.seq_of.get(id).and_then(|s| self.by_seq.get(s))
-    }
-
-    fn get_mut(&mut self, id: &RequestId) -> Option<&mut PendingRequest> {
-        let seq = self.seq_of.get(id)?;
-        self.by_seq.get_mut(seq)
-    }
-
-    fn remove(&mut self, id: &RequestId) -> Option<PendingRequest> {
-        let seq = self.seq_of.remove(id)?;
-        self.by_seq.remove(&seq)
-    }
-
-    /// Up to `limit` requests with a sequence number at or after `cursor`.
-    pub fn page(&self, cursor: u64, limit: usize) -> impl Iterator<Item = &PendingRequest> {
-        self.by_seq.range(cursor..).map(|(_, r)| r).take(limit)
-    }
-}
+/// The most callers that may wait for one request at once: each is a yield the answer must
+/// resume, so without a bound one request could be made arbitrarily expensive to answer.
+pub const MAX_WAITING: usize = 16;
 
 /// Gas `sign` must carry: its own work plus the yield callback that returns the answer.
 pub const SIGN_MIN_GAS: u64 = 15_000_000_000_000;
@@ -78,7 +50,21 @@ pub enum YieldOutcome {
     TimedOut,
 }
 
-impl Contract {
+impl<S: Storage> Contract<S> {
+    /// How many requests are pending.
+    pub fn pending_count(&self) -> Result<u32, ContractError> {
+        Ok(storage::load(&self.store, PENDING_KEY, "pending count")?.unwrap_or(0))
+    }
+
+    fn set_pending_count(&mut self, n: u32) {
+        storage::save(&mut self.store, PENDING_KEY, &n);
+    }
+
+    /// A pending request, if there is one with this id.
+    pub fn request(&self, id: &RequestId) -> Result<Option<PendingRequest>, ContractError> {
+        storage::load_request(&self.store, id)
+    }
+
     /// `sign`: checks everything, queues the request (or joins an identical one) and asks the
     /// host to yield. Excess deposit goes back at once.
     pub fn sign(&mut self, ctx: &Ctx, args: SignArgs) -> Result<Vec<Effect>, ContractError> {
@@ -95,7 +81,7 @@ impl Contract {
             .request
             .normalize()
             .map_err(|e| ContractError::InvalidRequest(e.to_string()))?;
-        let max_path = self.config.max_path_len as usize;
+        let max_path = self.root.config.max_path_len as usize;
         if request.path.len() > max_path {
             return Err(ContractError::PathTooLong(request.path.len(), max_path));
         }
@@ -105,51 +91,52 @@ impl Contract {
             .check_for(scheme)
             .map_err(|e| ContractError::InvalidRequest(e.to_string()))?;
         let id = request_id(&ctx.predecessor, &request);
-        let existing = self.requests.get(&id).is_some();
-        let cap = self.config.max_pending_requests as usize;
-        if !existing && self.requests.len() >= cap {
-            return Err(ContractError::Overloaded(self.requests.len()));
-        }
+        let (record, new) = match self.request(&id)? {
+            Some(mut existing) => {
+                if existing.yields.len() >= MAX_WAITING {
+                    return Err(ContractError::TooManyWaiting(MAX_WAITING));
+                }
+                existing.next_key += 1;
+                (existing, false)
+            }
+            None => {
+                let pending = self.pending_count()?;
+                if pending >= self.root.config.max_pending_requests {
+                    return Err(ContractError::Overloaded(pending as usize));
+                }
+                let record = PendingRequest {
+                    id,
+                    predecessor: ctx.predecessor.clone(),
+                    path: request.path,
+                    payload: request.payload,
+                    domain_id: request.domain_id,
+                    entropy: ctx.random_seed,
+                    created_at: ctx.block_height,
+                    next_key: 1,
+                    yields: vec![],
+                };
+                (record, true)
+            }
+        };
         // Checks are over: from here on the call succeeds.
-        let key = self.requests.next_yield_key;
-        self.requests.next_yield_key += 1;
-        let waiting = Waiting {
+        let mut record = record;
+        let key = record.next_key - 1;
+        record.yields.push(Waiting {
             key,
             yield_id: None,
-        };
+        });
+        storage::save_request(&mut self.store, &record);
         let mut effects = vec![Effect::Yield(id, key)];
         if ctx.deposit > 1 {
             effects.push(Effect::Refund(ctx.predecessor.clone(), ctx.deposit - 1));
         }
-        if existing {
-            // An identical request waits already: share its answer.
-            self.requests
-                .get_mut(&id)
-                .expect("exists")
-                .yields
-                .push(waiting);
-            return Ok(effects);
+        if new {
+            let pending = self.pending_count()?;
+            self.set_pending_count(pending + 1);
+            effects.push(Effect::Log(format!(
+                "EVENT_JSON:{{\"standard\":\"chainsig\",\"version\":\"1.0.0\",\"event\":\"sign_request\",\"data\":{{\"request_id\":\"{id}\"}}}}"
+            )));
         }
-        let seq = self.requests.next_seq;
-        self.requests.next_seq += 1;
-        self.requests.seq_of.insert(id, seq);
-        self.requests.by_seq.insert(
-            seq,
-            PendingRequest {
-                id,
-                seq,
-                predecessor: ctx.predecessor.clone(),
-                path: request.path,
-                payload: request.payload,
-                domain_id: request.domain_id,
-                entropy: ctx.random_seed,
-                created_at: ctx.block_height,
-                yields: vec![waiting],
-            },
-        );
-        effects.push(Effect::Log(format!(
-            "EVENT_JSON:{{\"standard\":\"chainsig\",\"version\":\"1.0.0\",\"event\":\"sign_request\",\"data\":{{\"request_id\":\"{id}\",\"seq\":{seq}}}}}"
-        )));
         Ok(effects)
     }
 
@@ -160,12 +147,15 @@ impl Contract {
         key: u64,
         yield_id: YieldId,
     ) -> Result<(), ContractError> {
-        let waiting = self
-            .requests
-            .get_mut(&request)
-            .and_then(|p| p.yields.iter_mut().find(|w| w.key == key))
-            .ok_or_else(|| ContractError::UnknownRequest(request.to_string()))?;
+        let unknown = || ContractError::UnknownRequest(request.to_string());
+        let mut record = self.request(&request)?.ok_or_else(unknown)?;
+        let waiting = record
+            .yields
+            .iter_mut()
+            .find(|w| w.key == key)
+            .ok_or_else(unknown)?;
         waiting.yield_id = Some(yield_id);
+        storage::save_request(&mut self.store, &record);
         Ok(())
     }
 
@@ -183,10 +173,12 @@ impl Contract {
             return Err(ContractError::NotParticipant(ctx.predecessor.to_string()));
         }
         let pending = self
-            .requests
-            .get(&request_id)
+            .request(&request_id)?
             .ok_or_else(|| ContractError::UnknownRequest(request_id.to_string()))?;
         let (scheme, root) = self.active_domain(pending.domain_id)?;
+        let root = root
+            .to_key()
+            .map_err(|e| ContractError::CorruptState(format!("domain key: {e}")))?;
         verify_response(
             crypto,
             scheme,
@@ -196,13 +188,20 @@ impl Contract {
             &pending.payload,
             response,
         )?;
-        let pending = self.requests.remove(&request_id).expect("found above");
         let json = serde_json::to_string(response).expect("responses serialize");
+        self.remove_request(&request_id)?;
         let yields = pending.yields.iter().filter_map(|w| w.yield_id).collect();
         Ok(vec![
             Effect::Resume(yields, json),
             Effect::Log(format!("signature for request {request_id} accepted")),
         ])
+    }
+
+    fn remove_request(&mut self, id: &RequestId) -> Result<(), ContractError> {
+        self.store.remove(&storage::request_key(id));
+        let pending = self.pending_count()?;
+        self.set_pending_count(pending.saturating_sub(1));
+        Ok(())
     }
 
     /// The host's callback for one yield: resumed with a signature, or timed out.
@@ -215,10 +214,15 @@ impl Contract {
         if let Some(json) = resumed_with {
             return YieldOutcome::Signature(json);
         }
-        if let Some(pending) = self.requests.get_mut(&request_id) {
+        // A record that no longer reads cannot be answered either: the caller times out all
+        // the same, and the record stays for whoever investigates.
+        if let Ok(Some(mut pending)) = self.request(&request_id) {
             pending.yields.retain(|w| w.key != key);
             if pending.yields.is_empty() {
-                self.requests.remove(&request_id);
+                // Cannot fail: the count was just read through the same storage.
+                let _ = self.remove_request(&request_id);
+            } else {
+                storage::save_request(&mut self.store, &pending);
             }
         }
         YieldOutcome::TimedOut

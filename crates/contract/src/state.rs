@@ -1,37 +1,28 @@
-//! The contract's whole state, and its versioned borsh layout.
+//! The contract's state: the root every call reads, and the storage beside it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use primitives::{DomainId, NearPublicKey, SignatureScheme};
+use primitives::{DomainId, RawPublicKey, SignatureScheme};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::ContractError;
-use crate::types::{AccountId, Config, DomainConfig, ParticipantInfo, Participants};
+use crate::storage::{MemStorage, Storage};
+use crate::types::{AccountId, Config, DomainConfig, Participants};
 
-pub use crate::requests::Requests;
-
-/// The stored form: a version tag, then that version's layout. A new version adds a variant
-/// and a migration from the previous one.
-#[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq)]
-pub enum VersionedState {
-    V1(Contract),
+/// The signer contract: its root value (kept under `STATE`) and its account's storage, where
+/// requests, candidates and the pending count live under their own keys
+/// ([`crate::storage`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Contract<S = MemStorage> {
+    pub(crate) root: Root,
+    pub(crate) store: S,
 }
 
-impl VersionedState {
-    pub fn into_current(self) -> Contract {
-        match self {
-            Self::V1(c) => c,
-        }
-    }
-}
-
-/// The signer contract.
+/// What every call reads: limits and the protocol state. Its size depends only on the
+/// participants, domains and their votes, never on requests or candidates.
 #[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq, Default)]
-pub struct Contract {
+pub struct Root {
     pub(crate) config: Config,
     pub(crate) protocol: ProtocolState,
-    /// Accounts that registered to join, with how to reach them.
-    pub(crate) candidates: BTreeMap<AccountId, ParticipantInfo>,
-    pub(crate) requests: Requests,
 }
 
 /// DESIGN §4.4.
@@ -61,8 +52,8 @@ pub struct Running {
     pub epoch: u64,
     pub participants: Participants,
     pub threshold: u64,
-    /// Domains with their root keys, in id order.
-    pub domains: Vec<(DomainConfig, NearPublicKey)>,
+    /// Domains with their root keys (as bytes: see [`RawPublicKey`]), in id order.
+    pub domains: Vec<(DomainConfig, RawPublicKey)>,
     pub next_domain_id: u64,
     pub votes: Votes,
 }
@@ -90,7 +81,7 @@ pub struct Initializing {
     pub previous: Running,
     pub domains: Vec<DomainConfig>,
     pub event: KeyEvent,
-    pub pk_votes: BTreeMap<DomainId, BTreeMap<AccountId, NearPublicKey>>,
+    pub pk_votes: BTreeMap<DomainId, BTreeMap<AccountId, RawPublicKey>>,
 }
 
 /// Keys moving to a new participant set; the previous network keeps signing meanwhile.
@@ -103,14 +94,35 @@ pub struct Resharing {
     pub reshared: BTreeSet<AccountId>,
 }
 
-impl Contract {
+impl<S: Storage> Contract<S> {
+    /// A contract whose root was read from its storage (see [`crate::storage::decode_root`]).
+    pub fn from_parts(root: Root, store: S) -> Self {
+        Self { root, store }
+    }
+
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    pub fn storage(&self) -> &S {
+        &self.store
+    }
+
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    pub fn into_parts(self) -> (Root, S) {
+        (self.root, self.store)
+    }
+
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.root.config
     }
 
     /// The network that signs now: the Running state, or the one a key event started from.
     pub(crate) fn signing_network(&self) -> Result<&Running, ContractError> {
-        match &self.protocol {
+        match &self.root.protocol {
             ProtocolState::NotInitialized => Err(ContractError::NotInitialized),
             ProtocolState::Running(r) => Ok(r),
             ProtocolState::Initializing(i) => Ok(&i.previous),
@@ -122,7 +134,7 @@ impl Contract {
     pub(crate) fn active_domain(
         &self,
         id: DomainId,
-    ) -> Result<(SignatureScheme, NearPublicKey), ContractError> {
+    ) -> Result<(SignatureScheme, RawPublicKey), ContractError> {
         self.signing_network()?
             .domains
             .iter()

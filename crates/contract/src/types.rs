@@ -2,7 +2,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use primitives::request::Payload;
-use primitives::{DomainId, NearPublicKey, ParticipantId, SignatureScheme};
+use primitives::{DomainId, NearPublicKey, ParticipantId, RawPublicKey, SignatureScheme};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +39,8 @@ impl From<&str> for AccountId {
 /// Everything a method may know about the call and the chain.
 #[derive(Clone, Debug)]
 pub struct Ctx {
+    /// The contract's own account.
+    pub current_account: AccountId,
     pub predecessor: AccountId,
     /// Attached deposit, in yoctoNEAR.
     pub deposit: u128,
@@ -126,12 +128,22 @@ impl Default for Config {
     }
 }
 
+/// An account that registered to join, and the deposit it keeps locked until it joins or
+/// withdraws (it pays for the storage its entry takes).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Candidate {
+    pub info: ParticipantInfo,
+    pub deposit: u128,
+}
+
 /// How to reach a participant and how to recognise it (DESIGN §6: the TLS key is the only one
 /// a peer's certificate may carry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct ParticipantInfo {
     pub url: String,
-    pub tls_public_key: NearPublicKey,
+    /// Kept as bytes (checked when it came in as a [`NearPublicKey`]), so that reading the
+    /// state decodes no points.
+    pub tls_public_key: RawPublicKey,
 }
 
 /// A participant as `init` takes it: `{"account_id", "url", "tls_public_key"}`.
@@ -146,7 +158,7 @@ impl From<InitParticipant> for (AccountId, ParticipantInfo) {
     fn from(p: InitParticipant) -> Self {
         let info = ParticipantInfo {
             url: p.url,
-            tls_public_key: p.tls_public_key,
+            tls_public_key: p.tls_public_key.into(),
         };
         (AccountId(p.account_id), info)
     }
@@ -200,12 +212,10 @@ pub struct DomainConfig {
     pub scheme: SignatureScheme,
 }
 
-/// A request waiting for the network's answer.
+/// A request waiting for the network's answer, as stored under its own key.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct PendingRequest {
     pub id: RequestId,
-    /// Position in the queue: the indexer's cursor.
-    pub seq: u64,
     pub predecessor: AccountId,
     pub path: String,
     pub payload: Payload,
@@ -214,7 +224,9 @@ pub struct PendingRequest {
     /// rerandomize with (DESIGN §5), fixed only after the request was in.
     pub entropy: [u8; 32],
     pub created_at: u64,
-    /// Every caller waiting for this answer.
+    /// The key the next caller waiting for this request gets.
+    pub next_key: u64,
+    /// Every caller waiting for this answer (at most [`crate::MAX_WAITING`]).
     pub yields: Vec<Waiting>,
 }
 

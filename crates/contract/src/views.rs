@@ -2,12 +2,13 @@
 
 use primitives::derivation::derive_public_key;
 use primitives::request::Payload;
-use primitives::{DomainId, NearPublicKey, ParticipantId, SignatureScheme};
+use primitives::{DomainId, NearPublicKey, ParticipantId, RawPublicKey, SignatureScheme};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ContractError;
 use crate::state::{Contract, ProtocolState, Running};
-use crate::types::{AccountId, Config, DomainConfig, Participants, RequestId};
+use crate::storage::Storage;
+use crate::types::{AccountId, Config, DomainConfig, Participants, PendingRequest, RequestId};
 
 /// The contract's version, as `version()` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -63,11 +64,11 @@ pub struct SystemLoad {
     pub capacity: u64,
 }
 
-/// One pending request as the nodes' indexer sees it.
+/// One pending request: `pending_request({request_id})`, and what a node's indexer makes of
+/// a request record it reads from a block's changes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingRequestView {
     pub request_id: RequestId,
-    pub seq: u64,
     pub predecessor: AccountId,
     pub path: String,
     pub payload: Payload,
@@ -77,61 +78,78 @@ pub struct PendingRequestView {
     pub created_at: u64,
 }
 
-/// `pending_requests({cursor, limit})`: a page, and where the next one starts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingPage {
-    pub requests: Vec<PendingRequestView>,
-    pub next_cursor: Option<u64>,
+impl From<&PendingRequest> for PendingRequestView {
+    fn from(r: &PendingRequest) -> Self {
+        Self {
+            request_id: r.id,
+            predecessor: r.predecessor.clone(),
+            path: r.path.clone(),
+            payload: r.payload.clone(),
+            domain_id: r.domain_id,
+            entropy: hex::encode(r.entropy),
+            created_at: r.created_at,
+        }
+    }
 }
 
-/// The most requests one page returns.
-pub const MAX_PAGE: u32 = 100;
+/// A stored key as a view shows it (stored keys were checked when they came in).
+fn key(raw: &RawPublicKey) -> Result<NearPublicKey, ContractError> {
+    raw.to_key()
+        .map_err(|e| ContractError::CorruptState(format!("stored key {raw}: {e}")))
+}
 
-fn participants_view(p: &Participants) -> Vec<ParticipantView> {
+fn participants_view(p: &Participants) -> Result<Vec<ParticipantView>, ContractError> {
     p.iter()
-        .map(|(account, id, info)| ParticipantView {
-            account_id: account.clone(),
-            id: *id,
-            url: info.url.clone(),
-            tls_public_key: info.tls_public_key,
+        .map(|(account, id, info)| {
+            Ok(ParticipantView {
+                account_id: account.clone(),
+                id: *id,
+                url: info.url.clone(),
+                tls_public_key: key(&info.tls_public_key)?,
+            })
         })
         .collect()
 }
 
-fn domains_view(r: &Running) -> Vec<DomainView> {
+fn domains_view(r: &Running) -> Result<Vec<DomainView>, ContractError> {
     r.domains
         .iter()
-        .map(|(d, k)| DomainView {
-            id: d.id,
-            scheme: d.scheme,
-            public_key: *k,
+        .map(|(d, k)| {
+            Ok(DomainView {
+                id: d.id,
+                scheme: d.scheme,
+                public_key: key(k)?,
+            })
         })
         .collect()
 }
 
-impl Contract {
-    pub fn state_view(&self) -> StateView {
+impl<S: Storage> Contract<S> {
+    pub fn state_view(&self) -> Result<StateView, ContractError> {
         let network = self.signing_network().ok();
         let candidates = self
-            .candidates
-            .iter()
-            .map(|(account, info)| ParticipantView {
-                account_id: account.clone(),
-                // Candidates have no id until they join.
-                id: ParticipantId(u32::MAX),
-                url: info.url.clone(),
-                tls_public_key: info.tls_public_key,
+            .candidates()?
+            .into_iter()
+            .map(|(account, c)| {
+                Ok(ParticipantView {
+                    account_id: account,
+                    // Candidates have no id until they join.
+                    id: ParticipantId(u32::MAX),
+                    url: c.info.url,
+                    tls_public_key: key(&c.info.tls_public_key)?,
+                })
             })
-            .collect();
-        StateView {
-            state: self.protocol.name().to_owned(),
+            .collect::<Result<_, ContractError>>()?;
+        Ok(StateView {
+            state: self.root.protocol.name().to_owned(),
             epoch: network.map(|r| r.epoch),
             threshold: network.map(|r| r.threshold),
             participants: network
                 .map(|r| participants_view(&r.participants))
+                .transpose()?
                 .unwrap_or_default(),
-            domains: network.map(domains_view).unwrap_or_default(),
-            initializing: match &self.protocol {
+            domains: network.map(domains_view).transpose()?.unwrap_or_default(),
+            initializing: match &self.root.protocol {
                 ProtocolState::Initializing(i) => Some(InitializingView {
                     domains: i.domains.clone(),
                     started_at: i.event.started_at,
@@ -143,9 +161,9 @@ impl Contract {
                 }),
                 _ => None,
             },
-            resharing: match &self.protocol {
+            resharing: match &self.root.protocol {
                 ProtocolState::Resharing(r) => Some(ResharingView {
-                    participants: participants_view(&r.new_participants),
+                    participants: participants_view(&r.new_participants)?,
                     threshold: r.new_threshold,
                     started_at: r.event.started_at,
                     reshared: r.reshared.iter().cloned().collect(),
@@ -153,7 +171,7 @@ impl Contract {
                 _ => None,
             },
             candidates,
-        }
+        })
     }
 
     pub fn version(&self) -> &'static str {
@@ -161,19 +179,27 @@ impl Contract {
     }
 
     pub fn config_view(&self) -> Config {
-        self.config.clone()
+        self.root.config.clone()
     }
 
-    pub fn system_load(&self) -> SystemLoad {
-        SystemLoad {
-            pending_requests: self.requests.len() as u64,
-            capacity: u64::from(self.config.max_pending_requests),
-        }
+    pub fn system_load(&self) -> Result<SystemLoad, ContractError> {
+        Ok(SystemLoad {
+            pending_requests: u64::from(self.pending_count()?),
+            capacity: u64::from(self.root.config.max_pending_requests),
+        })
+    }
+
+    /// `pending_request({request_id})`: the request if it is pending.
+    pub fn pending_request(
+        &self,
+        id: &RequestId,
+    ) -> Result<Option<PendingRequestView>, ContractError> {
+        Ok(self.request(id)?.as_ref().map(PendingRequestView::from))
     }
 
     /// The root key of a domain (domain 0 when none is given, as NEAR's signer does).
     pub fn public_key(&self, domain_id: Option<DomainId>) -> Result<NearPublicKey, ContractError> {
-        Ok(self.active_domain(domain_id.unwrap_or(DomainId(0)))?.1)
+        key(&self.active_domain(domain_id.unwrap_or(DomainId(0)))?.1)
     }
 
     /// The key `predecessor` signs with under `path` in a domain.
@@ -201,31 +227,5 @@ impl Contract {
             .find(|(d, _)| d.scheme == scheme)
             .map(|(d, _)| d.id.0)
             .ok_or(ContractError::NoDomainForScheme(scheme))
-    }
-
-    /// Pending requests from `cursor` on (oldest first), at most `limit` (≤ [`MAX_PAGE`]).
-    pub fn pending_requests(&self, cursor: Option<u64>, limit: Option<u32>) -> PendingPage {
-        let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
-        let requests: Vec<PendingRequestView> = self
-            .requests
-            .page(cursor.unwrap_or(0), limit + 1)
-            .map(|r| PendingRequestView {
-                request_id: r.id,
-                seq: r.seq,
-                predecessor: r.predecessor.clone(),
-                path: r.path.clone(),
-                payload: r.payload.clone(),
-                domain_id: r.domain_id,
-                entropy: hex::encode(r.entropy),
-                created_at: r.created_at,
-            })
-            .collect();
-        let next_cursor = requests.get(limit).map(|r| r.seq);
-        let mut requests = requests;
-        requests.truncate(limit);
-        PendingPage {
-            requests,
-            next_cursor,
-        }
     }
 }

@@ -2,10 +2,14 @@
 //! account's storage, recording the receipts, yields and resumes a call asks for.
 //!
 //! The VM (near-vm-runner) meters gas, checks limits and decodes every host call; this side
-//! only keeps state. Storage is a working copy: the caller commits it if the call succeeds and
-//! drops it if it fails, so a failed call changes nothing, as on NEAR. Data ids (which are
-//! also yield ids) are derived from the receipt being executed and a counter, so they are
-//! unique across the chain's whole history.
+//! only keeps state. Reads go through the receipt's write overlay ([`Scope`]) to the account's
+//! committed storage, and writes go to the overlay only: the chain commits the overlay if the
+//! receipt succeeds and drops it if it fails, so a failed receipt changes nothing, as on NEAR.
+//! Nothing is copied per call. Data ids (which are also yield ids) are derived from the
+//! receipt being executed and a counter, so they are unique across the chain's whole history.
+//!
+//! `promise_yield_resume` succeeds for a yield of this account that is still open (the chain
+//! answers from its index) or that this receipt created, once per yield and receipt.
 //!
 //! Caveats: storage reads and writes are not charged per trie node touched (NEAR charges
 //! those through the access tracker; the devnet's gas is therefore a little lower); actions a
@@ -23,6 +27,8 @@ use near_vm_runner::logic::types::{
 };
 use near_vm_runner::logic::{External, HostError, StorageAccessTracker, VMLogicError, ValuePtr};
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::storage::Overlay;
 
 type Result<T, E = VMLogicError> = std::result::Result<T, E>;
 
@@ -61,16 +67,25 @@ pub struct NewReceipt {
     pub refund_to: Option<AccountId>,
 }
 
+/// What the calls of one receipt share: its uncommitted writes and the yields it created or
+/// resumed.
+#[derive(Debug, Default)]
+pub struct Scope {
+    pub overlay: Overlay,
+    created_yields: BTreeSet<CryptoHash>,
+    resumed: BTreeSet<CryptoHash>,
+}
+
 /// One call's host: the account's storage and what the call asked the chain to do.
 pub struct Host<'a> {
-    storage: &'a mut BTreeMap<Vec<u8>, Vec<u8>>,
+    committed: &'a BTreeMap<Vec<u8>, Vec<u8>>,
+    scope: &'a mut Scope,
     current: AccountId,
     /// The id of the receipt being executed: seeds data ids.
     seed: CryptoHash,
     data_count: u64,
-    /// Yields of this account still waiting: `promise_yield_resume` answers whether the id is
-    /// one of them (and a second resume of the same id in this call is refused).
-    open_yields: BTreeSet<CryptoHash>,
+    /// Whether a data id is a yield of this account still open (from the chain's index).
+    open_yield: &'a (dyn Fn(&CryptoHash) -> bool + Sync),
     pub receipts: Vec<NewReceipt>,
     pub resumes: Vec<(CryptoHash, Vec<u8>)>,
     pub unsupported: Option<&'static str>,
@@ -78,20 +93,30 @@ pub struct Host<'a> {
 
 impl<'a> Host<'a> {
     pub fn new(
-        storage: &'a mut BTreeMap<Vec<u8>, Vec<u8>>,
+        committed: &'a BTreeMap<Vec<u8>, Vec<u8>>,
+        scope: &'a mut Scope,
         current: AccountId,
         seed: CryptoHash,
-        open_yields: BTreeSet<CryptoHash>,
+        open_yield: &'a (dyn Fn(&CryptoHash) -> bool + Sync),
     ) -> Self {
         Self {
-            storage,
+            committed,
+            scope,
             current,
             seed,
             data_count: 0,
-            open_yields,
+            open_yield,
             receipts: vec![],
             resumes: vec![],
             unsupported: None,
+        }
+    }
+
+    /// A key's value as this receipt sees it: its own writes first.
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        match self.scope.overlay.get(key) {
+            Some(value) => value.as_deref(),
+            None => self.committed.get(key).map(Vec::as_slice),
         }
     }
 
@@ -133,7 +158,11 @@ impl External for Host<'_> {
         key: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        Ok(self.storage.insert(key.to_vec(), value.to_vec()))
+        let old = self.get(key).map(<[u8]>::to_vec);
+        self.scope
+            .overlay
+            .insert(key.to_vec(), Some(value.to_vec()));
+        Ok(old)
     }
 
     fn storage_get<'b>(
@@ -142,9 +171,8 @@ impl External for Host<'_> {
         key: &[u8],
     ) -> Result<Option<Box<dyn ValuePtr + 'b>>> {
         Ok(self
-            .storage
             .get(key)
-            .map(|v| Box::new(Value(v.clone())) as Box<dyn ValuePtr>))
+            .map(|v| Box::new(Value(v.to_vec())) as Box<dyn ValuePtr>))
     }
 
     fn storage_remove(
@@ -152,11 +180,14 @@ impl External for Host<'_> {
         _: &mut dyn StorageAccessTracker,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        Ok(self.storage.remove(key))
+        // As NEAR's trie update does, the removal is recorded even for an absent key.
+        let old = self.get(key).map(<[u8]>::to_vec);
+        self.scope.overlay.insert(key.to_vec(), None);
+        Ok(old)
     }
 
     fn storage_has_key(&mut self, _: &mut dyn StorageAccessTracker, key: &[u8]) -> Result<bool> {
-        Ok(self.storage.contains_key(key))
+        Ok(self.get(key).is_some())
     }
 
     fn generate_data_id(&mut self) -> CryptoHash {
@@ -213,7 +244,7 @@ impl External for Host<'_> {
             actions: vec![],
             refund_to: None,
         });
-        self.open_yields.insert(data_id);
+        self.scope.created_yields.insert(data_id);
         Ok((self.receipts.len() as u64 - 1, data_id))
     }
 
@@ -231,7 +262,8 @@ impl External for Host<'_> {
     }
 
     fn submit_promise_resume_data(&mut self, data_id: CryptoHash, data: Vec<u8>) -> Result<bool> {
-        if !self.open_yields.remove(&data_id) {
+        let known = self.scope.created_yields.contains(&data_id) || (self.open_yield)(&data_id);
+        if !known || !self.scope.resumed.insert(data_id) {
             return Ok(false);
         }
         self.resumes.push((data_id, data));

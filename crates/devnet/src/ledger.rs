@@ -10,14 +10,20 @@
 //!   (following `promise_return` forwards) or a yield's data; a yield not resumed within the
 //!   protocol's `yield_timeout_length_in_blocks` (200) resolves as failed;
 //! - receipts a block creates run in a later block, so a `sign` answers a few blocks after the
-//!   `respond` that resumed it, as on NEAR;
-//! - a receipt's actions are atomic: if one fails, its storage writes and new receipts are
-//!   dropped and its deposits are refunded; gas burnt is charged to the signer regardless.
+//!   `respond` that resumed it, as on NEAR; a block runs its ready receipts in creation order;
+//! - a receipt's actions are atomic: its storage writes go to an overlay over the receiver's
+//!   committed storage ([`crate::host::Scope`]), committed when every action succeeded and
+//!   dropped otherwise, with its new receipts and resumes; a failed receipt's deposits are
+//!   refunded; gas burnt is charged to the signer regardless.
+//!
+//! Work per block is proportional to what the block does: the waiting receipts are indexed
+//! ([`crate::receipts`]), storage usage is a running count ([`crate::storage`]), and every
+//! committed storage write is logged per block with its receipt ([`crate::storage::ChangeLog`]).
+//! What changed since the last save is tracked in [`Dirty`] for the store.
 //!
 //! Caveats: one shard, no validators, no storage staking; gas is charged at a fixed price after
 //! execution rather than prepaid; account creation, keys and deploys happen at genesis only.
 
-use near_crypto::PublicKey;
 use near_primitives::errors::{
     ActionError, ActionErrorKind, ActionsValidationError, CompilationError, FunctionCallError,
     InvalidAccessKeyError, InvalidTxError, TxExecutionError,
@@ -26,93 +32,17 @@ use near_primitives::hash::{hash, CryptoHash};
 use near_primitives::transaction::{Action, SignedTransaction};
 use near_primitives::types::AccountId;
 use near_vm_runner::logic::ReturnData;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::host::{ActionSpec, Host};
+use crate::history::{Executed, History, ReceiptResult, TxRecord};
+use crate::host::{ActionSpec, Host, NewReceipt, Scope};
+use crate::receipts::{Dep, Input, Pending, Receipt};
+use crate::storage::{Account, ChangeLog, Overlay, StateChange};
 use crate::vm::{CallInput, Code, Vm};
 
 /// yoctoNEAR per unit of gas (NEAR's minimum gas price).
 pub const GAS_PRICE: u128 = 100_000_000;
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Account {
-    pub balance: u128,
-    /// Full-access keys and their nonces.
-    pub keys: BTreeMap<PublicKey, u64>,
-    pub code_hash: Option<CryptoHash>,
-    pub storage: BTreeMap<Vec<u8>, Vec<u8>>,
-}
-
-impl Account {
-    /// Bytes the account occupies, as NEAR counts them (100 per account, 40 per record).
-    pub fn storage_usage(&self, code_len: usize) -> u64 {
-        let records: usize = self
-            .storage
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 40)
-            .sum();
-        (100 + code_len + records + self.keys.len() * 82) as u64
-    }
-}
-
-/// What a receipt waits for before it runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Dep {
-    Receipt(CryptoHash),
-    Yield {
-        data_id: CryptoHash,
-        created: u64,
-        data: Option<Vec<u8>>,
-    },
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Receipt {
-    pub id: CryptoHash,
-    pub tx: CryptoHash,
-    pub predecessor: AccountId,
-    pub signer: AccountId,
-    pub signer_key: PublicKey,
-    pub receiver: AccountId,
-    pub refund_to: AccountId,
-    pub actions: Vec<ActionSpec>,
-    pub deps: Vec<Dep>,
-}
-
-/// How a receipt ended.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum ReceiptResult {
-    Value(Vec<u8>),
-    /// NEAR's error for the receipt (an `ActionError`), as JSON.
-    Failed(String),
-    /// The value is another receipt's (`promise_return`).
-    Forward(CryptoHash),
-}
-
-/// What one executed receipt did, for `tx` outcomes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Executed {
-    pub id: CryptoHash,
-    pub executor: AccountId,
-    pub block_height: u64,
-    pub logs: Vec<String>,
-    pub new_receipts: Vec<CryptoHash>,
-    pub gas_burnt: u64,
-    pub result: ReceiptResult,
-}
-
-/// A transaction the chain admitted.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TxRecord {
-    /// The borsh `SignedTransaction`.
-    pub signed: Vec<u8>,
-    pub included_at: u64,
-    pub receipt: CryptoHash,
-    /// Every receipt it led to, in creation order.
-    pub receipts: Vec<CryptoHash>,
-}
 
 /// Where a transaction stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,8 +52,7 @@ pub enum TxStatus {
     Failed(TxExecutionError),
 }
 
-/// Everything the chain knows; what persists is this.
-#[derive(Default, Serialize, Deserialize)]
+/// Everything the chain knows.
 pub struct Ledger {
     pub height: u64,
     pub seed: [u8; 32],
@@ -131,28 +60,61 @@ pub struct Ledger {
     pub genesis_time_ns: u64,
     pub block_interval_ns: u64,
     pub accounts: BTreeMap<AccountId, Account>,
-    /// Receipts waiting to run, in creation order.
-    pub pending: Vec<Receipt>,
-    // History is kept (and persisted) per entry, not with the state above.
-    #[serde(skip)]
-    pub executed: HashMap<CryptoHash, Executed>,
-    #[serde(skip)]
-    pub txs: HashMap<CryptoHash, TxRecord>,
-    #[serde(skip)]
+    /// Receipts waiting to run.
+    pub pending: Pending,
+    pub history: History,
+    /// Storage writes of recent blocks.
+    pub changes: ChangeLog,
     pub codes: HashMap<CryptoHash, Code>,
-    #[serde(skip)]
     pub vm: Vm,
-    /// Keys changed since the last save: what the store must write.
-    #[serde(skip)]
+    /// What changed since the last save: what the store must write.
     pub dirty: Dirty,
 }
 
-/// What changed since the last save.
+impl Default for Ledger {
+    fn default() -> Self {
+        let vm = Vm::default();
+        Self {
+            height: 0,
+            seed: [0; 32],
+            genesis_time_ns: 0,
+            block_interval_ns: 0,
+            accounts: BTreeMap::new(),
+            pending: Pending::new(vm.yield_timeout_blocks()),
+            history: History::default(),
+            changes: ChangeLog::default(),
+            codes: HashMap::new(),
+            vm,
+            dirty: Dirty::default(),
+        }
+    }
+}
+
+/// What changed since the last save; each set names records to write (or delete, when the
+/// ledger no longer holds them).
 #[derive(Default)]
 pub struct Dirty {
+    /// Height, seed, times.
+    pub meta: bool,
+    pub accounts: BTreeSet<AccountId>,
+    pub storage: BTreeSet<(AccountId, Vec<u8>)>,
+    pub receipts: BTreeSet<CryptoHash>,
+    pub codes: BTreeSet<CryptoHash>,
     pub txs: BTreeSet<CryptoHash>,
     pub executed: BTreeSet<CryptoHash>,
-    pub state: bool,
+    /// Blocks whose change log is to be written.
+    pub changes: BTreeSet<u64>,
+    /// Blocks whose change log is to be deleted.
+    pub pruned: BTreeSet<u64>,
+}
+
+/// What a successful receipt leaves to commit.
+struct Done {
+    value: ReturnData,
+    receipts: Vec<NewReceipt>,
+    resumes: Vec<(CryptoHash, Vec<u8>)>,
+    overlay: Overlay,
+    balance: u128,
 }
 
 fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
@@ -165,6 +127,40 @@ fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
 
 fn execution_error(message: String) -> ActionErrorKind {
     ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(message))
+}
+
+/// A transaction's actions as receipt actions, and the deposits they carry.
+fn action_specs(tx: &SignedTransaction) -> Result<(Vec<ActionSpec>, u128), InvalidTxError> {
+    let mut actions = vec![];
+    let mut cost: u128 = 0;
+    for action in tx.transaction.actions() {
+        let spec = match action {
+            Action::FunctionCall(f) => ActionSpec::FunctionCall {
+                method: f.method_name.clone(),
+                args: f.args.clone(),
+                deposit: f.deposit.as_yoctonear(),
+                gas: f.gas.as_gas(),
+            },
+            Action::Transfer(t) => ActionSpec::Transfer {
+                deposit: t.deposit.as_yoctonear(),
+            },
+            other => {
+                let name = format!("{other:?}");
+                let name = name.split(['(', ' ']).next().unwrap_or("this").to_owned();
+                return Err(InvalidTxError::ActionsValidation(
+                    ActionsValidationError::UnsupportedProtocolFeature {
+                        protocol_feature: format!(
+                            "{name} actions (the devnet runs function calls and transfers)"
+                        ),
+                        version: near_primitives::version::PROTOCOL_VERSION,
+                    },
+                ));
+            }
+        };
+        cost = cost.saturating_add(spec.deposit());
+        actions.push(spec);
+    }
+    Ok((actions, cost))
 }
 
 impl Ledger {
@@ -191,16 +187,22 @@ impl Ledger {
         self.genesis_time_ns + height * self.block_interval_ns
     }
 
+    /// An account, to change: it is saved with the next block.
+    fn account_mut(&mut self, id: &AccountId) -> Option<&mut Account> {
+        let account = self.accounts.get_mut(id)?;
+        self.dirty.accounts.insert(id.clone());
+        Some(account)
+    }
+
     /// Deploys `wasm` on `account` (genesis only).
     pub fn deploy(&mut self, account: &AccountId, wasm: Vec<u8>) -> Result<(), String> {
         let code = Code::new(wasm);
         let a = self
-            .accounts
-            .get_mut(account)
+            .account_mut(account)
             .ok_or_else(|| format!("no account {account}"))?;
         a.code_hash = Some(code.hash());
+        self.dirty.codes.insert(code.hash());
         self.codes.insert(code.hash(), code);
-        self.dirty.state = true;
         Ok(())
     }
 
@@ -208,41 +210,13 @@ impl Ledger {
     /// transaction changes nothing.
     pub fn admit(&mut self, tx: SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
         let (hash, _) = tx.transaction.get_hash_and_size();
-        if self.txs.contains_key(&hash) {
+        if self.history.tx(&hash).is_some() {
             // NEAR answers a resubmission with the original's outcome.
             return Ok(hash);
         }
         let signer = tx.transaction.signer_id().clone();
         let public_key = tx.transaction.public_key().clone();
-        let mut actions = vec![];
-        let mut cost: u128 = 0;
-        for action in tx.transaction.actions() {
-            let spec = match action {
-                Action::FunctionCall(f) => ActionSpec::FunctionCall {
-                    method: f.method_name.clone(),
-                    args: f.args.clone(),
-                    deposit: f.deposit.as_yoctonear(),
-                    gas: f.gas.as_gas(),
-                },
-                Action::Transfer(t) => ActionSpec::Transfer {
-                    deposit: t.deposit.as_yoctonear(),
-                },
-                other => {
-                    let name = format!("{other:?}");
-                    let name = name.split(['(', ' ']).next().unwrap_or("this").to_owned();
-                    return Err(InvalidTxError::ActionsValidation(
-                        ActionsValidationError::UnsupportedProtocolFeature {
-                            protocol_feature: format!(
-                                "{name} actions (the devnet runs function calls and transfers)"
-                            ),
-                            version: near_primitives::version::PROTOCOL_VERSION,
-                        },
-                    ));
-                }
-            };
-            cost = cost.saturating_add(spec.deposit());
-            actions.push(spec);
-        }
+        let (actions, cost) = action_specs(&tx)?;
         let account =
             self.accounts
                 .get(&signer)
@@ -269,12 +243,15 @@ impl Ledger {
                 cost: near_primitives::types::Balance::from_yoctonear(cost),
             });
         }
-        let account = self.accounts.get_mut(&signer).expect("checked above");
-        account.balance -= cost;
-        account.keys.insert(public_key.clone(), tx_nonce);
+        if let Some(account) = self.account_mut(&signer) {
+            account.balance -= cost;
+            account.keys.insert(public_key.clone(), tx_nonce);
+        }
         let receipt_id = hash_of(&[b"receipt".as_slice(), hash.as_ref()]);
-        self.pending.push(Receipt {
+        let seq = self.pending.new_seq();
+        self.queue(Receipt {
             id: receipt_id,
+            seq,
             tx: hash,
             predecessor: signer.clone(),
             signer: signer.clone(),
@@ -284,7 +261,7 @@ impl Ledger {
             actions,
             deps: vec![],
         });
-        self.txs.insert(
+        self.history.add_tx(
             hash,
             TxRecord {
                 signed: borsh::to_vec(&tx).expect("transactions serialize"),
@@ -294,28 +271,22 @@ impl Ledger {
             },
         );
         self.dirty.txs.insert(hash);
-        self.dirty.state = true;
         Ok(hash)
+    }
+
+    fn queue(&mut self, r: Receipt) {
+        self.dirty.receipts.insert(r.id);
+        self.pending.push(r);
     }
 
     /// A receipt's result, following forwards; `None` while it (or what it forwards to) has
     /// not run.
     pub fn final_result(&self, id: &CryptoHash) -> Option<Result<Vec<u8>, String>> {
-        let mut id = *id;
-        // A forward chain is acyclic (a receipt forwards to one it created); the bound is
-        // defensive.
-        for _ in 0..1024 {
-            match &self.executed.get(&id)?.result {
-                ReceiptResult::Value(v) => return Some(Ok(v.clone())),
-                ReceiptResult::Failed(e) => return Some(Err(e.clone())),
-                ReceiptResult::Forward(next) => id = *next,
-            }
-        }
-        None
+        self.history.resolve(id).ok()
     }
 
     pub fn tx_status(&self, hash: &CryptoHash) -> Option<TxStatus> {
-        let record = self.txs.get(hash)?;
+        let record = self.history.tx(hash)?;
         Some(match self.final_result(&record.receipt) {
             None => TxStatus::Pending,
             Some(Ok(v)) => TxStatus::Value(v),
@@ -325,149 +296,132 @@ impl Ledger {
         })
     }
 
-    fn resolved(&self, dep: &Dep) -> Option<Option<Vec<u8>>> {
-        match dep {
-            Dep::Receipt(id) => self.final_result(id).map(Result::ok),
-            Dep::Yield {
-                data: Some(data), ..
-            } => Some(Some(data.clone())),
-            Dep::Yield { created, .. } => {
-                (self.height >= created + self.vm.yield_timeout_blocks()).then_some(None)
-            }
-        }
-    }
-
-    /// Yields of `account` still open for a resume.
-    fn open_yields(&self, account: &AccountId) -> BTreeSet<CryptoHash> {
-        self.pending
-            .iter()
-            .filter(|r| &r.receiver == account)
-            .flat_map(|r| &r.deps)
-            .filter_map(|d| match d {
-                Dep::Yield {
-                    data_id,
-                    data: None,
-                    created,
-                } if self.height < created + self.vm.yield_timeout_blocks() => Some(*data_id),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Produces the next block: every receipt whose inputs are ready runs.
+    /// Produces the next block: every receipt whose inputs are ready runs, in creation order.
     pub fn produce_block(&mut self) {
         self.height += 1;
-        self.dirty.state = true;
-        let pending = std::mem::take(&mut self.pending);
-        let mut waiting = vec![];
-        let mut ready = vec![];
-        for r in pending {
-            match r
-                .deps
-                .iter()
-                .map(|d| self.resolved(d))
-                .collect::<Option<Vec<_>>>()
-            {
-                Some(inputs) => ready.push((r, inputs)),
-                None => waiting.push(r),
-            }
-        }
-        self.pending = waiting;
+        let height = self.height;
+        self.dirty.meta = true;
+        let pruned = self.changes.start_block(height);
+        self.dirty.pruned.extend(pruned);
+        self.dirty.changes.insert(height);
+        let timeout = self.vm.yield_timeout_blocks();
+        let history = &self.history;
+        let ready = self.pending.take_ready(height, |dep| match dep {
+            Dep::Receipt(id) => match history.resolve(id) {
+                Ok(result) => Input::Ready(result.ok()),
+                Err(waiting) => Input::Receipt(waiting),
+            },
+            Dep::Yield {
+                data: Some(data), ..
+            } => Input::Ready(Some(data.clone())),
+            Dep::Yield { created, .. } if height >= created + timeout => Input::Ready(None),
+            Dep::Yield { .. } => Input::Yield,
+        });
         for (receipt, inputs) in ready {
+            self.dirty.receipts.insert(receipt.id);
             self.execute(receipt, inputs);
         }
     }
 
     fn execute(&mut self, r: Receipt, inputs: Vec<Option<Vec<u8>>>) {
-        let height = self.height;
         let deposits: u128 = r.actions.iter().map(ActionSpec::deposit).sum();
         let mut logs = vec![];
         let mut gas_burnt = 0u64;
-        let mut new = vec![];
-        let result = match self.accounts.get(&r.receiver) {
-            None => failed(
-                ActionErrorKind::AccountDoesNotExist {
-                    account_id: r.receiver.clone(),
-                },
-                0,
-            ),
-            Some(account) => {
-                let mut working = account.clone();
-                working.balance = working.balance.saturating_add(deposits);
-                let outcome =
-                    self.run_actions(&r, &inputs, &mut working, &mut logs, &mut gas_burnt);
-                match outcome {
-                    Ok((value, receipts, resumes)) => {
-                        self.accounts.insert(r.receiver.clone(), working);
-                        for (data_id, data) in resumes {
-                            self.resume(&data_id, data);
-                        }
-                        let ids = self.spawn(&r, receipts);
-                        new.clone_from(&ids);
-                        match value {
-                            ReturnData::Value(v) => ReceiptResult::Value(v),
-                            ReturnData::None => ReceiptResult::Value(vec![]),
-                            ReturnData::ReceiptIndex(i) => match ids.get(i as usize) {
-                                Some(id) => ReceiptResult::Forward(*id),
-                                None => failed(execution_error("bad promise index".into()), 0),
-                            },
-                        }
-                    }
-                    Err(e) => e,
-                }
-            }
+        let (result, new) = match self.run_actions(&r, &inputs, deposits, &mut logs, &mut gas_burnt)
+        {
+            Ok(done) => self.commit(&r, done),
+            Err(e) => (e, vec![]),
         };
         if matches!(result, ReceiptResult::Failed(_)) && deposits > 0 {
-            if let Some(a) = self.accounts.get_mut(&r.refund_to) {
+            if let Some(a) = self.account_mut(&r.refund_to) {
                 a.balance = a.balance.saturating_add(deposits);
             }
         }
-        if let Some(signer) = self.accounts.get_mut(&r.signer) {
+        if let Some(signer) = self.account_mut(&r.signer) {
             signer.balance = signer
                 .balance
                 .saturating_sub(u128::from(gas_burnt) * GAS_PRICE);
         }
-        self.executed.insert(
-            r.id,
-            Executed {
-                id: r.id,
-                executor: r.receiver.clone(),
-                block_height: height,
-                logs,
-                new_receipts: new.clone(),
-                gas_burnt,
-                result,
-            },
-        );
+        self.history.add_executed(Executed {
+            id: r.id,
+            executor: r.receiver.clone(),
+            block_height: self.height,
+            index: 0,
+            logs,
+            new_receipts: new.clone(),
+            gas_burnt,
+            result,
+        });
         self.dirty.executed.insert(r.id);
-        if let Some(tx) = self.txs.get_mut(&r.tx) {
-            tx.receipts.extend(new);
+        self.pending.ran(&r.id);
+        if self.history.extend_tx(&r.tx, &new) {
             self.dirty.txs.insert(r.tx);
         }
     }
 
-    /// Runs a receipt's actions on a working copy of the receiver; an error is the receipt's
-    /// failure and leaves the ledger as it was.
-    #[allow(clippy::type_complexity)]
+    /// Commits a successful receipt: its storage writes (logged), balance, new receipts and
+    /// resumes. Returns its result and new receipts' ids.
+    fn commit(&mut self, r: &Receipt, done: Done) -> (ReceiptResult, Vec<CryptoHash>) {
+        let Some(account) = self.accounts.get_mut(&r.receiver) else {
+            // run_actions found the account; defensive only.
+            return (failed(execution_error("no receiver".into()), 0), vec![]);
+        };
+        account.balance = done.balance;
+        let (changes, dirty) = (&mut self.changes, &mut self.dirty);
+        account.commit(done.overlay, |key, value| {
+            changes.push(StateChange {
+                account_id: r.receiver.clone(),
+                key: key.to_vec(),
+                value: value.map(<[u8]>::to_vec),
+                cause: r.id,
+            });
+            dirty.storage.insert((r.receiver.clone(), key.to_vec()));
+        });
+        dirty.accounts.insert(r.receiver.clone());
+        // Spawned first: a yield this receipt created may be resumed by it too.
+        let ids = self.spawn(r, done.receipts);
+        for (data_id, data) in done.resumes {
+            if let Some(waiting) = self.pending.resume(&data_id, data) {
+                self.dirty.receipts.insert(waiting);
+            }
+        }
+        let result = match done.value {
+            ReturnData::Value(v) => ReceiptResult::Value(v),
+            ReturnData::None => ReceiptResult::Value(vec![]),
+            ReturnData::ReceiptIndex(i) => match ids.get(i as usize) {
+                Some(id) => ReceiptResult::Forward(*id),
+                None => failed(execution_error("bad promise index".into()), 0),
+            },
+        };
+        (result, ids)
+    }
+
+    /// Runs a receipt's actions over a write overlay on the receiver's storage; an error is
+    /// the receipt's failure and leaves the ledger as it was.
     fn run_actions(
         &self,
         r: &Receipt,
         inputs: &[Option<Vec<u8>>],
-        working: &mut Account,
+        deposits: u128,
         logs: &mut Vec<String>,
         gas_burnt: &mut u64,
-    ) -> Result<
-        (
-            ReturnData,
-            Vec<crate::host::NewReceipt>,
-            Vec<(CryptoHash, Vec<u8>)>,
-        ),
-        ReceiptResult,
-    > {
+    ) -> Result<Done, ReceiptResult> {
+        let account = self.accounts.get(&r.receiver).ok_or_else(|| {
+            failed(
+                ActionErrorKind::AccountDoesNotExist {
+                    account_id: r.receiver.clone(),
+                },
+                0,
+            )
+        })?;
+        let mut balance = account.balance.saturating_add(deposits);
+        let mut scope = Scope::default();
         let mut value = ReturnData::None;
         let mut receipts = vec![];
         let mut resumes = vec![];
-        let mut open = self.open_yields(&r.receiver);
+        let height = self.height;
+        let pending = &self.pending;
+        let open_yield = |id: &CryptoHash| pending.is_open_yield(id, &r.receiver, height);
         for (index, action) in r.actions.iter().enumerate() {
             let ActionSpec::FunctionCall {
                 method,
@@ -479,7 +433,7 @@ impl Ledger {
                 value = ReturnData::None;
                 continue;
             };
-            let code = working.code_hash.and_then(|h| self.codes.get(&h));
+            let code = account.code_hash.and_then(|h| self.codes.get(&h));
             let Some(code) = code else {
                 return Err(failed(
                     ActionErrorKind::FunctionCallError(FunctionCallError::CompilationError(
@@ -490,7 +444,8 @@ impl Ledger {
                     index,
                 ));
             };
-            let storage_usage = working.storage_usage(code.wasm().len());
+            let storage_usage = account.storage_usage(code.wasm().len()) - account.storage_bytes()
+                + account.storage_bytes_with(&scope.overlay);
             let input = CallInput {
                 current: &r.receiver,
                 signer: &r.signer,
@@ -499,23 +454,27 @@ impl Ledger {
                 method,
                 args,
                 promise_results: inputs.to_vec(),
-                block_height: self.height,
-                block_timestamp_ns: self.block_timestamp_ns(self.height),
-                random_seed: self.random_seed(self.height),
+                block_height: height,
+                block_timestamp_ns: self.block_timestamp_ns(height),
+                random_seed: self.random_seed(height),
                 // The VM adds the attached deposit to this itself.
-                balance: working.balance.saturating_sub(*deposit),
+                balance: balance.saturating_sub(*deposit),
                 storage_usage,
                 deposit: *deposit,
                 gas: *gas,
                 view: false,
             };
             let seed = hash_of(&[r.id.as_ref(), &(index as u64).to_le_bytes()]);
-            let mut storage = std::mem::take(&mut working.storage);
-            let mut host = Host::new(&mut storage, r.receiver.clone(), seed, open.clone());
+            let mut host = Host::new(
+                account.storage(),
+                &mut scope,
+                r.receiver.clone(),
+                seed,
+                &open_yield,
+            );
             let outcome = self.vm.run(code, &input, &mut host);
             let (new_receipts, new_resumes, unsupported) =
                 (host.receipts, host.resumes, host.unsupported);
-            working.storage = storage;
             *gas_burnt = gas_burnt.saturating_add(outcome.burnt_gas);
             logs.extend(outcome.logs);
             // First: an unsupported host call also aborts the VM, with a less telling error.
@@ -528,15 +487,12 @@ impl Ledger {
             if let Some(e) = outcome.error {
                 return Err(failed(execution_error(e), index));
             }
-            working.balance = outcome.balance;
+            balance = outcome.balance;
             // Promise indices are per call: shift this call's into the receipt's list.
             let offset = receipts.len() as u64;
             for mut nr in new_receipts {
                 nr.depends_on.iter_mut().for_each(|i| *i += offset);
                 receipts.push(nr);
-            }
-            for (id, _) in &new_resumes {
-                open.remove(id);
             }
             resumes.extend(new_resumes);
             value = match outcome.return_data {
@@ -544,37 +500,21 @@ impl Ledger {
                 other => other,
             };
         }
-        Ok((value, receipts, resumes))
-    }
-
-    fn resume(&mut self, data_id: &CryptoHash, data: Vec<u8>) {
-        for r in &mut self.pending {
-            for d in &mut r.deps {
-                if let Dep::Yield {
-                    data_id: id,
-                    data: slot @ None,
-                    ..
-                } = d
-                {
-                    if id == data_id {
-                        *slot = Some(data);
-                        return;
-                    }
-                }
-            }
-        }
+        Ok(Done {
+            value,
+            receipts,
+            resumes,
+            overlay: scope.overlay,
+            balance,
+        })
     }
 
     /// Queues the receipts a call created; returns their ids, by promise index.
-    fn spawn(
-        &mut self,
-        parent: &Receipt,
-        receipts: Vec<crate::host::NewReceipt>,
-    ) -> Vec<CryptoHash> {
+    fn spawn(&mut self, parent: &Receipt, receipts: Vec<NewReceipt>) -> Vec<CryptoHash> {
         let ids: Vec<CryptoHash> = (0..receipts.len())
             .map(|i| hash_of(&[parent.id.as_ref(), b"new", &(i as u64).to_le_bytes()]))
             .collect();
-        for (i, nr) in receipts.into_iter().enumerate() {
+        for (nr, id) in receipts.into_iter().zip(&ids) {
             let mut deps: Vec<Dep> = nr
                 .depends_on
                 .iter()
@@ -587,8 +527,10 @@ impl Ledger {
                     data: None,
                 });
             }
-            self.pending.push(Receipt {
-                id: ids[i],
+            let seq = self.pending.new_seq();
+            self.queue(Receipt {
+                id: *id,
+                seq,
                 tx: parent.tx,
                 predecessor: parent.receiver.clone(),
                 signer: parent.signer.clone(),
@@ -602,7 +544,8 @@ impl Ledger {
         ids
     }
 
-    /// Calls a view method: read-only, nothing persists.
+    /// Calls a view method: read-only, over the committed storage (not copied); nothing
+    /// persists.
     pub fn view(
         &self,
         account: &AccountId,
@@ -634,12 +577,13 @@ impl Ledger {
             gas: 0,
             view: true,
         };
-        let mut storage = a.storage.clone();
+        let mut scope = Scope::default();
         let mut host = Host::new(
-            &mut storage,
+            a.storage(),
+            &mut scope,
             account.clone(),
             CryptoHash::default(),
-            BTreeSet::new(),
+            &|_| false,
         );
         let outcome = self.vm.run(code, &input, &mut host);
         if let Some(e) = outcome.error {
@@ -667,3 +611,6 @@ pub enum ViewError {
 fn hash_of(parts: &[&[u8]]) -> CryptoHash {
     hash(&parts.concat())
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,21 +2,41 @@
 //! deploys on NEAR — under NEAR's own VM, and serves NEAR's JSON-RPC to nodes and clients.
 //!
 //! - [`vm`]: near-vm-runner (wasmtime) with the protocol's current limits and fees.
-//! - [`host`]: the host functions' state side — storage, receipts, yields, resumes.
+//! - [`host`]: the host functions' state side — storage through a receipt's write overlay,
+//!   receipts, yields, resumes.
+//! - [`storage`]: accounts' committed storage with a running usage count, and the per-block
+//!   log of storage changes.
+//! - [`receipts`]: the waiting receipts, indexed (open yields, yield timeouts, receipts
+//!   waiting for receipts), so a block looks only at receipts something happened to.
+//! - [`history`]: transactions and executed receipts, by id and by block height.
 //! - [`ledger`]: accounts, keys, balances, transactions → receipts → outcomes, blocks with
 //!   random seeds, yield timeouts (200 blocks); pure apart from the VM.
-//! - [`store`]: the ledger persisted in redb, one transaction per block.
+//! - [`store`]: the ledger persisted in redb per key, one transaction per block holding only
+//!   what changed.
 //! - [`rpc`]: `status`, `block`, `chunk`, `gas_price`, `query`, `send_tx`,
-//!   `broadcast_tx_commit` / `_async`, `tx`, `EXPERIMENTAL_tx_status`, with NEAR's shapes.
+//!   `broadcast_tx_commit` / `_async`, `tx`, `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_changes`
+//!   (data changes), `EXPERIMENTAL_changes_in_block`, with NEAR's shapes; [`views`] builds
+//!   nearcore's views of blocks and outcomes for it and for [`lake`].
+//! - [`lake`]: publishing each block to an S3 bucket in NEAR Lake's layout, for nodes that
+//!   follow the chain through NEAR Lake.
 //!
 //! [`Devnet`] ties them together: it opens (or creates from a [`Genesis`]) the chain in a data
-//! dir, produces blocks at a fixed interval and answers RPC.
+//! dir, produces blocks at a fixed interval, announces each new head on a watch channel
+//! ([`Devnet::heads`]) once the block is saved, and answers RPC.
 
+pub mod history;
 pub mod host;
+pub mod lake;
 pub mod ledger;
+pub mod receipts;
 pub mod rpc;
+pub mod storage;
 pub mod store;
+pub mod views;
 pub mod vm;
+
+#[cfg(test)]
+mod testing;
 
 use ledger::Ledger;
 use near_crypto::PublicKey;
@@ -25,6 +45,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use store::{Store, StoreError};
+use tokio::sync::watch;
 
 /// The chain id the devnet reports (`env::chain_id`, `status`).
 pub const CHAIN_ID: &str = "chainsig-devnet";
@@ -56,11 +77,12 @@ pub enum DevnetError {
     Genesis(String),
 }
 
-/// A running chain: the ledger, its store, and its block interval.
+/// A running chain: the ledger, its store, its block interval, and the head's height.
 pub struct Devnet {
     ledger: Mutex<Ledger>,
     store: Store,
     block_interval: Duration,
+    head: watch::Sender<u64>,
 }
 
 impl Devnet {
@@ -87,10 +109,12 @@ impl Devnet {
             ))
         })?;
         store.save(&mut ledger)?;
+        let (head, _) = watch::channel(ledger.height);
         let devnet = Arc::new(Self {
             ledger: Mutex::new(ledger),
             store,
             block_interval,
+            head,
         });
         Ok((devnet, created))
     }
@@ -107,11 +131,10 @@ impl Devnet {
             ..Ledger::default()
         };
         for a in genesis.accounts {
-            let account = ledger::Account {
-                balance: a.balance,
-                keys: a.keys.into_iter().map(|k| (k, 0)).collect(),
-                ..Default::default()
-            };
+            let mut account = storage::Account::default();
+            account.balance = a.balance;
+            account.keys = a.keys.into_iter().map(|k| (k, 0)).collect();
+            ledger.dirty.accounts.insert(a.account_id.clone());
             if ledger
                 .accounts
                 .insert(a.account_id.clone(), account)
@@ -128,7 +151,8 @@ impl Devnet {
                     .map_err(DevnetError::Genesis)?;
             }
         }
-        ledger.dirty.state = true;
+        ledger.changes.start_block(1);
+        ledger.dirty.meta = true;
         Ok(ledger)
     }
 
@@ -142,11 +166,30 @@ impl Devnet {
         self.block_interval
     }
 
-    /// Produces one block and saves it.
+    /// The head's height, announced once each new block is saved.
+    pub fn heads(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// Produces one block, saves it and announces it.
     pub fn produce_block(&self) -> Result<(), StoreError> {
-        let mut ledger = self.ledger();
-        ledger.produce_block();
-        self.store.save(&mut ledger)
+        let height = {
+            let mut ledger = self.ledger();
+            ledger.produce_block();
+            self.store.save(&mut ledger)?;
+            ledger.height
+        };
+        self.head.send_replace(height);
+        Ok(())
+    }
+
+    /// Waits until block `height` exists, at most `limit`; returns whether it does.
+    pub async fn wait_for_height(&self, height: u64, limit: Duration) -> bool {
+        let mut heads = self.heads();
+        let arrived = tokio::time::timeout(limit, heads.wait_for(|head| *head >= height))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        arrived
     }
 
     /// Produces a block every interval until the store fails (the error is returned).

@@ -3,15 +3,23 @@
 //!
 //! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price`, `query`
 //! (`view_account`, `view_access_key`, `call_function`), `send_tx` (with `wait_until`),
-//! `broadcast_tx_commit`, `broadcast_tx_async`, `tx`, `EXPERIMENTAL_tx_status`. A refused
-//! transaction gets an `InvalidTransaction` error and changes nothing; a bad body gets a parse
-//! error; an unknown method `METHOD_NOT_FOUND`.
+//! `broadcast_tx_commit`, `broadcast_tx_async`, `tx`, `EXPERIMENTAL_tx_status`,
+//! `EXPERIMENTAL_changes` (`data_changes` only) and `EXPERIMENTAL_changes_in_block` (data
+//! touches only) — see [`changes`]. A refused transaction gets an `InvalidTransaction` error and
+//! changes nothing; a bad body gets a parse error; an unknown method `METHOD_NOT_FOUND`.
+//!
+//! Waiting is driven by the chain's head announcements, never by polling: a transaction
+//! awaited to some status is checked again at each new block; `block`, `chunk` and the two
+//! `EXPERIMENTAL_changes*` asked by `block_id` for exactly the next height (head + 1) wait for
+//! that block up to [`LONG_POLL_BLOCKS`] block intervals (a long poll: followers learn of a
+//! block the moment it exists) and then answer, or answer `UNKNOWN_BLOCK` as NEAR's own RPC
+//! does at once. Heights beyond head + 1 answer `UNKNOWN_BLOCK` at once.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use near_crypto::{KeyType, Signature};
+use near_crypto::KeyType;
 use near_jsonrpc_primitives::errors::RpcError;
 use near_jsonrpc_primitives::types::query::{
     QueryResponseKind, RpcQueryError, RpcQueryRequest, RpcQueryResponse,
@@ -20,20 +28,24 @@ use near_jsonrpc_primitives::types::transactions::RpcTransactionError;
 use near_primitives::errors::FunctionCallError;
 use near_primitives::hash::CryptoHash;
 use near_primitives::transaction::SignedTransaction;
-use near_primitives::types::{AccountId, Balance, BlockId, BlockReference, Finality, ShardId};
+use near_primitives::types::{AccountId, Balance, BlockId, BlockReference, Finality};
 use near_primitives::views::{
-    AccessKeyPermissionView, AccessKeyView, AccountView, BlockHeaderView, BlockView, CallResult,
-    ChunkHeaderView, ExecutionMetadataView, ExecutionOutcomeView, ExecutionOutcomeWithIdView,
-    ExecutionStatusView, FinalExecutionOutcomeView, FinalExecutionStatus, QueryRequest,
-    SignedTransactionView, TxExecutionStatus,
+    AccessKeyPermissionView, AccessKeyView, AccountView, CallResult, FinalExecutionOutcomeView,
+    QueryRequest, SignedTransactionView, TxExecutionStatus,
 };
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::ledger::{Ledger, ReceiptResult, TxStatus, ViewError, GAS_PRICE};
+use crate::ledger::{Ledger, ViewError, GAS_PRICE};
+use crate::views::{self, chunk_header, final_outcome, AUTHOR};
 use crate::Devnet;
 
-const AUTHOR: &str = "devnet";
+mod changes;
+#[cfg(test)]
+mod tests;
+
+/// How many block intervals a request for the next block waits for it.
+pub const LONG_POLL_BLOCKS: u32 = 3;
 
 impl Devnet {
     /// The JSON-RPC endpoint (`POST /`).
@@ -143,63 +155,16 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
     }))
 }
 
-fn header(ledger: &Ledger, height: u64) -> BlockHeaderView {
-    let ts = ledger.block_timestamp_ns(height);
-    BlockHeaderView {
-        height,
-        prev_height: height.checked_sub(1),
-        hash: ledger.block_hash(height),
-        prev_hash: ledger.block_hash(height.saturating_sub(1)),
-        timestamp: ts,
-        timestamp_nanosec: ts,
-        random_value: CryptoHash(ledger.random_seed(height)),
-        chunks_included: 1,
-        chunk_mask: vec![true],
-        gas_price: Balance::from_yoctonear(GAS_PRICE),
-        block_ordinal: Some(height),
-        total_supply: Balance::from_yoctonear(ledger.accounts.values().map(|a| a.balance).sum()),
-        last_final_block: ledger.block_hash(height),
-        last_ds_final_block: ledger.block_hash(height),
-        signature: Signature::empty(KeyType::ED25519),
-        latest_protocol_version: near_primitives::version::PROTOCOL_VERSION,
-        ..BlockHeaderView::default()
-    }
-}
-
-fn chunk_header(ledger: &Ledger, height: u64) -> ChunkHeaderView {
-    ChunkHeaderView {
-        chunk_hash: near_primitives::hash::hash(ledger.block_hash(height).as_ref()),
-        prev_block_hash: ledger.block_hash(height.saturating_sub(1)),
-        outcome_root: CryptoHash::default(),
-        prev_state_root: CryptoHash::default(),
-        encoded_merkle_root: CryptoHash::default(),
-        encoded_length: 0,
-        height_created: height,
-        height_included: height,
-        shard_id: ShardId::new(0),
-        gas_used: near_primitives::gas::Gas::from_gas(0),
-        gas_limit: near_primitives::gas::Gas::from_gas(1_000_000_000_000_000),
-        rent_paid: Balance::ZERO,
-        validator_reward: Balance::ZERO,
-        balance_burnt: Balance::ZERO,
-        outgoing_receipts_root: CryptoHash::default(),
-        tx_root: CryptoHash::default(),
-        validator_proposals: vec![],
-        congestion_info: None,
-        bandwidth_requests: None,
-        proposed_split: None,
-        signature: Signature::empty(KeyType::ED25519),
-    }
+/// nearcore's answer for a block it does not have.
+fn unknown_block() -> RpcError {
+    RpcError::new_internal_or_handler_error(
+        Some(Value::String("DB Not Found Error: block".into())),
+        serde_json::json!({"name": "UNKNOWN_BLOCK", "info": {}}),
+    )
 }
 
 /// The height a `block` / `chunk` request names.
 fn height_of(ledger: &Ledger, params: &Value) -> Result<u64, RpcError> {
-    let not_found = || {
-        RpcError::new_internal_or_handler_error(
-            Some(Value::String("DB Not Found Error: block".into())),
-            serde_json::json!({"name": "UNKNOWN_BLOCK", "info": {}}),
-        )
-    };
     let reference = match params.get("block_id") {
         Some(id) => BlockReference::BlockId(
             serde_json::from_value(id.clone()).map_err(|e| RpcError::parse_error(e.to_string()))?,
@@ -212,24 +177,25 @@ fn height_of(ledger: &Ledger, params: &Value) -> Result<u64, RpcError> {
             None => BlockReference::Finality(Finality::Final),
         },
     };
+    height_of_reference(ledger, &reference)
+}
+
+/// The height a block reference names: every finality is the head (blocks are final at once).
+fn height_of_reference(ledger: &Ledger, reference: &BlockReference) -> Result<u64, RpcError> {
     match reference {
-        BlockReference::BlockId(BlockId::Height(h)) if (1..=ledger.height).contains(&h) => Ok(h),
+        BlockReference::BlockId(BlockId::Height(h)) if (1..=ledger.height).contains(h) => Ok(*h),
         BlockReference::BlockId(BlockId::Hash(hash)) => (1..=ledger.height)
             .rev()
-            .find(|h| ledger.block_hash(*h) == hash)
-            .ok_or_else(not_found),
-        BlockReference::BlockId(_) => Err(not_found()),
+            .find(|h| ledger.block_hash(*h) == *hash)
+            .ok_or_else(unknown_block),
+        BlockReference::BlockId(_) => Err(unknown_block()),
         _ => Ok(ledger.height),
     }
 }
 
 fn block(ledger: &Ledger, params: &Value) -> Result<Value, RpcError> {
     let height = height_of(ledger, params)?;
-    Ok(to_json(BlockView {
-        author: AUTHOR.parse().expect("a valid account id"),
-        header: header(ledger, height),
-        chunks: vec![chunk_header(ledger, height)],
-    }))
+    Ok(to_json(views::block(ledger, height)))
 }
 
 fn chunk(ledger: &Ledger, params: &Value) -> Result<Value, RpcError> {
@@ -248,20 +214,15 @@ fn chunk(ledger: &Ledger, params: &Value) -> Result<Value, RpcError> {
     } else {
         height_of(ledger, params)?
     };
-    let mut transactions: Vec<(&CryptoHash, SignedTransactionView)> = ledger
-        .txs
-        .iter()
-        .filter(|(_, t)| t.included_at == height)
-        .filter_map(|(h, t)| {
-            let tx: SignedTransaction = borsh::from_slice(&t.signed).ok()?;
-            Some((h, SignedTransactionView::from(tx)))
-        })
+    // By hash, as the index keeps them.
+    let transactions: Vec<SignedTransactionView> = views::transactions(ledger, height)
+        .into_iter()
+        .map(|(_, _, tx)| SignedTransactionView::from(tx))
         .collect();
-    transactions.sort_by_key(|(h, _)| **h);
     Ok(serde_json::json!({
         "author": AUTHOR,
         "header": chunk_header(ledger, height),
-        "transactions": transactions.into_iter().map(|(_, t)| t).collect::<Vec<_>>(),
+        "transactions": transactions,
         "receipts": [],
     }))
 }
@@ -303,70 +264,6 @@ fn status(ledger: &Ledger) -> Value {
         uptime_sec: 0,
         genesis_hash: ledger.block_hash(1),
         detailed_debug_status: None,
-    })
-}
-
-/// The transaction's outcome as NEAR reports it, once it has one.
-fn final_outcome(ledger: &Ledger, hash: &CryptoHash) -> Option<FinalExecutionOutcomeView> {
-    let record = ledger.txs.get(hash)?;
-    let status = match ledger.tx_status(hash)? {
-        TxStatus::Pending => return None,
-        TxStatus::Value(v) => FinalExecutionStatus::SuccessValue(v),
-        TxStatus::Failed(e) => FinalExecutionStatus::Failure(e),
-    };
-    let tx: SignedTransaction = borsh::from_slice(&record.signed).ok()?;
-    let signer = tx.transaction.signer_id().clone();
-    let metadata = ExecutionMetadataView {
-        version: 1,
-        gas_profile: None,
-        ..Default::default()
-    };
-    let transaction_outcome = ExecutionOutcomeWithIdView {
-        proof: vec![],
-        block_hash: ledger.block_hash(record.included_at),
-        id: *hash,
-        outcome: ExecutionOutcomeView {
-            logs: vec![],
-            receipt_ids: vec![record.receipt],
-            gas_burnt: near_primitives::gas::Gas::from_gas(0),
-            tokens_burnt: Balance::ZERO,
-            executor_id: signer,
-            status: ExecutionStatusView::SuccessReceiptId(record.receipt),
-            metadata: metadata.clone(),
-        },
-    };
-    let receipts_outcome = record
-        .receipts
-        .iter()
-        .filter_map(|id| ledger.executed.get(id))
-        .map(|e| ExecutionOutcomeWithIdView {
-            proof: vec![],
-            block_hash: ledger.block_hash(e.block_height),
-            id: e.id,
-            outcome: ExecutionOutcomeView {
-                logs: e.logs.clone(),
-                receipt_ids: e.new_receipts.clone(),
-                gas_burnt: near_primitives::gas::Gas::from_gas(e.gas_burnt),
-                tokens_burnt: Balance::from_yoctonear(u128::from(e.gas_burnt) * GAS_PRICE),
-                executor_id: e.executor.clone(),
-                status: match &e.result {
-                    ReceiptResult::Value(v) => ExecutionStatusView::SuccessValue(v.clone()),
-                    ReceiptResult::Forward(id) => ExecutionStatusView::SuccessReceiptId(*id),
-                    ReceiptResult::Failed(err) => ExecutionStatusView::Failure(
-                        near_primitives::errors::TxExecutionError::ActionError(
-                            serde_json::from_str(err).expect("the ledger wrote this error"),
-                        ),
-                    ),
-                },
-                metadata: metadata.clone(),
-            },
-        })
-        .collect();
-    Some(FinalExecutionOutcomeView {
-        status,
-        transaction: SignedTransactionView::from(tx),
-        transaction_outcome,
-        receipts_outcome,
     })
 }
 
@@ -417,7 +314,7 @@ impl Devnet {
     }
 
     /// Waits until the transaction reaches `until` (or a yield's lifetime passes: then NEAR's
-    /// timeout error), and answers as `tx` does.
+    /// timeout error), and answers as `tx` does. It looks again at each new block.
     async fn await_tx(
         &self,
         hash: CryptoHash,
@@ -435,14 +332,18 @@ impl Devnet {
             )
         };
         let wall_deadline = tokio::time::Instant::now() + wall_limit;
+        let mut heads = self.heads();
         loop {
-            let (known, included, outcome) = {
+            // Seen before looking: a block produced after the look wakes the wait below.
+            heads.borrow_and_update();
+            let (known, included, outcome, height) = {
                 let ledger = self.ledger();
-                let record = ledger.txs.get(&hash);
+                let record = ledger.history.tx(&hash);
                 (
                     record.is_some(),
                     record.is_some_and(|r| r.included_at <= ledger.height),
                     final_outcome(&ledger, &hash),
+                    ledger.height,
                 )
             };
             if !known {
@@ -459,10 +360,28 @@ impl Devnet {
             if done {
                 return Ok(transaction_response(included, outcome, receipts));
             }
-            if self.ledger().height > last_block || tokio::time::Instant::now() >= wall_deadline {
+            if height > last_block || tokio::time::Instant::now() >= wall_deadline {
                 return Err(RpcTransactionError::TimeoutError(None).into());
             }
-            tokio::time::sleep(self.block_interval() / 2).await;
+            match tokio::time::timeout_at(wall_deadline, heads.changed()).await {
+                // A new block, or the wall deadline (checked above on the next turn).
+                Ok(Ok(())) | Err(_) => {}
+                // No more blocks will come (the chain is shutting down).
+                Ok(Err(_)) => return Err(RpcTransactionError::TimeoutError(None).into()),
+            }
+        }
+    }
+
+    /// A long poll: if `params` ask by `block_id` for the height right after the head, waits
+    /// for that block, up to [`LONG_POLL_BLOCKS`] block intervals.
+    async fn await_next_block(&self, params: &Value) {
+        let Some(height) = params.get("block_id").and_then(Value::as_u64) else {
+            return;
+        };
+        let head = *self.heads().borrow();
+        if height == head + 1 {
+            let limit = self.block_interval() * LONG_POLL_BLOCKS;
+            self.wait_for_height(height, limit).await;
         }
     }
 }
@@ -479,8 +398,22 @@ async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<V
     };
     match method {
         "status" => Ok(status(&devnet.ledger())),
-        "block" => block(&devnet.ledger(), &params),
-        "chunk" => chunk(&devnet.ledger(), &params),
+        "block" => {
+            devnet.await_next_block(&params).await;
+            block(&devnet.ledger(), &params)
+        }
+        "chunk" => {
+            devnet.await_next_block(&params).await;
+            chunk(&devnet.ledger(), &params)
+        }
+        "EXPERIMENTAL_changes" => {
+            devnet.await_next_block(&params).await;
+            changes::data_changes(&devnet.ledger(), params)
+        }
+        "EXPERIMENTAL_changes_in_block" => {
+            devnet.await_next_block(&params).await;
+            changes::changes_in_block(&devnet.ledger(), params)
+        }
         "gas_price" => Ok(serde_json::json!({"gas_price": GAS_PRICE.to_string()})),
         "query" => {
             let devnet = devnet.clone();

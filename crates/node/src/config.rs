@@ -19,6 +19,8 @@ pub enum ConfigError {
     Env(&'static str, String),
     #[error("store key: {0}")]
     StoreKey(String),
+    #[error("{0}: {1}")]
+    Invalid(PathBuf, String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,9 @@ pub struct NodeConfig {
     pub p2p: P2pConfig,
     pub http: HttpConfig,
     pub chain: ChainConfig,
+    /// Absent in files written before there was a choice: the RPC source.
+    #[serde(default)]
+    pub indexer: IndexerConfig,
     pub stock: StockConfig,
 }
 
@@ -50,6 +55,71 @@ pub struct HttpConfig {
 pub struct ChainConfig {
     pub rpc_url: String,
     pub contract_id: String,
+}
+
+/// Where the node follows the chain's blocks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IndexerConfig {
+    #[serde(default)]
+    pub source: BlockSourceKind,
+    pub lake_endpoint: Option<String>,
+    pub lake_bucket: Option<String>,
+    pub lake_region: Option<String>,
+    #[serde(default)]
+    pub lake_requester_pays: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockSourceKind {
+    /// NEAR JSON-RPC at `chain.rpc_url`: `block` and `EXPERIMENTAL_changes`.
+    #[default]
+    Rpc,
+    /// NEAR Lake's S3 layout.
+    Lake,
+}
+
+impl std::str::FromStr for BlockSourceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rpc" => Ok(Self::Rpc),
+            "lake" => Ok(Self::Lake),
+            other => Err(format!("{other:?} is not a block source (rpc or lake)")),
+        }
+    }
+}
+
+/// A lake's whereabouts, once checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LakeSettings {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub requester_pays: bool,
+}
+
+impl IndexerConfig {
+    /// The lake to read, when the source is one; an error names what is missing.
+    pub fn lake(&self) -> Result<Option<LakeSettings>, String> {
+        if self.source != BlockSourceKind::Lake {
+            return Ok(None);
+        }
+        let need = |v: &Option<String>, name: &str| {
+            v.clone()
+                .ok_or_else(|| format!("indexer.source is \"lake\" but indexer.{name} is not set"))
+        };
+        Ok(Some(LakeSettings {
+            endpoint: need(&self.lake_endpoint, "lake_endpoint")?,
+            bucket: need(&self.lake_bucket, "lake_bucket")?,
+            region: self
+                .lake_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            requester_pays: self.lake_requester_pays,
+        }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +168,17 @@ listen = "{http}"
 rpc_url = "{rpc}"
 contract_id = "{contract}"
 
+[indexer]
+# Where the node follows the chain block by block (CHAINSIG_INDEXER_SOURCE): "rpc" reads
+# chain.rpc_url (NEAR JSON-RPC's `block` and `EXPERIMENTAL_changes`, which NEAR's public RPC
+# serves); "lake" reads blocks in NEAR Lake's S3 layout from the bucket below, signing with
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set.
+source = "rpc"
+# lake_endpoint = "https://s3.eu-central-1.amazonaws.com"   (CHAINSIG_LAKE_ENDPOINT)
+# lake_bucket = "near-lake-data-testnet"                     (CHAINSIG_LAKE_BUCKET)
+# lake_region = "eu-central-1"                               (CHAINSIG_LAKE_REGION)
+# lake_requester_pays = true                                 (NEAR's own buckets)
+
 [stock]
 # Precomputed material this node keeps ready, per domain.
 triples = 64
@@ -125,6 +206,10 @@ impl NodeConfig {
         let mut config: NodeConfig =
             toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e.to_string()))?;
         config.apply_env(env)?;
+        config
+            .indexer
+            .lake()
+            .map_err(|e| ConfigError::Invalid(path.clone(), e))?;
         Ok(config)
     }
 
@@ -150,6 +235,21 @@ impl NodeConfig {
         }
         if let Some(v) = env("CHAINSIG_CONTRACT_ID") {
             self.chain.contract_id = v;
+        }
+        if let Some(v) = env("CHAINSIG_INDEXER_SOURCE") {
+            self.indexer.source = v
+                .parse()
+                .map_err(|e| ConfigError::Env("CHAINSIG_INDEXER_SOURCE", e))?;
+        }
+        let lake = [
+            ("CHAINSIG_LAKE_ENDPOINT", &mut self.indexer.lake_endpoint),
+            ("CHAINSIG_LAKE_BUCKET", &mut self.indexer.lake_bucket),
+            ("CHAINSIG_LAKE_REGION", &mut self.indexer.lake_region),
+        ];
+        for (name, field) in lake {
+            if let Some(v) = env(name) {
+                *field = Some(v);
+            }
         }
         Ok(())
     }
@@ -200,7 +300,42 @@ mod tests {
         assert_eq!(c.p2p.listen.port(), 4100);
         assert_eq!(c.p2p.public_url, "https://127.0.0.1:4100");
         assert_eq!(c.chain.contract_id, "signer.test");
+        assert_eq!(c.indexer.source, BlockSourceKind::Rpc);
         assert_eq!(c.stock.presignatures, 32);
+    }
+
+    #[test]
+    fn a_lake_source_needs_its_bucket() {
+        let (dir, _c) = dir_with(&template(&values()));
+        let lake = |k: &str| match k {
+            "CHAINSIG_INDEXER_SOURCE" => Some("lake".to_owned()),
+            "CHAINSIG_LAKE_ENDPOINT" => Some("http://127.0.0.1:9000".to_owned()),
+            _ => None,
+        };
+        let err = NodeConfig::load(&dir, lake).unwrap_err().to_string();
+        assert!(err.contains("lake_bucket"), "{err}");
+        let full = |k: &str| match k {
+            "CHAINSIG_LAKE_BUCKET" => Some("blocks".to_owned()),
+            other => lake(other),
+        };
+        let c = NodeConfig::load(&dir, full).unwrap();
+        let settings = c.indexer.lake().unwrap().unwrap();
+        assert_eq!(
+            (settings.bucket.as_str(), settings.region.as_str()),
+            ("blocks", "us-east-1")
+        );
+        let bad = |k: &str| (k == "CHAINSIG_INDEXER_SOURCE").then(|| "ftp".to_owned());
+        let err = NodeConfig::load(&dir, bad).unwrap_err().to_string();
+        assert!(err.contains("rpc or lake"), "{err}");
+        // A file from before the choice existed reads as the RPC source.
+        let old = template(&values());
+        let start = old.find("[indexer]").unwrap();
+        let end = old.find("[stock]").unwrap();
+        let (dir, _c) = dir_with(&format!("{}{}", &old[..start], &old[end..]));
+        assert_eq!(
+            NodeConfig::load(&dir, |_| None).unwrap().indexer.source,
+            BlockSourceKind::Rpc
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The node's HTTP endpoints, on their own port (never the p2p one):
-//! - `GET /health`: 200 with the node's [`Status`](crate::service::Status) as JSON while it runs;
+//! - `GET /health`: the node's [`Status`](crate::service::Status) as JSON: 200 while it is
+//!   healthy, 503 while it cannot follow the chain (its block source fails, or it trails the
+//!   head by more than a few blocks);
 //! - `GET /metrics`: the Prometheus text exposition;
 //! - `GET /public_data`: account, participant id, TLS public key and p2p URL, as JSON.
 //!
@@ -29,13 +31,23 @@ pub async fn serve(
     node: NodeHandle,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Small answers leave at once rather than waiting on the caller's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(node))
         .with_graceful_shutdown(shutdown)
         .await
 }
 
 async fn health(State(node): State<NodeHandle>) -> impl IntoResponse {
-    Json(node.status())
+    let status = node.status();
+    let code = if status.healthy {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(status))
 }
 
 async fn metrics(State(node): State<NodeHandle>) -> impl IntoResponse {

@@ -1,5 +1,5 @@
 //! The MPC node (DESIGN §2, §5, §6): a [`service::Node`] follows the signer contract through
-//! a [`chain::Chain`], talks to its peers over the [`mesh`] (mutually authenticated TLS,
+//! a [`chain::Chain`] and its requests block by block through its [`indexer`], talks to its peers over the [`mesh`] (mutually authenticated TLS,
 //! [`tls`], carrying [`frame`]s, routed to protocol instances by the [`router`] and run by the
 //! [`driver`]), keeps its key shares and stockpiles in the encrypted [`store`], and reports
 //! through [`metrics`] and its [`http`] endpoints. Its [`identity`] and [`config`] live in its data dir.
@@ -9,6 +9,7 @@ pub mod driver;
 pub mod frame;
 pub mod http;
 pub mod identity;
+pub mod indexer;
 pub mod keys;
 pub mod mesh;
 pub mod metrics;

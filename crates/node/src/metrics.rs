@@ -1,5 +1,6 @@
 //! The node's Prometheus metrics (`/metrics`): stock per domain and kind, protocol durations
-//! and outcomes, requests served and failed, peers alive.
+//! and outcomes, requests served and failed, peers alive, the indexer's height, the chain's
+//! head, the lag between them and the block source's failures.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -28,6 +29,11 @@ struct PeerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: String,
 }
@@ -45,6 +51,10 @@ pub struct Metrics {
     stock: Family<StockLabels, Gauge>,
     peers_alive: Gauge,
     peer_alive: Family<PeerLabels, Gauge>,
+    indexer_height: Gauge,
+    chain_head: Gauge,
+    indexer_lag: Gauge,
+    indexer_errors: Family<KindLabels, Counter>,
     /// The stock gauges' values, readable (a gauge family cannot be listed).
     stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, String), usize>>,
 }
@@ -90,6 +100,30 @@ impl Default for Metrics {
             "Per peer (participant id): 1 while connected and heard from, else 0",
             peer_alive.clone(),
         );
+        let indexer_height = Gauge::default();
+        let chain_head = Gauge::default();
+        let indexer_lag = Gauge::default();
+        let indexer_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "indexer_height",
+            "The last block the indexer applied",
+            indexer_height.clone(),
+        );
+        registry.register(
+            "chain_head_height",
+            "The newest final block the block source reported",
+            chain_head.clone(),
+        );
+        registry.register(
+            "indexer_lag_blocks",
+            "Blocks between the chain head and the indexer",
+            indexer_lag.clone(),
+        );
+        registry.register(
+            "indexer_errors",
+            "Failed reads of the block source, by kind (unreachable, malformed)",
+            indexer_errors.clone(),
+        );
         Self {
             registry,
             durations,
@@ -98,6 +132,10 @@ impl Default for Metrics {
             stock,
             peers_alive,
             peer_alive,
+            indexer_height,
+            chain_head,
+            indexer_lag,
+            indexer_errors,
             stock_levels: Default::default(),
         }
     }
@@ -166,6 +204,22 @@ impl Metrics {
             self.peer_alive.get_or_create(&labels).set(i64::from(up));
         }
         self.peers_alive.set(alive);
+    }
+
+    /// Where the indexer is against the chain's head.
+    pub fn set_indexer(&self, height: u64, head: u64) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.indexer_height.set(gauge(height));
+        self.chain_head.set(gauge(head));
+        self.indexer_lag.set(gauge(head.saturating_sub(height)));
+    }
+
+    pub fn indexer_error(&self, kind: &str) {
+        self.indexer_errors
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition.

@@ -173,6 +173,105 @@ impl<'de> Deserialize<'de> for NearPublicKey {
     }
 }
 
+/// A public key kept as its NEAR bytes (ed25519: the 32-byte compressed point; secp256k1: the
+/// 64-byte `X ‖ Y`), checked when it is made from a [`NearPublicKey`] and not when it is read
+/// back. It is for a store that wrote the key itself: the signer contract keeps its
+/// participants' and domains' keys this way, because checking every key (a point
+/// decompression each, in wasm) whenever a call reads the state cost more than the call.
+///
+/// Printing and serde give the very string of the [`NearPublicKey`] it came from; parsing
+/// checks the point. Its borsh form is [`NearPublicKey`]'s.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "borsh",
+    derive(borsh::BorshSerialize, borsh::BorshDeserialize)
+)]
+pub enum RawPublicKey {
+    Ed25519([u8; 32]),
+    Secp256k1([u8; 64]),
+}
+
+impl RawPublicKey {
+    pub fn curve(&self) -> Curve {
+        match self {
+            Self::Secp256k1(_) => Curve::Secp256k1,
+            Self::Ed25519(_) => Curve::Ed25519,
+        }
+    }
+
+    /// The key as a point: decodes (and checks) it.
+    pub fn to_key(&self) -> Result<NearPublicKey, KeyError> {
+        match self {
+            Self::Secp256k1(b) => NearPublicKey::secp256k1_from_xy(b),
+            Self::Ed25519(b) => NearPublicKey::ed25519_from_bytes(b),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Secp256k1(b) => b,
+            Self::Ed25519(b) => b,
+        }
+    }
+}
+
+impl From<&NearPublicKey> for RawPublicKey {
+    fn from(k: &NearPublicKey) -> Self {
+        let bytes = k.key_bytes();
+        match k {
+            NearPublicKey::Secp256k1(_) => {
+                Self::Secp256k1(bytes.try_into().expect("secp256k1 keys are 64 bytes"))
+            }
+            NearPublicKey::Ed25519(_) => {
+                Self::Ed25519(bytes.try_into().expect("ed25519 keys are 32 bytes"))
+            }
+        }
+    }
+}
+
+impl From<NearPublicKey> for RawPublicKey {
+    fn from(k: NearPublicKey) -> Self {
+        Self::from(&k)
+    }
+}
+
+impl fmt::Display for RawPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = match self {
+            Self::Secp256k1(_) => "secp256k1",
+            Self::Ed25519(_) => "ed25519",
+        };
+        write!(f, "{prefix}:{}", bs58::encode(self.bytes()).into_string())
+    }
+}
+
+impl fmt::Debug for RawPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawPublicKey({self})")
+    }
+}
+
+impl FromStr for RawPublicKey {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(s.parse::<NearPublicKey>()?))
+    }
+}
+
+impl Serialize for RawPublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Borsh: the NEAR key type byte (0 ed25519, 1 secp256k1) and the key bytes, as nearcore
 /// encodes public keys.
 #[cfg(feature = "borsh")]
@@ -223,6 +322,30 @@ mod tests {
 
     const SECP: &str = "secp256k1:4NfTiv3UsGahebgTaHyD9vF8KYKMBnfd6kh94mK6xv8fGBiJB8TBtFMP5WWXz6B89Ac1fbpzPwAvoyQebemHFwx3";
     const ED: &str = "ed25519:6vSEtQxrQj6txUMh33WC4ERyCWmNMRTdufDWAaDY3Un2";
+
+    #[test]
+    fn raw_keys_print_parse_and_encode_as_the_keys_they_hold() {
+        for s in [SECP, ED] {
+            let k: NearPublicKey = s.parse().unwrap();
+            let raw = RawPublicKey::from(&k);
+            assert_eq!(raw.to_string(), s);
+            assert_eq!(raw.to_key().unwrap(), k);
+            assert_eq!(s.parse::<RawPublicKey>().unwrap(), raw);
+            assert_eq!(serde_json::to_value(raw).unwrap(), serde_json::json!(s));
+            assert_eq!(raw.curve(), k.curve());
+            #[cfg(feature = "borsh")]
+            assert_eq!(borsh::to_vec(&raw).unwrap(), borsh::to_vec(&k).unwrap());
+        }
+        // Parsing checks the point (y = 2 is on no ed25519 point); only reading back stored
+        // bytes does not.
+        let mut y = [0u8; 32];
+        y[0] = 2;
+        let off = format!("ed25519:{}", bs58::encode(y).into_string());
+        assert_eq!(
+            off.parse::<RawPublicKey>().unwrap_err(),
+            KeyError::NotOnCurve("ed25519")
+        );
+    }
 
     #[test]
     fn round_trips_near_strings() {

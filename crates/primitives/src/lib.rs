@@ -18,4 +18,4 @@ pub mod taproot;
 
 pub use derivation::DeriveError;
 pub use ids::{DomainId, ParticipantId, SignatureScheme};
-pub use keys::{KeyError, NearPublicKey};
+pub use keys::{KeyError, NearPublicKey, RawPublicKey};

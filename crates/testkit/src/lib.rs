@@ -257,3 +257,68 @@ mod tests {
         }
     }
 }
+
+/// An S3 API on loopback, for NEAR Lake tests: s3s-fs (buckets are directories under a root)
+/// behind SigV4 with one key pair, served over a real socket.
+#[cfg(feature = "s3")]
+pub mod s3 {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use std::net::SocketAddr;
+    use std::path::Path;
+
+    pub const ACCESS_KEY: &str = "chainsig-test";
+    pub const SECRET_KEY: &str = "chainsig-test-secret";
+
+    /// A running server; dropping it (or [`S3Server::stop`]) closes the port and every
+    /// connection, as a crashed S3 would.
+    pub struct S3Server {
+        pub addr: SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl S3Server {
+        /// Serves `root` on `addr` (port 0: any), with `bucket` created if missing.
+        pub async fn start(root: &Path, addr: SocketAddr, bucket: &str) -> Self {
+            std::fs::create_dir_all(root.join(bucket)).unwrap();
+            let fs = s3s_fs::FileSystem::new(root).unwrap();
+            let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+            builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+            let service = builder.build();
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let task = tokio::spawn(async move {
+                // Owned here: aborting the server aborts its connections too.
+                let mut connections = tokio::task::JoinSet::new();
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    // As real S3 does: without it, a response written in two segments
+                    // waits on the client's delayed ACK (~40 ms per object).
+                    let _ = socket.set_nodelay(true);
+                    let service = service.clone();
+                    connections.spawn(async move {
+                        let _ = Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(socket), service)
+                            .await;
+                    });
+                    while connections.try_join_next().is_some() {}
+                }
+            });
+            Self { addr, task }
+        }
+
+        pub fn endpoint(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+
+        pub fn stop(self) {}
+    }
+
+    impl Drop for S3Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+}

@@ -139,17 +139,22 @@ pub fn start(dir: &Path, port: u16) -> (Devnet, serde_json::Value) {
 
 /// [`start`] with more arguments (`--nodes 5`, ...).
 pub fn start_with(dir: &Path, port: u16, extra: &[&str]) -> (Devnet, serde_json::Value) {
+    // 100 ms blocks: a request's yield lasts 200 blocks = 20 s, and the stock covers a burst
+    // of 50 ECDSA requests, so a busy 2-core machine makes no request time out.
+    start_at(dir, port, 100, extra)
+}
+
+/// [`start_with`] at another block time.
+pub fn start_at(
+    dir: &Path,
+    port: u16,
+    block_ms: u64,
+    extra: &[&str],
+) -> (Devnet, serde_json::Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        // 100 ms blocks: a request's yield lasts 200 blocks = 20 s, and the stock covers a burst
-        // of 50 ECDSA requests, so a busy 2-core machine makes no request time out.
-        .args([
-            "devnet",
-            "--json",
-            "--block-ms",
-            "100",
-            "--ready-stock",
-            "12",
-        ])
+        .args(["devnet", "--json", "--ready-stock", "12"])
+        .arg("--block-ms")
+        .arg(block_ms.to_string())
         .arg("--rpc-port")
         .arg(port.to_string())
         .arg("--dir")
@@ -167,4 +172,43 @@ pub fn start_with(dir: &Path, port: u16, extra: &[&str]) -> (Devnet, serde_json:
     let devnet = Devnet(child);
     let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     (devnet, ready)
+}
+
+/// The pids of a devnet's node processes (each leaves one in its directory).
+pub fn node_pids(dir: &Path) -> Vec<String> {
+    (0..)
+        .map(|i| dir.join(format!("node{i}")))
+        .take_while(|d| d.exists())
+        .map(|d| {
+            std::fs::read_to_string(d.join("pid"))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`, ...) to each pid.
+pub fn signal_all(pids: &[String], signal: &str) {
+    for pid in pids {
+        assert!(Command::new("kill")
+            .args([signal, pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
+/// A NEAR RPC client acting as the devnet's user account, from the devnet's ready line.
+pub fn user(ready: &serde_json::Value) -> chain::NearRpc {
+    let key_file = ready["user"]["key_file"].as_str().unwrap();
+    let (key, account) = node::identity::NearKey::read(Path::new(key_file)).unwrap();
+    assert_eq!(account.as_deref(), ready["user"]["account_id"].as_str());
+    chain::NearRpc::new(
+        ready["rpc_url"].as_str().unwrap(),
+        ready["contract_id"].as_str().unwrap(),
+        ready["user"]["account_id"].as_str().unwrap(),
+        key.signing_key().clone(),
+    )
+    .unwrap()
 }

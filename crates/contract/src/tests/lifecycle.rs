@@ -42,7 +42,7 @@ fn a_network_lives_its_life() {
     sign_everything(&mut c, &keys, "carol.near", 10, &mut y);
 
     // dave joins.
-    c.register_candidate(&ctx("dave.near", 20), info(3))
+    c.register_candidate(&candidate_ctx("dave.near", 20), info(3))
         .unwrap();
     c.vote_join(&ctx("alice.near", 21), &account("dave.near"), 0)
         .unwrap();
@@ -54,7 +54,7 @@ fn a_network_lives_its_life() {
     for a in ["alice.near", "bob.near", "carol.near", "dave.near"] {
         c.vote_reshared(&ctx(a, 24), 0).unwrap();
     }
-    assert_eq!(c.state_view().epoch, Some(1));
+    assert_eq!(c.state_view().unwrap().epoch, Some(1));
 
     // alice leaves.
     for a in ["bob.near", "dave.near"] {
@@ -65,7 +65,7 @@ fn a_network_lives_its_life() {
     for a in ["bob.near", "carol.near", "dave.near"] {
         c.vote_reshared(&ctx(a, 32), 1).unwrap();
     }
-    let view = c.state_view();
+    let view = c.state_view().unwrap();
     assert_eq!((view.state.as_str(), view.epoch), ("Running", Some(2)));
     let members: Vec<&str> = view
         .participants

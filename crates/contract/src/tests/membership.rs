@@ -1,6 +1,7 @@
 //! init, candidates, votes, key events: every transition of DESIGN §4.4 and every refusal.
 
 use super::*;
+use crate::state::ProtocolState;
 
 fn refused(
     c: &mut Contract,
@@ -16,7 +17,7 @@ fn refused(
 #[test]
 fn init_checks_its_parameters() {
     let two = vec![(account("a.near"), info(0)), (account("b.near"), info(1))];
-    assert!(Contract::init(two.clone(), 2, None).is_ok());
+    assert!(Contract::<MemStorage>::init(two.clone(), 2, None).is_ok());
     let cases = [
         ("one participant", vec![(account("a.near"), info(0))], 2),
         ("threshold 1", two.clone(), 1),
@@ -30,14 +31,14 @@ fn init_checks_its_parameters() {
     for (name, ps, t) in cases {
         assert!(
             matches!(
-                Contract::init(ps, t, None),
+                Contract::<MemStorage>::init(ps, t, None),
                 Err(ContractError::InvalidParameters(_))
             ),
             "{name}"
         );
     }
     let c = network();
-    let view = c.state_view();
+    let view = c.state_view().unwrap();
     assert_eq!(view.state, "Running");
     assert_eq!((view.epoch, view.threshold), (Some(0), Some(2)));
     let ids: Vec<u32> = view.participants.iter().map(|p| p.id.0).collect();
@@ -53,11 +54,15 @@ fn join_through_resharing() {
         |c| c.vote_join(&ctx("alice.near", 1), &account("dave.near"), 0),
         ContractError::NotCandidate("dave.near".into()),
     );
-    c.register_candidate(&ctx("dave.near", 1), info(3)).unwrap();
+    c.register_candidate(&candidate_ctx("dave.near", 1), info(3))
+        .unwrap();
     refused(
         &mut c,
         "participant registers",
-        |c| c.register_candidate(&ctx("bob.near", 1), info(9)),
+        |c| {
+            c.register_candidate(&candidate_ctx("bob.near", 1), info(9))
+                .map(drop)
+        },
         ContractError::AlreadyParticipant("bob.near".into()),
     );
     refused(
@@ -81,13 +86,13 @@ fn join_through_resharing() {
         ContractError::AlreadyVoted("alice.near".into()),
     );
     assert_eq!(
-        c.state_view().state,
+        c.state_view().unwrap().state,
         "Running",
         "one vote is below the threshold"
     );
     c.vote_join(&ctx("bob.near", 2), &account("dave.near"), 0)
         .unwrap();
-    let view = c.state_view();
+    let view = c.state_view().unwrap();
     assert_eq!(view.state, "Resharing");
     let new = view.resharing.unwrap();
     assert_eq!(new.participants.len(), 4);
@@ -104,7 +109,7 @@ fn join_through_resharing() {
     refused(
         &mut c,
         "reshared before start",
-        |c| c.vote_reshared(&ctx("dave.near", 3), 0),
+        |c| c.vote_reshared(&ctx("dave.near", 3), 0).map(drop),
         ContractError::InstanceNotStarted,
     );
     c.start_reshare_instance(&ctx("dave.near", 3), 0).unwrap();
@@ -114,17 +119,17 @@ fn join_through_resharing() {
     refused(
         &mut c,
         "reshared twice",
-        |c| c.vote_reshared(&ctx("bob.near", 4), 0),
+        |c| c.vote_reshared(&ctx("bob.near", 4), 0).map(drop),
         ContractError::AlreadyVoted("bob.near".into()),
     );
     refused(
         &mut c,
         "old-only cannot report",
-        |c| c.vote_reshared(&ctx("eve.near", 4), 0),
+        |c| c.vote_reshared(&ctx("eve.near", 4), 0).map(drop),
         ContractError::NotParticipant("eve.near".into()),
     );
     c.vote_reshared(&ctx("dave.near", 4), 0).unwrap();
-    let view = c.state_view();
+    let view = c.state_view().unwrap();
     assert_eq!((view.state.as_str(), view.epoch), ("Running", Some(1)));
     assert_eq!(view.participants.len(), 4);
     assert!(
@@ -141,7 +146,7 @@ fn leave_and_new_parameters_respect_the_threshold() {
         .unwrap();
     c.vote_leave(&ctx("bob.near", 1), &account("carol.near"), 0)
         .unwrap();
-    assert_eq!(c.state_view().state, "Resharing");
+    assert_eq!(c.state_view().unwrap().state, "Resharing");
     refused(
         &mut c,
         "vote in resharing",
@@ -151,7 +156,7 @@ fn leave_and_new_parameters_respect_the_threshold() {
     c.start_reshare_instance(&ctx("alice.near", 2), 0).unwrap();
     c.vote_reshared(&ctx("alice.near", 3), 0).unwrap();
     c.vote_reshared(&ctx("bob.near", 3), 0).unwrap();
-    assert_eq!(c.state_view().participants.len(), 2);
+    assert_eq!(c.state_view().unwrap().participants.len(), 2);
     refused(
         &mut c,
         "below threshold",
@@ -160,7 +165,8 @@ fn leave_and_new_parameters_respect_the_threshold() {
     );
 
     let mut c = network();
-    c.register_candidate(&ctx("dave.near", 1), info(3)).unwrap();
+    c.register_candidate(&candidate_ctx("dave.near", 1), info(3))
+        .unwrap();
     let all = |names: &[&str]| names.iter().map(|n| account(n)).collect::<Vec<_>>();
     refused(
         &mut c,
@@ -216,7 +222,7 @@ fn leave_and_new_parameters_respect_the_threshold() {
         .unwrap();
     c.vote_new_parameters(&ctx("carol.near", 1), &params, 3, 0)
         .unwrap();
-    let r = c.state_view().resharing.unwrap();
+    let r = c.state_view().unwrap().resharing.unwrap();
     assert_eq!((r.participants.len(), r.threshold), (4, 3));
 }
 
@@ -228,7 +234,7 @@ fn adding_domains_needs_everyone_and_one_key() {
         c.vote_add_domains(&ctx(a, 1), &SCHEMES, 0).unwrap();
     }
     assert_eq!(
-        c.state_view().state,
+        c.state_view().unwrap().state,
         "Running",
         "all participants must agree"
     );
@@ -240,7 +246,7 @@ fn adding_domains_needs_everyone_and_one_key() {
     );
     c.vote_add_domains(&ctx("carol.near", 1), &SCHEMES, 0)
         .unwrap();
-    assert_eq!(c.state_view().state, "Initializing");
+    assert_eq!(c.state_view().unwrap().state, "Initializing");
     refused(
         &mut c,
         "pk before start",
@@ -305,7 +311,7 @@ fn adding_domains_needs_everyone_and_one_key() {
         )
         .unwrap();
     }
-    assert_eq!(c.state_view().state, "Initializing");
+    assert_eq!(c.state_view().unwrap().state, "Initializing");
     refused(
         &mut c,
         "second pk vote",
@@ -358,11 +364,11 @@ fn abort_restores_the_previous_state() {
     c.vote_leave(&ctx("bob.near", 1), &account("carol.near"), 0)
         .unwrap();
     c.start_reshare_instance(&ctx("alice.near", 10), 0).unwrap();
-    let budget = c.config.key_event_timeout_blocks;
+    let budget = c.root.config.key_event_timeout_blocks;
     c.vote_abort(&ctx("carol.near", 10 + budget - 1), 0)
         .unwrap();
     assert_eq!(
-        c.state_view().state,
+        c.state_view().unwrap().state,
         "Resharing",
         "one vote before the budget is spent"
     );
@@ -377,23 +383,158 @@ fn abort_restores_the_previous_state() {
 }
 
 #[test]
-fn state_survives_borsh() {
+fn the_root_survives_its_layout_and_old_layouts_are_named() {
     let mut c = network();
     add_domains(&mut c, &Keys::new(5), 1);
-    let mut y = 0;
-    sign_as_host(
+    c.register_candidate(&candidate_ctx("dave.near", 3), info(3))
+        .unwrap();
+    let bytes = storage::encode_root(c.root());
+    assert_eq!(bytes[0], 1, "layout tag first");
+    assert_eq!(&storage::decode_root(&bytes).unwrap(), c.root());
+    // Layout 1 (everything in one value, tag 0) is refused by name, not misread.
+    let mut old = bytes.clone();
+    old[0] = 0;
+    assert_eq!(
+        storage::decode_root(&old).unwrap_err(),
+        ContractError::StateLayout { found: 1 }
+    );
+    assert!(matches!(
+        storage::decode_root(&bytes[..bytes.len() - 1]),
+        Err(ContractError::CorruptState(_))
+    ));
+    assert!(matches!(
+        storage::decode_root(&[]),
+        Err(ContractError::CorruptState(_))
+    ));
+}
+
+#[test]
+fn only_the_contract_account_initializes() {
+    let ps = || vec![(account("a.near"), info(0)), (account("b.near"), info(1))];
+    let err = Contract::<MemStorage>::init_by(&ctx("eve.near", 1), ps(), 2, None).unwrap_err();
+    assert_eq!(err, ContractError::NotContractAccount(CONTRACT.into()));
+    assert!(Contract::<MemStorage>::init_by(&ctx(CONTRACT, 1), ps(), 2, None).is_ok());
+}
+
+#[test]
+fn candidates_pay_for_their_entry_and_get_it_back() {
+    let mut c = network();
+    let mut short = candidate_ctx("dave.near", 1);
+    short.deposit = CANDIDATE_DEPOSIT - 1;
+    refused(
         &mut c,
-        &ctx("u.near", 3),
-        sign_args(2, SignatureScheme::Bip340, "p", 1),
-        &mut y,
+        "too little deposit",
+        |c| c.register_candidate(&short, info(3)).map(drop),
+        ContractError::CandidateDeposit {
+            attached: CANDIDATE_DEPOSIT - 1,
+            required: CANDIDATE_DEPOSIT,
+        },
+    );
+    let mut generous = candidate_ctx("dave.near", 1);
+    generous.deposit = CANDIDATE_DEPOSIT + 5;
+    assert_eq!(
+        c.register_candidate(&generous, info(3)).unwrap(),
+        vec![Effect::Refund(account("dave.near"), 5)],
+        "only the deposit is kept"
+    );
+    // Registering again updates the entry and keeps nothing more.
+    assert_eq!(
+        c.register_candidate(&candidate_ctx("dave.near", 2), info(4))
+            .unwrap(),
+        vec![Effect::Refund(account("dave.near"), CANDIDATE_DEPOSIT)]
+    );
+    assert_eq!(
+        c.state_view().unwrap().candidates[0].url,
+        info(4).url,
+        "the new url"
+    );
+    assert_eq!(
+        c.withdraw_candidate(&ctx("dave.near", 3)).unwrap(),
+        vec![Effect::Refund(account("dave.near"), CANDIDATE_DEPOSIT)]
+    );
+    assert!(c.state_view().unwrap().candidates.is_empty());
+    refused(
+        &mut c,
+        "withdraw twice",
+        |c| c.withdraw_candidate(&ctx("dave.near", 3)).map(drop),
+        ContractError::NotCandidate("dave.near".into()),
+    );
+
+    // A joining candidate's deposit goes back when the new epoch begins.
+    c.register_candidate(&candidate_ctx("dave.near", 4), info(3))
+        .unwrap();
+    for a in ["alice.near", "bob.near"] {
+        c.vote_join(&ctx(a, 5), &account("dave.near"), 0).unwrap();
+    }
+    c.start_reshare_instance(&ctx("alice.near", 6), 0).unwrap();
+    for a in ["alice.near", "bob.near", "carol.near"] {
+        assert_eq!(c.vote_reshared(&ctx(a, 7), 0).unwrap(), vec![]);
+    }
+    assert_eq!(
+        c.vote_reshared(&ctx("dave.near", 7), 0).unwrap(),
+        vec![Effect::Refund(account("dave.near"), CANDIDATE_DEPOSIT)]
+    );
+}
+
+#[test]
+fn candidates_are_bounded() {
+    let mut c = network();
+    for i in 0..MAX_CANDIDATES {
+        c.register_candidate(&candidate_ctx(&format!("c{i}.near"), 1), info(3))
+            .unwrap();
+    }
+    refused(
+        &mut c,
+        "full",
+        |c| {
+            c.register_candidate(&candidate_ctx("late.near", 1), info(3))
+                .map(drop)
+        },
+        ContractError::CandidatesFull(MAX_CANDIDATES),
+    );
+    c.withdraw_candidate(&ctx("c0.near", 2)).unwrap();
+    c.register_candidate(&candidate_ctx("late.near", 2), info(3))
+        .unwrap();
+}
+
+#[test]
+fn a_participant_backs_one_proposal_at_a_time() {
+    let mut c = network();
+    let all = |names: &[&str]| names.iter().map(|n| account(n)).collect::<Vec<_>>();
+    // Alice proposes threshold 3, then changes her mind to a smaller set: her first vote goes.
+    c.vote_new_parameters(
+        &ctx("alice.near", 1),
+        &all(&["alice.near", "bob.near", "carol.near"]),
+        3,
+        0,
     )
     .unwrap();
-    c.register_candidate(&ctx("dave.near", 3), info(3)).unwrap();
-    let bytes = borsh::to_vec(&VersionedState::V1(c.clone())).unwrap();
-    assert_eq!(bytes[0], 0, "version tag first");
-    let back: VersionedState = borsh::from_slice(&bytes).unwrap();
-    assert_eq!(back.into_current(), c);
-    assert!(borsh::from_slice::<VersionedState>(&bytes[..bytes.len() - 1]).is_err());
+    for t in [2u64, 3] {
+        let _ = c.vote_new_parameters(&ctx("alice.near", 1), &all(&NODES), t, 0);
+    }
+    let ProtocolState::Running(r) = &c.root.protocol else {
+        panic!("still running")
+    };
+    assert_eq!(r.votes.parameters.len(), 1, "{:?}", r.votes.parameters);
+    for schemes in [
+        &[SignatureScheme::Ed25519][..],
+        &[SignatureScheme::Secp256k1],
+        &[SignatureScheme::Bip340],
+    ] {
+        c.vote_add_domains(&ctx("alice.near", 1), schemes, 0)
+            .unwrap();
+    }
+    let ProtocolState::Running(r) = &c.root.protocol else {
+        panic!("still running")
+    };
+    assert_eq!(r.votes.add_domains.len(), 1);
+    // Backing the same proposal twice is still refused.
+    refused(
+        &mut c,
+        "same vote",
+        |c| c.vote_add_domains(&ctx("alice.near", 1), &[SignatureScheme::Bip340], 0),
+        ContractError::AlreadyVoted("alice.near".into()),
+    );
 }
 
 #[test]
@@ -405,7 +546,7 @@ fn v2_secp256k1_domains_need_2t_minus_1_participants() {
         .enumerate()
         .map(|(i, a)| (account(a), info(i as u8)))
         .collect();
-    let mut strict = Contract::init(ps, 3, None).unwrap();
+    let mut strict = Contract::<MemStorage>::init(ps, 3, None).unwrap();
     refused(
         &mut strict,
         "too few for 2t - 1",
@@ -433,7 +574,7 @@ fn v2_secp256k1_domains_need_2t_minus_1_participants() {
         )
         .unwrap();
     }
-    let state = serde_json::to_value(c.state_view()).unwrap();
+    let state = serde_json::to_value(c.state_view().unwrap()).unwrap();
     assert_eq!(state["domains"][0]["scheme"], "V2Secp256k1", "{state}");
     // While it exists, the network cannot shrink below 2t − 1 or raise t past (n + 1) / 2.
     refused(

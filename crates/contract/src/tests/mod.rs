@@ -17,8 +17,12 @@ pub(crate) fn account(name: &str) -> AccountId {
     AccountId(name.to_owned())
 }
 
+/// The contract account of the tests.
+pub(crate) const CONTRACT: &str = "signer.near";
+
 pub(crate) fn ctx(who: &str, height: u64) -> Ctx {
     Ctx {
+        current_account: account(CONTRACT),
         predecessor: account(who),
         deposit: 1,
         block_height: height,
@@ -27,12 +31,20 @@ pub(crate) fn ctx(who: &str, height: u64) -> Ctx {
     }
 }
 
+/// A call that attaches a candidate's deposit.
+pub(crate) fn candidate_ctx(who: &str, height: u64) -> Ctx {
+    Ctx {
+        deposit: CANDIDATE_DEPOSIT,
+        ..ctx(who, height)
+    }
+}
+
 pub(crate) fn info(n: u8) -> ParticipantInfo {
     let key = curve25519_dalek::constants::ED25519_BASEPOINT_POINT
         * curve25519_dalek::Scalar::from(u64::from(n) + 100);
     ParticipantInfo {
         url: format!("https://node{n}.example:3000"),
-        tls_public_key: NearPublicKey::Ed25519(key),
+        tls_public_key: NearPublicKey::Ed25519(key).into(),
     }
 }
 
@@ -45,19 +57,20 @@ pub(crate) fn network() -> Contract {
         .enumerate()
         .map(|(i, a)| (account(a), info(i as u8)))
         .collect();
-    Contract::init(ps, 2, None).unwrap()
+    Contract::<MemStorage>::init(ps, 2, None).unwrap()
 }
 
 /// Adds the three domains (ids 0, 1, 2) with `keys`, through the votes.
 pub(crate) fn add_domains(c: &mut Contract, keys: &Keys, height: u64) {
-    let epoch = c.state_view().epoch.unwrap();
+    let epoch = c.state_view().unwrap().epoch.unwrap();
     let voters: Vec<String> = c
         .state_view()
+        .unwrap()
         .participants
         .iter()
         .map(|p| p.account_id.0.clone())
         .collect();
-    let first = c.state_view().domains.len() as u64;
+    let first = c.state_view().unwrap().domains.len() as u64;
     for v in &voters {
         c.vote_add_domains(&ctx(v, height), &SCHEMES, epoch)
             .unwrap();
@@ -75,7 +88,7 @@ pub(crate) fn add_domains(c: &mut Contract, keys: &Keys, height: u64) {
             .unwrap();
         }
     }
-    assert_eq!(c.state_view().state, "Running");
+    assert_eq!(c.state_view().unwrap().state, "Running");
 }
 
 /// The test network with its three domains (keys of seed 1), at height 10.

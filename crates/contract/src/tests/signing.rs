@@ -22,7 +22,7 @@ fn sign_queues_refunds_and_logs() {
     assert!(
         matches!(&effects[2], Effect::Log(l) if l.starts_with("EVENT_JSON:") && l.contains(&id.to_string()))
     );
-    let pending = c.requests.get(&id).unwrap();
+    let pending = c.request(&id).unwrap().unwrap();
     assert_eq!(
         pending.entropy, [20; 32],
         "the block's random seed is the request's entropy"
@@ -45,7 +45,7 @@ fn identical_requests_share_one_answer() {
         vec![Effect::Yield(id1, w2.key)],
         "no second queue entry, no second event"
     );
-    assert_eq!(c.system_load().pending_requests, 1);
+    assert_eq!(c.system_load().unwrap().pending_requests, 1);
     // Another account's identical payload is another request.
     let (w3, _) = sign_as_host(&mut c, &ctx("other.near", 21), args(), &mut y).unwrap();
     assert_ne!(id1, w3.id);
@@ -63,14 +63,14 @@ fn identical_requests_share_one_answer() {
         c.on_yield_resolved(id1, w1.key, Some(json.clone())),
         YieldOutcome::Signature(json)
     );
-    assert!(c.requests.get(&id1).is_none());
+    assert!(c.request(&id1).unwrap().is_none());
 }
 
 #[test]
 fn sign_refusals_change_nothing() {
     let (c, _) = ready();
     let mut small = c.clone();
-    small.config.max_pending_requests = 1;
+    small.root.config.max_pending_requests = 1;
     let mut y = 0;
     sign_as_host(
         &mut small,
@@ -206,7 +206,7 @@ fn respond_verifies_every_scheme() {
             effects[0],
             Effect::Resume(vec![yid], serde_json::to_string(&right).unwrap())
         );
-        assert!(c.requests.get(&id).is_none());
+        assert!(c.request(&id).unwrap().is_none());
     }
 }
 
@@ -336,8 +336,8 @@ fn timeout_leaves_the_queue() {
         YieldOutcome::TimedOut
     );
     let left: Vec<u64> = c
-        .requests
-        .get(&id)
+        .request(&id)
+        .unwrap()
         .unwrap()
         .yields
         .iter()
@@ -348,8 +348,8 @@ fn timeout_leaves_the_queue() {
         c.on_yield_resolved(id, w2.key, None),
         YieldOutcome::TimedOut
     );
-    assert!(c.requests.get(&id).is_none());
-    assert_eq!(c.system_load().pending_requests, 0);
+    assert!(c.request(&id).unwrap().is_none());
+    assert_eq!(c.system_load().unwrap().pending_requests, 0);
     // A late callback for a request already gone is harmless.
     assert_eq!(
         c.on_yield_resolved(id, w2.key, None),
@@ -369,4 +369,118 @@ fn legacy_arguments_sign_on_domain_zero() {
     assert!(c
         .respond(&ctx("carol.near", 51), &TestCrypto, id, &sig)
         .is_ok());
+}
+
+#[test]
+fn identical_callers_are_bounded() {
+    let (mut c, _) = ready();
+    let mut y = 0;
+    let args = || sign_args(1, SignatureScheme::Ed25519, "p", 9);
+    for _ in 0..MAX_WAITING {
+        sign_as_host(&mut c, &ctx("u.near", 40), args(), &mut y).unwrap();
+    }
+    let before = c.clone();
+    assert_eq!(
+        c.sign(&ctx("u.near", 41), args()).unwrap_err(),
+        ContractError::TooManyWaiting(MAX_WAITING)
+    );
+    assert_eq!(c, before);
+    assert!(ContractError::TooManyWaiting(MAX_WAITING).is_retryable());
+}
+
+/// Storage that counts what a call touches.
+#[derive(Default, Clone)]
+struct Counting {
+    inner: MemStorage,
+    reads: std::cell::Cell<usize>,
+    read_bytes: std::cell::Cell<usize>,
+    writes: usize,
+    written_bytes: usize,
+}
+
+impl Storage for Counting {
+    fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let v = self.inner.read(key);
+        self.reads.set(self.reads.get() + 1);
+        self.read_bytes
+            .set(self.read_bytes.get() + v.as_ref().map_or(0, Vec::len));
+        v
+    }
+    fn write(&mut self, key: &[u8], value: &[u8]) {
+        self.writes += 1;
+        self.written_bytes += value.len();
+        self.inner.write(key, value);
+    }
+    fn remove(&mut self, key: &[u8]) {
+        self.writes += 1;
+        self.inner.remove(key);
+    }
+}
+
+/// What `sign`, `respond` and a timeout read and write, with `others` requests pending.
+fn touched(others: usize) -> Vec<(usize, usize, usize, usize)> {
+    let (c, keys) = ready();
+    let (root, store) = c.into_parts();
+    let mut c = Contract::from_parts(
+        root,
+        Counting {
+            inner: store,
+            ..Default::default()
+        },
+    );
+    c.root.config.max_pending_requests = 10_000;
+    let mut y = 0u64;
+    let mut sign = |c: &mut Contract<Counting>, path: &str, at: u64| {
+        let effects = c
+            .sign(
+                &ctx("u.near", at),
+                sign_args(1, SignatureScheme::Ed25519, path, 1),
+            )
+            .unwrap();
+        let Effect::Yield(id, key) = effects[0] else {
+            panic!()
+        };
+        y += 1;
+        let mut yid = [0; 32];
+        yid[..8].copy_from_slice(&y.to_be_bytes());
+        c.yielded(id, key, YieldId(yid)).unwrap();
+        (id, key)
+    };
+    for i in 0..others {
+        sign(&mut c, &format!("other-{i}"), 30);
+    }
+    let mut out = vec![];
+    let mut measure = |c: &mut Contract<Counting>, f: &mut dyn FnMut(&mut Contract<Counting>)| {
+        c.store.reads.set(0);
+        c.store.read_bytes.set(0);
+        (c.store.writes, c.store.written_bytes) = (0, 0);
+        f(c);
+        out.push((
+            c.store.reads.get(),
+            c.store.read_bytes.get(),
+            c.store.writes,
+            c.store.written_bytes,
+        ));
+    };
+    let mut request = None;
+    measure(&mut c, &mut |c| request = Some(sign(c, "mine", 40)));
+    let (id, _) = request.unwrap();
+    let msg = payload_bytes(SignatureScheme::Ed25519, 1);
+    let sig = keys.sign(SignatureScheme::Ed25519, "u.near", "mine", &msg);
+    measure(&mut c, &mut |c| {
+        c.respond(&ctx("bob.near", 41), &TestCrypto, id, &sig)
+            .unwrap();
+    });
+    let (id, key) = sign(&mut c, "late", 42);
+    measure(&mut c, &mut |c| {
+        c.on_yield_resolved(id, key, None);
+    });
+    out
+}
+
+#[test]
+fn a_call_touches_the_same_storage_however_many_requests_wait() {
+    // (With none pending, the count itself is absent: one pending is the base line.)
+    let one = touched(1);
+    assert_eq!(touched(300), one, "sign, respond, timeout");
 }

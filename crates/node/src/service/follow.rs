@@ -51,6 +51,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         }
         shared.report_peers();
         tokio::select! {
+            _ = shared.indexer.state_changed() => {}
             _ = tokio::time::sleep(shared.settings.poll) => {}
             _ = stop.changed() => return,
         }

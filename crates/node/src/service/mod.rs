@@ -1,11 +1,14 @@
 //! The running node: it follows the contract, keeps stockpiles and answers requests.
 //!
-//! Four loops share one [`Shared`] state:
+//! Five loops share one [`Shared`] state:
 //! - **follow** ([`follow`]) reads the contract's state: the mesh's peer list, the current
 //!   network and this node's key shares for it, key generation and resharing when the
-//!   contract asks for them, the switch to a new epoch, candidate registration;
-//! - **index** ([`signing`]) reads the pending requests and starts the signatures this node
-//!   leads;
+//!   contract asks for them, the switch to a new epoch, candidate registration; it wakes when
+//!   the indexer sees the contract's state change, and polls slowly besides;
+//! - **index** ([`index`]) follows the chain block by block into the [`Indexer`], which owns
+//!   the pending requests;
+//! - **lead** ([`signing`]) starts the signatures this node leads, as soon as a block brings a
+//!   request and again when a leader's turn passes;
 //! - **stock** ([`stock`]) tops up the items this node owns;
 //! - **starts** dispatches the tasks peers start ([`task::Task`]) to the follower side of
 //!   [`stock`] and [`signing`].
@@ -17,15 +20,14 @@
 //! so it is never starved by precomputation.
 
 mod follow;
+pub mod index;
 pub mod network;
 pub mod protocols;
 mod signing;
 mod stock;
 pub mod task;
 
-use chain::Chain;
-use contract::views::PendingRequestView;
-use contract::RequestId;
+use chain::{BlockSource, Chain};
 use mpc::{Instance, InstanceId};
 use primitives::{NearPublicKey, ParticipantId};
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ use tracing::{info, warn};
 
 use crate::driver::{drive, DriveError, Liveness};
 use crate::identity::NearKey;
+use crate::indexer::{Indexer, IndexerStatus};
 use crate::mesh::{Mesh, MeshSettings};
 use crate::metrics::Metrics;
 use crate::router::{Router, RouterLimits};
@@ -57,7 +60,7 @@ pub struct Settings {
     /// node starts at most this divided by the network's size; each peer may have up to half
     /// of this running here.
     pub max_concurrent_protocols: usize,
-    /// How often the chain is read.
+    /// How often the contract's state is read besides when a block shows it changed.
     pub poll: Duration,
     pub keygen_timeout: Duration,
     pub precompute_timeout: Duration,
@@ -75,7 +78,7 @@ impl Default for Settings {
             presignatures: 32,
             nonces: 32,
             max_concurrent_protocols: 32,
-            poll: Duration::from_millis(200),
+            poll: Duration::from_secs(1),
             keygen_timeout: Duration::from_secs(120),
             precompute_timeout: Duration::from_secs(60),
             sign_timeout: Duration::from_secs(15),
@@ -95,6 +98,8 @@ pub struct NodeParts {
     pub p2p_listener: TcpListener,
     pub store: Store,
     pub chain: Arc<dyn Chain>,
+    /// Where the node follows the chain's blocks (NEAR RPC, NEAR Lake, the in-process chain).
+    pub blocks: Arc<dyn BlockSource>,
     pub settings: Settings,
 }
 
@@ -105,14 +110,6 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-/// A pending request as the indexer keeps it.
-pub(crate) struct Seen {
-    pub view: PendingRequestView,
-    pub first_seen: Instant,
-    /// When this node last tried to lead it, and whether that attempt is still running.
-    pub attempt: Option<(Instant, bool)>,
-}
-
 /// State every loop and job shares.
 pub(crate) struct Shared {
     pub account: String,
@@ -121,10 +118,13 @@ pub(crate) struct Shared {
     pub settings: Settings,
     pub store: Store,
     pub chain: Arc<dyn Chain>,
+    pub blocks: Arc<dyn BlockSource>,
     pub mesh: Arc<Mesh>,
     pub router: Arc<Router>,
     pub network: RwLock<Option<Arc<Network>>>,
-    pub pending: Mutex<BTreeMap<RequestId, Seen>>,
+    pub indexer: Indexer,
+    /// Wakes the lead loop: a block brought requests.
+    pub lead_wake: tokio::sync::Notify,
     /// Precomputation this node starts (weighted by the network's size) / peers start.
     pub own_permits: Arc<Semaphore>,
     pub peer_permits: PeerPermits,
@@ -339,10 +339,15 @@ impl NodeHandle {
     }
 }
 
+/// How many blocks a node may trail the chain's head and still call itself healthy.
+pub const HEALTHY_LAG: u64 = 10;
+
 fn status_of(shared: &Shared) -> Status {
     let network = shared.network();
     let alive = shared.mesh.alive();
+    let indexer = shared.indexer.status();
     Status {
+        healthy: indexer.error.is_none() && indexer.lag.is_some_and(|l| l <= HEALTHY_LAG),
         account_id: shared.account.clone(),
         participant: network.as_ref().and_then(|n| n.me),
         epoch: network.as_ref().map(|n| n.epoch),
@@ -351,7 +356,8 @@ fn status_of(shared: &Shared) -> Status {
             .map(|n| n.keys.keys().map(|d| d.0).collect())
             .unwrap_or_default(),
         peers_alive: alive.into_iter().collect(),
-        pending_requests: lock(&shared.pending).len(),
+        pending_requests: shared.indexer.len(),
+        indexer,
         stock: shared.metrics.stock_levels(),
     }
 }
@@ -366,6 +372,7 @@ impl Node {
             p2p_listener,
             store,
             chain,
+            blocks,
             settings,
         } = parts;
         let span = tracing::info_span!("node", account = %account_id);
@@ -384,10 +391,12 @@ impl Node {
             settings,
             store,
             chain,
+            blocks,
             mesh,
             router,
             network: RwLock::new(None),
-            pending: Mutex::new(BTreeMap::new()),
+            indexer: Indexer::default(),
+            lead_wake: tokio::sync::Notify::new(),
             metrics: Metrics::default(),
             stop: watch::channel(false).0,
             jobs: Mutex::new(tokio::task::JoinSet::new()),
@@ -396,7 +405,8 @@ impl Node {
         let tasks = vec![
             accept,
             crate::spawn(follow::run(shared.clone())),
-            crate::spawn(signing::index(shared.clone())),
+            crate::spawn(index::run(shared.clone())),
+            crate::spawn(signing::lead_loop(shared.clone())),
             crate::spawn(stock::run(shared.clone())),
             crate::spawn(dispatch_starts(shared.clone(), starts)),
         ];
@@ -450,12 +460,17 @@ impl Node {
 /// A snapshot of the node's view.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Status {
+    /// Whether the node follows the chain: its block source answers and it is at most
+    /// [`HEALTHY_LAG`] blocks behind the head.
+    pub healthy: bool,
     pub account_id: String,
     pub participant: Option<ParticipantId>,
     pub epoch: Option<u64>,
     pub domains_with_keys: Vec<u64>,
     pub peers_alive: Vec<ParticipantId>,
     pub pending_requests: usize,
+    /// How far the node has followed the chain.
+    pub indexer: IndexerStatus,
     /// Precomputed material this node owns, per domain and kind.
     pub stock: Vec<crate::metrics::StockLevel>,
 }

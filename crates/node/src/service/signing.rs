@@ -1,19 +1,18 @@
-//! The signing pipeline (DESIGN §2): the indexer reads the contract's pending requests; for
-//! each, the participants in [`leader_order`] take turns leading (the first live one at once,
-//! the next after the failover time without an answer). The leader spends one item it owns
-//! whose whole set is alive, runs the one-round signature with that set, verifies the result
-//! under the derived key as the contract will, and submits `respond`.
+//! The signing pipeline (DESIGN §2): for each request the [`Indexer`](crate::indexer::Indexer)
+//! holds, the participants in [`leader_order`] take turns leading (the first live one at once,
+//! as soon as the block that brought the request is read; the next after the failover time
+//! without an answer). The leader spends one item it owns whose whole set is alive, runs the
+//! one-round signature with that set, verifies the result under the derived key as the
+//! contract will, and submits `respond`.
 //!
-//! A request is never dropped while it is pending: the indexer re-reads the whole queue from
-//! the contract at every poll (the contract keeps every request until it is answered or
-//! times out), so a restarted node picks up where the network is. It is never answered with
-//! two signatures: the contract resumes the caller with the first verified `respond` and
-//! refuses later ones.
+//! A request is never dropped while it is pending: the indexer holds it until a block shows
+//! it answered or timed out, and a restarted node resumes from its cursor. Nobody leads while
+//! its indexer is still reading old blocks. A request is never answered with two signatures:
+//! the contract resumes the caller with the first verified `respond` and refuses later ones.
 
 use chain::{Call, NativeCrypto};
 use contract::RequestId;
 use primitives::ParticipantId;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -21,7 +20,7 @@ use tracing::{debug, info, warn};
 use super::network::{leader_order, my_turn, Network};
 use super::stock::{check_tag, set_alive, signing_kind};
 use super::task::{sign_instance_id, Task};
-use super::{lock, protocols, JobError, Seen, Shared};
+use super::{protocols, JobError, Shared};
 use crate::driver::Liveness;
 use crate::keys::DomainKey;
 use crate::store::StoreError;
@@ -32,46 +31,20 @@ const RETRY: Duration = Duration::from_secs(1);
 /// How long a follower waits for its own indexer to see a request a leader names.
 const SEE_REQUEST: Duration = Duration::from_secs(5);
 
-pub(super) async fn index(shared: Arc<Shared>) {
+/// How often leading is reconsidered without a new block: a failed attempt's retry, a
+/// leader's turn passing to the next.
+const RECHECK: Duration = Duration::from_millis(250);
+/// Blocks an indexer may trail the head and still lead.
+const LEAD_SLACK: u64 = 2;
+
+pub(super) async fn lead_loop(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();
     loop {
-        match read_queue(&shared).await {
-            Ok(views) => {
-                let ids: BTreeSet<RequestId> = views.iter().map(|v| v.request_id).collect();
-                let mut pending = lock(&shared.pending);
-                pending.retain(|id, _| ids.contains(id));
-                for view in views {
-                    pending.entry(view.request_id).or_insert_with(|| Seen {
-                        view,
-                        first_seen: Instant::now(),
-                        attempt: None,
-                    });
-                }
-            }
-            Err(e) => warn!(error = %e, "cannot read pending requests"),
-        }
         lead_due(&shared);
         tokio::select! {
-            _ = tokio::time::sleep(shared.settings.poll) => {}
+            _ = shared.lead_wake.notified() => {}
+            _ = tokio::time::sleep(RECHECK) => {}
             _ = stop.changed() => return,
-        }
-    }
-}
-
-async fn read_queue(
-    shared: &Shared,
-) -> Result<Vec<contract::views::PendingRequestView>, chain::ChainError> {
-    let mut out = vec![];
-    let mut cursor = None;
-    loop {
-        let page = shared
-            .chain
-            .pending_requests(cursor, contract::views::MAX_PAGE)
-            .await?;
-        out.extend(page.requests);
-        match page.next_cursor {
-            Some(c) if Some(c) != cursor => cursor = Some(c),
-            _ => return Ok(out),
         }
     }
 }
@@ -84,9 +57,13 @@ fn lead_due(shared: &Arc<Shared>) {
     let Some(me) = network.me else {
         return;
     };
+    // Still reading older blocks: what looks pending may be answered already.
+    if !shared.indexer.caught_up(LEAD_SLACK) {
+        return;
+    }
     let alive = shared.mesh.alive();
     let now = Instant::now();
-    let mut pending = lock(&shared.pending);
+    let mut pending = shared.indexer.pending();
     for (id, seen) in pending.iter_mut() {
         let busy = match seen.attempt {
             Some((_, true)) => true,
@@ -115,7 +92,7 @@ fn lead_due(shared: &Arc<Shared>) {
                     }
                 }
             }
-            if let Some(seen) = lock(&shared.pending).get_mut(&id) {
+            if let Some(seen) = shared.indexer.pending().get_mut(&id) {
                 seen.attempt = Some((Instant::now(), false));
             }
         });
@@ -128,9 +105,9 @@ async fn lead(
     me: ParticipantId,
     request: RequestId,
 ) -> Result<(), JobError> {
-    let view = lock(&shared.pending)
+    let view = shared
+        .indexer
         .get(&request)
-        .map(|s| s.view.clone())
         .ok_or_else(|| JobError::Refused("no longer pending".into()))?;
     let domain = view.domain_id;
     let key = network
@@ -217,9 +194,13 @@ pub(super) async fn follow(
         .keys
         .get(&domain)
         .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
-    let view = wait_for_request(shared, &request).await.ok_or_else(|| {
-        JobError::Refused(format!("request {request} is not pending on the chain"))
-    })?;
+    let view = shared
+        .indexer
+        .wait_for(&request, SEE_REQUEST)
+        .await
+        .ok_or_else(|| {
+            JobError::Refused(format!("request {request} is not pending on the chain"))
+        })?;
     if view.domain_id != domain {
         return Err(JobError::Refused(
             "the request is for another domain".into(),
@@ -250,20 +231,4 @@ async fn run_sign(
     shared
         .run_registered("sign", instance, registration, limit, Liveness::FailFast)
         .await
-}
-
-async fn wait_for_request(
-    shared: &Shared,
-    request: &RequestId,
-) -> Option<contract::views::PendingRequestView> {
-    let until = Instant::now() + SEE_REQUEST;
-    loop {
-        if let Some(seen) = lock(&shared.pending).get(request) {
-            return Some(seen.view.clone());
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

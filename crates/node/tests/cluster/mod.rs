@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
-use chain::{Call, LocalChain, LocalClient, SharedChain, SignTicket};
+use chain::{
+    BlockChanges, BlockSource, Call, Heights, LocalChain, LocalClient, SharedChain, SignTicket,
+    SourceError,
+};
 use contract::views::StateView;
 use contract::{Config, InitParticipant};
 use node::identity::NearKey;
@@ -13,6 +16,7 @@ use node::store::{Store, StoreKey};
 use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -87,10 +91,59 @@ impl Member {
     }
 }
 
+/// How the nodes' block source behaves: [`HEALTHY`], [`DOWN`] or [`MALFORMED`].
+pub type Fault = Arc<AtomicU8>;
+pub const HEALTHY: u8 = 0;
+pub const DOWN: u8 = 1;
+pub const MALFORMED: u8 = 2;
+
+/// The in-process chain's block source, which a test can make fail: unreachable, or
+/// answering what does not parse.
+pub struct Flaky {
+    inner: LocalClient,
+    fault: Fault,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), SourceError> {
+        match self.fault.load(Ordering::Relaxed) {
+            DOWN => Err(SourceError::Unreachable("connection refused (test)".into())),
+            MALFORMED => Err(SourceError::Malformed(
+                "expected value at line 1 (test)".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BlockSource for Flaky {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn head(&self) -> Result<u64, SourceError> {
+        self.check()?;
+        self.inner.head().await
+    }
+
+    async fn next_heights(&self, after: u64, limit: usize) -> Result<Heights, SourceError> {
+        self.check()?;
+        self.inner.next_heights(after, limit).await
+    }
+
+    async fn changes(&self, height: u64) -> Result<BlockChanges, SourceError> {
+        self.check()?;
+        self.inner.changes(height).await
+    }
+}
+
 pub struct Cluster {
     pub chain: SharedChain,
     pub members: Vec<Member>,
     pub settings: Settings,
+    /// Every node's block source fails while this says so.
+    pub fault: Fault,
     producer: JoinHandle<()>,
 }
 
@@ -102,7 +155,7 @@ impl Cluster {
 
     /// [`Cluster::new`] with other node settings.
     pub async fn with_settings(n: usize, threshold: u64, settings: Settings) -> Self {
-        let chain: SharedChain = Arc::new(Mutex::new(LocalChain::new([7; 32])));
+        let chain: SharedChain = Arc::new(Mutex::new(LocalChain::new("signer.test", [7; 32])));
         let members: Vec<Member> = (0..n)
             .map(|i| Member::new(&format!("node{i}.test")))
             .collect();
@@ -145,6 +198,7 @@ impl Cluster {
             chain,
             members,
             settings,
+            fault: Arc::new(AtomicU8::new(HEALTHY)),
             producer,
         };
         for i in 0..n {
@@ -172,6 +226,10 @@ impl Cluster {
             p2p_listener: listener,
             store,
             chain: Arc::new(LocalClient::new(self.chain.clone(), m.account.clone())),
+            blocks: Arc::new(Flaky {
+                inner: LocalClient::new(self.chain.clone(), m.account.clone()),
+                fault: self.fault.clone(),
+            }),
             settings: self.settings.clone(),
         };
         m.node = Some(Node::start(parts).unwrap());
@@ -183,13 +241,27 @@ impl Cluster {
         }
     }
 
+    /// Makes every node's block source fail (or heal).
+    pub fn set_fault(&self, fault: u8) {
+        self.fault.store(fault, Ordering::Relaxed);
+    }
+
     pub fn call(&self, who: &str, call: Call) -> Result<Option<SignTicket>, chain::TxError> {
-        let deposit = u128::from(matches!(call, Call::Sign { .. }));
+        let deposit = match call {
+            Call::Sign { .. } => 1,
+            _ => call.deposit(),
+        };
         self.chain.lock().unwrap().call(who, deposit, call)
     }
 
     pub fn state(&self) -> StateView {
-        self.chain.lock().unwrap().contract().unwrap().state_view()
+        self.chain
+            .lock()
+            .unwrap()
+            .contract()
+            .unwrap()
+            .state_view()
+            .unwrap()
     }
 
     pub fn statuses(&self) -> Vec<Status> {

@@ -1,0 +1,227 @@
+use super::*;
+use crate::testing::{admit, call, genesis, id, ALICE, BOB, CONTRACT};
+use near_jsonrpc_primitives::types::changes::{
+    RpcStateChangesInBlockByTypeResponse, RpcStateChangesInBlockResponse,
+};
+use near_primitives::views::BlockView;
+use near_primitives::views::{StateChangeCauseView, StateChangeKindView, StateChangeValueView};
+use std::time::{Duration, Instant};
+
+fn open(interval: Duration) -> (tempfile::TempDir, Arc<Devnet>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (devnet, _) = Devnet::open(dir.path(), genesis, interval).unwrap();
+    (dir, devnet)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    near_primitives::serialize::to_base64(bytes)
+}
+
+fn error_name(e: &RpcError) -> Option<String> {
+    let v = serde_json::to_value(e).unwrap();
+    v.pointer("/cause/name")
+        .or_else(|| v.pointer("/data/name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn experimental_changes_answer_data_changes_in_nears_shape() {
+    let (_dir, devnet) = open(Duration::from_millis(100));
+    admit(&mut devnet.ledger(), ALICE, &[("put", b"r/1")]);
+    devnet.produce_block().unwrap();
+    let (_, receipt) = admit(
+        &mut devnet.ledger(),
+        BOB,
+        &[("put", b"r/2"), ("del", b"r/1"), ("put", b"other")],
+    );
+    devnet.produce_block().unwrap();
+    let height = devnet.ledger().height;
+    let params = serde_json::json!({
+        "block_id": height,
+        "changes_type": "data_changes",
+        "account_ids": [CONTRACT, ALICE],
+        "key_prefix_base64": b64(b"r/"),
+    });
+    let answer = dispatch(&devnet, "EXPERIMENTAL_changes", params.clone())
+        .await
+        .unwrap();
+    let response: RpcStateChangesInBlockResponse = serde_json::from_value(answer).unwrap();
+    assert_eq!(response.block_hash, devnet.ledger().block_hash(height));
+    let changes: Vec<_> = response
+        .changes
+        .into_iter()
+        .map(|c| {
+            let StateChangeCauseView::ReceiptProcessing { receipt_hash } = c.cause else {
+                panic!("cause {:?}", c.cause);
+            };
+            assert_eq!(receipt_hash, receipt);
+            match c.value {
+                StateChangeValueView::DataUpdate {
+                    account_id,
+                    key,
+                    value,
+                } => (account_id, key.to_vec(), Some(value.to_vec())),
+                StateChangeValueView::DataDeletion { account_id, key } => {
+                    (account_id, key.to_vec(), None)
+                }
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (id(CONTRACT), b"r/1".to_vec(), None),
+            (id(CONTRACT), b"r/2".to_vec(), Some(b"r/2".to_vec())),
+        ]
+    );
+    // By finality: the head; another account: nothing.
+    let mut by_finality = params.clone();
+    by_finality.as_object_mut().unwrap().remove("block_id");
+    by_finality["finality"] = "final".into();
+    by_finality["account_ids"] = serde_json::json!([BOB]);
+    let answer = dispatch(&devnet, "EXPERIMENTAL_changes", by_finality)
+        .await
+        .unwrap();
+    let response: RpcStateChangesInBlockResponse = serde_json::from_value(answer).unwrap();
+    assert_eq!(response.block_hash, devnet.ledger().block_hash(height));
+    assert!(response.changes.is_empty());
+    // Which accounts' data changed.
+    let answer = dispatch(
+        &devnet,
+        "EXPERIMENTAL_changes_in_block",
+        serde_json::json!({ "block_id": height }),
+    )
+    .await
+    .unwrap();
+    let response: RpcStateChangesInBlockByTypeResponse = serde_json::from_value(answer).unwrap();
+    assert_eq!(
+        response.changes,
+        vec![StateChangeKindView::DataTouched {
+            account_id: id(CONTRACT)
+        }]
+    );
+    // An unknown height.
+    let mut unknown = params;
+    unknown["block_id"] = (height + 5).into();
+    let e = dispatch(&devnet, "EXPERIMENTAL_changes", unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(error_name(&e).as_deref(), Some("UNKNOWN_BLOCK"), "{e:?}");
+}
+
+#[tokio::test]
+async fn other_changes_types_get_a_clear_error() {
+    let (_dir, devnet) = open(Duration::from_millis(100));
+    let params = serde_json::json!({
+        "finality": "final",
+        "changes_type": "account_changes",
+        "account_ids": [CONTRACT],
+    });
+    let e = dispatch(&devnet, "EXPERIMENTAL_changes", params)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("only data_changes"), "{e:?}");
+    let malformed = serde_json::json!({"finality": "final", "changes_type": "data_changes"});
+    assert!(dispatch(&devnet, "EXPERIMENTAL_changes", malformed)
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_the_next_block_waits_for_it() {
+    let interval = Duration::from_millis(200);
+    let (_dir, devnet) = open(interval);
+    let next = devnet.ledger().height + 1;
+    let asked = Instant::now();
+    let waiting = tokio::spawn({
+        let devnet = devnet.clone();
+        async move {
+            let block = dispatch(&devnet, "block", serde_json::json!({ "block_id": next })).await;
+            (block, asked.elapsed())
+        }
+    });
+    let changes = tokio::spawn({
+        let devnet = devnet.clone();
+        async move {
+            let params = serde_json::json!({
+                "block_id": next,
+                "changes_type": "data_changes",
+                "account_ids": [CONTRACT],
+                "key_prefix_base64": "",
+            });
+            dispatch(&devnet, "EXPERIMENTAL_changes", params).await
+        }
+    });
+    tokio::time::sleep(interval / 4).await;
+    assert!(!waiting.is_finished());
+    devnet.produce_block().unwrap();
+    let (block, elapsed) = waiting.await.unwrap();
+    let block: BlockView = serde_json::from_value(block.unwrap()).unwrap();
+    assert_eq!(block.header.height, next);
+    assert!(
+        elapsed < interval,
+        "answered when the block came: {elapsed:?}"
+    );
+    let changes: RpcStateChangesInBlockResponse =
+        serde_json::from_value(changes.await.unwrap().unwrap()).unwrap();
+    assert_eq!(changes.block_hash, block.header.hash);
+}
+
+#[tokio::test]
+async fn the_next_block_not_coming_is_an_unknown_block_and_later_ones_are_at_once() {
+    let interval = Duration::from_millis(50);
+    let (_dir, devnet) = open(interval);
+    let head = devnet.ledger().height;
+    let asked = Instant::now();
+    let e = dispatch(
+        &devnet,
+        "block",
+        serde_json::json!({ "block_id": head + 1 }),
+    )
+    .await
+    .unwrap_err();
+    let waited = asked.elapsed();
+    assert_eq!(error_name(&e).as_deref(), Some("UNKNOWN_BLOCK"), "{e:?}");
+    assert!(waited >= interval * LONG_POLL_BLOCKS, "{waited:?}");
+    let asked = Instant::now();
+    let e = dispatch(
+        &devnet,
+        "chunk",
+        serde_json::json!({ "block_id": head + 2 }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error_name(&e).as_deref(), Some("UNKNOWN_BLOCK"), "{e:?}");
+    assert!(asked.elapsed() < interval, "{:?}", asked.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_awaited_transaction_is_answered_at_the_block_that_finishes_it() {
+    // Blocks are far apart: the old half-interval sleep would answer seconds late.
+    let interval = Duration::from_secs(10);
+    let (_dir, devnet) = open(interval);
+    let tx = call(&devnet.ledger(), ALICE, &[("put", b"k")]);
+    let params = serde_json::json!({
+        "signed_tx_base64": b64(&borsh::to_vec(&tx).unwrap()),
+        "wait_until": "FINAL",
+    });
+    let sent = tokio::spawn({
+        let devnet = devnet.clone();
+        async move { dispatch(&devnet, "send_tx", params).await }
+    });
+    while devnet.ledger().history.txs_at(2).is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let produced = Instant::now();
+    devnet.produce_block().unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(2), sent)
+        .await
+        .expect("answered at the block")
+        .unwrap()
+        .unwrap();
+    assert!(produced.elapsed() < Duration::from_secs(2));
+    assert_eq!(answer["final_execution_status"], "FINAL");
+    assert_eq!(answer["status"]["SuccessValue"], "");
+}

@@ -1,0 +1,335 @@
+//! Test helpers: a tiny contract, assembled here byte by byte (no wasm toolchain needed), a
+//! genesis with it, and signed calls.
+//!
+//! The contract's methods (storage keys and values are the call's input):
+//! - `put`: writes input → input; `del`: removes input; `put_fail`: `put`, then panics;
+//! - `yield`: creates a yield whose callback is `cb`, keeping its data id under `y`;
+//! - `resume`: resumes the yield under `y` with the input as payload, panics if refused;
+//! - `cb`: writes the yield's promise status under `cb` (1 resumed, 2 failed: timed out).
+
+use near_crypto::{KeyType, PublicKey, SecretKey};
+use near_primitives::hash::CryptoHash;
+use near_primitives::transaction::{
+    Action, FunctionCallAction, SignedTransaction, Transaction, TransactionV0,
+};
+use near_primitives::types::{AccountId, Balance};
+
+use crate::ledger::Ledger;
+use crate::{Genesis, GenesisAccount, NEAR};
+
+pub const CONTRACT: &str = "contract.test";
+pub const ALICE: &str = "alice.test";
+pub const BOB: &str = "bob.test";
+/// An account no test touches.
+pub const IDLE: &str = "idle.test";
+
+fn uleb(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn sleb(mut v: i64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0) {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn section(id: u8, items: Vec<Vec<u8>>, out: &mut Vec<u8>) {
+    let mut body = vec![];
+    uleb(items.len() as u64, &mut body);
+    body.extend(items.concat());
+    out.push(id);
+    uleb(body.len() as u64, out);
+    out.extend(body);
+}
+
+fn name(s: &str) -> Vec<u8> {
+    let mut out = vec![];
+    uleb(s.len() as u64, &mut out);
+    out.extend(s.as_bytes());
+    out
+}
+
+/// One instruction sequence.
+#[derive(Default)]
+struct Code(Vec<u8>);
+
+impl Code {
+    fn i64(mut self, v: i64) -> Self {
+        self.0.push(0x42);
+        sleb(v, &mut self.0);
+        self
+    }
+    fn i32(mut self, v: i32) -> Self {
+        self.0.push(0x41);
+        sleb(i64::from(v), &mut self.0);
+        self
+    }
+    fn call(mut self, f: u32) -> Self {
+        self.0.push(0x10);
+        uleb(u64::from(f), &mut self.0);
+        self
+    }
+    fn op(mut self, bytes: &[u8]) -> Self {
+        self.0.extend_from_slice(bytes);
+        self
+    }
+    fn body(self) -> Vec<u8> {
+        let mut body = vec![0x00]; // no locals
+        body.extend(self.0);
+        body.push(0x0b);
+        let mut out = vec![];
+        uleb(body.len() as u64, &mut out);
+        out.extend(body);
+        out
+    }
+}
+
+// Imported host functions, by index.
+const INPUT: u32 = 0;
+const REGISTER_LEN: u32 = 1;
+const READ_REGISTER: u32 = 2;
+const STORAGE_WRITE: u32 = 3;
+const STORAGE_REMOVE: u32 = 4;
+const PANIC: u32 = 5;
+const YIELD_CREATE: u32 = 6;
+const YIELD_RESUME: u32 = 7;
+const STORAGE_READ: u32 = 8;
+const PROMISE_RESULT: u32 = 9;
+const PUT: u32 = 10;
+const DROP: &[u8] = &[0x1a];
+/// Where the input is copied to.
+const INPUT_PTR: i64 = 1024;
+/// Where a data id is copied to.
+const ID_PTR: i64 = 64;
+
+fn read_input() -> Code {
+    Code::default()
+        .i64(0)
+        .call(INPUT)
+        .i64(0)
+        .i64(INPUT_PTR)
+        .call(READ_REGISTER)
+}
+
+fn input_len(code: Code) -> Code {
+    code.i64(0).call(REGISTER_LEN)
+}
+
+/// The test contract's wasm.
+pub fn wasm() -> Vec<u8> {
+    let i = 0x7e; // i64
+    let func = |params: &[u8], results: &[u8]| {
+        let mut t = vec![0x60];
+        uleb(params.len() as u64, &mut t);
+        t.extend(params);
+        uleb(results.len() as u64, &mut t);
+        t.extend(results);
+        t
+    };
+    let types = vec![
+        func(&[i], &[]),        // 0
+        func(&[i], &[i]),       // 1
+        func(&[i, i], &[]),     // 2
+        func(&[i; 5], &[i]),    // 3
+        func(&[i; 3], &[i]),    // 4
+        func(&[], &[]),         // 5
+        func(&[i; 7], &[i]),    // 6
+        func(&[i; 4], &[0x7f]), // 7
+        func(&[i, i], &[i]),    // 8
+    ];
+    let imports = [
+        ("input", 0),
+        ("register_len", 1),
+        ("read_register", 2),
+        ("storage_write", 3),
+        ("storage_remove", 4),
+        ("panic", 5),
+        ("promise_yield_create", 6),
+        ("promise_yield_resume", 7),
+        ("storage_read", 4),
+        ("promise_result", 8),
+    ]
+    .iter()
+    .map(|(f, t)| [name("env"), name(f), vec![0x00, *t]].concat())
+    .collect();
+    let put = input_len(input_len(read_input()).i64(INPUT_PTR))
+        .i64(INPUT_PTR)
+        .i64(5)
+        .call(STORAGE_WRITE)
+        .op(DROP);
+    let del = input_len(read_input())
+        .i64(INPUT_PTR)
+        .i64(5)
+        .call(STORAGE_REMOVE)
+        .op(DROP);
+    let put_fail = Code::default().call(PUT).call(PANIC);
+    // "y" at 0, "cb" at 2 (the data segment).
+    let yield_ = Code::default()
+        .i64(2)
+        .i64(2)
+        .i64(0)
+        .i64(0)
+        .i64(10_000_000_000_000)
+        .i64(0)
+        .i64(1)
+        .call(YIELD_CREATE)
+        .op(DROP)
+        .i64(1)
+        .i64(ID_PTR)
+        .call(READ_REGISTER)
+        .i64(1)
+        .i64(0)
+        .i64(32)
+        .i64(ID_PTR)
+        .i64(5)
+        .call(STORAGE_WRITE)
+        .op(DROP);
+    let resume = input_len(
+        read_input()
+            .i64(1)
+            .i64(0)
+            .i64(3)
+            .call(STORAGE_READ)
+            .op(DROP)
+            .i64(3)
+            .i64(ID_PTR)
+            .call(READ_REGISTER)
+            .i64(32)
+            .i64(ID_PTR),
+    )
+    .i64(INPUT_PTR)
+    .call(YIELD_RESUME)
+    .op(&[0x45, 0x04, 0x40]) // i32.eqz, if
+    .call(PANIC)
+    .op(&[0x0b]); // end
+    let cb = Code::default()
+        .i32(200)
+        .i64(0)
+        .i64(0)
+        .call(PROMISE_RESULT)
+        .op(&[0x3c, 0x00, 0x00]) // i64.store8
+        .i64(2)
+        .i64(2)
+        .i64(1)
+        .i64(200)
+        .i64(5)
+        .call(STORAGE_WRITE)
+        .op(DROP);
+    let exports = ["put", "del", "put_fail", "yield", "resume", "cb"];
+    let mut out = b"\0asm\x01\0\0\0".to_vec();
+    section(1, types, &mut out);
+    section(2, imports, &mut out);
+    section(3, exports.iter().map(|_| vec![5]).collect(), &mut out);
+    section(5, vec![vec![0x00, 0x01]], &mut out);
+    section(
+        7,
+        exports
+            .iter()
+            .enumerate()
+            .map(|(n, e)| {
+                let mut x = name(e);
+                x.push(0x00);
+                uleb(u64::from(PUT) + n as u64, &mut x);
+                x
+            })
+            .collect(),
+        &mut out,
+    );
+    let bodies = [put, del, put_fail, yield_, resume, cb];
+    section(10, bodies.into_iter().map(Code::body).collect(), &mut out);
+    let mut data = vec![0x00, 0x41, 0x00, 0x0b];
+    data.extend(name("y\0cb"));
+    section(11, vec![data], &mut out);
+    out
+}
+
+pub fn id(s: &str) -> AccountId {
+    s.parse().expect("a valid test account id")
+}
+
+pub fn secret(account: &str) -> SecretKey {
+    SecretKey::from_seed(KeyType::ED25519, account)
+}
+
+pub fn public(account: &str) -> PublicKey {
+    secret(account).public_key()
+}
+
+/// Alice, Bob and an idle account with 100 NEAR each, and the contract.
+pub fn genesis() -> Result<Genesis, String> {
+    let accounts = [ALICE, BOB, IDLE, CONTRACT]
+        .into_iter()
+        .map(|a| GenesisAccount {
+            account_id: id(a),
+            balance: 100 * NEAR,
+            keys: vec![public(a)],
+            wasm: (a == CONTRACT).then(wasm),
+        })
+        .collect();
+    Ok(Genesis {
+        accounts,
+        seed: [3; 32],
+    })
+}
+
+/// A ledger at genesis (height 1), not saved anywhere.
+pub fn ledger() -> Ledger {
+    let genesis = genesis().expect("the test genesis");
+    crate::Devnet::genesis(genesis, std::time::Duration::from_millis(100))
+        .expect("the test genesis is valid")
+}
+
+/// A transaction from `signer` calling the contract's `methods` (name, input) in order.
+pub fn call(ledger: &Ledger, signer: &str, methods: &[(&str, &[u8])]) -> SignedTransaction {
+    let nonce = ledger.accounts[&id(signer)].keys[&public(signer)] + 1;
+    let tx = Transaction::V0(TransactionV0 {
+        signer_id: id(signer),
+        public_key: public(signer),
+        nonce,
+        receiver_id: id(CONTRACT),
+        block_hash: CryptoHash::default(),
+        actions: methods
+            .iter()
+            .map(|(m, args)| {
+                Action::FunctionCall(Box::new(FunctionCallAction {
+                    method_name: (*m).into(),
+                    args: args.to_vec(),
+                    gas: near_primitives::gas::Gas::from_teragas(100),
+                    deposit: Balance::ZERO,
+                }))
+            })
+            .collect(),
+    });
+    let signature = secret(signer).sign(tx.get_hash_and_size().0.as_ref());
+    SignedTransaction::new(signature, tx)
+}
+
+/// Admits a call; returns its transaction hash and first receipt's id.
+pub fn admit(
+    ledger: &mut Ledger,
+    signer: &str,
+    methods: &[(&str, &[u8])],
+) -> (CryptoHash, CryptoHash) {
+    let tx = call(ledger, signer, methods);
+    let hash = ledger.admit(tx).expect("the call is admitted");
+    (hash, ledger.history.tx(&hash).expect("admitted").receipt)
+}
+
+/// The contract's committed value under `key`.
+pub fn stored(ledger: &Ledger, key: &[u8]) -> Option<Vec<u8>> {
+    ledger.accounts[&id(CONTRACT)].storage().get(key).cloned()
+}

@@ -1,0 +1,265 @@
+//! The indexer: the node's view of the contract's pending requests, kept by following the
+//! chain block by block (docs/design.md, "Indexer").
+//!
+//! Every pending request is a record under its own key in the contract's storage, so a block's
+//! storage changes say exactly which requests arrived (a write) and which were answered or
+//! timed out (a removal). [`fold`] turns one block's changes into those events, purely; an
+//! [`Indexer`] applies them to the set of pending requests it owns, remembers the height it
+//! has applied, and wakes whoever waits on it: the signing scheduler (a new request), a
+//! follower that a leader named a request it has not seen yet, the contract follower (the
+//! contract's root or candidates changed).
+//!
+//! The loop that feeds it (`service::index`) keeps its cursor in the node's store and resumes
+//! from it after a restart. A node with no cursor, or one older than the replay window, starts
+//! [`replay_window`] blocks back from the head: a request is written at most its timeout before
+//! its yield resolves, so every request still pending was written within that window, and
+//! replaying it reconstructs the set exactly.
+
+use chain::{BlockChanges, DataChange};
+use contract::storage::{decode_request, key_kind, DecodeError, KeyKind};
+use contract::views::PendingRequestView;
+use contract::RequestId;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+use crate::service::lock;
+
+/// NEAR's yield timeout: a `sign` waits at most this many blocks on NEAR, whatever the
+/// contract's config says.
+pub const NEAR_YIELD_TIMEOUT_BLOCKS: u64 = 200;
+
+/// How far back a node with no usable cursor starts: past any request's whole life (the
+/// longer of the contract's `request_timeout_blocks` and NEAR's yield timeout), with margin
+/// for callbacks that run late.
+pub fn replay_window(request_timeout_blocks: u64) -> u64 {
+    request_timeout_blocks
+        .max(NEAR_YIELD_TIMEOUT_BLOCKS)
+        .saturating_mul(2)
+        .saturating_add(50)
+}
+
+/// What one block did to the pending requests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// Per request, its state at the end of the block: pending (with its record) or gone.
+    pub requests: BTreeMap<RequestId, Option<PendingRequestView>>,
+    /// The contract's `state()` view changed (root or candidates written).
+    pub state_changed: bool,
+    /// Request records that do not decode, by key: reported, never acted on.
+    pub malformed: Vec<(RequestId, DecodeError)>,
+}
+
+/// Folds a block's storage changes to each key's last one (a source orders a key's own changes,
+/// not necessarily changes across keys).
+pub fn fold(changes: &[DataChange]) -> Folded {
+    let mut out = Folded::default();
+    for change in changes {
+        match (key_kind(change.key()), change) {
+            (KeyKind::Request(id), DataChange::Write { value, .. }) => {
+                match decode_request(value) {
+                    Ok(record) if record.id == id => {
+                        out.requests
+                            .insert(id, Some(PendingRequestView::from(&record)));
+                    }
+                    Ok(record) => {
+                        out.requests.insert(id, None);
+                        out.malformed.push((
+                            id,
+                            DecodeError {
+                                what: "request",
+                                reason: format!(
+                                    "stored under the key of another id ({})",
+                                    record.id
+                                ),
+                            },
+                        ));
+                    }
+                    Err(e) => {
+                        out.requests.insert(id, None);
+                        out.malformed.push((id, e));
+                    }
+                }
+            }
+            (KeyKind::Request(id), DataChange::Remove { .. }) => {
+                out.requests.insert(id, None);
+            }
+            (kind, _) if kind.in_state_view() => out.state_changed = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A pending request as this node knows it.
+pub struct Seen {
+    pub view: PendingRequestView,
+    pub first_seen: Instant,
+    /// When this node last tried to lead it, and whether that attempt is still running.
+    pub attempt: Option<(Instant, bool)>,
+}
+
+/// What applying a block changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub added: usize,
+    pub removed: usize,
+    pub state_changed: bool,
+}
+
+/// Where the indexer stands, for `/health`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexerStatus {
+    /// The block source, e.g. `NEAR RPC http://…`.
+    pub source: String,
+    /// The block this run of the node started after: its stored cursor, or the start of the
+    /// replay window.
+    pub started_after: Option<u64>,
+    /// The last block applied.
+    pub height: Option<u64>,
+    /// The newest final block the source reported.
+    pub head: Option<u64>,
+    /// Blocks between them.
+    pub lag: Option<u64>,
+    /// The source's last failure, until it answers again.
+    pub error: Option<String>,
+}
+
+/// The pending requests and the height they are current at.
+pub struct Indexer {
+    pending: Mutex<BTreeMap<RequestId, Seen>>,
+    height: watch::Sender<u64>,
+    state_changed: Notify,
+    status: Mutex<IndexerStatus>,
+}
+
+impl Default for Indexer {
+    fn default() -> Self {
+        Self {
+            pending: Mutex::new(BTreeMap::new()),
+            height: watch::channel(0).0,
+            state_changed: Notify::new(),
+            status: Mutex::new(IndexerStatus::default()),
+        }
+    }
+}
+
+impl Indexer {
+    /// Applies one block: its requests arrive or leave; waiters wake.
+    pub fn apply(&self, block: &BlockChanges) -> (Applied, Vec<(RequestId, DecodeError)>) {
+        let folded = fold(&block.changes);
+        let mut applied = Applied {
+            state_changed: folded.state_changed,
+            ..Applied::default()
+        };
+        {
+            let mut pending = lock(&self.pending);
+            for (id, state) in folded.requests {
+                match state {
+                    Some(view) => {
+                        if let Some(seen) = pending.get_mut(&id) {
+                            seen.view = view;
+                        } else {
+                            pending.insert(
+                                id,
+                                Seen {
+                                    view,
+                                    first_seen: Instant::now(),
+                                    attempt: None,
+                                },
+                            );
+                            applied.added += 1;
+                        }
+                    }
+                    None => applied.removed += usize::from(pending.remove(&id).is_some()),
+                }
+            }
+        }
+        {
+            let mut status = lock(&self.status);
+            status.height = Some(block.height);
+            status.lag = status.head.map(|h| h.saturating_sub(block.height));
+        }
+        if folded.state_changed {
+            self.state_changed.notify_one();
+        }
+        self.height.send_replace(block.height);
+        (applied, folded.malformed)
+    }
+
+    /// The last block applied (0 before the first).
+    pub fn height(&self) -> u64 {
+        *self.height.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    /// Resolves when the contract's `state()` view may have changed.
+    pub async fn state_changed(&self) {
+        self.state_changed.notified().await
+    }
+
+    /// The pending requests, locked (for the signing scheduler).
+    pub fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<RequestId, Seen>> {
+        lock(&self.pending)
+    }
+
+    pub fn get(&self, id: &RequestId) -> Option<PendingRequestView> {
+        lock(&self.pending).get(id).map(|s| s.view.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.pending).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A request as soon as a block shows it pending, or `None` after `limit`.
+    pub async fn wait_for(&self, id: &RequestId, limit: Duration) -> Option<PendingRequestView> {
+        let mut blocks = self.subscribe();
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(view) = self.get(id) {
+                return Some(view);
+            }
+            match tokio::time::timeout_at(until, blocks.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.get(id),
+            }
+        }
+    }
+
+    pub fn status(&self) -> IndexerStatus {
+        lock(&self.status).clone()
+    }
+
+    /// Records what the source said of the head, or how it failed.
+    pub fn report(&self, source: &str, head: Option<u64>, error: Option<String>) {
+        let mut status = lock(&self.status);
+        status.source = source.to_owned();
+        if let Some(h) = head {
+            status.head = Some(h);
+            status.lag = status.height.map(|at| h.saturating_sub(at));
+        }
+        status.error = error;
+    }
+
+    /// Records where this run started reading.
+    pub fn starting_after(&self, height: u64) {
+        lock(&self.status).started_after = Some(height);
+    }
+
+    /// Whether the indexer is within `slack` blocks of the head: before that, requests it
+    /// holds may already be answered in blocks it has not read, so nobody should lead them.
+    pub fn caught_up(&self, slack: u64) -> bool {
+        lock(&self.status).lag.is_some_and(|lag| lag <= slack)
+    }
+}
+
+#[cfg(test)]
+mod tests;
