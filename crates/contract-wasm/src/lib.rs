@@ -129,8 +129,14 @@ fn vote(f: impl FnOnce(&mut Contract<EnvStorage>, &Ctx) -> Result<(), ContractEr
 struct HostCrypto;
 
 impl Crypto for HostCrypto {
-    fn ecrecover(&self, hash: &[u8; 32], signature: &[u8; 64], v: u8) -> Option<[u8; 64]> {
-        env::ecrecover(hash, signature, v, true)
+    fn ecrecover(
+        &self,
+        hash: &[u8; 32],
+        signature: &[u8; 64],
+        v: u8,
+        malleability_flag: bool,
+    ) -> Option<[u8; 64]> {
+        env::ecrecover(hash, signature, v, malleability_flag)
     }
 
     fn ed25519_verify(&self, signature: &[u8; 64], message: &[u8], public_key: &[u8; 32]) -> bool {

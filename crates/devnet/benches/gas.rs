@@ -5,8 +5,9 @@
 //! out of its 10 Tgas.
 //!
 //! Runs the real wasm (`target/signer.wasm`, built by `scripts/build-contract.sh`) under NEAR's
-//! VM in the devnet's ledger, in process. Also prints each call's CPU time here, for the chain's
-//! cost per signature. Gas is NEAR's as the VM meters it; the devnet does not charge the per-trie-
+//! VM in the devnet's ledger, in process. Also prints the wall time of the block that ran each
+//! call (executing it and persisting the block to the devnet's redb), for the chain's cost
+//! per signature; that grows a little with the state's size, as any B-tree store does. Gas is NEAR's as the VM meters it; the devnet does not charge the per-trie-
 //! node costs NEAR adds for storage reads, which grow only with the log of the state's size.
 //!
 //! `cargo bench -p devnet --bench gas` (add `-- --pending 0,100,1000 --repeat 5` to change).
@@ -156,7 +157,15 @@ fn request_id(path: &str, fill: u8) -> contract::RequestId {
     )
 }
 
-/// A running network with one Ed25519 domain (id 0) whose root the bench knows.
+/// The domains the bench's network has, in id order (the queue is filled on domain 0).
+const SCHEMES: [SignatureScheme; 4] = [
+    SignatureScheme::Ed25519,
+    SignatureScheme::Secp256k1,
+    SignatureScheme::Bip340,
+    SignatureScheme::V2Secp256k1,
+];
+
+/// A running network with a domain per scheme (Ed25519 is id 0), whose roots the bench knows.
 fn network(keys: &Keys) -> Chain {
     let mut c = Chain::new();
     let participants: Vec<serde_json::Value> = NODES
@@ -171,11 +180,12 @@ fn network(keys: &Keys) -> Chain {
     );
     c.block();
     c.ok(&init);
+    let schemes: Vec<String> = SCHEMES.iter().map(|s| format!("{s:?}")).collect();
     for n in NODES {
         c.send(
             n,
             "vote_add_domains",
-            serde_json::json!({"schemes": ["Ed25519"], "epoch": 0}),
+            serde_json::json!({"schemes": schemes, "epoch": 0}),
             0,
         );
     }
@@ -187,12 +197,47 @@ fn network(keys: &Keys) -> Chain {
         0,
     );
     c.block();
-    for n in NODES {
-        let vote = serde_json::json!({"domain_id": 0, "public_key": keys.public(SignatureScheme::Ed25519), "epoch": 0});
-        c.send(n, "vote_pk", vote, 0);
+    for (domain, scheme) in SCHEMES.iter().enumerate() {
+        for n in NODES {
+            let vote = serde_json::json!({"domain_id": domain, "public_key": keys.public(*scheme), "epoch": 0});
+            c.send(n, "vote_pk", vote, 0);
+        }
+        c.block();
     }
-    c.block();
     c
+}
+
+/// Gas of `respond` on each domain (nothing else pending): what verifying an answer costs
+/// per scheme (derivation and verification through host functions, docs/design.md §5).
+fn respond_by_scheme(keys: &Keys) -> Vec<(SignatureScheme, u64)> {
+    let mut c = network(keys);
+    let mut out = vec![];
+    for (domain, scheme) in SCHEMES.iter().enumerate() {
+        let path = format!("by-scheme-{domain}");
+        let request = testkit::sign_request(domain as u64, *scheme, &path, 7);
+        let asked = c.send(USER, "sign", serde_json::json!({ "request": request }), 1);
+        c.block();
+        c.ok(&asked);
+        let args: primitives::request::SignArgs =
+            serde_json::from_value(serde_json::json!({ "request": request })).unwrap();
+        let id = contract::request_id(
+            &contract::AccountId(USER.into()),
+            &args.request.normalize().unwrap(),
+        );
+        let payload = testkit::payload_bytes(*scheme, 7);
+        let signature = keys.sign(*scheme, USER, &path, &payload);
+        let answer = c.send(
+            NODES[1],
+            "respond",
+            serde_json::json!({"request_id": id, "response": signature}),
+            0,
+        );
+        c.block();
+        c.ok(&answer);
+        out.push((*scheme, c.gas(&answer)));
+        c.block();
+    }
+    out
 }
 
 struct Row {
@@ -265,8 +310,10 @@ fn main() {
         }
     }
     let keys = Keys::new(9);
-    println!("signer contract gas (Tgas) and CPU here (ms, median of {repeat}), by requests already pending");
-    println!("| pending | sign | respond | callback | sign CPU | respond CPU | callback CPU |");
+    println!("signer contract gas (Tgas), and the wall time of the block that ran the call here (ms, median of {repeat}), by requests already pending");
+    println!(
+        "| pending | sign | respond | callback | sign block | respond block | callback block |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let mut rows = vec![];
     for p in &pending {
@@ -300,6 +347,10 @@ fn main() {
         let (lo, hi) = (*v.iter().min().unwrap(), *v.iter().max().unwrap());
         (hi - lo) as f64 / lo as f64 * 100.0
     };
+    println!("respond gas by domain (Tgas, nothing else pending)");
+    for (scheme, gas) in respond_by_scheme(&keys) {
+        println!("| {scheme:?} | {:.3} |", gas as f64 / TGAS);
+    }
     // The VM's fixed cost per call: a view that does next to nothing.
     let c = network(&keys);
     let contract: AccountId = CONTRACT.parse().unwrap();

@@ -380,7 +380,12 @@ impl Store {
         })
     }
 
-    fn split_value(value: &[u8], id: &ItemId) -> Result<(ItemTag, Vec<u8>, Vec<u8>), StoreError> {
+    /// A stored item's tag, its bytes and the sealed secret, borrowed from the stored value
+    /// (listing the stock copies no secrets).
+    fn parts<'v>(
+        value: &'v [u8],
+        id: &ItemId,
+    ) -> Result<(ItemTag, &'v [u8], &'v [u8]), StoreError> {
         let malformed = || StoreError::Malformed(format!("item {}", hex::encode(id)));
         let len = value
             .get(..4)
@@ -388,7 +393,7 @@ impl Store {
             .ok_or_else(malformed)?;
         let tag_bytes = value.get(4..4 + len).ok_or_else(malformed)?;
         let tag: ItemTag = postcard::from_bytes(tag_bytes).map_err(|_| malformed())?;
-        Ok((tag, tag_bytes.to_vec(), value[4 + len..].to_vec()))
+        Ok((tag, tag_bytes, &value[4 + len..]))
     }
 
     /// Takes an item out of stock for use: removes it and marks its id consumed in one
@@ -410,9 +415,9 @@ impl Store {
                 .get(&key[..])?
                 .map(|v| v.value().to_vec())
                 .ok_or_else(|| StoreError::Missing(hex::encode(id)))?;
-            let (tag, tag_bytes, sealed) = Self::split_value(&value, id)?;
+            let (tag, tag_bytes, sealed) = Self::parts(&value, id)?;
             let what = || format!("item {}", hex::encode(id));
-            let secret = self.open_sealed("stock", &key, &tag_bytes, &sealed, what)?;
+            let secret = self.open_sealed("stock", &key, tag_bytes, sealed, what)?;
             stock.remove(&key[..])?;
             consumed.insert(&id[..], tag.epoch)?;
             Ok((tag, secret))
@@ -438,7 +443,7 @@ impl Store {
             let id: ItemId = k[9..]
                 .try_into()
                 .map_err(|_| StoreError::Malformed("stock key".into()))?;
-            out.push((id, Self::split_value(v.value(), &id)?.0));
+            out.push((id, Self::parts(v.value(), &id)?.0));
         }
         Ok(out)
     }
@@ -456,7 +461,7 @@ impl Store {
         let Some(value) = table.get(&key[..])? else {
             return Ok(None);
         };
-        Ok(Some(Self::split_value(value.value(), id)?.0))
+        Ok(Some(Self::parts(value.value(), id)?.0))
     }
 
     /// Whether an id was ever consumed.
@@ -477,7 +482,7 @@ impl Store {
                 let id: ItemId = k.value()[9..]
                     .try_into()
                     .map_err(|_| StoreError::Malformed("stock key".into()))?;
-                let (tag, _, _) = Self::split_value(v.value(), &id)?;
+                let (tag, _, _) = Self::parts(v.value(), &id)?;
                 if tag.epoch != epoch {
                     stale.push((k.value().to_vec(), id, tag.epoch));
                 }
