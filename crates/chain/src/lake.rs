@@ -7,7 +7,12 @@
 //! storage changes) per chunk. Heights are found by listing the bucket with delimiter `/`
 //! from the last one read (one thousand-height prefix at a time) while behind; once caught up,
 //! by reading the next height's `block.json` directly, listing only when the height after it
-//! exists (a skipped height) or every few seconds (a longer gap). The types are near-indexer-primitives' (the ecosystem's own), the
+//! exists (a skipped height), every fifth empty poll (several skipped) and every fiftieth
+//! (a gap of over a thousand heights).
+//!
+//! A height missing while a later one is there is taken as skipped, as NEAR skips heights:
+//! a writer that uploads heights out of order could have one passed over. NEAR Lake's writer
+//! and the devnet's publish in order. The types are near-indexer-primitives' (the ecosystem's own), the
 //! requests are signed with AWS SigV4 by rusty-s3 (a sans-IO signer: it only builds URLs, so the
 //! HTTP client stays the one the node already has) — near-lake-framework itself would pull
 //! the whole AWS SDK and a second nearcore.
@@ -212,8 +217,11 @@ impl LakeClient {
 /// rather than the whole bucket (which costs S3 nothing, but costs file-backed S3 servers
 /// a scan of every object).
 const RANGE: u64 = 1000;
-/// Empty probes between listings of the whole bucket when caught up (a gap of more than one
-/// height is found by them).
+/// Empty probes between listings of the next two ranges when caught up (two or more heights
+/// skipped in a row are found by them: at the node's 200 ms idle, within a second).
+const RANGE_LISTING_EVERY: u64 = 5;
+/// Empty probes between listings of the whole bucket when caught up (a gap of over a
+/// thousand heights).
 const FULL_LISTING_EVERY: u64 = 50;
 
 fn range_prefix(range: u64) -> String {
@@ -311,6 +319,10 @@ impl LakeBlocks {
         }
         if polls.is_multiple_of(FULL_LISTING_EVERY) {
             return Ok(Probe::List { full: true });
+        }
+        // Two heights in a row skipped: a listing of the next ranges finds what follows.
+        if polls.is_multiple_of(RANGE_LISTING_EVERY) {
+            return Ok(Probe::List { full: false });
         }
         Ok(Probe::Nothing)
     }

@@ -5,9 +5,9 @@
 //! configured with `source = "lake"` follow the chain from there.
 //!
 //! The publisher follows the chain's head in order and never skips a block: a failed upload is
-//! logged and retried with backoff until the bucket takes it. It starts after the newest block
-//! already in the bucket (or, in a fresh bucket, at the oldest block whose changes the chain
-//! still keeps), so a restart resumes where it was.
+//! logged and retried with backoff until the bucket takes it. It starts at the newest block
+//! already in the bucket, published again in case it was cut short (or, in a fresh bucket, at
+//! the oldest block whose changes the chain still keeps), so a restart resumes where it was.
 //!
 //! Caveats: `receipt_execution_outcomes` is empty and the chunk lists no receipts (the ledger
 //! keeps receipts' outcomes but not their bodies, which NEAR Lake's receipt views need); state
@@ -138,7 +138,9 @@ pub async fn publish(devnet: Arc<Devnet>, client: LakeClient) {
     };
     let mut last = loop {
         match newest_published(&client, floor.saturating_sub(1)).await {
-            Ok(newest) => break newest.unwrap_or(floor.saturating_sub(1)),
+            // The newest height listed is published again: a stop between its shard and its
+            // `block.json` would otherwise leave it half there for good (uploads overwrite).
+            Ok(newest) => break newest.map_or(floor.saturating_sub(1), |h| h.saturating_sub(1)),
             Err(e) => {
                 warn!(lake = client.describe(), error = %e, "cannot list the lake; retrying");
                 tokio::time::sleep(backoff).await;

@@ -148,7 +148,28 @@ impl Default for Indexer {
 impl Indexer {
     /// Applies one block: its requests arrive or leave; waiters wake.
     pub fn apply(&self, block: &BlockChanges) -> (Applied, Vec<(RequestId, DecodeError)>) {
-        let folded = fold(&block.changes);
+        self.apply_folded(block.height, fold(&block.changes))
+    }
+
+    /// Starts from a saved state: the requests pending after block `height`.
+    pub fn restore(&self, height: u64, pending: Vec<PendingRequestView>) {
+        let requests = pending
+            .into_iter()
+            .map(|v| (v.request_id, Some(v)))
+            .collect();
+        let folded = Folded {
+            requests,
+            ..Folded::default()
+        };
+        self.apply_folded(height, folded);
+    }
+
+    /// [`Self::apply`] for a block already folded (whose edits the caller also saves).
+    pub fn apply_folded(
+        &self,
+        height: u64,
+        folded: Folded,
+    ) -> (Applied, Vec<(RequestId, DecodeError)>) {
         let mut applied = Applied {
             state_changed: folded.state_changed,
             ..Applied::default()
@@ -178,13 +199,13 @@ impl Indexer {
         }
         {
             let mut status = lock(&self.status);
-            status.height = Some(block.height);
-            status.lag = status.head.map(|h| h.saturating_sub(block.height));
+            status.height = Some(height);
+            status.lag = status.head.map(|h| h.saturating_sub(height));
         }
         if folded.state_changed {
             self.state_changed.notify_one();
         }
-        self.height.send_replace(block.height);
+        self.height.send_replace(height);
         (applied, folded.malformed)
     }
 

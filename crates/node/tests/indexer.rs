@@ -125,7 +125,8 @@ async fn a_restarted_node_resumes_from_its_cursor_and_leads_nothing_already_answ
 
     c.start(0).await;
     c.wait("node 0 caught up", Duration::from_secs(20), |c| {
-        c.members[0].node().status().healthy
+        let s = c.members[0].node().status();
+        s.healthy && s.indexer.lag == Some(0)
     })
     .await;
     let status = c.members[0].node().status();
@@ -147,5 +148,63 @@ async fn a_restarted_node_resumes_from_its_cursor_and_leads_nothing_already_answ
         .lines()
         .any(|l| l.starts_with("chainsig_requests_total{outcome=\"failed\"}"));
     assert!(!failed, "node 0 led no request that was already answered");
+    c.shutdown().await;
+}
+
+/// A request the node saw before it stopped, still pending when it restarts: the node resumes
+/// from its cursor *with* it (the cursor is saved with the pending set), and it is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_pending_across_a_restart_is_remembered_from_the_saved_state() {
+    cluster::init_logs();
+    let mut c = Cluster::new(3, 2).await;
+    c.add_domains(&[SignatureScheme::Ed25519]).await;
+    ask_and_check(&c, "before", 1).await;
+
+    // Without a second signer nothing is answered: the request stays pending.
+    c.stop(1).await;
+    c.stop(2).await;
+    let domain = c.state().domains[0].clone();
+    let ticket = c.request("app.test", domain.id.0, domain.scheme, "kept", 1);
+    c.wait("node 0 to see it", Duration::from_secs(10), |c| {
+        c.members[0].node().status().pending_requests == 1
+    })
+    .await;
+    c.stop(0).await;
+    let cursor = {
+        let m = &c.members[0];
+        let store = Store::open(&m.store_path(), &m.store_key).unwrap();
+        let state = store.index_state().unwrap().expect("a state was saved");
+        assert_eq!(state.pending.len(), 1, "saved with its pending request");
+        state.cursor
+    };
+
+    c.start(0).await;
+    c.wait("node 0 following again", Duration::from_secs(10), |c| {
+        c.members[0].node().status().indexer.height > Some(cursor)
+    })
+    .await;
+    let status = c.members[0].node().status();
+    assert_eq!(
+        status.indexer.started_after,
+        Some(cursor),
+        "resumed from its cursor"
+    );
+    assert_eq!(
+        status.pending_requests, 1,
+        "knowing the request pending there"
+    );
+
+    c.start(1).await;
+    c.start(2).await;
+    let answers = c.answers(&[ticket], Duration::from_secs(30)).await;
+    let payload = testkit::payload_bytes(domain.scheme, 1);
+    testkit::verify_independently(
+        &domain.public_key,
+        "app.test",
+        "kept",
+        &payload,
+        &answers[0],
+    )
+    .unwrap();
     c.shutdown().await;
 }

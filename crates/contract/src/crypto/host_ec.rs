@@ -11,7 +11,7 @@
 //! combination needs).
 //!
 //! Caveats: a point whose X is `≥ n` (probability about 2⁻¹²⁸) cannot be passed as `r`, and
-//! recovery refuses `a = 0` or `b·r = 0`, and a result at infinity. [`combine`] then returns
+//! recovery refuses `a = 0` (then `s = 0`) and a result at infinity. [`combine`] then returns
 //! `None` and callers compute the same thing in wasm with k256: these paths only ever save gas,
 //! never decide differently.
 

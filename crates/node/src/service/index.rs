@@ -1,11 +1,14 @@
 //! The loop that feeds the [`Indexer`](crate::indexer::Indexer): block after block from the
 //! node's [`chain::BlockSource`], from the cursor in its store.
 //!
-//! A block is applied whole before the cursor moves past it, and the cursor is written after
-//! each block (lazily: a crash replays a few blocks, and applying a block twice changes
-//! nothing). A source that fails — down, lagging, answering malformed JSON or objects that do
-//! not parse — is reported in the log, `/health` and `/metrics`, and asked again with backoff
-//! for the same block, so nothing is skipped.
+//! A block is applied whole before the cursor moves past it. After each block the cursor and
+//! the block's edits to the pending set are saved together (lazily, `store::index`), so a
+//! restarted node resumes from its cursor knowing every request still pending there; a crash
+//! replays a few blocks, and applying a block twice changes nothing. A node with no saved
+//! state, or one older than the replay window, replays the window instead. A source that
+//! fails — down, lagging, answering malformed JSON or objects that do not parse — is reported
+//! in the log, `/health` and `/metrics`, and asked again with backoff for the same block, so
+//! nothing is skipped.
 
 use chain::{BlockSource, SourceError};
 use std::sync::Arc;
@@ -13,10 +16,10 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::Shared;
-use crate::indexer::replay_window;
+use crate::indexer::{fold, replay_window, Folded};
+use contract::views::PendingRequestView;
 
-/// The store's meta record holding the last block applied (big-endian u64).
-pub const CURSOR: &str = "indexer_cursor";
+pub use crate::store::INDEX_CURSOR as CURSOR;
 /// Heights asked for at once.
 const BATCH: usize = 64;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -59,19 +62,30 @@ where
     }
 }
 
-fn stored_cursor(shared: &Shared) -> Option<u64> {
-    match shared.store.meta(CURSOR) {
-        Ok(Some(b)) => b.try_into().ok().map(u64::from_be_bytes),
-        Ok(None) => None,
+/// The saved cursor with the requests pending there, if usable.
+fn saved(shared: &Shared) -> Option<(u64, Vec<PendingRequestView>)> {
+    let state = match shared.store.index_state() {
+        Ok(state) => state?,
         Err(e) => {
-            warn!(error = %e, "cannot read the indexer's cursor; replaying the window");
-            None
+            warn!(error = %e, "cannot read the indexer's saved state; replaying the window");
+            return None;
+        }
+    };
+    let mut pending = vec![];
+    for (id, bytes) in state.pending {
+        match serde_json::from_slice::<PendingRequestView>(&bytes) {
+            Ok(view) if view.request_id.0 == id => pending.push(view),
+            _ => {
+                warn!(request = %hex::encode(id), "a saved pending request does not decode; replaying the window");
+                return None;
+            }
         }
     }
+    Some((state.cursor, pending))
 }
 
-/// Where to start: the stored cursor, unless it is older than the replay window (then the
-/// window's start, which holds every request that can still be pending).
+/// Where to start: the saved cursor and set, unless the cursor is older than the replay
+/// window (then the window's start, which holds every request that can still be pending).
 async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<u64> {
     let timeout = match shared.chain.config().await {
         Ok(c) => c.request_timeout_blocks,
@@ -83,21 +97,47 @@ async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<u64> {
     let head = persist(shared, source, || source.head()).await?;
     shared.indexer.report(&source.describe(), Some(head), None);
     let earliest = head.saturating_sub(replay_window(timeout));
-    let from = match stored_cursor(shared) {
-        Some(c) if c >= earliest => c,
-        Some(c) => {
+    let from = match saved(shared) {
+        Some((cursor, pending)) if cursor >= earliest => {
             info!(
-                cursor = c,
-                from = earliest,
-                "the cursor is older than any pending request"
+                cursor,
+                pending = pending.len(),
+                "resuming from the saved cursor"
             );
+            shared.indexer.restore(cursor, pending);
+            cursor
+        }
+        other => {
+            if let Some((cursor, _)) = other {
+                info!(
+                    cursor,
+                    from = earliest,
+                    "the cursor is older than any pending request"
+                );
+            }
+            if let Err(e) = shared.store.reset_index() {
+                warn!(error = %e, "cannot clear the indexer's saved state");
+            }
             earliest
         }
-        None => earliest,
     };
     info!(source = %source.describe(), after = from, head, "indexer starting");
     shared.indexer.starting_after(from);
     Some(from)
+}
+
+/// The block's edits to the pending set, as the store keeps them.
+fn edits(folded: &Folded) -> Vec<([u8; 32], Option<Vec<u8>>)> {
+    folded
+        .requests
+        .iter()
+        .map(|(id, view)| {
+            let bytes = view
+                .as_ref()
+                .map(|v| serde_json::to_vec(v).expect("a view serializes"));
+            (id.0, bytes)
+        })
+        .collect()
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -106,6 +146,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let Some(mut cursor) = start(&shared, source).await else {
         return;
     };
+    let mut saving = true;
     loop {
         let Some(next) = persist(&shared, source, || source.next_heights(cursor, BATCH)).await
         else {
@@ -118,13 +159,21 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let Some(block) = persist(&shared, source, || source.changes(height)).await else {
                 return;
             };
-            let (applied, malformed) = shared.indexer.apply(&block);
+            let folded = fold(&block.changes);
+            let edits = saving.then(|| edits(&folded));
+            let (applied, malformed) = shared.indexer.apply_folded(height, folded);
             for (id, e) in malformed {
                 warn!(request = %id, height, error = %e, "a request record does not decode");
             }
             cursor = height;
-            if let Err(e) = shared.store.put_meta_lazily(CURSOR, &cursor.to_be_bytes()) {
-                warn!(error = %e, "cannot store the indexer's cursor");
+            if let Some(edits) = edits {
+                if let Err(e) = shared.store.save_index(cursor, &edits) {
+                    // A cursor saved later without these edits would lose requests: stop
+                    // saving, so that a restart replays the window.
+                    warn!(error = %e, "cannot save the indexer's state; a restart will replay the window");
+                    saving = false;
+                    let _ = shared.store.reset_index();
+                }
             }
             if applied.added > 0 {
                 shared.lead_wake.notify_one();

@@ -514,21 +514,14 @@ impl Store {
         })
     }
 
-    /// [`Store::put_meta`] for state a crash may lose the latest value of (the indexer's
-    /// cursor: losing it replays a few blocks, which changes nothing). It becomes durable
-    /// with the next durable write or a clean close.
-    pub fn put_meta_lazily(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.write(Durability::None, |txn| {
-            txn.open_table(META)?.insert(name, value)?;
-            Ok(())
-        })
-    }
-
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(META)?.get(name)?.map(|v| v.value().to_vec()))
     }
 }
+
+mod index;
+pub use index::{IndexState, INDEX_CURSOR};
 
 #[cfg(test)]
 mod tests;
