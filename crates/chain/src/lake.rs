@@ -292,6 +292,33 @@ impl LakeBlocks {
         Ok(heights)
     }
 
+    /// The newest height in the bucket, found digit by digit (keys are 12-digit heights):
+    /// at most ten one-key listings per digit, however long the lake, where paging from the
+    /// start would take one listing per thousand blocks (~10⁵ on NEAR mainnet).
+    async fn newest_height(&self) -> Result<Option<u64>, SourceError> {
+        let mut prefix = String::with_capacity(12);
+        while prefix.len() < 12 {
+            let mut found = false;
+            for digit in (0..=9).rev() {
+                let candidate = format!("{prefix}{digit}");
+                if !self
+                    .client
+                    .heights_after_within(0, 1, Some(&candidate))
+                    .await?
+                    .is_empty()
+                {
+                    prefix = candidate;
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                return Ok(None); // an empty bucket (or no 12-digit keys)
+            }
+        }
+        Ok(prefix.parse().ok())
+    }
+
     /// `height`'s `block.json`, if it is there.
     async fn block(&self, height: u64) -> Result<Option<BlockView>, SourceError> {
         let key = block_key(height);
@@ -345,18 +372,8 @@ impl BlockSource for LakeBlocks {
     }
 
     async fn head(&self) -> Result<u64, SourceError> {
-        let known = self.head.load(Ordering::Relaxed);
-        // Pages through what is newer than the newest height seen so far.
-        loop {
-            let after = self.head.load(Ordering::Relaxed);
-            let more = self.client.heights_after(after, 1000).await?;
-            if let Some(last) = more.last() {
-                self.head.fetch_max(*last, Ordering::Relaxed);
-            }
-            if more.len() < 1000 {
-                return Ok(self.head.load(Ordering::Relaxed).max(known));
-            }
-        }
+        let newest = self.newest_height().await?.unwrap_or(0);
+        Ok(self.head.fetch_max(newest, Ordering::Relaxed).max(newest))
     }
 
     async fn next_heights(&self, after: u64, limit: usize) -> Result<Heights, SourceError> {
