@@ -19,38 +19,18 @@ use near_indexer_primitives::{
     IndexerTransactionWithOutcome, StreamerMessage,
 };
 use near_primitives::types::ShardId;
-use near_primitives::views::{
-    SignedTransactionView, StateChangeCauseView, StateChangeValueView, StateChangeWithCauseView,
-};
+use near_primitives::views::SignedTransactionView;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::ledger::Ledger;
-use crate::storage::{StateChange, CHANGES_WINDOW};
+use crate::storage::CHANGES_WINDOW;
 use crate::views::{self, AUTHOR};
 use crate::Devnet;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-fn state_change(c: &StateChange) -> StateChangeWithCauseView {
-    let account_id = c.account_id.clone();
-    let key = c.key.clone().into();
-    StateChangeWithCauseView {
-        cause: StateChangeCauseView::ReceiptProcessing {
-            receipt_hash: c.cause,
-        },
-        value: match &c.value {
-            Some(v) => StateChangeValueView::DataUpdate {
-                account_id,
-                key,
-                value: v.clone().into(),
-            },
-            None => StateChangeValueView::DataDeletion { account_id, key },
-        },
-    }
-}
 
 /// Block `height` as NEAR Lake stores it; `None` if the chain no longer has its changes.
 pub fn streamer_message(ledger: &Ledger, height: u64) -> Option<StreamerMessage> {
@@ -82,7 +62,7 @@ pub fn streamer_message(ledger: &Ledger, height: u64) -> Option<StreamerMessage>
                 instant_receipts: vec![],
             }),
             receipt_execution_outcomes: vec![],
-            state_changes: changes.iter().map(state_change).collect(),
+            state_changes: changes.iter().map(views::state_change).collect(),
         }],
     })
 }
@@ -197,6 +177,7 @@ pub async fn publish(devnet: Arc<Devnet>, client: LakeClient) {
 mod tests {
     use super::*;
     use crate::testing::{admit, ledger, ALICE, CONTRACT};
+    use near_primitives::views::{StateChangeCauseView, StateChangeValueView};
 
     #[test]
     fn a_block_becomes_near_lakes_objects_with_its_transactions_and_changes() {

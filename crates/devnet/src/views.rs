@@ -8,11 +8,13 @@ use near_primitives::types::{Balance, ShardId};
 use near_primitives::views::{
     BlockHeaderView, BlockView, ChunkHeaderView, ExecutionMetadataView, ExecutionOutcomeView,
     ExecutionOutcomeWithIdView, ExecutionStatusView, FinalExecutionOutcomeView,
-    FinalExecutionStatus, SignedTransactionView,
+    FinalExecutionStatus, SignedTransactionView, StateChangeCauseView, StateChangeValueView,
+    StateChangeWithCauseView,
 };
 
 use crate::history::{Executed, ReceiptResult, TxRecord};
 use crate::ledger::{Ledger, TxStatus, GAS_PRICE};
+use crate::storage::StateChange;
 
 /// The account named as every block's and chunk's author.
 pub const AUTHOR: &str = "devnet";
@@ -170,4 +172,24 @@ pub fn final_outcome(ledger: &Ledger, hash: &CryptoHash) -> Option<FinalExecutio
         transaction: SignedTransactionView::from(tx),
         receipts_outcome,
     })
+}
+
+/// A storage write or removal as nearcore reports it: a data update or deletion caused by
+/// processing the receipt that committed it.
+pub fn state_change(change: &StateChange) -> StateChangeWithCauseView {
+    let account_id = change.account_id.clone();
+    let key = change.key.clone().into();
+    StateChangeWithCauseView {
+        cause: StateChangeCauseView::ReceiptProcessing {
+            receipt_hash: change.cause,
+        },
+        value: match &change.value {
+            Some(value) => StateChangeValueView::DataUpdate {
+                account_id,
+                key,
+                value: value.clone().into(),
+            },
+            None => StateChangeValueView::DataDeletion { account_id, key },
+        },
+    }
 }

@@ -19,34 +19,13 @@ use near_jsonrpc_primitives::types::changes::{
     RpcStateChangesInBlockRequest, RpcStateChangesInBlockResponse,
 };
 use near_primitives::types::AccountId;
-use near_primitives::views::{
-    StateChangeCauseView, StateChangeKindView, StateChangeValueView, StateChangeWithCauseView,
-    StateChangesRequestView,
-};
+use near_primitives::views::{StateChangeKindView, StateChangesRequestView};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 use super::{height_of_reference, to_json, unknown_block};
 use crate::ledger::Ledger;
-use crate::storage::StateChange;
-
-fn view(change: &StateChange) -> StateChangeWithCauseView {
-    let account_id = change.account_id.clone();
-    let key = change.key.clone().into();
-    StateChangeWithCauseView {
-        cause: StateChangeCauseView::ReceiptProcessing {
-            receipt_hash: change.cause,
-        },
-        value: match &change.value {
-            Some(value) => StateChangeValueView::DataUpdate {
-                account_id,
-                key,
-                value: value.clone().into(),
-            },
-            None => StateChangeValueView::DataDeletion { account_id, key },
-        },
-    }
-}
+use crate::views;
 
 /// `EXPERIMENTAL_changes`.
 pub(super) fn data_changes(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
@@ -69,7 +48,7 @@ pub(super) fn data_changes(ledger: &Ledger, params: Value) -> Result<Value, RpcE
     let changes = log
         .iter()
         .filter(|c| accounts.contains(&c.account_id) && c.key.starts_with(&key_prefix))
-        .map(view)
+        .map(views::state_change)
         .collect();
     Ok(to_json(RpcStateChangesInBlockResponse {
         block_hash: ledger.block_hash(height),

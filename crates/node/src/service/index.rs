@@ -126,18 +126,20 @@ async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<u64> {
     Some(from)
 }
 
-/// The block's edits to the pending set, as the store keeps them.
-fn edits(folded: &Folded) -> Vec<([u8; 32], Option<Vec<u8>>)> {
-    folded
-        .requests
-        .iter()
-        .map(|(id, view)| {
-            let bytes = view
-                .as_ref()
-                .map(|v| serde_json::to_vec(v).expect("a view serializes"));
-            (id.0, bytes)
-        })
-        .collect()
+/// Saves `height` as the cursor with the block's edits to the pending set.
+fn save(shared: &Shared, height: u64, folded: &Folded) -> Result<(), String> {
+    let mut edits = Vec::with_capacity(folded.requests.len());
+    for (id, view) in &folded.requests {
+        let bytes = match view {
+            Some(v) => Some(serde_json::to_vec(v).map_err(|e| format!("request {id}: {e}"))?),
+            None => None,
+        };
+        edits.push((id.0, bytes));
+    }
+    shared
+        .store
+        .save_index(height, &edits)
+        .map_err(|e| e.to_string())
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -160,21 +162,21 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 return;
             };
             let folded = fold(&block.changes);
-            let edits = saving.then(|| edits(&folded));
-            let (applied, malformed) = shared.indexer.apply_folded(height, folded);
-            for (id, e) in malformed {
-                warn!(request = %id, height, error = %e, "a request record does not decode");
-            }
-            cursor = height;
-            if let Some(edits) = edits {
-                if let Err(e) = shared.store.save_index(cursor, &edits) {
-                    // A cursor saved later without these edits would lose requests: stop
-                    // saving, so that a restart replays the window.
+            // Saved before it is applied: applying cannot fail, and a cursor saved later
+            // without these edits would lose requests, so a failed save stops saving and a
+            // restart replays the window.
+            if saving {
+                if let Err(e) = save(&shared, height, &folded) {
                     warn!(error = %e, "cannot save the indexer's state; a restart will replay the window");
                     saving = false;
                     let _ = shared.store.reset_index();
                 }
             }
+            let (applied, malformed) = shared.indexer.apply_folded(height, folded);
+            for (id, e) in malformed {
+                warn!(request = %id, height, error = %e, "a request record does not decode");
+            }
+            cursor = height;
             if applied.added > 0 {
                 shared.lead_wake.notify_one();
             }
