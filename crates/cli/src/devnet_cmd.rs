@@ -256,13 +256,16 @@ fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Res
         .parent()
         .unwrap_or(Path::new("."))
         .join(crate::cpu::PID_FILE);
-    std::fs::write(&pid_file, child.id().to_string()).map_err(io(&pid_file))?;
-    Ok(Proc {
+    // Wrapped first: if the pid file cannot be written, dropping the `Proc` stops the child
+    // instead of leaving it running in its own process group.
+    let proc = Proc {
         name: name.to_owned(),
         child,
         log,
         pid_file,
-    })
+    };
+    std::fs::write(&proc.pid_file, proc.child.id().to_string()).map_err(io(&proc.pid_file))?;
+    Ok(proc)
 }
 
 /// The last lines of a log, for an error message.

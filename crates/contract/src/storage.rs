@@ -57,9 +57,9 @@ pub const CANDIDATES_KEY: &[u8] = b"candidates";
 /// Every pending request lives under this prefix followed by its 32-byte id.
 pub const REQUEST_PREFIX: &[u8] = b"r/";
 
-/// The layout the root is written in. Layout 1 was one borsh value holding everything,
-/// requests included; it is recognised only to be refused with a clear error.
-pub const LAYOUT: u8 = 2;
+/// The root's first byte names its layout (this code writes layout 2). Layout 1 was one
+/// borsh value holding everything, requests included; it is recognised only to be refused
+/// with a clear error.
 const LAYOUT_1_TAG: u8 = 0;
 const LAYOUT_2_TAG: u8 = 1;
 
@@ -106,6 +106,15 @@ pub enum RequestRecord {
     V1(PendingRequest),
 }
 
+impl RequestRecord {
+    /// The request, whichever version stored it.
+    pub fn into_request(self) -> PendingRequest {
+        match self {
+            Self::V1(r) => r,
+        }
+    }
+}
+
 /// Why stored bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stored {what} does not decode: {reason}")]
@@ -123,9 +132,7 @@ fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8]) -> Result<T, De
 
 /// A request record's value, as written under [`request_key`].
 pub fn decode_request(bytes: &[u8]) -> Result<PendingRequest, DecodeError> {
-    match decode("request", bytes)? {
-        RequestRecord::V1(r) => Ok(r),
-    }
+    decode::<RequestRecord>("request", bytes).map(RequestRecord::into_request)
 }
 
 pub(crate) fn encode_request(request: &PendingRequest) -> Vec<u8> {
@@ -174,11 +181,7 @@ pub(crate) fn load_request(
     store: &impl Storage,
     id: &RequestId,
 ) -> Result<Option<PendingRequest>, ContractError> {
-    store
-        .read(&request_key(id))
-        .map(|b| decode_request(&b))
-        .transpose()
-        .map_err(|e| ContractError::CorruptState(e.to_string()))
+    Ok(load::<RequestRecord>(store, &request_key(id), "request")?.map(RequestRecord::into_request))
 }
 
 pub(crate) fn save_request(store: &mut impl Storage, request: &PendingRequest) {

@@ -214,14 +214,12 @@ async fn an_awaited_transaction_is_answered_at_the_block_that_finishes_it() {
     while devnet.ledger().history.txs_at(2).is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let produced = Instant::now();
     devnet.produce_block().unwrap();
     let answer = tokio::time::timeout(Duration::from_secs(2), sent)
         .await
         .expect("answered at the block")
         .unwrap()
         .unwrap();
-    assert!(produced.elapsed() < Duration::from_secs(2));
     assert_eq!(answer["final_execution_status"], "FINAL");
     assert_eq!(answer["status"]["SuccessValue"], "");
 }
