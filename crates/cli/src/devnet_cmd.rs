@@ -107,8 +107,18 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::failed(format!("{}: {e}", path.display()))
 }
 
-fn free_port() -> Result<u16, Failure> {
-    node::ports::free_loopback_port().map_err(|e| Failure::failed(format!("no free port: {e}")))
+/// A free loopback port not in `taken`: the chain's RPC port is not listening yet when the
+/// nodes' ports are chosen, so the OS may offer it, and each port chosen is released at once.
+fn free_port(taken: &mut Vec<u16>) -> Result<u16, Failure> {
+    for _ in 0..100 {
+        let port = node::ports::free_loopback_port()
+            .map_err(|e| Failure::failed(format!("no free port: {e}")))?;
+        if !taken.contains(&port) {
+            taken.push(port);
+            return Ok(port);
+        }
+    }
+    Err(Failure::failed("no free port distinct from the ones taken"))
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -159,11 +169,12 @@ fn create(args: &Args) -> Result<Layout, Failure> {
     let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
     let mut accounts = vec![];
     let mut node_accounts = vec![];
+    let mut taken = vec![args.rpc_port];
     for i in 0..args.nodes {
         let dir = args.dir.join(format!("node{i}"));
         let account = format!("node{i}.devnet");
-        let p2p = format!("127.0.0.1:{}", free_port()?);
-        let http = format!("127.0.0.1:{}", free_port()?);
+        let p2p = format!("127.0.0.1:{}", free_port(&mut taken)?);
+        let http = format!("127.0.0.1:{}", free_port(&mut taken)?);
         let public = crate::node_cmd::init_dir(
             &dir,
             &account,
