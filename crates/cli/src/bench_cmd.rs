@@ -251,7 +251,7 @@ async fn sample_stock(nodes: &[SocketAddr], domain: u64) -> Vec<i64> {
         out.push(status.map_or(-1, |s| {
             s.stock
                 .iter()
-                .filter(|l| l.domain == domain && l.kind != "triple")
+                .filter(|l| l.domain == domain && l.kind != node::store::Kind::Triple)
                 .map(|l| l.count as i64)
                 .sum()
         }));

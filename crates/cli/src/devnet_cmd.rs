@@ -553,7 +553,7 @@ async fn wait_for_stock(
 fn stock_floor(stock: &[node::metrics::StockLevel], domains: usize) -> usize {
     let usable: Vec<usize> = stock
         .iter()
-        .filter(|s| s.kind != "triple")
+        .filter(|s| s.kind != node::store::Kind::Triple)
         .map(|s| s.count)
         .collect();
     if usable.len() < domains {

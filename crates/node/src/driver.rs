@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::faults::Tamper;
 use crate::frame::FrameKind;
 use crate::mesh::Mesh;
 use crate::router::{Inbound, Registration};
@@ -46,14 +47,22 @@ pub enum Liveness {
     Patient,
 }
 
-/// Drives `instance` to its output. `registration` must be its inbox.
+/// Drives `instance` to its output. `registration` must be its inbox. `tamper`, set only in
+/// fault-injection tests ([`crate::faults`]), changes every message it sends.
 pub async fn drive<T: Send + 'static>(
     mut instance: Instance<T>,
     mut registration: Registration,
     mesh: &Mesh,
     limit: Duration,
     liveness: Liveness,
+    tamper: Option<Tamper>,
 ) -> Result<T, DriveError> {
+    let out = |mut bytes: Vec<u8>| {
+        if let Some(tamper) = tamper {
+            tamper(&mut bytes);
+        }
+        bytes
+    };
     let deadline = Instant::now() + limit;
     let mut check = tokio::time::interval(DOWN_GRACE / 2);
     let mut down_since: Option<Instant> = None;
@@ -70,12 +79,13 @@ pub async fn drive<T: Send + 'static>(
                 Action::Wait => break,
                 Action::Return(out) => return Ok(out),
                 Action::SendMany(bytes) => {
+                    let bytes = out(bytes);
                     for p in instance.peers().clone() {
                         mesh.send(p, FrameKind::Protocol, bytes.clone());
                     }
                 }
                 Action::SendPrivate(to, bytes) => {
-                    mesh.send(to, FrameKind::Protocol, bytes);
+                    mesh.send(to, FrameKind::Protocol, out(bytes));
                 }
             }
         }

@@ -96,8 +96,19 @@ pub fn fold(changes: &[DataChange]) -> Folded {
 pub struct Seen {
     pub view: PendingRequestView,
     pub first_seen: Instant,
-    /// When this node last tried to lead it, and whether that attempt is still running.
-    pub attempt: Option<(Instant, bool)>,
+    /// This node's last attempt to lead it, if any.
+    pub attempt: Option<Attempt>,
+    /// Signer sets whose signature for this request came out invalid: this node does not lead
+    /// it with them again (another set answers).
+    pub failed_sets: Vec<Vec<primitives::ParticipantId>>,
+}
+
+/// Where this node's attempt to lead a request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Running,
+    /// Ended without an answer at this instant; tried again after a pause.
+    EndedAt(Instant),
 }
 
 /// What applying a block changed.
@@ -188,6 +199,7 @@ impl Indexer {
                                     view,
                                     first_seen: Instant::now(),
                                     attempt: None,
+                                    failed_sets: Vec::new(),
                                 },
                             );
                             applied.added += 1;

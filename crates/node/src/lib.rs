@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod faults;
 pub mod frame;
 pub mod http;
 pub mod identity;

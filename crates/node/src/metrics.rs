@@ -11,6 +11,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
 
+use crate::store::Kind;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProtocolLabels {
     protocol: String,
@@ -55,8 +57,9 @@ pub struct Metrics {
     chain_head: Gauge,
     indexer_lag: Gauge,
     indexer_errors: Family<KindLabels, Counter>,
+    signatures_invalid: Counter,
     /// The stock gauges' values, readable (a gauge family cannot be listed).
-    stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, String), usize>>,
+    stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, Kind), usize>>,
 }
 
 impl Default for Metrics {
@@ -124,6 +127,13 @@ impl Default for Metrics {
             "Failed reads of the block source, by kind (unreachable, malformed)",
             indexer_errors.clone(),
         );
+        let signatures_invalid = Counter::default();
+        registry.register(
+            "signatures_invalid",
+            "Signatures this node led whose signer set's shares did not make a valid signature \
+             (a member sent a wrong share, or an item was wrong); never expected",
+            signatures_invalid.clone(),
+        );
         Self {
             registry,
             durations,
@@ -136,6 +146,7 @@ impl Default for Metrics {
             chain_head,
             indexer_lag,
             indexer_errors,
+            signatures_invalid,
             stock_levels: Default::default(),
         }
     }
@@ -167,16 +178,25 @@ impl Metrics {
             .get()
     }
 
-    pub fn set_stock(&self, domain: u64, kind: &str, count: usize) {
+    /// A signature this node led came out invalid.
+    pub fn signature_invalid(&self) {
+        self.signatures_invalid.inc();
+    }
+
+    pub fn signatures_invalid(&self) -> u64 {
+        self.signatures_invalid.get()
+    }
+
+    pub fn set_stock(&self, domain: u64, kind: Kind, count: usize) {
         let labels = StockLabels {
             domain: domain.to_string(),
-            kind: kind.to_owned(),
+            kind: kind.name().to_owned(),
         };
         self.stock.get_or_create(&labels).set(count as i64);
         self.stock_levels
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((domain, kind.to_owned()), count);
+            .insert((domain, kind), count);
     }
 
     /// Stock this node owns, per domain and kind.
@@ -186,7 +206,7 @@ impl Metrics {
             .iter()
             .map(|((domain, kind), count)| StockLevel {
                 domain: *domain,
-                kind: kind.clone(),
+                kind: *kind,
                 count: *count,
             })
             .collect()
@@ -234,6 +254,6 @@ impl Metrics {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StockLevel {
     pub domain: u64,
-    pub kind: String,
+    pub kind: Kind,
     pub count: usize,
 }

@@ -5,6 +5,7 @@
 mod cluster;
 
 use cluster::Cluster;
+use node::store::Kind;
 use primitives::SignatureScheme;
 use std::time::Duration;
 
@@ -36,8 +37,11 @@ async fn five_nodes_sign_with_honest_majority_presignatures() {
     // No node ever made a triple for this domain: its stock is presignatures alone.
     for status in c.statuses() {
         let stock = &status.stock;
-        assert!(stock.iter().all(|s| s.kind != "triple"), "{stock:?}");
-        assert!(stock.iter().any(|s| s.kind == "presignature"), "{stock:?}");
+        assert!(stock.iter().all(|s| s.kind != Kind::Triple), "{stock:?}");
+        assert!(
+            stock.iter().any(|s| s.kind == Kind::Presignature),
+            "{stock:?}"
+        );
     }
     c.shutdown().await;
 }

@@ -324,11 +324,10 @@ fn load_key(
     };
     let key = DomainKey::decode(expect.scheme, &bytes).map_err(protocols::BuildError::from)?;
     if key.public_key() != expect.public_key {
-        return Err(JobError::Refused(format!(
-            "stored share is for key {}, the contract lists {}",
-            key.public_key(),
-            expect.public_key
-        )));
+        return Err(JobError::KeyMismatch {
+            stored: key.public_key().to_string(),
+            expected: expect.public_key.to_string(),
+        });
     }
     Ok(Some(key))
 }
@@ -340,8 +339,8 @@ fn cleanup(shared: &Shared, epoch: u64, participant: bool) {
     let result = (|| {
         let dropped =
             shared
-                .store
-                .drop_stock_outside_epoch(if participant { epoch } else { u64::MAX })?;
+                .stockpile
+                .drop_outside_epoch(if participant { epoch } else { u64::MAX })?;
         let deleted = shared.store.delete_key_shares_before(keep_from)?;
         shared.store.prune_consumed(epoch)?;
         Ok::<_, crate::store::StoreError>((dropped, deleted))
@@ -369,7 +368,7 @@ async fn keygen(
         let bytes = shared
             .store
             .key_share(domain, epoch)?
-            .ok_or_else(|| JobError::Refused("the key event's share is missing".into()))?;
+            .ok_or(JobError::EventShareMissing)?;
         DomainKey::decode(scheme, &bytes)
             .map_err(protocols::BuildError::from)?
             .public_key()
@@ -436,9 +435,10 @@ async fn reshare(
             .run("reshare", instance, shared.settings.keygen_timeout)
             .await?;
         if key.public_key() != d.public_key {
-            return Err(JobError::Refused(
-                "reshared key differs from the domain's".into(),
-            ));
+            return Err(JobError::KeyMismatch {
+                stored: key.public_key().to_string(),
+                expected: d.public_key.to_string(),
+            });
         }
         shared
             .store

@@ -9,32 +9,33 @@
 //!   the pending requests;
 //! - **lead** ([`signing`]) starts the signatures this node leads, as soon as a block brings a
 //!   request and again when a leader's turn passes;
-//! - **stock** ([`stock`]) tops up the items this node owns;
+//! - **precompute** ([`precompute`]) tops up the items this node owns in its [`Stockpile`];
 //! - **starts** dispatches the tasks peers start ([`task::Task`]) to the follower side of
-//!   [`stock`] and [`signing`].
+//!   [`precompute`] and [`signing`].
 //!
 //! Every protocol instance runs as its own tokio task through [`crate::driver::drive`].
 //! Precomputation holds permits: of one semaphore for the instances this node starts (at most
 //! `max_concurrent_protocols / n` at once), and of one per peer for the instances that peer
-//! starts here, never fewer than the peer may start (see [`PeerPermits`]). Signing holds none,
-//! so it is never starved by precomputation.
+//! starts here, never fewer than the peer may start (see [`stockpile::PeerPermits`]). Signing
+//! holds none, so it is never starved by precomputation.
 
+mod error;
 mod follow;
 pub mod index;
 pub mod network;
+mod precompute;
 pub mod protocols;
 mod signing;
-mod stock;
+mod stockpile;
 pub mod task;
 
 use chain::{BlockSource, Chain};
-use mpc::{Instance, InstanceId};
+use mpc::Instance;
 use primitives::{NearPublicKey, ParticipantId};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -46,6 +47,9 @@ use crate::metrics::Metrics;
 use crate::router::{Router, RouterLimits};
 use crate::store::Store;
 use network::Network;
+use stockpile::Stockpile;
+
+pub(crate) use error::{ClaimError, JobError};
 
 /// How much to keep ready and how long to wait.
 #[derive(Clone, Debug)]
@@ -69,6 +73,8 @@ pub struct Settings {
     pub failover: Duration,
     pub mesh: MeshSettings,
     pub router: RouterLimits,
+    /// Deliberate misbehaviour, for tests only (empty without the `fault-injection` feature).
+    pub faults: crate::faults::Faults,
 }
 
 impl Default for Settings {
@@ -85,6 +91,7 @@ impl Default for Settings {
             failover: Duration::from_secs(10),
             mesh: MeshSettings::default(),
             router: RouterLimits::default(),
+            faults: crate::faults::Faults::default(),
         }
     }
 }
@@ -116,7 +123,7 @@ pub(crate) struct Shared {
     pub public_url: String,
     pub tls_public_key: NearPublicKey,
     pub settings: Settings,
-    pub store: Store,
+    pub store: Arc<Store>,
     pub chain: Arc<dyn Chain>,
     pub blocks: Arc<dyn BlockSource>,
     pub mesh: Arc<Mesh>,
@@ -125,84 +132,17 @@ pub(crate) struct Shared {
     pub indexer: Indexer,
     /// Wakes the lead loop: a block brought requests.
     pub lead_wake: tokio::sync::Notify,
-    /// Precomputation this node starts (weighted by the network's size) / peers start.
-    pub own_permits: Arc<Semaphore>,
-    pub peer_permits: PeerPermits,
-    /// Wakes the stock loop before its next poll: an item was spent or a precomputation ended.
-    pub stock_wake: tokio::sync::Notify,
+    /// Precomputed items, their permits and counts.
+    pub stockpile: Arc<Stockpile>,
     pub metrics: Metrics,
     pub stop: watch::Sender<bool>,
     /// Every job (protocol instance, key event, signature): aborted together at shutdown.
     pub jobs: Mutex<tokio::task::JoinSet<()>>,
 }
 
-/// Permits for the precomputations peers start here: per peer, half of
-/// `max_concurrent_protocols`, at least what a node of a network of two or more starts of its
-/// own at once (`max / n`, see `stock::own_permit`).
-///
-/// One pool shared by all peers can deadlock a network: every slot of node A held by
-/// instances that wait for node B, every slot of B by instances that wait for A. Per peer, an
-/// honest leader never waits for a slot (it runs no more than it has permits for), so no such
-/// circle forms, while a hostile one is still held to its share.
-pub(crate) struct PeerPermits {
-    pub(crate) each: usize,
-    by_peer: Mutex<BTreeMap<ParticipantId, Arc<Semaphore>>>,
-}
-
-impl PeerPermits {
-    /// Pools for a node whose `max_concurrent_protocols` is `max`.
-    pub(crate) fn for_max(max: usize) -> Self {
-        Self {
-            each: (max / 2).max(1),
-            by_peer: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Waits for one of `peer`'s permits.
-    pub async fn acquire(
-        &self,
-        peer: ParticipantId,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, JobError> {
-        let pool = lock(&self.by_peer)
-            .entry(peer)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.each)))
-            .clone();
-        pool.acquire_owned()
-            .await
-            .map_err(|_| JobError::Refused("shutting down".into()))
-    }
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Critical sections here are map updates that cannot be left half-done.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Why a job ended without its result.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum JobError {
-    #[error(transparent)]
-    Build(#[from] protocols::BuildError),
-    #[error(transparent)]
-    Drive(#[from] DriveError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Chain(#[from] chain::ChainError),
-    #[error("instance {0} is already running")]
-    Duplicate(InstanceId),
-    #[error("{0}")]
-    Refused(String),
-}
-
-impl JobError {
-    /// The epoch changed under the job: expected at every switch, not worth a warning.
-    pub fn outlived_epoch(&self) -> bool {
-        matches!(
-            self,
-            Self::Store(crate::store::StoreError::StaleEpoch { .. })
-        )
-    }
 }
 
 impl Shared {
@@ -240,8 +180,9 @@ impl Shared {
     ) -> Result<T, JobError> {
         let started = Instant::now();
         let mut stop = self.stop.subscribe();
+        let tamper = self.settings.faults.tamper(what);
         let result = tokio::select! {
-            r = drive(instance, registration, &self.mesh, limit, liveness) => r,
+            r = drive(instance, registration, &self.mesh, limit, liveness, tamper) => r,
             _ = stop.changed() => Err(DriveError::Cancelled),
         };
         self.metrics
@@ -375,6 +316,7 @@ impl Node {
             blocks,
             settings,
         } = parts;
+        let store = Arc::new(store);
         let span = tracing::info_span!("node", account = %account_id);
         let _entered = span.enter();
         let (router, starts) = Router::new(settings.router.clone());
@@ -385,9 +327,10 @@ impl Node {
             account: account_id,
             public_url,
             tls_public_key,
-            own_permits: Arc::new(Semaphore::new(settings.max_concurrent_protocols.max(1))),
-            peer_permits: PeerPermits::for_max(settings.max_concurrent_protocols),
-            stock_wake: tokio::sync::Notify::new(),
+            stockpile: Arc::new(Stockpile::new(
+                store.clone(),
+                settings.max_concurrent_protocols,
+            )),
             settings,
             store,
             chain,
@@ -407,7 +350,7 @@ impl Node {
             crate::spawn(follow::run(shared.clone())),
             crate::spawn(index::run(shared.clone())),
             crate::spawn(signing::lead_loop(shared.clone())),
-            crate::spawn(stock::run(shared.clone())),
+            crate::spawn(precompute::run(shared.clone())),
             crate::spawn(dispatch_starts(shared.clone(), starts)),
         ];
         Ok(Self { shared, tasks })
@@ -475,6 +418,27 @@ pub struct Status {
     pub stock: Vec<crate::metrics::StockLevel>,
 }
 
+/// This node as a member of the current network: what most jobs need at hand.
+#[derive(Clone)]
+pub(crate) struct Member {
+    pub shared: Arc<Shared>,
+    pub network: Arc<Network>,
+    pub me: ParticipantId,
+}
+
+impl Member {
+    /// `None` while the node knows no network, or is not in it.
+    pub fn of(shared: &Arc<Shared>) -> Option<Self> {
+        let network = shared.network()?;
+        let me = network.me?;
+        Some(Self {
+            shared: shared.clone(),
+            network,
+            me,
+        })
+    }
+}
+
 async fn dispatch_starts(
     shared: Arc<Shared>,
     mut starts: tokio::sync::mpsc::Receiver<crate::router::Message>,
@@ -487,69 +451,30 @@ async fn dispatch_starts(
                 continue;
             }
         };
-        let Some(network) = shared.network() else {
+        let Some(member) = Member::of(&shared) else {
             continue;
         };
-        if let Err(e) = task.check(from, &network) {
+        if let Err(e) = task.check(from, &member.network) {
             warn!(peer = %from, task = task.kind(), error = %e, "refused a task start");
             shared.refuse(from, &task, &e.to_string());
             continue;
         }
-        let shared = shared.clone();
         Arc::clone(&shared).spawn_job(async move {
-            let kind = task.kind();
-            let refusal = task.clone();
-            let result = match task {
-                task::Task::Sign { .. } => signing::follow(&shared, from, network, task).await,
-                _ => stock::follow(&shared, from, network, task).await,
+            let (kind, refusal) = (task.kind(), task.clone());
+            let result = match task.split() {
+                Ok(stock) => precompute::follow(&member, from, stock).await,
+                Err(sign) => signing::follow(&member, from, sign).await,
             };
-            if let Err(e) = &result {
-                shared.refuse(from, &refusal, &e.to_string());
-            }
-            match result {
-                Ok(()) => {}
-                Err(e) if shared.stopping() || e.outlived_epoch() => {
-                    tracing::debug!(peer = %from, task = kind, error = %e, "task ended")
-                }
-                Err(e) => warn!(peer = %from, task = kind, error = %e, "task failed"),
+            let Err(e) = result else { return };
+            let shared = &member.shared;
+            shared.refuse(from, &refusal, &e.to_string());
+            if shared.stopping() || e.outlived_epoch() {
+                tracing::debug!(peer = %from, task = kind, error = %e, "task ended")
+            } else if e.is_transient() {
+                info!(peer = %from, task = kind, error = %e, "task not joined or failed")
+            } else {
+                warn!(peer = %from, task = kind, error = %e, "task failed")
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PeerPermits;
-    use primitives::ParticipantId;
-    use std::time::Duration;
-
-    /// Whether `acquire` completes without waiting: a zero timeout polls it exactly once.
-    async fn at_once(
-        permits: &PeerPermits,
-        peer: u32,
-    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        tokio::time::timeout(Duration::ZERO, permits.acquire(ParticipantId(peer)))
-            .await
-            .ok()
-            .map(|r| r.unwrap())
-    }
-
-    #[tokio::test]
-    async fn one_peer_using_all_its_permits_never_holds_up_another() {
-        let permits = PeerPermits::for_max(4);
-        assert_eq!(permits.each, 2);
-        let held = [at_once(&permits, 1).await, at_once(&permits, 1).await];
-        assert!(held.iter().all(Option::is_some));
-        assert!(
-            at_once(&permits, 1).await.is_none(),
-            "peer 1 is at its share"
-        );
-        let other = at_once(&permits, 2).await;
-        assert!(other.is_some(), "peer 2 still has its own");
-        drop(held);
-        assert!(
-            at_once(&permits, 1).await.is_some(),
-            "released permits come back"
-        );
     }
 }

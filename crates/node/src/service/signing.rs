@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::network::{leader_order, my_turn, Network};
-use super::stock::{check_tag, set_alive, signing_kind};
-use super::task::{sign_instance_id, Task};
-use super::{protocols, JobError, Shared};
+use super::stockpile::{Recipe, Usable};
+use super::task::{sign_instance_id, Run, SignTask, Task};
+use super::{protocols, JobError, Member, Shared};
 use crate::driver::Liveness;
+use crate::indexer::Attempt;
 use crate::keys::DomainKey;
-use crate::store::StoreError;
 use contract::views::PendingRequestView;
 
 /// How long a failed attempt waits before this node tries to lead the request again.
@@ -66,8 +66,8 @@ fn lead_due(shared: &Arc<Shared>) {
     let mut pending = shared.indexer.pending();
     for (id, seen) in pending.iter_mut() {
         let busy = match seen.attempt {
-            Some((_, true)) => true,
-            Some((at, false)) => now.duration_since(at) < RETRY,
+            Some(Attempt::Running) => true,
+            Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
             None => false,
         };
         if busy || !network.keys.contains_key(&seen.view.domain_id) {
@@ -78,25 +78,53 @@ fn lead_due(shared: &Arc<Shared>) {
         if !my_turn(&order, &alive, me, waited, shared.settings.failover) {
             continue;
         }
-        seen.attempt = Some((now, true));
+        seen.attempt = Some(Attempt::Running);
+        let avoid = seen.failed_sets.clone();
         let (shared, network, id) = (shared.clone(), network.clone(), *id);
         Arc::clone(&shared).spawn_job(async move {
-            let result = lead(&shared, &network, me, id).await;
-            match &result {
-                Ok(()) => shared.metrics.request(true),
-                Err(JobError::Refused(why)) => debug!(request = %id, why, "cannot lead yet"),
-                Err(e) => {
-                    shared.metrics.request(false);
-                    if !shared.stopping() {
-                        warn!(request = %id, error = %e, "signing failed");
-                    }
-                }
-            }
+            let result = lead(&shared, &network, me, id, &avoid).await;
+            let failed_set = report(&shared, id, &result);
             if let Some(seen) = shared.indexer.pending().get_mut(&id) {
-                seen.attempt = Some((Instant::now(), false));
+                seen.attempt = Some(Attempt::EndedAt(Instant::now()));
+                seen.failed_sets.extend(failed_set);
             }
         });
     }
+}
+
+/// Logs and counts how an attempt to lead `request` ended; returns the signer set to avoid
+/// next time, if its signature was invalid.
+fn report(
+    shared: &Shared,
+    request: RequestId,
+    result: &Result<(), JobError>,
+) -> Option<Vec<ParticipantId>> {
+    let e = match result {
+        Ok(()) => {
+            shared.metrics.request(true);
+            return None;
+        }
+        Err(e) => e,
+    };
+    if let JobError::NoUsableItem { .. } | JobError::NoLongerPending(_) = e {
+        debug!(request = %request, error = %e, "cannot lead yet");
+        return None;
+    }
+    shared.metrics.request(false);
+    if shared.stopping() {
+        return None;
+    }
+    if let JobError::InvalidSignature { set, .. } = e {
+        shared.metrics.signature_invalid();
+        warn!(request = %request, error = %e, "signature invalid; another set will answer");
+        return Some(set.clone());
+    }
+    if e.is_transient() {
+        info!(request = %request, error = %e, "signing attempt failed; retrying");
+    } else {
+        warn!(request = %request, error = %e, "signing failed");
+    }
+    None
 }
 
 async fn lead(
@@ -104,48 +132,44 @@ async fn lead(
     network: &Network,
     me: ParticipantId,
     request: RequestId,
+    avoid: &[Vec<ParticipantId>],
 ) -> Result<(), JobError> {
     let view = shared
         .indexer
         .get(&request)
-        .ok_or_else(|| JobError::Refused("no longer pending".into()))?;
+        .ok_or(JobError::NoLongerPending(request))?;
     let domain = view.domain_id;
     let key = network
         .keys
         .get(&domain)
-        .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
-    let kind = signing_kind(key);
+        .ok_or(JobError::NoKeyShare(domain))?;
+    let kind = Recipe::of(key).spends();
     let alive = shared.mesh.alive();
-    // Consumed, durably, before anything derived from it leaves the node. Another signature
-    // this node leads may take a listed item first: then the next one is tried.
-    let mut taken = None;
-    for (id, tag) in super::stock::owned(shared, network, me, kind, domain)? {
-        if !set_alive(&tag.participants, me, &alive) {
-            continue;
-        }
-        match shared.store.take_item(kind, domain, &id) {
-            Ok((_, secret)) => {
-                shared.stock_wake.notify_one();
-                taken = Some((id, tag.participants, secret));
-                break;
-            }
-            Err(StoreError::AlreadyConsumed(_) | StoreError::Missing(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let (item, set, secret) =
-        taken.ok_or_else(|| JobError::Refused("no usable precomputed item yet".into()))?;
+    let usable = Usable {
+        me,
+        epoch: network.epoch,
+        alive: &alive,
+    };
+    // Consumed, durably, before anything derived from it leaves the node.
+    let (item, set, secret) = shared
+        .stockpile
+        .take_owned(kind, domain, usable, avoid)?
+        .ok_or(JobError::NoUsableItem { domain, kind })?;
     let id = sign_instance_id(&request, &mpc::InstanceId(item));
     let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
-    let task = Task::Sign {
-        domain,
-        epoch: network.epoch,
-        participants: set.clone(),
+    let task = Task::Sign(SignTask {
+        run: Run {
+            domain,
+            epoch: network.epoch,
+            participants: set.clone(),
+        },
         item: mpc::InstanceId(item),
         request,
-    };
+    });
     shared.announce(me, &task);
-    let response = run_sign(shared, key, &set, me, secret, &view, registration).await?;
+    let response = run_sign(shared, key, &set, me, secret, &view, registration)
+        .await
+        .map_err(|e| e.in_signature(&set))?;
     let d = &network.domains[&domain];
     contract::verify_response(
         &NativeCrypto,
@@ -156,7 +180,11 @@ async fn lead(
         &view.payload,
         &response,
     )
-    .map_err(|e| JobError::Refused(format!("our own signature does not verify: {e}")))?;
+    .map_err(|e| JobError::InvalidSignature {
+        set: set.clone(),
+        culprit: None,
+        reason: format!("it does not verify as the contract checks it: {e}"),
+    })?;
     shared
         .chain
         .submit(Call::Respond {
@@ -172,46 +200,45 @@ async fn lead(
 /// [`Task::check`]): only for a request this node sees pending itself, spending the item the
 /// leader owns with this node.
 pub(super) async fn follow(
-    shared: &Shared,
+    m: &Member,
     from: ParticipantId,
-    network: Arc<Network>,
-    task: Task,
+    task: SignTask,
 ) -> Result<(), JobError> {
-    let Task::Sign {
-        domain,
-        ref participants,
-        item,
-        request,
-        ..
-    } = task
-    else {
-        return Err(JobError::Refused("not a sign task".into()));
-    };
-    let me = network
-        .me
-        .ok_or_else(|| JobError::Refused("not a participant".into()))?;
-    let key = network
+    let SignTask { run, item, request } = task;
+    let domain = run.domain;
+    let key = m
+        .network
         .keys
         .get(&domain)
-        .ok_or_else(|| JobError::Refused("no key share for the domain".into()))?;
-    let view = shared
+        .ok_or(JobError::NoKeyShare(domain))?;
+    let view = m
+        .shared
         .indexer
         .wait_for(&request, SEE_REQUEST)
         .await
-        .ok_or_else(|| {
-            JobError::Refused(format!("request {request} is not pending on the chain"))
-        })?;
+        .ok_or(JobError::RequestNotSeen(request))?;
     if view.domain_id != domain {
-        return Err(JobError::Refused(
-            "the request is for another domain".into(),
-        ));
+        return Err(JobError::WrongDomain {
+            request,
+            claimed: domain,
+            actual: view.domain_id,
+        });
     }
-    let kind = signing_kind(key);
-    check_tag(shared, &network, kind, domain, &item.0, from, participants).await?;
+    let kind = Recipe::of(key).spends();
+    let (stockpile, set) = (&m.shared.stockpile, &run.participants);
+    stockpile
+        .check_claim(kind, domain, &item.0, from, set, m.network.epoch)
+        .await?;
     let id = sign_instance_id(&request, &item);
-    let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
-    let (_, secret) = shared.store.take_item(kind, domain, &item.0)?;
-    run_sign(shared, key, participants, me, secret, &view, registration).await?;
+    let registration = m
+        .shared
+        .router
+        .register(id)
+        .ok_or(JobError::Duplicate(id))?;
+    let secret = stockpile.take_claimed(kind, domain, &item.0)?;
+    run_sign(&m.shared, key, set, m.me, secret, &view, registration)
+        .await
+        .map_err(|e| e.in_signature(set))?;
     Ok(())
 }
 

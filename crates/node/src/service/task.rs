@@ -16,46 +16,92 @@ use serde::{Deserialize, Serialize};
 
 use super::network::Network;
 
-/// A task start, as the leader sends it in a `Start` frame.
+/// Who runs a task: the domain, the epoch and the signer set (sorted), common to every kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub domain: DomainId,
+    pub epoch: u64,
+    pub participants: Vec<ParticipantId>,
+}
+
+/// Two Beaver triples (ECDSA), made by the set for a later presignature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriplesTask {
+    pub run: Run,
+    pub ids: [InstanceId; 2],
+}
+
+/// An ECDSA presignature from two triples the same set made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresignTask {
+    pub run: Run,
+    pub id: InstanceId,
+    pub triples: [InstanceId; 2],
+}
+
+/// One item from one instance: an ECDSA presignature made without triples (V2Secp256k1
+/// domains, `2t − 1` signers), or FROST nonce commitments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemTask {
+    pub run: Run,
+    pub id: InstanceId,
+}
+
+/// A signature for a pending request, spending one item (presignature or nonces).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignTask {
+    pub run: Run,
+    pub item: InstanceId,
+    pub request: RequestId,
+}
+
+/// A task start, as the leader sends it in a `Start` frame. (Postcard lays a nested struct out
+/// as its fields in order, so these bytes are those of the flat variants before them.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Task {
-    /// Two Beaver triples (ECDSA), made by `participants` for a later presignature.
-    Triples {
-        domain: DomainId,
-        epoch: u64,
-        participants: Vec<ParticipantId>,
-        ids: [InstanceId; 2],
-    },
-    /// An ECDSA presignature from two triples the same set made.
-    Presign {
-        domain: DomainId,
-        epoch: u64,
-        participants: Vec<ParticipantId>,
-        id: InstanceId,
-        triples: [InstanceId; 2],
-    },
-    /// An ECDSA presignature made without triples (V2Secp256k1 domains, `2t − 1` signers).
-    FastPresign {
-        domain: DomainId,
-        epoch: u64,
-        participants: Vec<ParticipantId>,
-        id: InstanceId,
-    },
-    /// FROST nonce commitments for one later signature.
-    Nonces {
-        domain: DomainId,
-        epoch: u64,
-        participants: Vec<ParticipantId>,
-        id: InstanceId,
-    },
-    /// A signature for a pending request, spending one item (presignature or nonces).
-    Sign {
-        domain: DomainId,
-        epoch: u64,
-        participants: Vec<ParticipantId>,
-        item: InstanceId,
-        request: RequestId,
-    },
+    Triples(TriplesTask),
+    Presign(PresignTask),
+    FastPresign(ItemTask),
+    Nonces(ItemTask),
+    Sign(SignTask),
+}
+
+/// A task that makes items: every kind but a signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StockTask {
+    Triples(TriplesTask),
+    Presign(PresignTask),
+    FastPresign(ItemTask),
+    Nonces(ItemTask),
+}
+
+impl From<StockTask> for Task {
+    fn from(t: StockTask) -> Self {
+        match t {
+            StockTask::Triples(t) => Self::Triples(t),
+            StockTask::Presign(t) => Self::Presign(t),
+            StockTask::FastPresign(t) => Self::FastPresign(t),
+            StockTask::Nonces(t) => Self::Nonces(t),
+        }
+    }
+}
+
+/// Who runs this side of a task: the node that started it (and owns what it makes), or a
+/// follower that joined at the owner's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower { owner: ParticipantId },
+}
+
+impl Role {
+    /// The owner of what the task makes, `me` being this node.
+    pub fn owner(self, me: ParticipantId) -> ParticipantId {
+        match self {
+            Self::Leader => me,
+            Self::Follower { owner } => owner,
+        }
+    }
 }
 
 /// Why a follower refuses a task.
@@ -90,61 +136,61 @@ impl Task {
 
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Triples { .. } => "triples",
-            Self::Presign { .. } => "presign",
-            Self::FastPresign { .. } => "fast-presign",
-            Self::Nonces { .. } => "nonces",
-            Self::Sign { .. } => "sign",
+            Self::Triples(_) => "triples",
+            Self::Presign(_) => "presign",
+            Self::FastPresign(_) => "fast-presign",
+            Self::Nonces(_) => "nonces",
+            Self::Sign(_) => "sign",
+        }
+    }
+
+    /// A signature, or a task that makes items.
+    pub fn split(self) -> Result<StockTask, SignTask> {
+        match self {
+            Self::Triples(t) => Ok(StockTask::Triples(t)),
+            Self::Presign(t) => Ok(StockTask::Presign(t)),
+            Self::FastPresign(t) => Ok(StockTask::FastPresign(t)),
+            Self::Nonces(t) => Ok(StockTask::Nonces(t)),
+            Self::Sign(t) => Err(t),
+        }
+    }
+
+    pub fn run(&self) -> &Run {
+        match self {
+            Self::Triples(TriplesTask { run, .. })
+            | Self::Presign(PresignTask { run, .. })
+            | Self::FastPresign(ItemTask { run, .. })
+            | Self::Nonces(ItemTask { run, .. })
+            | Self::Sign(SignTask { run, .. }) => run,
         }
     }
 
     pub fn domain(&self) -> DomainId {
-        match self {
-            Self::Triples { domain, .. }
-            | Self::Presign { domain, .. }
-            | Self::FastPresign { domain, .. }
-            | Self::Nonces { domain, .. }
-            | Self::Sign { domain, .. } => *domain,
-        }
-    }
-
-    fn epoch(&self) -> u64 {
-        match self {
-            Self::Triples { epoch, .. }
-            | Self::Presign { epoch, .. }
-            | Self::FastPresign { epoch, .. }
-            | Self::Nonces { epoch, .. }
-            | Self::Sign { epoch, .. } => *epoch,
-        }
+        self.run().domain
     }
 
     pub fn participants(&self) -> &[ParticipantId] {
-        match self {
-            Self::Triples { participants, .. }
-            | Self::Presign { participants, .. }
-            | Self::FastPresign { participants, .. }
-            | Self::Nonces { participants, .. }
-            | Self::Sign { participants, .. } => participants,
-        }
+        &self.run().participants
     }
 
     /// The protocol instances the task runs.
     pub fn instances(&self) -> Vec<InstanceId> {
         match self {
-            Self::Triples { ids, .. } => ids.to_vec(),
-            Self::Presign { id, .. } | Self::FastPresign { id, .. } | Self::Nonces { id, .. } => {
-                vec![*id]
-            }
-            Self::Sign { item, request, .. } => vec![sign_instance_id(request, item)],
+            Self::Triples(t) => t.ids.to_vec(),
+            Self::Presign(PresignTask { id, .. })
+            | Self::FastPresign(ItemTask { id, .. })
+            | Self::Nonces(ItemTask { id, .. }) => vec![*id],
+            Self::Sign(t) => vec![sign_instance_id(&t.request, &t.item)],
         }
     }
 
     /// The follower's checks of a task `from` sent, against the network it knows.
     pub fn check(&self, from: ParticipantId, network: &Network) -> Result<(), TaskError> {
         let me = network.me.ok_or(TaskError::NotParticipant)?;
-        if self.epoch() != network.epoch {
+        let epoch = self.run().epoch;
+        if epoch != network.epoch {
             return Err(TaskError::Epoch {
-                got: self.epoch(),
+                got: epoch,
                 current: network.epoch,
             });
         }
@@ -154,10 +200,10 @@ impl Task {
             .map(|d| d.scheme)
             .ok_or(TaskError::Domain(self.domain()))?;
         let fits = match self {
-            Self::Triples { .. } | Self::Presign { .. } => scheme == SignatureScheme::Secp256k1,
-            Self::FastPresign { .. } => scheme == SignatureScheme::V2Secp256k1,
-            Self::Nonces { .. } => !scheme.is_ecdsa(),
-            Self::Sign { .. } => true,
+            Self::Triples(_) | Self::Presign(_) => scheme == SignatureScheme::Secp256k1,
+            Self::FastPresign(_) => scheme == SignatureScheme::V2Secp256k1,
+            Self::Nonces(_) => !scheme.is_ecdsa(),
+            Self::Sign(_) => true,
         };
         if !fits {
             return Err(TaskError::Scheme(self.kind(), scheme));
@@ -172,7 +218,9 @@ impl Task {
         if !set.contains(&from) || !set.contains(&me) || from == me {
             return Err(TaskError::NotMember);
         }
-        if let Self::Triples { ids, .. } | Self::Presign { triples: ids, .. } = self {
+        if let Self::Triples(TriplesTask { ids, .. })
+        | Self::Presign(PresignTask { triples: ids, .. }) = self
+        {
             if ids[0] == ids[1] {
                 return Err(TaskError::RepeatedIds);
             }
@@ -192,13 +240,19 @@ mod tests {
     use super::*;
     use crate::service::network::tests::network;
 
-    fn triples(set: &[u32]) -> Task {
-        Task::Triples {
-            domain: DomainId(0),
+    fn run(domain: u64, set: &[u32]) -> Run {
+        Run {
+            domain: DomainId(domain),
             epoch: 3,
             participants: set.iter().map(|p| ParticipantId(*p)).collect(),
-            ids: [InstanceId::derive(b"a"), InstanceId::derive(b"b")],
         }
+    }
+
+    fn triples(set: &[u32]) -> Task {
+        Task::Triples(TriplesTask {
+            run: run(0, set),
+            ids: [InstanceId::derive(b"a"), InstanceId::derive(b"b")],
+        })
     }
 
     #[test]
@@ -207,6 +261,23 @@ mod tests {
         triples(&[0, 1, 2]).check(ParticipantId(0), &net).unwrap();
         let t = triples(&[0, 1, 2]);
         assert_eq!(Task::decode(&t.encode()).unwrap(), t);
+    }
+
+    /// Nested structs encode as their fields in order: these are the bytes the flat variants
+    /// of the previous release sent, so mixed versions still understand each other's starts.
+    #[test]
+    fn a_task_encodes_as_its_fields_in_order() {
+        let t = Task::Sign(SignTask {
+            run: run(1, &[0, 2]),
+            item: InstanceId([9; 32]),
+            request: RequestId([4; 32]),
+        });
+        let mut flat = vec![4, 1, 3, 2, 0, 2];
+        flat.extend([9; 32]);
+        // A request id travels as its 64 hex digits, as in the contract's JSON.
+        flat.push(64);
+        flat.extend(hex::encode([4; 32]).bytes());
+        assert_eq!(t.encode(), flat);
     }
 
     #[test]
@@ -222,41 +293,35 @@ mod tests {
         assert!(matches!(err(triples(&[0, 1, 9]), 0), TaskError::Set(..)));
         assert!(matches!(err(triples(&[0, 1, 1]), 0), TaskError::Set(..)));
         let mut stale = triples(&[0, 1, 2]);
-        if let Task::Triples { epoch, .. } = &mut stale {
-            *epoch = 2;
+        if let Task::Triples(t) = &mut stale {
+            t.run.epoch = 2;
         }
         assert!(matches!(err(stale, 0), TaskError::Epoch { .. }));
         let mut same = triples(&[0, 1, 2]);
-        if let Task::Triples { ids, .. } = &mut same {
-            ids[1] = ids[0];
+        if let Task::Triples(t) = &mut same {
+            t.ids[1] = t.ids[0];
         }
         assert!(matches!(err(same, 0), TaskError::RepeatedIds));
-        let nonces_on_ecdsa = Task::Nonces {
-            domain: DomainId(0),
-            epoch: 3,
-            participants: vec![p(0), p(1), p(2)],
+        let nonces_on_ecdsa = Task::Nonces(ItemTask {
+            run: run(0, &[0, 1, 2]),
             id: InstanceId::derive(b"n"),
-        };
+        });
         assert!(matches!(err(nonces_on_ecdsa, 0), TaskError::Scheme(..)));
-        let unknown_domain = Task::Nonces {
-            domain: DomainId(7),
-            epoch: 3,
-            participants: vec![p(0), p(1), p(2)],
+        let unknown_domain = Task::Nonces(ItemTask {
+            run: run(7, &[0, 1, 2]),
             id: InstanceId::derive(b"n"),
-        };
+        });
         assert!(matches!(err(unknown_domain, 0), TaskError::Domain(_)));
         assert!(matches!(
             Task::decode(b"\xff\xff"),
             Err(TaskError::Malformed(_))
         ));
         let (item, request) = (InstanceId::derive(b"i"), RequestId([4; 32]));
-        let sign = Task::Sign {
-            domain: DomainId(0),
-            epoch: 3,
-            participants: vec![p(0), p(1), p(2)],
+        let sign = Task::Sign(SignTask {
+            run: run(0, &[0, 1, 2]),
             item,
             request,
-        };
+        });
         assert_eq!(sign.instances(), vec![sign_instance_id(&request, &item)]);
         assert_eq!(triples(&[0, 1, 2]).instances().len(), 2);
     }
@@ -275,18 +340,18 @@ mod tests {
             },
         );
         let p = ParticipantId;
-        let fast = |domain: u64, set: &[u32]| Task::FastPresign {
-            domain: DomainId(domain),
-            epoch: 3,
-            participants: set.iter().map(|i| p(*i)).collect(),
-            id: InstanceId::derive(b"f"),
+        let fast = |domain: u64, set: &[u32]| {
+            Task::FastPresign(ItemTask {
+                run: run(domain, set),
+                id: InstanceId::derive(b"f"),
+            })
         };
-        let sign = |domain: u64, set: &[u32]| Task::Sign {
-            domain: DomainId(domain),
-            epoch: 3,
-            participants: set.iter().map(|i| p(*i)).collect(),
-            item: InstanceId::derive(b"i"),
-            request: RequestId([4; 32]),
+        let sign = |domain: u64, set: &[u32]| {
+            Task::Sign(SignTask {
+                run: run(domain, set),
+                item: InstanceId::derive(b"i"),
+                request: RequestId([4; 32]),
+            })
         };
         fast(2, &[0, 1, 3]).check(p(0), &net).unwrap();
         sign(2, &[0, 1, 3]).check(p(3), &net).unwrap();
@@ -295,8 +360,8 @@ mod tests {
         assert!(matches!(err(sign(2, &[0, 1])), TaskError::Set(_, 3)));
         assert!(matches!(err(fast(0, &[0, 1])), TaskError::Scheme(..)));
         let mut triples_on_v2 = triples(&[0, 1, 3]);
-        if let Task::Triples { domain, .. } = &mut triples_on_v2 {
-            *domain = DomainId(2);
+        if let Task::Triples(t) = &mut triples_on_v2 {
+            t.run.domain = DomainId(2);
         }
         assert!(matches!(err(triples_on_v2), TaskError::Scheme(..)));
         // The plain ECDSA domain keeps sets of t.

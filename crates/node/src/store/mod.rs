@@ -140,13 +140,31 @@ impl StoreKey {
     }
 }
 
-/// What is stockpiled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What is stockpiled. Serialized (in `/health`) and displayed as `triple`, `presignature`,
+/// `nonces`, the names the metrics' `kind` label uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Kind {
     Triple = 1,
     Presignature = 2,
     Nonces = 3,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Triple => "triple",
+            Self::Presignature => "presignature",
+            Self::Nonces => "nonces",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The public part of a stocked item: who may use it, made in which epoch by which set.

@@ -48,6 +48,8 @@ pub fn settings() -> Settings {
 
 pub struct Member {
     pub account: String,
+    /// Settings of this node alone, instead of the cluster's.
+    pub settings: Option<Settings>,
     pub dir: TempDir,
     pub addr: SocketAddr,
     pub store_key: StoreKey,
@@ -65,6 +67,7 @@ impl Member {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         Self {
             account: account.to_owned(),
+            settings: None,
             dir,
             addr,
             store_key: StoreKey::generate(),
@@ -230,7 +233,7 @@ impl Cluster {
                 inner: LocalClient::new(self.chain.clone(), m.account.clone()),
                 fault: self.fault.clone(),
             }),
-            settings: self.settings.clone(),
+            settings: m.settings.clone().unwrap_or_else(|| self.settings.clone()),
         };
         m.node = Some(Node::start(parts).unwrap());
     }
