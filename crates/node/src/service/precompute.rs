@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tracing::{debug, warn};
 
 use super::network::{choose_signers, Network};
-use super::protocols::{self, Secret};
+use super::protocols::{self, Item, Secret};
 use super::stockpile::{find_triple_pair, OwnStart, Recipe, Usable};
 use super::task::{ItemTask, PresignTask, Role, Run, StockTask, Task, TriplesTask};
 use super::{JobError, Member, Shared};
@@ -75,7 +75,7 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
     };
     let stockpile = &m.shared.stockpile;
     let settings = &m.shared.settings;
-    let (n, domains) = (m.network.participants.len(), m.network.keys.len());
+    let n = m.network.participants.len();
     let short = |kind: Kind, target: usize| -> Result<bool, JobError> {
         let (now, _) = stockpile.count(kind, domain, usable)?;
         m.shared.metrics.set_stock(domain.0, kind, now);
@@ -90,12 +90,15 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
     let recipe = Recipe::of(key);
     if recipe == Recipe::TriplesThenPresign {
         let mut started = false;
-        if short(Kind::Presignature, settings.presignatures)?
+        let presignatures = short(Kind::Presignature, settings.presignatures)?;
+        let triples = short(Kind::Triple, settings.triples)?;
+        stockpile.wants(domain, presignatures || triples);
+        if presignatures
             && stockpile.peek(Kind::Triple, domain, |items| {
                 find_triple_pair(items, usable).is_some()
             })?
         {
-            if let Some(start) = stockpile.start_own(domain, (Kind::Presignature, 1), n, domains) {
+            if let Some(start) = stockpile.start_own(domain, (Kind::Presignature, 1), n) {
                 if let Some(pair) = stockpile.take_triple_pair(domain, usable)? {
                     let task = PresignTask {
                         run: run(pair.set),
@@ -107,7 +110,7 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
                 }
             }
         }
-        if short(Kind::Triple, settings.triples)? {
+        if triples {
             started |= start_one(m, domain, turn, (Kind::Triple, 2), size, |set| {
                 StockTask::Triples(TriplesTask {
                     run: run(set),
@@ -122,7 +125,9 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
         Kind::Nonces => settings.nonces,
         _ => settings.presignatures,
     };
-    if !short(kind, target)? {
+    let lacking = short(kind, target)?;
+    stockpile.wants(domain, lacking);
+    if !lacking {
         return Ok(false);
     }
     Ok(start_one(m, domain, turn, (kind, 1), size, |set| {
@@ -151,8 +156,8 @@ fn start_one(
     let Some(set) = choose_signers(m.me, &alive, &m.network.participants, size, *turn) else {
         return false;
     };
-    let (n, domains) = (m.network.participants.len(), m.network.keys.len());
-    let Some(start) = m.shared.stockpile.start_own(domain, made, n, domains) else {
+    let n = m.network.participants.len();
+    let Some(start) = m.shared.stockpile.start_own(domain, made, n) else {
         return false;
     };
     *turn += 1;
@@ -201,8 +206,8 @@ pub(super) async fn follow(
             }
             let [a, b] = &t.triples;
             Some((
-                stockpile.take_claimed(Kind::Triple, domain, &a.0)?,
-                stockpile.take_claimed(Kind::Triple, domain, &b.0)?,
+                stockpile.take_claimed(Kind::Triple, domain, &a.0)?.bytes,
+                stockpile.take_claimed(Kind::Triple, domain, &b.0)?.bytes,
             ))
         }
         _ => None,
@@ -247,8 +252,10 @@ async fn run_task(
             );
             let (a, b) = (a?, b?);
             let stockpile = &m.shared.stockpile;
-            stockpile.put(Kind::Triple, t.run.domain, &t.ids[0].0, &tag(&t.run), &a)?;
-            stockpile.put(Kind::Triple, t.run.domain, &t.ids[1].0, &tag(&t.run), &b)?;
+            for (id, bytes) in [(t.ids[0], a), (t.ids[1], b)] {
+                let item = Item { bytes, ready: None };
+                stockpile.put(Kind::Triple, t.run.domain, &id.0, &tag(&t.run), item)?;
+            }
         }
         StockTask::Presign(t) => {
             let key = key_of(&m.network, t.run.domain)?;
@@ -259,7 +266,7 @@ async fn run_task(
             let tag = tag(&t.run);
             m.shared
                 .stockpile
-                .put(Kind::Presignature, t.run.domain, &t.id.0, &tag, &out)?;
+                .put(Kind::Presignature, t.run.domain, &t.id.0, &tag, out)?;
         }
         StockTask::FastPresign(t) | StockTask::Nonces(t) => {
             let key = key_of(&m.network, t.run.domain)?;
@@ -280,7 +287,7 @@ async fn run_task(
             let tag = tag(&t.run);
             m.shared
                 .stockpile
-                .put(kind, t.run.domain, &t.id.0, &tag, &out)?;
+                .put(kind, t.run.domain, &t.id.0, &tag, out)?;
         }
     }
     Ok(())
@@ -296,12 +303,12 @@ async fn triple(
     precompute(m, "triple", instance, registration).await
 }
 
-async fn precompute(
+async fn precompute<T: Send + 'static>(
     m: &Member,
     what: &'static str,
-    instance: mpc::Instance<Secret>,
+    instance: mpc::Instance<T>,
     registration: Registration,
-) -> Result<Secret, JobError> {
+) -> Result<T, JobError> {
     let limit = m.shared.settings.precompute_timeout;
     m.shared
         .run_registered(what, instance, registration, limit, Liveness::FailFast)

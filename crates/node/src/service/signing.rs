@@ -248,12 +248,11 @@ async fn run_sign(
     key: &DomainKey,
     set: &[ParticipantId],
     me: ParticipantId,
-    item: protocols::Secret,
+    item: protocols::Item,
     view: &PendingRequestView,
     registration: crate::router::Registration,
 ) -> Result<primitives::response::SignatureResponse, JobError> {
-    let instance = protocols::sign(key, registration.id, set, me, &item, view)?;
-    drop(item);
+    let instance = protocols::sign(key, registration.id, set, me, item, view)?;
     let limit = shared.settings.sign_timeout;
     shared
         .run_registered("sign", instance, registration, limit, Liveness::FailFast)

@@ -16,8 +16,9 @@
 //! - **Permits and counts**: what this node starts holds one `n`-th of its own permits; what
 //!   each peer starts here holds one of that peer's ([`PeerPermits`]). Items being made are
 //!   counted in flight, per domain and kind, so that a refill does not start what is already
-//!   coming; and a domain may hold at most its fair share of the permits, so that a slow
-//!   domain (OT triples) never holds the slots a fast one needs.
+//!   coming; and while several domains lack items, each may hold at most its fair share of
+//!   the permits, so that a slow domain (OT triples) never holds the slots a fast one needs.
+//!   A domain alone in need may use them all.
 
 use primitives::{DomainId, ParticipantId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
+use super::protocols::{Item, Ready, Secret};
 use super::{lock, ClaimError, JobError};
 use crate::keys::DomainKey;
 use crate::store::{ItemId, ItemTag, Kind, Store, StoreError};
@@ -108,6 +110,10 @@ pub(crate) fn fair_share(slots: usize, domains: usize) -> usize {
     (slots / domains.max(1)).max(1)
 }
 
+/// Decoded items kept in memory at most: above the stock any honest network asks for, so that
+/// a peer starting items without end costs this node no more memory than this.
+const MAX_READY: usize = 4096;
+
 /// How long a follower waits for its own copy of an item the owner names: the owner may
 /// store its copy, and move on to use it, a moment before this node has stored its own.
 const ITEM_GRACE: Duration = Duration::from_secs(2);
@@ -116,11 +122,15 @@ const ITEM_GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct Stockpile {
     store: Arc<Store>,
     index: Mutex<Index>,
+    /// Items a signature spends, decoded, by id (see [`Ready`]): at most [`MAX_READY`].
+    ready: Mutex<HashMap<ItemId, Ready>>,
     /// Bumped at every item stored: followers waiting for their copy look again.
     stocked: watch::Sender<u64>,
     in_flight: Mutex<HashMap<(DomainId, Kind), usize>>,
     /// Instances this node started and runs, per domain.
     running: Mutex<HashMap<DomainId, usize>>,
+    /// The domains whose stock lacks items now.
+    wanting: Mutex<BTreeSet<DomainId>>,
     own_permits: Arc<Semaphore>,
     max: usize,
     peer_permits: PeerPermits,
@@ -155,9 +165,11 @@ impl Stockpile {
         Self {
             store,
             index: Mutex::new(Index::default()),
+            ready: Mutex::new(HashMap::new()),
             stocked: watch::channel(0).0,
             in_flight: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
+            wanting: Mutex::new(BTreeSet::new()),
             own_permits: Arc::new(Semaphore::new(max)),
             max,
             peer_permits: PeerPermits::for_max(max_concurrent_protocols),
@@ -217,9 +229,15 @@ impl Stockpile {
         domain: DomainId,
         id: &ItemId,
         tag: &ItemTag,
-        secret: &[u8],
+        item: Item,
     ) -> Result<(), StoreError> {
-        self.store.put_item(kind, domain, id, tag, secret)?;
+        self.store.put_item(kind, domain, id, tag, &item.bytes)?;
+        if let Some(ready) = item.ready {
+            let mut cache = lock(&self.ready);
+            if cache.len() < MAX_READY {
+                cache.insert(*id, ready);
+            }
+        }
         let mut index = lock(&self.index);
         if let Some(items) = index.0.get_mut(&(kind, domain)) {
             items.insert(*id, tag.clone());
@@ -237,14 +255,7 @@ impl Stockpile {
         domain: DomainId,
         usable: Usable<'_>,
         avoid: &[Vec<ParticipantId>],
-    ) -> Result<
-        Option<(
-            ItemId,
-            Vec<ParticipantId>,
-            crate::service::protocols::Secret,
-        )>,
-        JobError,
-    > {
+    ) -> Result<Option<(ItemId, Vec<ParticipantId>, Item)>, JobError> {
         loop {
             let pick = self.with_index(kind, domain, |items| {
                 let id = items
@@ -289,7 +300,7 @@ impl Stockpile {
         Ok(Some(TriplePair {
             set,
             ids,
-            secrets: (a, b),
+            secrets: (a.bytes, b.bytes),
         }))
     }
 
@@ -337,23 +348,21 @@ impl Stockpile {
         kind: Kind,
         domain: DomainId,
         id: &ItemId,
-    ) -> Result<crate::service::protocols::Secret, JobError> {
+    ) -> Result<Item, JobError> {
         Ok(self.take(kind, domain, id)?)
     }
 
-    /// The one way out of stock: durable in the store, then gone from the index.
-    fn take(
-        &self,
-        kind: Kind,
-        domain: DomainId,
-        id: &ItemId,
-    ) -> Result<crate::service::protocols::Secret, StoreError> {
+    /// The one way out of stock: durable in the store, then gone from the index and the
+    /// cache of decoded items (handed over with the bytes only once the take is durable).
+    fn take(&self, kind: Kind, domain: DomainId, id: &ItemId) -> Result<Item, StoreError> {
         let result = self.store.take_item(kind, domain, id);
         if let Some(items) = lock(&self.index).0.get_mut(&(kind, domain)) {
             items.remove(id);
         }
+        let ready = lock(&self.ready).remove(id);
         self.wake.notify_one();
-        result.map(|(_, secret)| secret)
+        let (_, bytes) = result?;
+        Ok(Item { bytes, ready })
     }
 
     /// Drops every item not made in `epoch` (see [`Store::drop_stock_outside_epoch`]); the
@@ -362,6 +371,9 @@ impl Stockpile {
         let mut index = lock(&self.index);
         let dropped = self.store.drop_stock_outside_epoch(epoch);
         index.0.clear();
+        // Decoded items of dropped ones go too; those of `epoch` are rebuilt on a restart
+        // anyway, so a clean slate costs one decode each at most.
+        lock(&self.ready).clear();
         dropped
     }
 
@@ -373,21 +385,33 @@ impl Stockpile {
             .unwrap_or(0)
     }
 
+    /// Records whether `domain` lacks items now: the permits are shared fairly among the
+    /// domains that do.
+    pub fn wants(&self, domain: DomainId, short: bool) {
+        let mut wanting = lock(&self.wanting);
+        if short {
+            wanting.insert(domain);
+        } else {
+            wanting.remove(&domain);
+        }
+    }
+
     /// A start of this node's own for `domain`, making `made.1` items of kind `made.0`: if a
     /// permit is free (one `n`-th of `max_concurrent_protocols`, `n` the network's size) and
-    /// the domain is within its fair share of them among `domains` active domains.
+    /// the domain is within its fair share of them among the domains that lack items (all of
+    /// them, when only this one does).
     pub fn start_own(
         self: &Arc<Self>,
         domain: DomainId,
         made: (Kind, usize),
         n: usize,
-        domains: usize,
     ) -> Option<OwnStart> {
         let s = self;
         let weight = n.clamp(1, s.max);
+        let wanting = lock(&s.wanting).len();
         let mut running = lock(&s.running);
         let mine = running.entry(domain).or_default();
-        if *mine >= fair_share(s.max / weight, domains) {
+        if *mine >= fair_share(s.max / weight, wanting) {
             return None;
         }
         let permit = take_share(&s.own_permits, s.max, n)?;
@@ -416,10 +440,7 @@ impl Stockpile {
 pub(crate) struct TriplePair {
     pub set: Vec<ParticipantId>,
     pub ids: [ItemId; 2],
-    pub secrets: (
-        crate::service::protocols::Secret,
-        crate::service::protocols::Secret,
-    ),
+    pub secrets: (Secret, Secret),
 }
 
 /// One `n`-th of `permits` (which hold `max`, at least 1): at most `max / n` at once, and

@@ -13,6 +13,10 @@
 //! (32 bytes each) so that an id can never be stocked again; [`Store::prune_consumed`] drops
 //! those of past epochs, whose items can no longer be valid anywhere.
 //!
+//! Stocking and taking items, the writes of every signature, go through a group commit
+//! ([`batch`]): what several jobs ask at once is written in one transaction, each answered
+//! only once it committed.
+//!
 //! Every write is durable when it returns but one: stocking a new item
 //! ([`Store::put_item`]) is committed without waiting for the disk. A crash may lose such an
 //! item, which is safe (an item lost is never used; its peers' copies go unused and are
@@ -183,6 +187,7 @@ pub type ItemId = [u8; 32];
 pub struct Store {
     db: Database,
     cipher: XChaCha20Poly1305,
+    batch: batch::Batcher,
 }
 
 fn event_marker(event: &[u8; 32]) -> String {
@@ -225,6 +230,7 @@ impl Store {
         Ok(Self {
             db,
             cipher: XChaCha20Poly1305::new((&key.0).into()),
+            batch: batch::Batcher::default(),
         })
     }
 
@@ -374,28 +380,43 @@ impl Store {
         let mut value = (tag_bytes.len() as u32).to_be_bytes().to_vec();
         value.extend_from_slice(&tag_bytes);
         value.extend_from_slice(&sealed);
-        // Not durable on its own: see the module docs (a lost item is never used).
-        self.write(Durability::None, |txn| {
-            // An instance that finishes after an epoch switch must not bring its epoch's
-            // items back: they were all dropped, and the set that made them may be gone.
-            if let Some(current) = stock_epoch(&txn.open_table(META)?)? {
-                if tag.epoch != current {
-                    return Err(StoreError::StaleEpoch {
-                        got: tag.epoch,
-                        current,
-                    });
-                }
+        let op = batch::Op::Put {
+            id: *id,
+            key,
+            epoch: tag.epoch,
+            value,
+        };
+        self.batched(op).map(|_| ())
+    }
+
+    /// [`Store::put_item`]'s checks and write, inside a (group) transaction: refused without
+    /// writing anything, or written.
+    fn put_in(
+        txn: &WriteTransaction,
+        id: &ItemId,
+        key: &[u8],
+        epoch: u64,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        // An instance that finishes after an epoch switch must not bring its epoch's items
+        // back: they were all dropped, and the set that made them may be gone.
+        if let Some(current) = stock_epoch(&txn.open_table(META)?)? {
+            if epoch != current {
+                return Err(StoreError::StaleEpoch {
+                    got: epoch,
+                    current,
+                });
             }
-            if txn.open_table(CONSUMED)?.get(&id[..])?.is_some() {
-                return Err(StoreError::AlreadyConsumed(hex::encode(id)));
-            }
-            let mut stock = txn.open_table(STOCK)?;
-            if stock.get(&key[..])?.is_some() {
-                return Err(StoreError::AlreadyStocked(hex::encode(id)));
-            }
-            stock.insert(&key[..], &value[..])?;
-            Ok(())
-        })
+        }
+        if txn.open_table(CONSUMED)?.get(&id[..])?.is_some() {
+            return Err(StoreError::AlreadyConsumed(hex::encode(id)));
+        }
+        let mut stock = txn.open_table(STOCK)?;
+        if stock.get(key)?.is_some() {
+            return Err(StoreError::AlreadyStocked(hex::encode(id)));
+        }
+        stock.insert(key, value)?;
+        Ok(())
     }
 
     /// A stored item's tag, its bytes and the sealed secret, borrowed from the stored value
@@ -422,24 +443,39 @@ impl Store {
         domain: DomainId,
         id: &ItemId,
     ) -> Result<(ItemTag, Zeroizing<Vec<u8>>), StoreError> {
-        let key = stock_key(kind, domain, id);
-        self.write(Durability::Immediate, |txn| {
-            let mut consumed = txn.open_table(CONSUMED)?;
-            if consumed.get(&id[..])?.is_some() {
-                return Err(StoreError::AlreadyConsumed(hex::encode(id)));
-            }
-            let mut stock = txn.open_table(STOCK)?;
-            let value = stock
-                .get(&key[..])?
-                .map(|v| v.value().to_vec())
-                .ok_or_else(|| StoreError::Missing(hex::encode(id)))?;
-            let (tag, tag_bytes, sealed) = Self::parts(&value, id)?;
-            let what = || format!("item {}", hex::encode(id));
-            let secret = self.open_sealed("stock", &key, tag_bytes, sealed, what)?;
-            stock.remove(&key[..])?;
-            consumed.insert(&id[..], tag.epoch)?;
-            Ok((tag, secret))
-        })
+        let op = batch::Op::Take {
+            id: *id,
+            key: stock_key(kind, domain, id),
+        };
+        match self.batched(op)? {
+            batch::Done::Taken(tag, secret) => Ok((tag, secret)),
+            batch::Done::Stocked => Err(StoreError::Db("a take was answered as a put".into())),
+        }
+    }
+
+    /// [`Store::take_item`]'s checks and writes, inside a (group) transaction: refused
+    /// without writing anything, or the item removed and its id consumed.
+    fn take_in(
+        &self,
+        txn: &WriteTransaction,
+        id: &ItemId,
+        key: &[u8],
+    ) -> Result<(ItemTag, Zeroizing<Vec<u8>>), StoreError> {
+        let mut consumed = txn.open_table(CONSUMED)?;
+        if consumed.get(&id[..])?.is_some() {
+            return Err(StoreError::AlreadyConsumed(hex::encode(id)));
+        }
+        let mut stock = txn.open_table(STOCK)?;
+        let value = stock
+            .get(key)?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| StoreError::Missing(hex::encode(id)))?;
+        let (tag, tag_bytes, sealed) = Self::parts(&value, id)?;
+        let what = || format!("item {}", hex::encode(id));
+        let secret = self.open_sealed("stock", key, tag_bytes, sealed, what)?;
+        stock.remove(key)?;
+        consumed.insert(&id[..], tag.epoch)?;
+        Ok((tag, secret))
     }
 
     /// Ids and tags of the stocked items of a kind and domain (no secrets).
@@ -538,6 +574,7 @@ impl Store {
     }
 }
 
+mod batch;
 mod index;
 pub use index::{IndexState, INDEX_CURSOR};
 

@@ -331,3 +331,53 @@ fn a_key_event_share_and_its_marker_land_together() {
     assert!(!s.event_done(&[8u8; 32]).unwrap());
     assert_eq!(&s.key_share(D, 2).unwrap().unwrap()[..], b"share");
 }
+
+/// Many writers at once share group commits; each still gets exactly its own answer, and an
+/// item raced for by several is taken by one of them only.
+#[test]
+fn concurrent_takes_and_puts_are_grouped_and_each_answered_alone() {
+    let dir = TempDir::new();
+    let s = std::sync::Arc::new(Store::open(&dir.db(), &StoreKey::generate()).unwrap());
+    for i in 0..64u8 {
+        s.put_item(Kind::Nonces, D, &[i; 32], &tag(0), &[i; 5])
+            .unwrap();
+    }
+    let threads: Vec<_> = (0..8u8)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut mine = vec![];
+                for i in (0..64u8).filter(|i| i % 8 == t) {
+                    let (_, secret) = s.take_item(Kind::Nonces, D, &[i; 32]).unwrap();
+                    assert_eq!(&secret[..], &[i; 5], "a writer got another's secret");
+                    mine.push(i);
+                    // Puts ride in the same groups as takes.
+                    let fresh = [100 + i; 32];
+                    s.put_item(Kind::Nonces, D, &fresh, &tag(0), b"new")
+                        .unwrap();
+                }
+                // Everyone races for the same item: one wins.
+                let race = s.take_item(Kind::Nonces, D, &[200; 32]);
+                (mine, race.is_ok())
+            })
+        })
+        .collect();
+    // Stocked while the others run: taken by exactly one of the racers, or by none if they
+    // all came first (then they all saw it missing).
+    s.put_item(Kind::Nonces, D, &[200; 32], &tag(0), b"contested")
+        .unwrap();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let taken: BTreeSet<u8> = results.iter().flat_map(|(m, _)| m.clone()).collect();
+    assert_eq!(taken.len(), 64);
+    let winners = results.iter().filter(|(_, won)| *won).count();
+    let left = s.items(Kind::Nonces, D).unwrap();
+    assert!(winners <= 1, "{winners} writers took one item");
+    assert_eq!(
+        left.len(),
+        64 + 1 - winners,
+        "the 64 new items, and the contested one unless taken"
+    );
+    for i in 0..64u8 {
+        assert!(s.is_consumed(&[i; 32]).unwrap());
+    }
+}

@@ -22,6 +22,13 @@ fn tag(owner: u32, set: &[u32]) -> ItemTag {
 
 const D: DomainId = DomainId(7);
 
+fn item(bytes: &[u8]) -> Item {
+    Item {
+        bytes: zeroize::Zeroizing::new(bytes.to_vec()),
+        ready: None,
+    }
+}
+
 /// Whether `acquire` completes without waiting: a zero timeout polls it exactly once.
 async fn at_once(permits: &PeerPermits, peer: u32) -> Option<OwnedSemaphorePermit> {
     tokio::time::timeout(Duration::ZERO, permits.acquire(p(peer)))
@@ -81,23 +88,32 @@ fn a_node_starts_max_over_n_and_never_more_than_a_peer_admits() {
 
 #[test]
 fn a_slow_domain_never_holds_the_slots_a_fast_one_needs() {
-    // 30 permits over a network of 5: 6 starts of our own at once, 3 per domain of two.
+    // 30 permits over a network of 5: 6 starts of our own at once.
     let (_dir, s) = stockpile(30);
     let slow = DomainId(0);
     let fast = DomainId(1);
+    // Alone in need, a domain may use every slot.
+    s.wants(slow, true);
+    let alone: Vec<_> = (0..10)
+        .filter_map(|_| s.start_own(slow, (Kind::Triple, 2), 5))
+        .collect();
+    assert_eq!(alone.len(), 6);
+    assert_eq!(s.in_flight(slow, Kind::Triple), 12);
+    drop(alone);
+    assert_eq!(s.in_flight(slow, Kind::Triple), 0, "counts come back");
+    // Two in need: each stops at its half, whoever asks first.
+    s.wants(fast, true);
     let mut held = vec![];
-    while let Some(start) = s.start_own(slow, (Kind::Triple, 2), 5, 2) {
+    while let Some(start) = s.start_own(slow, (Kind::Triple, 2), 5) {
         held.push(start);
     }
     assert_eq!(held.len(), 3, "the slow domain stops at its share");
-    assert_eq!(s.in_flight(slow, Kind::Triple), 6);
     let fast_starts: Vec<_> = (0..10)
-        .filter_map(|_| s.start_own(fast, (Kind::Nonces, 1), 5, 2))
+        .filter_map(|_| s.start_own(fast, (Kind::Nonces, 1), 5))
         .collect();
     assert_eq!(fast_starts.len(), 3, "the fast domain still gets its share");
-    drop(held);
-    assert_eq!(s.in_flight(slow, Kind::Triple), 0, "counts come back");
-    assert!(s.start_own(slow, (Kind::Triple, 2), 5, 2).is_some());
+    s.wants(fast, false);
+    drop(fast_starts);
     assert_eq!(fair_share(1, 4), 1, "every domain can always start one");
 }
 
@@ -115,9 +131,9 @@ fn only_usable_own_items_are_counted_and_taken() {
         alive: &alive,
     };
     assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 1));
-    s.put(Kind::Nonces, D, &[2; 32], &tag(0, &[0, 1, 3]), b"b")
+    s.put(Kind::Nonces, D, &[2; 32], &tag(0, &[0, 1, 3]), item(b"b"))
         .unwrap();
-    s.put(Kind::Nonces, D, &[3; 32], &tag(1, &[0, 1, 2]), b"c")
+    s.put(Kind::Nonces, D, &[3; 32], &tag(1, &[0, 1, 2]), item(b"c"))
         .unwrap();
     // Peer 3 is down: its item is ours but not usable; peer 1's item is not ours.
     assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 2));
@@ -128,7 +144,7 @@ fn only_usable_own_items_are_counted_and_taken() {
         .is_none());
     let (id, set, secret) = s.take_owned(Kind::Nonces, D, usable, &[]).unwrap().unwrap();
     assert_eq!(
-        (id, set, &secret[..]),
+        (id, set, &secret.bytes[..]),
         ([1; 32], vec![p(0), p(1), p(2)], &b"a"[..])
     );
     assert!(s.store.is_consumed(&[1; 32]).unwrap());
@@ -148,12 +164,12 @@ fn a_pair_of_triples_comes_from_one_set() {
         epoch: 1,
         alive: &alive,
     };
-    s.put(Kind::Triple, D, &[1; 32], &tag(0, &[0, 1]), b"1")
+    s.put(Kind::Triple, D, &[1; 32], &tag(0, &[0, 1]), item(b"1"))
         .unwrap();
-    s.put(Kind::Triple, D, &[2; 32], &tag(0, &[0, 2]), b"2")
+    s.put(Kind::Triple, D, &[2; 32], &tag(0, &[0, 2]), item(b"2"))
         .unwrap();
     assert!(s.take_triple_pair(D, usable).unwrap().is_none());
-    s.put(Kind::Triple, D, &[3; 32], &tag(0, &[0, 2]), b"3")
+    s.put(Kind::Triple, D, &[3; 32], &tag(0, &[0, 2]), item(b"3"))
         .unwrap();
     let pair = s.take_triple_pair(D, usable).unwrap().unwrap();
     assert_eq!(pair.set, vec![p(0), p(2)]);
@@ -173,7 +189,7 @@ async fn a_follower_waits_for_its_copy_and_checks_the_owners_claim() {
     let late = s.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        late.put(Kind::Nonces, D, &[5; 32], &tag(0, &[0, 1]), b"n")
+        late.put(Kind::Nonces, D, &[5; 32], &tag(0, &[0, 1]), item(b"n"))
             .unwrap();
     });
     s.check_claim(Kind::Nonces, D, &[5; 32], p(0), &set, 1)
@@ -195,7 +211,7 @@ async fn a_follower_waits_for_its_copy_and_checks_the_owners_claim() {
         ClaimError::NotOwners,
     );
     assert_eq!(
-        &s.take_claimed(Kind::Nonces, D, &[5; 32]).unwrap()[..],
+        &s.take_claimed(Kind::Nonces, D, &[5; 32]).unwrap().bytes[..],
         b"n"
     );
     // Spent: a second claim is refused at once, without waiting out the grace.
@@ -216,7 +232,7 @@ fn dropping_other_epochs_empties_the_index_too() {
         epoch: 1,
         alive: &alive,
     };
-    s.put(Kind::Nonces, D, &[1; 32], &tag(0, &[0, 1]), b"a")
+    s.put(Kind::Nonces, D, &[1; 32], &tag(0, &[0, 1]), item(b"a"))
         .unwrap();
     assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 1));
     assert_eq!(s.drop_outside_epoch(2).unwrap(), 1);
