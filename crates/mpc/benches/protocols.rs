@@ -181,16 +181,13 @@ fn bench_frost_scheme<C: Scheme>(c: &mut Criterion, name: &str) {
                 run(signers
                     .iter()
                     .map(|p| {
-                        frost::sign::<C>(
-                            id,
-                            &signers,
-                            *p,
-                            &keys[p],
-                            pre.remove(p).unwrap(),
+                        let input = frost::SigningInput {
                             tweak,
-                            &[9; 32],
-                        )
-                        .unwrap()
+                            message: &[9; 32],
+                            coordinator: signers[0],
+                        };
+                        frost::sign::<C>(id, &signers, *p, &keys[p], pre.remove(p).unwrap(), input)
+                            .unwrap()
                     })
                     .collect())
                 .unwrap()

@@ -126,7 +126,12 @@ fn lossy_delivery_never_gives_a_wrong_signature() {
         let insts = all
             .iter()
             .map(|p| {
-                frost::sign::<Ed25519>(sid, &all, *p, &keys[p], pre.remove(p).unwrap(), tweak, &msg)
+                let input = frost::SigningInput {
+                    tweak,
+                    message: &msg,
+                    coordinator: all[0],
+                };
+                frost::sign::<Ed25519>(sid, &all, *p, &keys[p], pre.remove(p).unwrap(), input)
                     .unwrap()
             })
             .collect();
@@ -136,7 +141,7 @@ fn lossy_delivery_never_gives_a_wrong_signature() {
             "loss is not misbehaviour: {:?}",
             out.errors
         );
-        for sig in out.outputs.values() {
+        for sig in out.outputs.values().flatten() {
             derived
                 .verify(&msg, sig)
                 .expect("every signature that comes out is valid");

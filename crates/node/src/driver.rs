@@ -3,7 +3,8 @@
 //!
 //! The protocols' work (OT extensions, multiplications, proofs) happens inside `poke`, which
 //! can take tens of milliseconds: it runs on tokio's blocking pool so that heartbeats and
-//! signing never wait behind precomputation.
+//! signing never wait behind precomputation. Protocols whose steps cost less than that
+//! hand-off run inline ([`Drive::inline`]).
 
 use mpc::{Action, Instance, ProtocolError};
 use std::time::Duration;
@@ -47,16 +48,32 @@ pub enum Liveness {
     Patient,
 }
 
-/// Drives `instance` to its output. `registration` must be its inbox. `tamper`, set only in
-/// fault-injection tests ([`crate::faults`]), changes every message it sends.
+/// How to drive one instance.
+#[derive(Clone, Copy)]
+pub struct Drive {
+    /// No output within this: [`DriveError::Timeout`].
+    pub limit: Duration,
+    pub liveness: Liveness,
+    /// Run each step on the async worker rather than the blocking pool: for protocols whose
+    /// steps are far cheaper than a hand-off between threads.
+    pub inline: bool,
+    /// Set only in fault-injection tests ([`crate::faults`]): changes every message sent.
+    pub tamper: Option<Tamper>,
+}
+
+/// Drives `instance` to its output. `registration` must be its inbox.
 pub async fn drive<T: Send + 'static>(
     mut instance: Instance<T>,
     mut registration: Registration,
     mesh: &Mesh,
-    limit: Duration,
-    liveness: Liveness,
-    tamper: Option<Tamper>,
+    how: Drive,
 ) -> Result<T, DriveError> {
+    let Drive {
+        limit,
+        liveness,
+        inline,
+        tamper,
+    } = how;
     let out = |mut bytes: Vec<u8>| {
         if let Some(tamper) = tamper {
             tamper(&mut bytes);
@@ -68,13 +85,18 @@ pub async fn drive<T: Send + 'static>(
     let mut down_since: Option<Instant> = None;
     loop {
         loop {
-            let (back, action) = tokio::task::spawn_blocking(move || {
-                let action = instance.poke();
-                (instance, action)
-            })
-            .await
-            .map_err(|_| DriveError::Cancelled)?;
-            instance = back;
+            let action = if inline {
+                instance.poke()
+            } else {
+                let (back, action) = tokio::task::spawn_blocking(move || {
+                    let action = instance.poke();
+                    (instance, action)
+                })
+                .await
+                .map_err(|_| DriveError::Cancelled)?;
+                instance = back;
+                action
+            };
             match action? {
                 Action::Wait => break,
                 Action::Return(out) => return Ok(out),

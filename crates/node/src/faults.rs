@@ -4,6 +4,8 @@
 //! it on); without it [`Faults`] is empty and every hook is the identity, so a production
 //! build has no switch that makes a node lie. Nothing in the node's config file reaches it.
 
+use crate::service::protocols::ProtocolKind;
+
 /// What this node does wrong on purpose.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
@@ -17,10 +19,10 @@ pub struct Faults {
 pub type Tamper = fn(&mut [u8]);
 
 impl Faults {
-    /// The tamper hook for an instance of `protocol` (`"sign"`, `"presign"`, …), if any.
-    pub fn tamper(&self, protocol: &str) -> Option<Tamper> {
+    /// The tamper hook for an instance of `protocol`, if any.
+    pub fn tamper(&self, protocol: ProtocolKind) -> Option<Tamper> {
         #[cfg(feature = "fault-injection")]
-        if self.corrupt_signature_shares && protocol == "sign" {
+        if self.corrupt_signature_shares && protocol == ProtocolKind::Sign {
             return Some(flip_last_bit);
         }
         let _ = protocol;

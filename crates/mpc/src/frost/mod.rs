@@ -31,7 +31,7 @@ pub use dkg::keygen;
 pub use frost_ed25519::Ed25519Sha512 as Ed25519;
 pub use frost_secp256k1_tr::Secp256K1Sha256TR as Bip340;
 pub use reshare::{refresh, reshare};
-pub use sign::{presign, sign};
+pub use sign::{presign, sign, SigningInput};
 
 use frost_core::keys::{KeyPackage, PublicKeyPackage};
 use frost_core::round1::{SigningCommitments, SigningNonces};

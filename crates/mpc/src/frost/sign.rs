@@ -110,17 +110,28 @@ pub(crate) fn tweaked<C: Ciphersuite>(
     (key_package, public)
 }
 
-/// Signs `message` under the key derived with `tweak`, consuming one presignature. The signer
-/// set must be exactly the presignature's. Every signer gets the signature.
+/// What one FROST signature signs, under which derived key, and who assembles it.
+pub struct SigningInput<'a, C: Ciphersuite> {
+    /// The derivation tweak of (predecessor, path).
+    pub tweak: Scalar<C>,
+    pub message: &'a [u8],
+    /// The one signer that receives the shares, checks them and outputs the signature (the
+    /// leader that submits it); the others send their share to it and output nothing.
+    pub coordinator: Participant,
+}
+
+/// Signs `input.message` under the key derived with `input.tweak`, consuming one
+/// presignature. The signer set must be exactly the presignature's. Only the coordinator
+/// outputs the signature (`Some`): checking it costs a verification, which the others would
+/// spend for nothing, and their shares travel to it alone.
 pub fn sign<C: super::Scheme>(
     id: InstanceId,
     participants: &[Participant],
     me: Participant,
     key: &KeyShare<C>,
     presignature: Presignature<C>,
-    tweak: Scalar<C>,
-    message: &[u8],
-) -> Result<Instance<Signature<C>>, InitError> {
+    input: SigningInput<'_, C>,
+) -> Result<Instance<Option<Signature<C>>>, InitError> {
     let sorted = check_participants(participants, me, None)?;
     if sorted != presignature.participants {
         return Err(InitError::new(format!(
@@ -128,14 +139,21 @@ pub fn sign<C: super::Scheme>(
             presignature.participants, sorted
         )));
     }
-    let (key_package, public) = tweaked(key, tweak);
+    if !sorted.contains(&input.coordinator) {
+        return Err(InitError::new(format!(
+            "coordinator {} is not a signer",
+            input.coordinator
+        )));
+    }
+    let (key_package, public) = tweaked(key, input.tweak);
     let (key_package, public) = C::signing_keys(key_package, public);
-    let signing_package = SigningPackage::new(presignature.commitments.clone(), message);
+    let signing_package = SigningPackage::new(presignature.commitments.clone(), input.message);
     let my_share = round2::sign(&signing_package, &presignature.nonces, &key_package)
         .map_err(InitError::new)?;
     drop(presignature);
     let round = SignRound {
         me,
+        coordinator: input.coordinator,
         who: identifiers(&sorted),
         signers: sorted.iter().copied().collect(),
         signing_package,
@@ -152,6 +170,7 @@ pub fn sign<C: super::Scheme>(
 
 struct SignRound<C: Ciphersuite> {
     me: Participant,
+    coordinator: Participant,
     who: BTreeMap<Identifier<C>, Participant>,
     signers: BTreeSet<Participant>,
     signing_package: SigningPackage<C>,
@@ -160,22 +179,33 @@ struct SignRound<C: Ciphersuite> {
 }
 
 impl<C: Ciphersuite> Rounds for SignRound<C> {
-    type Output = Signature<C>;
+    type Output = Option<Signature<C>>;
     const ROUNDS: u8 = 1;
 
     fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
-        Ok(vec![Out::All(encode(0, &self.my_share.serialize()))])
+        if self.me == self.coordinator {
+            return Ok(vec![]);
+        }
+        let share = encode(0, &self.my_share.serialize());
+        Ok(vec![Out::To(self.coordinator, share)])
     }
 
     fn senders(&self, _round: u8) -> BTreeSet<Participant> {
-        self.signers.clone()
+        if self.me == self.coordinator {
+            self.signers.clone()
+        } else {
+            BTreeSet::new()
+        }
     }
 
     fn finish_round(
         &mut self,
         _round: u8,
         messages: BTreeMap<Participant, Vec<u8>>,
-    ) -> Result<Step<Signature<C>>, ProtocolError> {
+    ) -> Result<Step<Option<Signature<C>>>, ProtocolError> {
+        if self.me != self.coordinator {
+            return Ok(Step::Done(None));
+        }
         let mut shares = BTreeMap::new();
         shares.insert(identifier(self.me), self.my_share);
         for (from, body) in messages {
@@ -188,6 +218,6 @@ impl<C: Ciphersuite> Rounds for SignRound<C> {
         // names the culprit, or fails with InvalidSignature: it never returns a bad signature.
         let signature = aggregate(&self.signing_package, &shares, &self.public)
             .map_err(|e| from_frost(e, &self.who))?;
-        Ok(Step::Done(signature))
+        Ok(Step::Done(Some(signature)))
     }
 }

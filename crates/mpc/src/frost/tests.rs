@@ -46,23 +46,19 @@ fn sign_instances<C: Scheme>(
     account: &str,
     path: &str,
     msg: &[u8],
-) -> Vec<crate::Instance<frost_core::Signature<C>>> {
+) -> Vec<crate::Instance<Option<frost_core::Signature<C>>>> {
     let mut pre = presigs(signers, keys);
     let tweak = C::tweak(account, path).unwrap();
     let id = fresh_id();
     signers
         .iter()
         .map(|p| {
-            sign::<C>(
-                id,
-                signers,
-                *p,
-                &keys[p],
-                pre.remove(p).unwrap(),
+            let input = SigningInput {
                 tweak,
-                msg,
-            )
-            .unwrap()
+                message: msg,
+                coordinator: signers[0],
+            };
+            sign::<C>(id, signers, *p, &keys[p], pre.remove(p).unwrap(), input).unwrap()
         })
         .collect()
 }
@@ -76,8 +72,9 @@ fn sign_and_verify<C: Scheme>(
     msg: &[u8],
 ) {
     let out = run(sign_instances(signers, keys, account, "path-1", msg)).unwrap();
-    let first = out.values().next().unwrap();
-    assert!(out.values().all(|s| s == first), "all signers agree");
+    // The coordinator (the first signer) alone outputs the signature.
+    let first = out[&signers[0]].as_ref().expect("the coordinator signs");
+    assert!(out.iter().all(|(p, s)| s.is_some() == (*p == signers[0])));
     let group_key = keys.values().next().unwrap().verifying_key();
     let root = C::near_public_key(&group_key);
     assert_eq!(
@@ -212,16 +209,17 @@ fn fewer_than_t_cannot_sign() {
     let all = range(5);
     let keys = dkg::<Ed25519>(&all, 3);
     assert!(presign::<Ed25519>(fresh_id(), &all[..2], all[0], &keys[&all[0]]).is_err());
-    // A signer falls silent: the others never get a signature.
+    // A signer falls silent: the coordinator never gets a signature.
     let signers = all[..3].to_vec();
     let insts = sign_instances(&signers, &keys, "a.near", "p", &[0u8; 32]);
     let faults = Faults {
-        silent: BTreeSet::from([signers[0]]),
+        silent: BTreeSet::from([signers[1]]),
         ..Faults::default()
     };
     let outcome = run_outcome(insts, &faults, None);
     assert!(outcome.stalled);
-    assert!(outcome.outputs.keys().all(|p| *p == signers[0]));
+    assert!(!outcome.outputs.contains_key(&signers[0]));
+    assert!(outcome.outputs.values().all(Option::is_none));
 }
 
 fn assert_blamed<T>(
@@ -262,10 +260,11 @@ fn tampering_is_blamed<C: Scheme>() {
         "p",
         &[9u8; 32],
     );
+    // Only the coordinator (participant 0) receives shares, so only it can blame.
     assert_blamed(
         &run_outcome(insts, &Faults::default(), Some(tamper_first_from(culprit))),
         culprit,
-        &all,
+        &all[..1],
     );
     // Resharing: a dealer's share that does not match its commitment.
     let group_key = keys[&all[0]].verifying_key();
@@ -315,7 +314,8 @@ fn garbage_is_blamed() {
         }
     });
     let outcome = run_outcome(insts, &Faults::default(), Some(garbage));
-    for p in &all[..2] {
+    // The coordinator, participant 0, is the one that receives it.
+    for p in &all[..1] {
         assert!(
             matches!(&outcome.errors[p], ProtocolError::Malformed { from, .. } if *from == culprit)
         );
@@ -340,7 +340,7 @@ fn survives_hostile_delivery() {
         "a.near",
         "p",
         &[5u8; 32],
-        &Ed25519::response(&out[&ps[1]]),
+        &Ed25519::response(out[&ps[1]].as_ref().expect("the coordinator signs")),
     )
     .unwrap();
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
 use super::network::{Domain, Network};
+use super::protocols::ProtocolKind;
 use super::{protocols, JobError, Shared};
 use crate::keys::DomainKey;
 use crate::mesh::PeerInfo;
@@ -376,7 +377,11 @@ async fn keygen(
         info!(domain = domain.0, %scheme, "key generation starting");
         let instance = protocols::keygen(scheme, id, &participants, me, threshold)?;
         let key = shared
-            .run("keygen", instance, shared.settings.keygen_timeout)
+            .run(
+                ProtocolKind::Keygen,
+                instance,
+                shared.settings.keygen_timeout,
+            )
             .await?;
         shared
             .store
@@ -432,7 +437,11 @@ async fn reshare(
         }
         let instance = protocols::reshare(d.scheme, id, resharing, me, share, &d.public_key)?;
         let key = shared
-            .run("reshare", instance, shared.settings.keygen_timeout)
+            .run(
+                ProtocolKind::Reshare,
+                instance,
+                shared.settings.keygen_timeout,
+            )
             .await?;
         if key.public_key() != d.public_key {
             return Err(JobError::KeyMismatch {

@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::driver::{drive, DriveError, Liveness};
+use crate::driver::{drive, Drive, DriveError, Liveness};
 use crate::identity::NearKey;
 use crate::indexer::{Indexer, IndexerStatus};
 use crate::mesh::{Mesh, MeshSettings};
@@ -156,7 +156,7 @@ impl Shared {
     /// Runs one key event's instance to its output over the mesh, timing it for the metrics.
     pub async fn run<T: Send + 'static>(
         &self,
-        what: &'static str,
+        what: protocols::ProtocolKind,
         instance: Instance<T>,
         limit: Duration,
     ) -> Result<T, JobError> {
@@ -172,7 +172,7 @@ impl Shared {
     /// out.
     pub async fn run_registered<T: Send + 'static>(
         &self,
-        what: &'static str,
+        what: protocols::ProtocolKind,
         instance: Instance<T>,
         registration: crate::router::Registration,
         limit: Duration,
@@ -182,11 +182,16 @@ impl Shared {
         let mut stop = self.stop.subscribe();
         let tamper = self.settings.faults.tamper(what);
         let result = tokio::select! {
-            r = drive(instance, registration, &self.mesh, limit, liveness, tamper) => r,
+            r = drive(instance, registration, &self.mesh, Drive {
+                limit,
+                liveness,
+                inline: what.is_light(),
+                tamper,
+            }) => r,
             _ = stop.changed() => Err(DriveError::Cancelled),
         };
         self.metrics
-            .protocol_finished(what, started.elapsed(), result.is_ok());
+            .protocol_finished(what.name(), started.elapsed(), result.is_ok());
         Ok(result?)
     }
 

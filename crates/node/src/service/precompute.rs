@@ -20,7 +20,7 @@ use std::sync::Arc;
 use tracing::{debug, warn};
 
 use super::network::{choose_signers, Network};
-use super::protocols::{self, Item, Secret};
+use super::protocols::{self, Item, ProtocolKind, Secret};
 use super::stockpile::{find_triple_pair, OwnStart, Recipe, Usable};
 use super::task::{ItemTask, PresignTask, Role, Run, StockTask, Task, TriplesTask};
 use super::{JobError, Member, Shared};
@@ -262,7 +262,7 @@ async fn run_task(
             let (a, b) = triples.ok_or(JobError::ShuttingDown)?;
             let instance = protocols::presign(key, t.id, &t.run.participants, m.me, (&a, &b))?;
             drop((a, b));
-            let out = precompute(m, "presign", instance, next()?).await?;
+            let out = precompute(m, ProtocolKind::Presign, instance, next()?).await?;
             let tag = tag(&t.run);
             m.shared
                 .stockpile
@@ -274,12 +274,12 @@ async fn run_task(
             let (kind, what, instance) = match Recipe::of(key) {
                 Recipe::FastPresign => (
                     Kind::Presignature,
-                    "fast-presign",
+                    ProtocolKind::FastPresign,
                     protocols::fast_presign(key, t.id, set, m.me, m.network.threshold)?,
                 ),
                 _ => (
                     Kind::Nonces,
-                    "nonces",
+                    ProtocolKind::Nonces,
                     protocols::nonces(key, t.id, set, m.me)?,
                 ),
             };
@@ -300,12 +300,12 @@ async fn triple(
     registration: Registration,
 ) -> Result<Secret, JobError> {
     let instance = protocols::triple(id, &run.participants, m.me, m.network.threshold)?;
-    precompute(m, "triple", instance, registration).await
+    precompute(m, ProtocolKind::Triple, instance, registration).await
 }
 
 async fn precompute<T: Send + 'static>(
     m: &Member,
-    what: &'static str,
+    what: ProtocolKind,
     instance: mpc::Instance<T>,
     registration: Registration,
 ) -> Result<T, JobError> {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::network::{leader_order, my_turn, Network};
+use super::protocols::ProtocolKind;
 use super::stockpile::{Recipe, Usable};
 use super::task::{sign_instance_id, Run, SignTask, Task};
 use super::{protocols, JobError, Member, Shared};
@@ -167,9 +168,19 @@ async fn lead(
         request,
     });
     shared.announce(me, &task);
-    let response = run_sign(shared, key, &set, me, secret, &view, registration)
-        .await
-        .map_err(|e| e.in_signature(&set))?;
+    let signers = Signers {
+        set: &set,
+        me,
+        leader: me,
+    };
+    let invalid = |reason: String| JobError::InvalidSignature {
+        set: set.clone(),
+        culprit: None,
+        reason,
+    };
+    let response = run_sign(shared, key, signers, secret, &view, registration)
+        .await?
+        .ok_or_else(|| invalid("the leader assembled no signature".into()))?;
     let d = &network.domains[&domain];
     contract::verify_response(
         &NativeCrypto,
@@ -180,11 +191,7 @@ async fn lead(
         &view.payload,
         &response,
     )
-    .map_err(|e| JobError::InvalidSignature {
-        set: set.clone(),
-        culprit: None,
-        reason: format!("it does not verify as the contract checks it: {e}"),
-    })?;
+    .map_err(|e| invalid(format!("it does not verify as the contract checks it: {e}")))?;
     shared
         .chain
         .submit(Call::Respond {
@@ -236,25 +243,43 @@ pub(super) async fn follow(
         .register(id)
         .ok_or(JobError::Duplicate(id))?;
     let secret = stockpile.take_claimed(kind, domain, &item.0)?;
-    run_sign(&m.shared, key, set, m.me, secret, &view, registration)
-        .await
-        .map_err(|e| e.in_signature(set))?;
+    let signers = Signers {
+        set,
+        me: m.me,
+        leader: from,
+    };
+    run_sign(&m.shared, key, signers, secret, &view, registration).await?;
     Ok(())
 }
 
-/// Runs one signature — the leader's and every follower's side alike — spending `item`.
+/// Who signs: the set, this node, and the leader that assembles and submits the signature.
+struct Signers<'a> {
+    set: &'a [ParticipantId],
+    me: ParticipantId,
+    leader: ParticipantId,
+}
+
+/// Runs one signature — the leader's and every follower's side alike — spending `item`. The
+/// leader's result is the signature; a follower's may be `None`.
 async fn run_sign(
     shared: &Shared,
     key: &DomainKey,
-    set: &[ParticipantId],
-    me: ParticipantId,
+    signers: Signers<'_>,
     item: protocols::Item,
     view: &PendingRequestView,
     registration: crate::router::Registration,
-) -> Result<primitives::response::SignatureResponse, JobError> {
-    let instance = protocols::sign(key, registration.id, set, me, item, view)?;
+) -> Result<Option<primitives::response::SignatureResponse>, JobError> {
+    let Signers { set, me, leader } = signers;
+    let instance = protocols::sign(key, registration.id, set, me, leader, item, view)?;
     let limit = shared.settings.sign_timeout;
     shared
-        .run_registered("sign", instance, registration, limit, Liveness::FailFast)
+        .run_registered(
+            ProtocolKind::Sign,
+            instance,
+            registration,
+            limit,
+            Liveness::FailFast,
+        )
         .await
+        .map_err(|e| e.in_signature(set))
 }
