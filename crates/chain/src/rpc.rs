@@ -43,10 +43,25 @@ pub struct NearRpc {
     /// `None` for a read-only client.
     key: Option<SigningKey>,
     public_key: PublicKey,
-    /// Held while a transaction is built and admitted: nonces go out in order. Holds the
-    /// last nonce used, since a final-finality access key view can lag behind our own sends.
-    sending: tokio::sync::Mutex<u64>,
+    /// Held while a transaction is built and admitted: nonces go out in order. Holds what
+    /// the next transaction is built on, since a final-finality access key view lags behind
+    /// our own sends and asking for it before every call costs the RPC node a query.
+    sending: tokio::sync::Mutex<Option<KeyState>>,
 }
+
+/// The access key's nonce as this client last used it, and a recent block hash.
+#[derive(Clone, Copy)]
+struct KeyState {
+    nonce: u64,
+    block_hash: CryptoHash,
+    fetched: std::time::Instant,
+}
+
+/// How long a fetched block hash is used for new transactions. NEAR accepts a transaction
+/// whose block hash is at most a validity period old (86,400 blocks on mainnet, about a
+/// day); this is far inside it, and bounds how long a nonce advanced elsewhere (another
+/// process with the same key) keeps refusing our sends before the state is read afresh.
+const KEY_STATE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn unavailable(e: impl std::fmt::Display) -> ChainError {
     ChainError::Unavailable(e.to_string())
@@ -73,7 +88,7 @@ impl NearRpc {
             account: account_id.to_owned(),
             key: Some(key),
             public_key,
-            sending: tokio::sync::Mutex::new(0),
+            sending: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -86,7 +101,7 @@ impl NearRpc {
             account: contract_id.to_owned(),
             key: None,
             public_key: PublicKey::empty(near_crypto::KeyType::ED25519),
-            sending: tokio::sync::Mutex::new(0),
+            sending: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -144,7 +159,49 @@ impl NearRpc {
                 "a read-only client sends no transactions".into(),
             ));
         };
-        let mut last_nonce = self.sending.lock().await;
+        let mut state = self.sending.lock().await;
+        let fresh = |s: &KeyState| s.fetched.elapsed() < KEY_STATE_TTL;
+        let mut known = match *state {
+            Some(s) if fresh(&s) => s,
+            last => self.key_state(last.map(|s| s.nonce)).await?,
+        };
+        let mut retried = false;
+        loop {
+            let nonce = known.nonce + 1;
+            let signed = sign(
+                signing_key,
+                self.transaction(method, &args, deposit, nonce, &known),
+            );
+            let tx_hash = signed.get_hash();
+            // Admitted (or refused) first, with the lock held so nonces arrive in order; then
+            // the wait for execution (a `sign` waits for its signature) runs without it.
+            let admit = methods::send_tx::RpcSendTransactionRequest {
+                signed_transaction: signed,
+                wait_until: TxExecutionStatus::None,
+            };
+            match self.client.call(admit).await {
+                Ok(_) => {
+                    *state = Some(KeyState { nonce, ..known });
+                    return Ok(tx_hash);
+                }
+                // Refused as a transaction (a nonce used elsewhere, an old block hash): read
+                // the key afresh and try once more.
+                Err(e) if !retried && refused_as_transaction(&e) => {
+                    retried = true;
+                    *state = None;
+                    known = self.key_state(Some(nonce - 1)).await?;
+                }
+                Err(e) => {
+                    *state = None;
+                    return Err(rejected_tx(e));
+                }
+            }
+        }
+    }
+
+    /// The access key's nonce (never below `at_least`, our own last use) and a recent block
+    /// hash, read from the chain.
+    async fn key_state(&self, at_least: Option<u64>) -> Result<KeyState, ChainError> {
         let key = methods::query::RpcQueryRequest {
             block_reference: BlockReference::Finality(Finality::Final),
             request: QueryRequest::ViewAccessKey {
@@ -165,31 +222,34 @@ impl NearRpc {
                 "the RPC answered an access key query with something else",
             ));
         };
-        let transaction = Transaction::V0(TransactionV0 {
+        Ok(KeyState {
+            nonce: access_key.nonce.max(at_least.unwrap_or(0)),
+            block_hash: key.block_hash,
+            fetched: std::time::Instant::now(),
+        })
+    }
+
+    fn transaction(
+        &self,
+        method: &str,
+        args: &[u8],
+        deposit: u128,
+        nonce: u64,
+        known: &KeyState,
+    ) -> Transaction {
+        Transaction::V0(TransactionV0 {
             signer_id: self.account_id.clone(),
             public_key: self.public_key.clone(),
-            nonce: access_key.nonce.max(*last_nonce) + 1,
+            nonce,
             receiver_id: self.contract_id.clone(),
-            block_hash: key.block_hash,
+            block_hash: known.block_hash,
             actions: vec![Action::FunctionCall(Box::new(FunctionCallAction {
                 method_name: method.to_owned(),
-                args,
+                args: args.to_vec(),
                 gas: Gas::from_gas(CALL_GAS),
                 deposit: Balance::from_yoctonear(deposit),
             }))],
-        });
-        let nonce = access_key.nonce.max(*last_nonce) + 1;
-        let signed = sign(signing_key, transaction);
-        let tx_hash = signed.get_hash();
-        // Admitted (or refused) first, with the lock held so nonces arrive in order; then
-        // the wait for execution (a `sign` waits for its signature) runs without it.
-        let admit = methods::send_tx::RpcSendTransactionRequest {
-            signed_transaction: signed,
-            wait_until: TxExecutionStatus::None,
-        };
-        self.client.call(admit).await.map_err(rejected_tx)?;
-        *last_nonce = nonce;
-        Ok(tx_hash)
+        })
     }
 
     /// Waits until a transaction this account sent has executed; returns its result value (a
@@ -230,6 +290,17 @@ impl NearRpc {
             ))),
         }
     }
+}
+
+/// Whether the RPC refused the transaction itself (its nonce, its block hash …) rather
+/// than failing to run it or to answer.
+fn refused_as_transaction(
+    e: &near_jsonrpc_client::errors::JsonRpcError<methods::send_tx::RpcTransactionError>,
+) -> bool {
+    matches!(
+        e.handler_error(),
+        Some(methods::send_tx::RpcTransactionError::InvalidTransaction { .. })
+    )
 }
 
 fn rejected_tx(

@@ -561,3 +561,21 @@ async fn malformed_requests_get_json_rpc_errors() {
     assert_eq!(v["error"]["cause"]["name"], "UNKNOWN_TRANSACTION", "{v}");
     net.stop().await;
 }
+
+/// A client reuses the access key's nonce and block hash between calls instead of asking the
+/// RPC node before each one; when another process sends with the same key, the next call is
+/// refused for its nonce, reads the key afresh and goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_sharing_a_key_recover_from_each_others_nonces() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start(dir.path()).await;
+    set_up(&net).await;
+    let (a, b) = (net.client(ALICE), net.client(ALICE));
+    for _ in 0..3 {
+        for client in [&a, &b] {
+            let sent = client.send("state", b"{}".to_vec(), 0).await.unwrap();
+            client.outcome(sent).await.unwrap();
+        }
+    }
+    net.stop().await;
+}
