@@ -5,7 +5,9 @@
 //! throughput, the latency percentiles and, once a second, the nodes' stock (when it knows
 //! their HTTP endpoints: `--dir` of a devnet, or `--node-http`). With `--dir` it also reads
 //! the CPU time the devnet's chain and nodes (and the bench itself) used during the run from
-//! `/proc`, and prints it per signature.
+//! `/proc`, and prints it per signature. Before the run it measures the domain's protocol
+//! ceiling on this machine (the protocols alone, in process: [`mpc::cost`]) and prints the
+//! rate against it.
 
 use chain::NearRpc;
 use client::Signer;
@@ -112,6 +114,32 @@ pub fn run(args: Args) -> Result<(), Failure> {
     crate::runtime()?.block_on(bench(args, signer, nodes, cpu))
 }
 
+/// What the domain's protocols alone allow on this machine: every party of one signature run
+/// in this process ([`mpc::cost`]), at the network's size and threshold, against the cores.
+#[derive(Clone, Copy)]
+struct Ceiling {
+    protocol_ms: f64,
+    per_second: f64,
+}
+
+async fn ceiling(signer: &Signer, scheme: primitives::SignatureScheme) -> Result<Ceiling, Failure> {
+    let state = signer.state().await.map_err(crate::sign_cmd::failure)?;
+    let n = state.participants.len();
+    let t = state.threshold.unwrap_or_default() as usize;
+    let cost = tokio::task::spawn_blocking(move || {
+        mpc::cost::per_signature(scheme, n, t, Duration::from_secs(1))
+    })
+    .await
+    .map_err(|e| Failure::failed(format!("measuring the protocol ceiling: {e}")))?
+    .map_err(Failure::failed)?;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    let protocol_ms = cost.as_secs_f64() * 1000.0;
+    Ok(Ceiling {
+        protocol_ms,
+        per_second: cores * 1000.0 / protocol_ms,
+    })
+}
+
 async fn bench(
     args: Args,
     signer: Signer,
@@ -123,6 +151,8 @@ async fn bench(
         .await
         .map_err(crate::sign_cmd::failure)?;
     let (scheme, account) = (domain.scheme, signer.account().to_owned());
+    // Measured before the run, so that it neither slows the run nor counts in its CPU.
+    let ceiling = ceiling(&signer, scheme).await?;
     let signer = Arc::new(signer);
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -204,6 +234,9 @@ async fn bench(
             "failed": failures.len(),
             "seconds": elapsed.as_secs_f64(),
             "throughput_per_s": throughput,
+            "protocol_ms_per_signature": ceiling.protocol_ms,
+            "ceiling_per_s": ceiling.per_second,
+            "of_ceiling": throughput / ceiling.per_second,
             "latency_ms": {"p50": p50, "p90": p90, "p99": p99},
             "cpu_ms_per_signature": per_signature
                 .iter()
@@ -220,7 +253,13 @@ async fn bench(
             failures.len(),
             elapsed.as_secs_f64()
         );
-        println!("throughput   {throughput:.2} signatures/s");
+        println!(
+            "throughput   {throughput:.2} signatures/s, {:.0} % of the protocols' ceiling \
+             here ({:.1}/s: {:.2} ms of protocol CPU per signature)",
+            100.0 * throughput / ceiling.per_second,
+            ceiling.per_second,
+            ceiling.protocol_ms
+        );
         println!("latency      p50 {p50:.0} ms, p90 {p90:.0} ms, p99 {p99:.0} ms");
         if !per_signature.is_empty() {
             let parts: Vec<String> = per_signature

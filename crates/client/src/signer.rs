@@ -6,7 +6,7 @@
 //! derived key with the contract's own rule ([`contract::verify_response`]) — a client never
 //! assembles a foreign transaction around a signature that would not verify.
 
-use chain::{ChainError, NearRpc};
+use chain::{Chain, ChainError, NearRpc};
 use contract::views::StateView;
 use contract::NativeCrypto;
 use primitives::derivation::derive_public_key;
@@ -66,9 +66,14 @@ impl Signer {
         &self.account
     }
 
+    /// The contract's `state()` view.
+    pub async fn state(&self) -> Result<StateView, SignError> {
+        Ok(self.rpc.state().await?)
+    }
+
     /// Every domain of the contract, as it has them now.
     pub async fn domains(&self) -> Result<Vec<Domain>, SignError> {
-        let state: StateView = self.rpc.view("state", serde_json::json!({})).await?;
+        let state = self.state().await?;
         Ok(state
             .domains
             .iter()

@@ -21,6 +21,7 @@
 //! `Clone`, and is consumed by value by the protocol that uses it: using a presignature twice
 //! does not type-check. Its `Debug` output never shows secrets.
 
+pub mod cost;
 pub mod ecdsa;
 pub mod frost;
 mod protocol;
