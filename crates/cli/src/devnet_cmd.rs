@@ -377,7 +377,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
             .view::<StateView>("state", serde_json::json!({}))
             .await
         {
-            Ok(s) if s.state == "NotInitialized" => break None,
+            Ok(s) if s.state == contract::views::Phase::NotInitialized => break None,
             Ok(s) => break Some(s),
             Err(chain::ChainError::Rejected(e)) => {
                 return Err(Failure::failed(format!("the signer contract's state: {e}")))
@@ -411,7 +411,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     progress(format!("{} nodes started", layout.nodes));
     let state = state.expect("read above");
     let schemes = schemes(layout.nodes, layout.threshold);
-    if state.domains.is_empty() && state.state == "Running" {
+    if state.domains.is_empty() && state.state == contract::views::Phase::Running {
         for (i, account) in layout.node_accounts.iter().enumerate() {
             let key = node_key(dir, i)?;
             let rpc = NearRpc::new(&rpc_url, CONTRACT_ID, account, key).map_err(Failure::failed)?;
@@ -478,7 +478,7 @@ async fn wait_for_keys(
             .view::<StateView>("state", serde_json::json!({}))
             .await
         {
-            if state.state == "Running" && state.domains.len() >= domains {
+            if state.state == contract::views::Phase::Running && state.domains.len() >= domains {
                 progress(format!(
                     "keys generated for {} domains (epoch {})",
                     state.domains.len(),

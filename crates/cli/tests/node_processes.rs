@@ -189,7 +189,7 @@ async fn node_processes_generate_keys_and_sign() {
     let until = Instant::now() + Duration::from_secs(120);
     let state = loop {
         let state = viewer.state().await.unwrap();
-        if state.state == "Running" && state.domains.len() == 3 {
+        if state.state == contract::views::Phase::Running && state.domains.len() == 3 {
             break state;
         }
         if Instant::now() > until {

@@ -219,7 +219,7 @@ fn views_read_the_core() {
     call("anyone.near", 0, 5);
     assert_eq!(Signer::public_key(None), root_key());
     assert_eq!(Signer::latest_key_version(None), 0);
-    assert_eq!(Signer::state().state, "Running");
+    assert_eq!(Signer::state().state, contract::views::Phase::Running);
     assert_eq!(Signer::config().request_timeout_blocks, 200);
     assert_eq!(Signer::version(), env!("CARGO_PKG_VERSION"));
     let derived = Signer::derived_public_key("p".into(), "user.near".into(), None);

@@ -37,11 +37,16 @@ pub enum ProtocolState {
 
 impl ProtocolState {
     pub(crate) fn name(&self) -> &'static str {
+        self.phase().name()
+    }
+
+    pub(crate) fn phase(&self) -> crate::views::Phase {
+        use crate::views::Phase;
         match self {
-            Self::NotInitialized => "NotInitialized",
-            Self::Running(_) => "Running",
-            Self::Initializing(_) => "Initializing",
-            Self::Resharing(_) => "Resharing",
+            Self::NotInitialized => Phase::NotInitialized,
+            Self::Running(_) => Phase::Running,
+            Self::Initializing(_) => Phase::Initializing,
+            Self::Resharing(_) => Phase::Resharing,
         }
     }
 }

@@ -44,10 +44,37 @@ pub struct ResharingView {
     pub reshared: Vec<AccountId>,
 }
 
+/// Where the contract's protocol is: serialized as its name (`"Running"` …), as NEAR's signer
+/// reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    NotInitialized,
+    Running,
+    Initializing,
+    Resharing,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotInitialized => "NotInitialized",
+            Self::Running => "Running",
+            Self::Initializing => "Initializing",
+            Self::Resharing => "Resharing",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// `state()`: where the protocol is, and the network that signs now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateView {
-    pub state: String,
+    pub state: Phase,
     pub epoch: Option<u64>,
     pub threshold: Option<u64>,
     pub participants: Vec<ParticipantView>,
@@ -141,7 +168,7 @@ impl<S: Storage> Contract<S> {
             })
             .collect::<Result<_, ContractError>>()?;
         Ok(StateView {
-            state: self.root.protocol.name().to_owned(),
+            state: self.root.protocol.phase(),
             epoch: network.map(|r| r.epoch),
             threshold: network.map(|r| r.threshold),
             participants: network

@@ -241,7 +241,7 @@ async fn the_wasm_contract_signs_through_yield_and_resume_and_survives_a_restart
     set_up(&net).await;
     let n0 = net.client(0);
     let state = n0.state().await.unwrap();
-    assert_eq!(state.state, "Running");
+    assert_eq!(state.state, contract::views::Phase::Running);
     assert_eq!(state.domains.len(), 1);
 
     // Three `sign`s from one account are in flight at once; a node answers each.
@@ -550,7 +550,7 @@ async fn malformed_requests_get_json_rpc_errors() {
     // The uninitialized contract says so in `state`, and its other views fail in the
     // contract, as NEAR reports it.
     let state: contract::views::StateView = net.client(0).state().await.unwrap();
-    assert_eq!(state.state, "NotInitialized");
+    assert_eq!(state.state, contract::views::Phase::NotInitialized);
     let v = json(post(r#"{"jsonrpc":"2.0","id":4,"method":"query","params":{"request_type":"call_function","finality":"final","account_id":"signer.test","method_name":"public_key","args_base64":"e30="}}"#).await.unwrap()).await;
     assert_eq!(
         v["error"]["cause"]["name"], "CONTRACT_EXECUTION_ERROR",

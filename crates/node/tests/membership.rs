@@ -62,7 +62,7 @@ async fn a_node_joins_and_another_leaves_without_changing_the_keys() {
     });
     c.wait("the join's resharing", Duration::from_secs(120), |c| {
         let s = c.state();
-        s.state == "Running" && s.epoch == Some(1)
+        s.state == contract::views::Phase::Running && s.epoch == Some(1)
     })
     .await;
     let state = c.state();
@@ -82,7 +82,7 @@ async fn a_node_joins_and_another_leaves_without_changing_the_keys() {
     });
     c.wait("the leave's resharing", Duration::from_secs(120), |c| {
         let s = c.state();
-        s.state == "Running" && s.epoch == Some(2)
+        s.state == contract::views::Phase::Running && s.epoch == Some(2)
     })
     .await;
     let state = c.state();
@@ -134,11 +134,11 @@ async fn a_resharing_that_cannot_finish_is_aborted_and_signing_goes_on() {
             epoch,
         }
     });
-    assert_eq!(c.state().state, "Resharing");
+    assert_eq!(c.state().state, contract::views::Phase::Resharing);
     c.wait(
         "the nodes aborting the resharing",
         Duration::from_secs(60),
-        |c| c.state().state == "Running",
+        |c| c.state().state == contract::views::Phase::Running,
     )
     .await;
     let state = c.state();

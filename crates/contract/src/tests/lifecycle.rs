@@ -66,7 +66,7 @@ fn a_network_lives_its_life() {
         c.vote_reshared(&ctx(a, 32), 1).unwrap();
     }
     let view = c.state_view().unwrap();
-    assert_eq!((view.state.as_str(), view.epoch), ("Running", Some(2)));
+    assert_eq!((view.state, view.epoch), (Phase::Running, Some(2)));
     let members: Vec<&str> = view
         .participants
         .iter()

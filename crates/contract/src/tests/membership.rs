@@ -39,7 +39,7 @@ fn init_checks_its_parameters() {
     }
     let c = network();
     let view = c.state_view().unwrap();
-    assert_eq!(view.state, "Running");
+    assert_eq!(view.state, Phase::Running);
     assert_eq!((view.epoch, view.threshold), (Some(0), Some(2)));
     let ids: Vec<u32> = view.participants.iter().map(|p| p.id.0).collect();
     assert_eq!(ids, [0, 1, 2]);
@@ -87,13 +87,13 @@ fn join_through_resharing() {
     );
     assert_eq!(
         c.state_view().unwrap().state,
-        "Running",
+        Phase::Running,
         "one vote is below the threshold"
     );
     c.vote_join(&ctx("bob.near", 2), &account("dave.near"), 0)
         .unwrap();
     let view = c.state_view().unwrap();
-    assert_eq!(view.state, "Resharing");
+    assert_eq!(view.state, Phase::Resharing);
     let new = view.resharing.unwrap();
     assert_eq!(new.participants.len(), 4);
     assert_eq!(
@@ -130,7 +130,7 @@ fn join_through_resharing() {
     );
     c.vote_reshared(&ctx("dave.near", 4), 0).unwrap();
     let view = c.state_view().unwrap();
-    assert_eq!((view.state.as_str(), view.epoch), ("Running", Some(1)));
+    assert_eq!((view.state, view.epoch), (Phase::Running, Some(1)));
     assert_eq!(view.participants.len(), 4);
     assert!(
         view.candidates.is_empty(),
@@ -146,7 +146,7 @@ fn leave_and_new_parameters_respect_the_threshold() {
         .unwrap();
     c.vote_leave(&ctx("bob.near", 1), &account("carol.near"), 0)
         .unwrap();
-    assert_eq!(c.state_view().unwrap().state, "Resharing");
+    assert_eq!(c.state_view().unwrap().state, Phase::Resharing);
     refused(
         &mut c,
         "vote in resharing",
@@ -235,7 +235,7 @@ fn adding_domains_needs_everyone_and_one_key() {
     }
     assert_eq!(
         c.state_view().unwrap().state,
-        "Running",
+        Phase::Running,
         "all participants must agree"
     );
     refused(
@@ -246,7 +246,7 @@ fn adding_domains_needs_everyone_and_one_key() {
     );
     c.vote_add_domains(&ctx("carol.near", 1), &SCHEMES, 0)
         .unwrap();
-    assert_eq!(c.state_view().unwrap().state, "Initializing");
+    assert_eq!(c.state_view().unwrap().state, Phase::Initializing);
     refused(
         &mut c,
         "pk before start",
@@ -311,7 +311,7 @@ fn adding_domains_needs_everyone_and_one_key() {
         )
         .unwrap();
     }
-    assert_eq!(c.state_view().unwrap().state, "Initializing");
+    assert_eq!(c.state_view().unwrap().state, Phase::Initializing);
     refused(
         &mut c,
         "second pk vote",
@@ -369,7 +369,7 @@ fn abort_restores_the_previous_state() {
         .unwrap();
     assert_eq!(
         c.state_view().unwrap().state,
-        "Resharing",
+        Phase::Resharing,
         "one vote before the budget is spent"
     );
     c.vote_abort(&ctx("bob.near", 10 + budget), 0).unwrap();

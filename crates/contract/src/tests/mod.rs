@@ -8,6 +8,7 @@ mod views;
 use primitives::response::SignatureResponse;
 use primitives::{DomainId, NearPublicKey, SignatureScheme};
 
+use crate::views::Phase;
 use crate::*;
 
 pub(crate) use crate::NativeCrypto as TestCrypto;
@@ -88,7 +89,7 @@ pub(crate) fn add_domains(c: &mut Contract, keys: &Keys, height: u64) {
             .unwrap();
         }
     }
-    assert_eq!(c.state_view().unwrap().state, "Running");
+    assert_eq!(c.state_view().unwrap().state, Phase::Running);
 }
 
 /// The test network with its three domains (keys of seed 1), at height 10.

@@ -302,7 +302,7 @@ impl Cluster {
         }
         self.wait("key generation", Duration::from_secs(120), |c| {
             let s = c.state();
-            s.state == "Running" && s.domains.len() == before + schemes.len()
+            s.state == contract::views::Phase::Running && s.domains.len() == before + schemes.len()
         })
         .await;
         let n = before + schemes.len();
