@@ -1,4 +1,4 @@
-//! How nodes and clients talk to the chain (DESIGN §3).
+//! How nodes and clients talk to the chain (docs/design.md §3).
 //!
 //! - [`Call`]: every state-changing method of the signer contract as data — the method name
 //!   and JSON arguments a NEAR function call carries, so the same value goes to the in-process

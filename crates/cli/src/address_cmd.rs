@@ -1,5 +1,5 @@
 //! `chainsig address` (alias `derive`): the keys an account signs with under a path, one per
-//! domain, and the addresses on foreign chains each domain can sign for (DESIGN §4.1–4.2).
+//! domain, and the addresses on foreign chains each domain can sign for (docs/design.md §4.1–4.2).
 
 use client::address::{AddressOptions, BitcoinNetwork};
 use primitives::derivation::derive_public_key;

@@ -2,7 +2,7 @@
 //!
 //! The domain's scheme is read from the contract, so the payload is sent in the form that
 //! domain takes (`Ecdsa` hash or `Eddsa` message); the answer is verified against the derived
-//! key before it is printed (DESIGN §4.3 JSON, with the key it verifies under).
+//! key before it is printed (docs/design.md §4.3 JSON, with the key it verifies under).
 //!
 //! [`Requester`] holds the arguments every command that asks for signatures shares (`sign`,
 //! `eth send`, `sol send`, `btc send`).

@@ -1,4 +1,4 @@
-//! Foreign-chain addresses of a derived key (DESIGN §4.2), each chain's own encoding.
+//! Foreign-chain addresses of a derived key (docs/design.md §4.2), each chain's own encoding.
 //!
 //! Of a secp256k1 key:
 //! - EVM: the last 20 bytes of keccak256(X ‖ Y), shown with the EIP-55 checksum (alloy);

@@ -1,7 +1,7 @@
 //! The client side of chain signatures: derive → build → sign → assemble → broadcast.
 //!
 //! - [`address`]: the foreign addresses of a derived key (EVM, Bitcoin, Dogecoin, XRP, Cosmos,
-//!   Solana, NEAR implicit accounts), DESIGN §4.2;
+//!   Solana, NEAR implicit accounts), docs/design.md §4.2;
 //! - [`signer`]: `sign` requests to the signer contract over NEAR RPC, each answer verified
 //!   against the derived key before it is used;
 //! - [`btc`]: Bitcoin P2WPKH and P2TR key-path spends: selection, fee, change, sighashes, witnesses;

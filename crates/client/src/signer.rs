@@ -1,7 +1,7 @@
 //! Asking the signer contract for a signature, and checking it before anyone uses it.
 //!
 //! [`Signer`] wraps a NEAR RPC client for one account: it reads a domain's scheme and root key
-//! from the contract's `state` view, derives the account's key for a path (DESIGN §4.1), sends
+//! from the contract's `state` view, derives the account's key for a path (docs/design.md §4.1), sends
 //! `sign` with 1 yoctoNEAR and waits for the answer. Every answer is verified against the
 //! derived key with the contract's own rule ([`contract::verify_response`]) — a client never
 //! assembles a foreign transaction around a signature that would not verify.
@@ -170,7 +170,7 @@ pub fn payload_for(scheme: SignatureScheme, message: &[u8]) -> Payload {
     }
 }
 
-/// `sign`'s JSON arguments (DESIGN §4.3).
+/// `sign`'s JSON arguments (docs/design.md §4.3).
 pub fn sign_args(domain: u64, path: &str, payload: &Payload) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "request": {"path": path, "payload_v2": payload, "domain_id": domain}

@@ -194,7 +194,7 @@ fn resolve_yield(
 
 #[near]
 impl Signer {
-    /// Starts the network with its first participants (DESIGN §4.4). Only the contract
+    /// Starts the network with its first participants (docs/design.md §4.4). Only the contract
     /// account may call it: deploy and initialize in one transaction.
     pub fn init(participants: Vec<InitParticipant>, threshold: u64, config: Option<Config>) {
         if env::storage_has_key(STATE_KEY) {

@@ -105,7 +105,7 @@ fn sign_then_respond_resumes_the_caller_with_nears_json() {
     assert!(Signer::pending_request(id).is_none());
     assert!(get_logs().iter().any(|l| l.contains("accepted")));
 
-    // The resumed callback returns the signature to the caller, in DESIGN §4.3's JSON.
+    // The resumed callback returns the signature to the caller, in docs/design.md §4.3's JSON.
     call("signer.test", 0, 12);
     let YieldOutcome::Signature(returned) = resolve_yield(id, 0, Ok(response.clone())) else {
         panic!("a resumed yield returns the signature")

@@ -1,4 +1,4 @@
-//! The signer contract's rules, as a pure state machine (DESIGN §4.3–4.4).
+//! The signer contract's rules, as a pure state machine (docs/design.md §4.3–4.4).
 //!
 //! Every method is a function of the state, an explicit call context ([`Ctx`]: predecessor,
 //! deposit, block height, block random seed, prepaid gas) and its arguments; it returns a

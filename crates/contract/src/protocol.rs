@@ -1,4 +1,4 @@
-//! Membership and keys: init, candidates, votes, key generation and resharing (DESIGN §4.4).
+//! Membership and keys: init, candidates, votes, key generation and resharing (docs/design.md §4.4).
 //!
 //! ```text
 //! NotInitialized ──init──► Running(no domains)

@@ -25,7 +25,7 @@ pub struct Root {
     pub(crate) protocol: ProtocolState,
 }
 
-/// DESIGN §4.4.
+/// docs/design.md §4.4.
 #[derive(BorshSerialize, BorshDeserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub enum ProtocolState {
     #[default]

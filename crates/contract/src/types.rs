@@ -136,7 +136,7 @@ pub struct Candidate {
     pub deposit: u128,
 }
 
-/// How to reach a participant and how to recognise it (DESIGN §6: the TLS key is the only one
+/// How to reach a participant and how to recognise it (docs/design.md §8.2: the TLS key is the only one
 /// a peer's certificate may carry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct ParticipantInfo {
@@ -221,7 +221,7 @@ pub struct PendingRequest {
     pub payload: Payload,
     pub domain_id: DomainId,
     /// The block's random seed when the request was accepted: public entropy the signers
-    /// rerandomize with (DESIGN §5), fixed only after the request was in.
+    /// rerandomize with (docs/design.md §7.3), fixed only after the request was in.
     pub entropy: [u8; 32],
     pub created_at: u64,
     /// The key the next caller waiting for this request gets.

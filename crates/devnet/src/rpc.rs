@@ -1,4 +1,4 @@
-//! NEAR's JSON-RPC over the devnet's ledger (DESIGN §4.5), with nearcore's own types, so
+//! NEAR's JSON-RPC over the devnet's ledger (docs/design.md §4.5), with nearcore's own types, so
 //! NEAR's clients parse the answers and errors unchanged.
 //!
 //! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price`, `query`

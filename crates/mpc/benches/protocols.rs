@@ -1,6 +1,6 @@
-//! Protocol costs with all parties in one process (total CPU across parties), as in DESIGN §7:
+//! Protocol costs with all parties in one process (total CPU across parties), as in docs/design.md §10:
 //! DKG, one Beaver triple among the t signers, presign, sign; fast (honest-majority)
-//! presign and sign among 2t − 1 signers (DESIGN §8); FROST nonces + sign.
+//! presign and sign among 2t − 1 signers (docs/design.md §7.5); FROST nonces + sign.
 //!
 //! `cargo bench -p mpc` (add `-- <filter>` to run a subset).
 

@@ -15,7 +15,7 @@
 //! | BIP340 | [`frost`] with [`frost::Bip340`] | frost-secp256k1-tr 3.0 | as Ed25519, with BIP340's even-Y rule |
 //!
 //! Every participant is evaluated at `id + 1` in every scheme, so shares of one key agree on
-//! their Lagrange coefficients whichever protocol reads them (DESIGN §8).
+//! their Lagrange coefficients whichever protocol reads them (docs/design.md §7.5).
 //!
 //! Secret material (key shares, triples, presignatures, nonces) is zeroized on drop, has no
 //! `Clone`, and is consumed by value by the protocol that uses it: using a presignature twice

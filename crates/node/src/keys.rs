@@ -1,6 +1,6 @@
 //! A domain's key share whatever its scheme, and the encodings the store keeps.
 //!
-//! The node handles four schemes (DESIGN §5, §8) through one type so that following the
+//! The node handles four schemes (docs/design.md §7, §7.5) through one type so that following the
 //! contract, stockpiling and signing are written once; what differs per scheme is confined to
 //! the `match`es here and in [`crate::service::protocols`].
 
@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 pub enum DomainKey {
     Ecdsa(mpc::ecdsa::KeyShare),
     /// The same kind of share, for a domain whose presignatures are made without triples
-    /// (honest majority, DESIGN §8).
+    /// (honest majority, docs/design.md §7.5).
     V2Ecdsa(mpc::ecdsa::KeyShare),
     Ed25519(mpc::frost::KeyShare<Ed25519>),
     Bip340(mpc::frost::KeyShare<Bip340>),

@@ -1,4 +1,4 @@
-//! The MPC node (DESIGN §2, §5, §6): a [`service::Node`] follows the signer contract through
+//! The MPC node (docs/design.md §2, §8): a [`service::Node`] follows the signer contract through
 //! a [`chain::Chain`] and its requests block by block through its [`indexer`], talks to its peers over the [`mesh`] (mutually authenticated TLS,
 //! [`tls`], carrying [`frame`]s, routed to protocol instances by the [`router`] and run by the
 //! [`driver`]), keeps its key shares and stockpiles in the encrypted [`store`], and reports

@@ -1,4 +1,4 @@
-//! A V2Secp256k1 domain (DESIGN §8) on a 5-node, threshold-3 network over real TLS: its key
+//! A V2Secp256k1 domain (docs/design.md §7.5) on a 5-node, threshold-3 network over real TLS: its key
 //! comes from the ECDSA DKG, its presignatures from 2t − 1 = 5 signers without any triple, and
 //! every answer verifies independently.
 

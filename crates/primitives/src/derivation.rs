@@ -1,4 +1,4 @@
-//! NEAR's key derivation, bit for bit (DESIGN §4.1).
+//! NEAR's key derivation, bit for bit (docs/design.md §4.1).
 //!
 //! ```text
 //! h = SHA3-256("near-mpc-recovery v0.1.0 epsilon derivation:" ‖ predecessor ‖ "," ‖ path)
@@ -112,7 +112,7 @@ mod tests {
     use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
     use proptest::prelude::*;
 
-    // Captured from NEAR's public testnet signer (DESIGN §4.1).
+    // Captured from NEAR's public testnet signer (docs/design.md §4.1).
     const SECP_ROOT: &str = "secp256k1:4NfTiv3UsGahebgTaHyD9vF8KYKMBnfd6kh94mK6xv8fGBiJB8TBtFMP5WWXz6B89Ac1fbpzPwAvoyQebemHFwx3";
     const SECP_DERIVED: &str = "secp256k1:3b3GS4kaAPvzxFUEYKiMvXeuBzttMZosggT3iAAbyZzAfQc1Dn4eLrDshNGGeKZyfSK7xegjPSq553NXHisMLiyA";
     const ED_ROOT: &str = "ed25519:6vSEtQxrQj6txUMh33WC4ERyCWmNMRTdufDWAaDY3Un2";

@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// Threshold protocols evaluate secret-sharing polynomials at `id + 1`, so that id 0 is a valid
 /// participant; every scheme uses the same evaluation point for the same participant, which is
-/// what lets key shares move between protocols (DESIGN §8).
+/// what lets key shares move between protocols (docs/design.md §7.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "borsh",
@@ -57,7 +57,7 @@ pub enum SignatureScheme {
     /// BIP340 Schnorr over secp256k1 (Bitcoin Taproot).
     Bip340,
     /// ECDSA over secp256k1 whose presignatures are made without triples under an honest
-    /// majority (DESIGN §8; NEAR's signer names this kind the same). Requests, responses and
+    /// majority (docs/design.md §7.5; NEAR's signer names this kind the same). Requests, responses and
     /// keys are exactly those of `Secp256k1`.
     V2Secp256k1,
 }

@@ -1,5 +1,5 @@
 //! NEAR public-key strings: `secp256k1:` + base58 of the 64-byte uncompressed point without its
-//! 0x04 prefix, `ed25519:` + base58 of the 32-byte compressed point (DESIGN §4.2).
+//! 0x04 prefix, `ed25519:` + base58 of the 32-byte compressed point (docs/design.md §4.2).
 //!
 //! Parsing validates the point: a string that parses always names a usable key. Ed25519
 //! encodings must be canonical (the y coordinate below p), so that printing a parsed key gives

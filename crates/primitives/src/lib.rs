@@ -4,9 +4,9 @@
 //! contract links it. It holds:
 //!
 //! - [`ids`]: participant and domain ids, signature schemes;
-//! - [`derivation`]: NEAR's key derivation (DESIGN §4.1), bit for bit;
+//! - [`derivation`]: NEAR's key derivation (docs/design.md §4.1), bit for bit;
 //! - [`keys`]: NEAR public-key strings (`secp256k1:` / `ed25519:` + base58);
-//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (DESIGN §4.3);
+//! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (docs/design.md §4.3);
 //! - [`taproot`]: the BIP341 key-path output key Bip340 signatures verify under.
 
 pub mod derivation;

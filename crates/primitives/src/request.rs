@@ -1,4 +1,4 @@
-//! Arguments of the signer contract's `sign` (DESIGN §4.3), in both forms NEAR accepts:
+//! Arguments of the signer contract's `sign` (docs/design.md §4.3), in both forms NEAR accepts:
 //!
 //! ```json
 //! {"request": {"path": "ethereum-1", "payload_v2": {"Ecdsa": "<64 hex>"}, "domain_id": 0}}

@@ -1,4 +1,4 @@
-//! The result of `sign` (DESIGN §4.3), one shape per scheme:
+//! The result of `sign` (docs/design.md §4.3), one shape per scheme:
 //!
 //! ```json
 //! {"scheme": "Secp256k1", "big_r": {"affine_point": "<66 HEX>"}, "s": {"scalar": "<64 HEX>"},

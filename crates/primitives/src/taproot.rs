@@ -2,7 +2,7 @@
 //! derived key, with no script tree (BIP86).
 //!
 //! ```text
-//! P = the derived key (DESIGN §4.1), taken with an even Y (BIP340 lift_x of its X)
+//! P = the derived key (docs/design.md §4.1), taken with an even Y (BIP340 lift_x of its X)
 //! t = SHA256(SHA256("TapTweak") ‖ SHA256("TapTweak") ‖ x(P)) as an integer; refused when ≥ n
 //! Q = P + t·G;  signatures verify under x(Q), the key a P2TR output commits to
 //! ```

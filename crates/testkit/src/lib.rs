@@ -184,7 +184,7 @@ pub fn verify_independently(
                 .map_err(|e| format!("ed25519-dalek refuses: {e}"))
         }
         (SignatureResponse::Bip340 { signature }, NearPublicKey::Secp256k1(p)) => {
-            // Under the Taproot output key of the derived key (DESIGN §4.2); the tweak itself
+            // Under the Taproot output key of the derived key (docs/design.md §4.2); the tweak itself
             // is checked against BIP86's vectors in primitives, and spends against Bitcoin
             // Core's validation in the CLI's bitcoin test.
             let x_only = primitives::taproot::output_key_x(&p).map_err(|e| e.to_string())?;

@@ -1,4 +1,4 @@
-//! init, candidates, votes, key events: every transition of DESIGN §4.4 and every refusal.
+//! init, candidates, votes, key events: every transition of docs/design.md §4.4 and every refusal.
 
 use super::*;
 use crate::state::ProtocolState;

@@ -197,7 +197,7 @@ fn respond_verifies_every_scheme() {
             "{scheme}: {err}"
         );
         assert_eq!(c, before);
-        // The right one resumes the caller with the DESIGN §4.3 JSON.
+        // The right one resumes the caller with the docs/design.md §4.3 JSON.
         let right = keys.sign(*scheme, "app.near", "p/1", &msg);
         let effects = c
             .respond(&ctx("alice.near", 31), &TestCrypto, id, &right)

@@ -1,5 +1,5 @@
 //! The JSON of every view and every result, pinned by snapshots (`src/tests/snapshots/`), so
-//! the wire format cannot drift from DESIGN §4.3 unnoticed.
+//! the wire format cannot drift from docs/design.md §4.3 unnoticed.
 
 use insta::assert_json_snapshot;
 use primitives::SignatureScheme;
@@ -78,7 +78,7 @@ fn small_views() {
 
 #[test]
 fn derived_public_key_matches_nears_vector() {
-    // NEAR testnet's root key and derived key (DESIGN §4.1), through the contract's view.
+    // NEAR testnet's root key and derived key (docs/design.md §4.1), through the contract's view.
     let mut c = network();
     let root: NearPublicKey = "secp256k1:4NfTiv3UsGahebgTaHyD9vF8KYKMBnfd6kh94mK6xv8fGBiJB8TBtFMP5WWXz6B89Ac1fbpzPwAvoyQebemHFwx3".parse().unwrap();
     for a in NODES {

@@ -1,6 +1,6 @@
 //! ECDSA presignatures without triples, for an honest majority of the signers: Damgård,
 //! Jakobsen, Nielsen, Pagter, Østergaard, "Fast Threshold ECDSA with Honest Majority" (SCN
-//! 2020 / JCS 2022), as DESIGN §8 and `docs/protocols/fast-ecdsa.md` describe it.
+//! 2020 / JCS 2022), as docs/design.md §7.5 and `docs/protocols/fast-ecdsa.md` describe it.
 //!
 //! Signer set `S` with `|S| ≥ 2f + 1` where `f = t − 1` is the key's sharing degree. Two
 //! rounds:

@@ -4,7 +4,7 @@
 //! consumes two triples, then a one-round signature) runs here unchanged for DKG, reshare,
 //! refresh, triples and presignatures; [`cait`] adapts its interface to [`crate::Protocol`].
 //! The signing round is our own ([`sign`]) because chain signatures sign under *derived* keys
-//! with *rerandomized* presignatures (DESIGN §5, Groth–Shoup EUROCRYPT 2022), which cait-sith
+//! with *rerandomized* presignatures (docs/design.md §7.3, Groth–Shoup EUROCRYPT 2022), which cait-sith
 //! does not do.
 //!
 //! Caveats, from cait-sith itself: no formal security proof, no audit, and no identifiable
@@ -13,7 +13,7 @@
 //! product, the final signature) names nobody, and the protocol ends with no output.
 //!
 //! [`fast_presign`] is the second way to make the same [`Presignature`], without triples,
-//! when an honest majority of `2t − 1` signers is online (DESIGN §8, module `fast`); the signing
+//! when an honest majority of `2t − 1` signers is online (docs/design.md §7.5, module `fast`); the signing
 //! round is the same.
 //!
 //! Thresholds mean what the contract means: `t` parties are needed to sign, and the sharing

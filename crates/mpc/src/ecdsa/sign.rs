@@ -1,6 +1,6 @@
 //! The ECDSA signing round, under a derived key, with the presignature rerandomized.
 //!
-//! DESIGN §5 rule 1, after Groth and Shoup ("On the security of ECDSA with additive key
+//! docs/design.md §7.3, after Groth and Shoup ("On the security of ECDSA with additive key
 //! derivation and presignatures", EUROCRYPT 2022): a presignature made before the request is
 //! known must not sign under an additive derivation as is. Every party computes the same
 //! public δ with HKDF-SHA256 over (root key, tweak ε, payload, R, signer set, request
@@ -43,7 +43,7 @@ const KDF_SALT: &[u8] = b"chainsig ecdsa presignature rerandomization v1";
 pub struct SigningInput {
     /// The domain's root public key.
     pub root_public_key: AffinePoint,
-    /// The derivation tweak ε of (predecessor, path) (DESIGN §4.1).
+    /// The derivation tweak ε of (predecessor, path) (docs/design.md §4.1).
     pub tweak: Scalar,
     /// The payload: the 32-byte hash, as a scalar.
     pub msg_hash: Scalar,

@@ -452,7 +452,7 @@ fn constructors_refuse_bad_parameters() {
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 
 mod algebra {
-    //! The rerandomization algebra of DESIGN §5 on locally dealt shares, for many random
+    //! The rerandomization algebra of docs/design.md §7.3 on locally dealt shares, for many random
     //! keys, nonces, tweaks and signer sets: fast enough to run hundreds of cases.
     use super::*;
     use crate::rounds::{Out, Rounds, Step};

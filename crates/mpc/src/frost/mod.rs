@@ -56,7 +56,7 @@ pub trait Scheme: Ciphersuite + Send + Sync + 'static {
     /// The group key a NEAR public key names, if it is one of this scheme's.
     fn verifying_key(key: &NearPublicKey) -> Option<VerifyingKey<Self>>;
 
-    /// The derivation tweak ε of (predecessor, path) on this scheme's curve (DESIGN §4.1).
+    /// The derivation tweak ε of (predecessor, path) on this scheme's curve (docs/design.md §4.1).
     fn tweak(predecessor: &str, path: &str) -> Result<Scalar<Self>, DeriveError>;
 
     /// A signature as the contract returns it.

@@ -1,5 +1,5 @@
 //! The peer-to-peer mesh: one mutually authenticated TLS 1.3 connection in each direction
-//! between every pair of participants (DESIGN §6).
+//! between every pair of participants (docs/design.md §8.2).
 //!
 //! Each node *dials* every peer and writes its frames on that connection; it *accepts* the
 //! peers' connections and reads theirs. One direction per connection keeps each side's code a

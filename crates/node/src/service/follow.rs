@@ -1,4 +1,4 @@
-//! Following the contract (DESIGN §2, §4.4): the contract is the only source of membership
+//! Following the contract (docs/design.md §2, §4.4): the contract is the only source of membership
 //! and keys; this loop turns its state into the node's.
 //!
 //! - The mesh connects to the current participants and, during a resharing, the new ones.

@@ -69,7 +69,7 @@ pub struct Settings {
     pub keygen_timeout: Duration,
     pub precompute_timeout: Duration,
     pub sign_timeout: Duration,
-    /// How long the next leader in order waits for the previous one (DESIGN §2).
+    /// How long the next leader in order waits for the previous one (docs/design.md §2).
     pub failover: Duration,
     pub mesh: MeshSettings,
     pub router: RouterLimits,

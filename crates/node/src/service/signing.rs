@@ -1,4 +1,4 @@
-//! The signing pipeline (DESIGN §2): for each request the [`Indexer`](crate::indexer::Indexer)
+//! The signing pipeline (docs/design.md §2): for each request the [`Indexer`](crate::indexer::Indexer)
 //! holds, the participants in [`leader_order`] take turns leading (the first live one at once,
 //! as soon as the block that brought the request is read; the next after the failover time
 //! without an answer). The leader spends one item it owns whose whole set is alive, runs the

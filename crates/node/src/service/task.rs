@@ -2,7 +2,7 @@
 //! follower makes before joining (pure: no I/O, tested apart).
 //!
 //! Precomputed items have one owner, the participant that started them and the only one
-//! that may spend them (DESIGN §5). A follower joins an instance only if the sender is the
+//! that may spend them (docs/design.md §8.5). A follower joins an instance only if the sender is the
 //! owner it claims, the signer set is exactly as many current participants as the domain's
 //! scheme signs with (`threshold`, or `2t − 1` for V2Secp256k1) including both, the epoch is
 //! the current one and the domain's scheme fits the task. Whether the named

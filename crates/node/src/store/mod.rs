@@ -6,7 +6,7 @@
 //! fails to open. A wrong store key, a flipped byte or a truncated value is an error, never
 //! garbage.
 //!
-//! The single-use rule (DESIGN §5 rule 2) lives here and only here: [`Store::take_item`]
+//! The single-use rule (docs/design.md §7.4) lives here and only here: [`Store::take_item`]
 //! removes the item and records its id as consumed **in one committed transaction** before it
 //! returns the secret, so no message derived from an item can leave the node before the store
 //! has forgotten it — a crash at any point cannot make it usable twice. Consumed ids are kept
@@ -524,7 +524,7 @@ impl Store {
         Ok(txn.open_table(CONSUMED)?.get(&id[..])?.is_some())
     }
 
-    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: DESIGN §5),
+    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: docs/design.md §8.5),
     /// and from then on stocks items of `epoch` only (`u64::MAX`: none, for a node that
     /// left). Dropped items are marked consumed. Returns how many were dropped.
     pub fn drop_stock_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {

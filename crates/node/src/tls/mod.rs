@@ -1,4 +1,4 @@
-//! Mutually authenticated TLS 1.3 between participants (DESIGN §6).
+//! Mutually authenticated TLS 1.3 between participants (docs/design.md §8.2).
 //!
 //! There is no certificate authority: a node's identity is its ed25519 TLS key, which the
 //! contract lists for it. Each node presents a self-signed certificate made from that key, and
