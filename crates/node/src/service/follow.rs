@@ -295,7 +295,9 @@ fn update_network(
             }
         }
     }
-    if state.state == contract::views::Phase::Running && memory.cleaned != Some((epoch, me.is_some())) {
+    if state.state == contract::views::Phase::Running
+        && memory.cleaned != Some((epoch, me.is_some()))
+    {
         memory.cleaned = Some((epoch, me.is_some()));
         cleanup(shared, epoch, me.is_some());
     }
