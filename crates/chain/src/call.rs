@@ -75,14 +75,22 @@ impl Call {
     }
 
     /// The contract method this call invokes.
-    pub fn method_name(&self) -> String {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(m)) => m
-                .get("method")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            _ => String::new(),
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Self::Init { .. } => "init",
+            Self::Sign { .. } => "sign",
+            Self::Respond { .. } => "respond",
+            Self::RegisterCandidate { .. } => "register_candidate",
+            Self::WithdrawCandidate {} => "withdraw_candidate",
+            Self::VoteJoin { .. } => "vote_join",
+            Self::VoteLeave { .. } => "vote_leave",
+            Self::VoteNewParameters { .. } => "vote_new_parameters",
+            Self::VoteAddDomains { .. } => "vote_add_domains",
+            Self::StartKeygenInstance { .. } => "start_keygen_instance",
+            Self::VotePk { .. } => "vote_pk",
+            Self::StartReshareInstance { .. } => "start_reshare_instance",
+            Self::VoteReshared { .. } => "vote_reshared",
+            Self::VoteAbort { .. } => "vote_abort",
         }
     }
 
@@ -130,6 +138,50 @@ mod tests {
         .unwrap();
         assert_eq!(sign.method_name(), "sign");
         assert!(Call::from_parts("no_such_method", b"{}").is_err());
+        // Every variant's method name is its serde tag, so the two cannot drift apart.
+        let key: NearPublicKey = "ed25519:6E8sCci9badyRkXb3JoRpBj5p8C6Tw41ELDZoiihKEtp"
+            .parse()
+            .unwrap();
+        let every = [
+            Call::Init {
+                participants: vec![],
+                threshold: 2,
+                config: None,
+            },
+            sign.clone(),
+            Call::RegisterCandidate {
+                url: "https://x".into(),
+                tls_public_key: key,
+            },
+            Call::WithdrawCandidate {},
+            call.clone(),
+            Call::VoteLeave {
+                participant: "a".into(),
+                epoch: 0,
+            },
+            Call::VoteNewParameters {
+                participants: vec![],
+                threshold: 2,
+                epoch: 0,
+            },
+            Call::VoteAddDomains {
+                schemes: vec![],
+                epoch: 0,
+            },
+            Call::StartKeygenInstance { epoch: 0 },
+            Call::VotePk {
+                domain_id: DomainId(0),
+                public_key: key,
+                epoch: 0,
+            },
+            Call::StartReshareInstance { epoch: 0 },
+            Call::VoteReshared { epoch: 0 },
+            Call::VoteAbort { epoch: 0 },
+        ];
+        for c in every {
+            let tag = serde_json::to_value(&c).unwrap()["method"].clone();
+            assert_eq!(tag, c.method_name(), "{c:?}");
+        }
         assert!(Call::from_parts("vote_join", b"{\"epoch\": \"x\"}").is_err());
     }
 }

@@ -134,6 +134,13 @@ impl NearRpc {
             .map_err(|e| unavailable(format!("view {method} returned unexpected JSON: {e}")))
     }
 
+    /// Sends a typed contract call with `deposit` attached and waits until it has executed;
+    /// returns its result value (a `sign`'s signature).
+    pub async fn submit_with(&self, call: &Call, deposit: u128) -> Result<Vec<u8>, ChainError> {
+        self.call(call.method_name(), call.args_json(), deposit)
+            .await
+    }
+
     /// Sends one function call as this account and waits until it has executed; returns its
     /// result value.
     pub async fn call(
@@ -334,8 +341,6 @@ impl Chain for NearRpc {
     }
 
     async fn submit(&self, call: Call) -> Result<(), ChainError> {
-        self.call(&call.method_name(), call.args_json(), call.deposit())
-            .await
-            .map(|_| ())
+        self.submit_with(&call, call.deposit()).await.map(|_| ())
     }
 }

@@ -9,7 +9,7 @@
 //! and for stock, and prints one ready line. Started again on the same dir it resumes: same
 //! chain, same keys. Ctrl-C (or SIGTERM) stops every process cleanly.
 
-use chain::NearRpc;
+use chain::{Call, Chain, InitParticipant, NearRpc};
 use contract::views::StateView;
 use node::identity::{IdentityPaths, NearKey};
 use primitives::SignatureScheme;
@@ -373,10 +373,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     let until = Instant::now() + Duration::from_secs(60);
     let mut state: Option<StateView> = loop {
         check_alive(procs)?;
-        match viewer
-            .view::<StateView>("state", serde_json::json!({}))
-            .await
-        {
+        match viewer.state().await {
             Ok(s) if s.state == contract::views::Phase::NotInitialized => break None,
             Ok(s) => break Some(s),
             Err(chain::ChainError::Rejected(e)) => {
@@ -391,12 +388,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     progress(format!("chain up at {rpc_url}"));
     if state.is_none() {
         init_contract(dir, layout, &rpc_url).await?;
-        state = Some(
-            viewer
-                .view("state", serde_json::json!({}))
-                .await
-                .map_err(Failure::failed)?,
-        );
+        state = Some(viewer.state().await.map_err(Failure::failed)?);
         progress("signer contract initialized with the nodes");
     }
     for (i, _) in layout.node_accounts.iter().enumerate() {
@@ -415,8 +407,11 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
         for (i, account) in layout.node_accounts.iter().enumerate() {
             let key = node_key(dir, i)?;
             let rpc = NearRpc::new(&rpc_url, CONTRACT_ID, account, key).map_err(Failure::failed)?;
-            let args = serde_json::json!({"schemes": schemes, "epoch": state.epoch.unwrap_or(0)});
-            rpc.call("vote_add_domains", args.to_string().into_bytes(), 0)
+            let vote = Call::VoteAddDomains {
+                schemes: schemes.clone(),
+                epoch: state.epoch.unwrap_or(0),
+            };
+            rpc.submit(vote)
                 .await
                 .map_err(|e| Failure::failed(format!("{account} voting for domains: {e}")))?;
         }
@@ -445,21 +440,21 @@ async fn init_contract(dir: &Path, layout: &Layout, rpc_url: &str) -> Result<(),
             node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
         let paths = IdentityPaths::in_dir(&node_dir);
         let (tls, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
-        participants.push(serde_json::json!({
-            "account_id": account,
-            "url": config.p2p.public_url,
-            "tls_public_key": tls.public_key(),
-        }));
+        participants.push(InitParticipant {
+            account_id: account.clone(),
+            url: config.p2p.public_url,
+            tls_public_key: tls.public_key(),
+        });
     }
     let (key, _) = NearKey::read(&dir.join("contract_key.json")).map_err(Failure::failed)?;
     let rpc = NearRpc::new(rpc_url, CONTRACT_ID, CONTRACT_ID, key.signing_key().clone())
         .map_err(Failure::failed)?;
-    let args = serde_json::json!({
-        "participants": participants,
-        "threshold": layout.threshold,
-        "config": null,
-    });
-    rpc.call("init", args.to_string().into_bytes(), 0)
+    let init = Call::Init {
+        participants,
+        threshold: layout.threshold,
+        config: None,
+    };
+    rpc.submit(init)
         .await
         .map_err(|e| Failure::failed(format!("initializing the signer contract: {e}")))?;
     Ok(())
@@ -474,10 +469,7 @@ async fn wait_for_keys(
     let mut said = usize::MAX;
     loop {
         check_alive(procs)?;
-        if let Ok(state) = viewer
-            .view::<StateView>("state", serde_json::json!({}))
-            .await
-        {
+        if let Ok(state) = viewer.state().await {
             if state.state == contract::views::Phase::Running && state.domains.len() >= domains {
                 progress(format!(
                     "keys generated for {} domains (epoch {})",

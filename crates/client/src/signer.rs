@@ -6,13 +6,13 @@
 //! derived key with the contract's own rule ([`contract::verify_response`]) — a client never
 //! assembles a foreign transaction around a signature that would not verify.
 
-use chain::{Chain, ChainError, NearRpc};
+use chain::{Call, Chain, ChainError, NearRpc};
 use contract::views::StateView;
 use contract::NativeCrypto;
 use primitives::derivation::derive_public_key;
-use primitives::request::Payload;
+use primitives::request::{Payload, SignRequestArgs};
 use primitives::response::SignatureResponse;
-use primitives::{NearPublicKey, SignatureScheme};
+use primitives::{DomainId, NearPublicKey, SignatureScheme};
 
 /// Why a signature could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,7 @@ impl Signer {
         let derived_key = self.derived_key(domain, path)?;
         let value = self
             .rpc
-            .call("sign", sign_args(domain.id, path, &payload), 1)
+            .submit_with(&sign_call(domain.id, path, &payload), 1)
             .await?;
         let response: SignatureResponse =
             serde_json::from_slice(&value).map_err(|e| SignError::Unexpected(e.to_string()))?;
@@ -170,12 +170,22 @@ pub fn payload_for(scheme: SignatureScheme, message: &[u8]) -> Payload {
     }
 }
 
-/// `sign`'s JSON arguments (docs/design.md §4.3).
+/// The `sign` call for `payload` under `path` on domain `domain` (docs/design.md §4.3).
+pub fn sign_call(domain: u64, path: &str, payload: &Payload) -> Call {
+    Call::Sign {
+        request: SignRequestArgs {
+            path: path.to_owned(),
+            payload_v2: Some(payload.clone()),
+            legacy_payload: None,
+            domain_id: Some(DomainId(domain)),
+            key_version: None,
+        },
+    }
+}
+
+/// `sign`'s JSON arguments, as the function call carries them.
 pub fn sign_args(domain: u64, path: &str, payload: &Payload) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "request": {"path": path, "payload_v2": payload, "domain_id": domain}
-    }))
-    .expect("JSON values serialize")
+    sign_call(domain, path, payload).args_json()
 }
 
 #[cfg(test)]
