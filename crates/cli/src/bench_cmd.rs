@@ -49,6 +49,10 @@ pub struct Args {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also draw the run (answered per second against the protocol ceiling, latency, each
+    /// node's stock) as an SVG picture here.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -166,6 +170,9 @@ async fn bench(
     );
     let start = Instant::now();
     let cpu_before = cpu.sample();
+    let mut answered_before = 0;
+    let mut rate = vec![];
+    let mut stock_samples = vec![];
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.min(args.requests) {
         let (signer, next, done) = (signer.clone(), next.clone(), done.clone());
@@ -182,7 +189,7 @@ async fn bench(
                 let payload: [u8; 32] = Sha256::digest(path.as_bytes()).into();
                 let t = Instant::now();
                 match signer.sign(&domain, &path, &payload).await {
-                    Ok(_) => latencies.push(t.elapsed()),
+                    Ok(_) => latencies.push((start.elapsed(), t.elapsed())),
                     Err(e) => failures.push(e.to_string()),
                 }
                 done.fetch_add(1, Ordering::Relaxed);
@@ -207,11 +214,32 @@ async fn bench(
                 let d = done.load(Ordering::Relaxed);
                 eprintln!("bench: t={t:>5.1}s answered {d:>5}/{}  stock per node: {stock:?}", args.requests);
                 samples.push(serde_json::json!({"t": t, "answered": d, "stock": stock}));
+                rate.push((t, d.saturating_sub(answered_before) as f64));
+                answered_before = d;
+                stock_samples.push((t, stock));
             }
         }
     }
     let elapsed = start.elapsed();
     let cpu_used = crate::cpu::used(&cpu_before, &cpu.sample());
+    if let Some(path) = &args.plot {
+        let picture = crate::plot::Run {
+            title: format!(
+                "domain {} ({scheme}): {} requests, {} in flight",
+                args.domain, args.requests, args.concurrency
+            ),
+            rate,
+            ceiling: ceiling.per_second,
+            latency: latencies
+                .iter()
+                .map(|(at, took)| (at.as_secs_f64(), took.as_secs_f64() * 1000.0))
+                .collect(),
+            stock: stock_samples,
+        };
+        crate::plot::draw(path, &picture).map_err(Failure::failed)?;
+        eprintln!("bench: drew {}", path.display());
+    }
+    let mut latencies: Vec<Duration> = latencies.into_iter().map(|(_, took)| took).collect();
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();

@@ -13,6 +13,7 @@ mod eth_cmd;
 mod http;
 mod node_cmd;
 mod node_run;
+mod plot;
 mod sign_cmd;
 mod sol_cmd;
 
