@@ -45,8 +45,16 @@ fn draw_svg(path: &Path, run: &Run) -> DrawResult {
 
 fn rate(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, run: &Run, end: f64) -> DrawResult {
     let top = run.rate.iter().map(|(_, r)| *r).fold(1.0, f64::max) * 1.15;
+    let caption = if run.ceiling < top {
+        "answered per second".to_owned()
+    } else {
+        format!(
+            "answered per second (the protocols' ceiling here, {:.0}/s, is above the scale)",
+            run.ceiling
+        )
+    };
     let mut chart = ChartBuilder::on(area)
-        .caption("answered per second", ("sans-serif", 16))
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(50)
