@@ -79,96 +79,113 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
             .find(|p| p.account_id.0 == account)
             .map(|p| p.id)
     };
-    let resharing = state.resharing.as_ref();
     let me_now = find(&state.participants);
-    let me_next = resharing.and_then(|r| find(&r.participants));
+    let me_next = state.resharing.as_ref().and_then(|r| find(&r.participants));
     update_mesh(shared, state, me_now.or(me_next));
-    update_network(shared, state, me_now, memory);
-
-    if let (Some(init), Some(me)) = (&state.initializing, me_now) {
-        let epoch = state.epoch.unwrap_or_default();
-        match init.started_at {
-            None => {
-                submit_once(
-                    shared,
-                    memory,
-                    "start_keygen",
-                    Call::StartKeygenInstance { epoch },
-                )
-                .await
-            }
-            Some(at) => {
-                for d in &init.domains {
-                    let voted = init
-                        .voted
-                        .iter()
-                        .any(|(id, who)| *id == d.id && who.iter().any(|a| a.0 == account));
-                    let id = key_event_id("keygen", epoch, at, Some(d.id));
-                    if voted || !memory.started.insert(id) {
-                        continue;
-                    }
-                    let participants = ids(&state.participants);
-                    let threshold = state.threshold.unwrap_or_default() as usize;
-                    let (shared, scheme, domain) = (shared.clone(), d.scheme, d.id);
-                    Arc::clone(&shared).spawn_job(async move {
-                        let r = keygen(
-                            &shared,
-                            id,
-                            scheme,
-                            domain,
-                            epoch,
-                            participants,
-                            me,
-                            threshold,
-                        )
-                        .await;
-                        if let Err(e) = r {
-                            error!(domain = domain.0, error = %e, "key generation failed");
-                            abort_key_event(&shared, epoch).await;
-                        }
-                    });
-                }
-            }
-        }
+    update_network(shared, state, me_now);
+    clean_up_after_switch(shared, state, me_now, memory);
+    if let Some(me) = me_now {
+        on_initializing(shared, state, me, memory).await;
     }
-
-    if let (Some(r), Some(me)) = (resharing, me_next) {
-        let epoch = state.epoch.unwrap_or_default();
-        let done = r.reshared.iter().any(|a| a.0 == account);
-        match r.started_at {
-            None => {
-                submit_once(
-                    shared,
-                    memory,
-                    "start_reshare",
-                    Call::StartReshareInstance { epoch },
-                )
-                .await
-            }
-            Some(at) if !done => {
-                let id = key_event_id("reshare", epoch, at, None);
-                if memory.started.insert(id) {
-                    let (shared, state) = (shared.clone(), state.clone());
-                    Arc::clone(&shared).spawn_job(async move {
-                        if let Err(e) = reshare(&shared, &state, at, me_now, me).await {
-                            error!(error = %e, "resharing failed");
-                            abort_key_event(&shared, epoch).await;
-                        }
-                    });
-                }
-            }
-            Some(_) => {}
-        }
+    if let Some(me) = me_next {
+        on_resharing(shared, state, me_now, me, memory).await;
     }
-
     if me_now.is_some() || me_next.is_some() {
         remember_participation(shared, memory);
+    } else {
+        offer_candidacy(shared, state, memory).await;
     }
-    // A node offers itself once: one that has been a participant and left stays out until
-    // its operator registers it again.
-    let known = me_now.is_some()
-        || me_next.is_some()
-        || state.candidates.iter().any(|c| c.account_id.0 == account);
+}
+
+/// Key generation for the domains being added: started once, then this node's share of each
+/// domain it has not voted for yet.
+async fn on_initializing(
+    shared: &Arc<Shared>,
+    state: &StateView,
+    me: ParticipantId,
+    memory: &mut Memory,
+) {
+    let Some(init) = &state.initializing else {
+        return;
+    };
+    let epoch = state.epoch.unwrap_or_default();
+    let Some(at) = init.started_at else {
+        let call = Call::StartKeygenInstance { epoch };
+        submit_once(shared, memory, "start_keygen", call).await;
+        return;
+    };
+    let account = shared.account.as_str();
+    for d in &init.domains {
+        let voted = init
+            .voted
+            .iter()
+            .any(|(id, who)| *id == d.id && who.iter().any(|a| a.0 == account));
+        let id = key_event_id("keygen", epoch, at, Some(d.id));
+        if voted || !memory.started.insert(id) {
+            continue;
+        }
+        let participants = ids(&state.participants);
+        let threshold = state.threshold.unwrap_or_default() as usize;
+        let (shared, scheme, domain) = (shared.clone(), d.scheme, d.id);
+        Arc::clone(&shared).spawn_job(async move {
+            let r = keygen(
+                &shared,
+                id,
+                scheme,
+                domain,
+                epoch,
+                participants,
+                me,
+                threshold,
+            )
+            .await;
+            if let Err(e) = r {
+                error!(domain = domain.0, error = %e, "key generation failed");
+                abort_key_event(&shared, epoch).await;
+            }
+        });
+    }
+}
+
+/// A resharing this node takes part in as `me` of the new set (`me_old` of the old one, if
+/// it was in it): started once, then run once per attempt.
+async fn on_resharing(
+    shared: &Arc<Shared>,
+    state: &StateView,
+    me_old: Option<ParticipantId>,
+    me: ParticipantId,
+    memory: &mut Memory,
+) {
+    let Some(r) = &state.resharing else {
+        return;
+    };
+    let epoch = state.epoch.unwrap_or_default();
+    let Some(at) = r.started_at else {
+        let call = Call::StartReshareInstance { epoch };
+        submit_once(shared, memory, "start_reshare", call).await;
+        return;
+    };
+    let done = r.reshared.iter().any(|a| a.0 == shared.account);
+    let id = key_event_id("reshare", epoch, at, None);
+    if done || !memory.started.insert(id) {
+        return;
+    }
+    let (shared, state) = (shared.clone(), state.clone());
+    Arc::clone(&shared).spawn_job(async move {
+        if let Err(e) = reshare(&shared, &state, at, me_old, me).await {
+            error!(error = %e, "resharing failed");
+            abort_key_event(&shared, epoch).await;
+        }
+    });
+}
+
+/// A node in neither set offers itself once, as a candidate: one that has been a participant
+/// and left stays out until its operator registers it again.
+async fn offer_candidacy(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
+    let known = state
+        .candidates
+        .iter()
+        .any(|c| c.account_id.0 == shared.account);
     if !known && state.epoch.is_some() && !was_participant(shared, memory) {
         let call = Call::RegisterCandidate {
             url: shared.public_url.clone(),
@@ -178,6 +195,27 @@ async fn step(shared: &Arc<Shared>, state: &StateView, memory: &mut Memory) {
     }
 }
 
+/// Once per confirmed epoch (and per participation in it): stock of other epochs goes, and
+/// older key shares; a node that left keeps nothing. A step of its own, so that refreshing
+/// the network view never deletes anything.
+fn clean_up_after_switch(
+    shared: &Shared,
+    state: &StateView,
+    me: Option<ParticipantId>,
+    memory: &mut Memory,
+) {
+    let Some(epoch) = state.epoch else {
+        return;
+    };
+    if state.state == contract::views::Phase::Running
+        && memory.cleaned != Some((epoch, me.is_some()))
+    {
+        memory.cleaned = Some((epoch, me.is_some()));
+        cleanup(shared, epoch, me.is_some());
+    }
+}
+
+/// Meta entry: this node has been a participant (so it does not offer itself again).
 const WAS_PARTICIPANT: &str = "was_participant";
 
 fn was_participant(shared: &Shared, memory: &mut Memory) -> bool {
@@ -245,12 +283,7 @@ fn update_mesh(shared: &Arc<Shared>, state: &StateView, me: Option<ParticipantId
     shared.mesh.set_peers(peers);
 }
 
-fn update_network(
-    shared: &Shared,
-    state: &StateView,
-    me: Option<ParticipantId>,
-    memory: &mut Memory,
-) {
+fn update_network(shared: &Shared, state: &StateView, me: Option<ParticipantId>) {
     let Some(epoch) = state.epoch else {
         return;
     };
@@ -294,12 +327,6 @@ fn update_network(
                 Err(e) => error!(domain = id.0, epoch, error = %e, "key share unusable"),
             }
         }
-    }
-    if state.state == contract::views::Phase::Running
-        && memory.cleaned != Some((epoch, me.is_some()))
-    {
-        memory.cleaned = Some((epoch, me.is_some()));
-        cleanup(shared, epoch, me.is_some());
     }
     if current
         .as_ref()
