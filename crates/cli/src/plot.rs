@@ -2,6 +2,7 @@
 //! against the protocol ceiling, each request's latency at the time it was answered, and each
 //! node's ready stock — drawn with plotters' SVG backend (no fonts or native libraries).
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -19,6 +20,34 @@ pub struct Run {
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+type Area<'b> = DrawingArea<SVGBackend<'b>, plotters::coord::Shift>;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One panel: seconds across, `unit` up to `top`, with its caption and grid.
+fn panel<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    (end, top): (f64, f64),
+    unit: &str,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..end, 0.0..top)?;
+    chart.configure_mesh().x_desc("s").y_desc(unit).draw()?;
+    Ok(chart)
+}
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()?;
+    Ok(())
+}
 
 /// Writes the SVG.
 pub fn draw(path: &Path, run: &Run) -> Result<(), String> {
@@ -43,7 +72,7 @@ fn draw_svg(path: &Path, run: &Run) -> DrawResult {
     Ok(())
 }
 
-fn rate(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, run: &Run, end: f64) -> DrawResult {
+fn rate(area: &Area<'_>, run: &Run, end: f64) -> DrawResult {
     let top = run.rate.iter().map(|(_, r)| *r).fold(1.0, f64::max) * 1.15;
     let caption = if run.ceiling < top {
         "answered per second".to_owned()
@@ -53,17 +82,7 @@ fn rate(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, run: &Run, end: 
             run.ceiling
         )
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 16))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..end, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("s")
-        .y_desc("signatures/s")
-        .draw()?;
+    let mut chart = panel(area, &caption, (end, top), "signatures/s")?;
     chart
         .draw_series(LineSeries::new(
             run.rate.iter().copied(),
@@ -78,27 +97,13 @@ fn rate(area: &DrawingArea<SVGBackend, plotters::coord::Shift>, run: &Run, end: 
             .label(format!("protocol ceiling {:.0}/s", run.ceiling))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED));
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()?;
-    Ok(())
+    legend(&mut chart)
 }
 
-fn latency(
-    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
-    run: &Run,
-    end: f64,
-) -> DrawResult {
+fn latency(area: &Area<'_>, run: &Run, end: f64) -> DrawResult {
     let top = run.latency.iter().map(|(_, l)| *l).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .caption("latency of each request, when answered", ("sans-serif", 16))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..end, 0.0..top)?;
-    chart.configure_mesh().x_desc("s").y_desc("ms").draw()?;
+    let caption = "latency of each request, when answered";
+    let mut chart = panel(area, caption, (end, top), "ms")?;
     chart.draw_series(
         run.latency
             .iter()
@@ -119,13 +124,7 @@ fn stock(
         .flat_map(|(_, s)| s.iter().copied())
         .fold(1, i64::max) as f64
         * 1.15;
-    let mut chart = ChartBuilder::on(area)
-        .caption("ready stock per node", ("sans-serif", 16))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0.0..end, 0.0..top)?;
-    chart.configure_mesh().x_desc("s").y_desc("items").draw()?;
+    let mut chart = panel(area, "ready stock per node", (end, top), "items")?;
     for node in 0..nodes {
         let color = Palette99::pick(node).to_rgba();
         let points = run
@@ -138,11 +137,7 @@ fn stock(
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
     }
     if nodes > 0 {
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()?;
+        legend(&mut chart)?;
     }
     Ok(())
 }

@@ -288,32 +288,49 @@ pub fn sign(
                 .map(|s| Some(SignatureResponse::Secp256k1(s)))
         }
         DomainKey::Ed25519(k) => {
-            let tweak = Ed25519::tweak(predecessor, path).map_err(|e| mismatch(e.to_string()))?;
-            let nonces = match ready {
-                Some(Ready::Ed25519(p)) => *p,
-                _ => decode_secret("nonces", &encoded)?,
+            let ready = match ready {
+                Some(Ready::Ed25519(p)) => Some(*p),
+                _ => None,
             };
-            let input = mpc::frost::SigningInput {
-                tweak,
-                message: request.payload.as_bytes(),
-                coordinator: leader,
-            };
-            mpc::frost::sign(id, set, me, k, nonces, input)?
-                .map(|s| s.map(|s| Ed25519::response(&s)))
+            let nonces = Nonces { ready, encoded };
+            frost_sign(k, (id, set, me, leader), nonces, request)?
         }
         DomainKey::Bip340(k) => {
-            let tweak = Bip340::tweak(predecessor, path).map_err(|e| mismatch(e.to_string()))?;
-            let nonces = match ready {
-                Some(Ready::Bip340(p)) => *p,
-                _ => decode_secret("nonces", &encoded)?,
+            let ready = match ready {
+                Some(Ready::Bip340(p)) => Some(*p),
+                _ => None,
             };
-            let input = mpc::frost::SigningInput {
-                tweak,
-                message: request.payload.as_bytes(),
-                coordinator: leader,
-            };
-            mpc::frost::sign(id, set, me, k, nonces, input)?
-                .map(|s| s.map(|s| Bip340::response(&s)))
+            let nonces = Nonces { ready, encoded };
+            frost_sign(k, (id, set, me, leader), nonces, request)?
         }
     })
+}
+
+/// A FROST item to spend: decoded already, or its stored bytes.
+struct Nonces<C: Scheme> {
+    ready: Option<mpc::frost::Presignature<C>>,
+    encoded: Secret,
+}
+
+/// A FROST signature of `request` by `who` = (instance, set, this node, leader), under the
+/// key derived for the request's predecessor and path.
+fn frost_sign<C: Scheme>(
+    key: &mpc::frost::KeyShare<C>,
+    who: (InstanceId, &[ParticipantId], ParticipantId, ParticipantId),
+    nonces: Nonces<C>,
+    request: &PendingRequestView,
+) -> Result<Instance<Option<SignatureResponse>>, BuildError> {
+    let (id, set, me, leader) = who;
+    let (predecessor, path) = (request.predecessor.0.as_str(), request.path.as_str());
+    let tweak = C::tweak(predecessor, path).map_err(|e| mismatch(e.to_string()))?;
+    let nonces = match nonces.ready {
+        Some(p) => p,
+        None => decode_secret("nonces", &nonces.encoded)?,
+    };
+    let input = mpc::frost::SigningInput {
+        tweak,
+        message: request.payload.as_bytes(),
+        coordinator: leader,
+    };
+    Ok(mpc::frost::sign(id, set, me, key, nonces, input)?.map(|s| s.map(|s| C::response(&s))))
 }
