@@ -44,16 +44,11 @@ pub fn per_signature(
     budget: Duration,
 ) -> Result<Duration, CostError> {
     let all: Vec<Participant> = (0..n as u32).map(Participant).collect();
-    let mut ids = 0u64;
-    let mut id = move || {
-        ids += 1;
-        InstanceId::derive(&[b"cost".as_slice(), &ids.to_be_bytes()].concat())
-    };
-    let mut one: Box<dyn FnMut() -> Result<(), CostError>> = match scheme {
-        SignatureScheme::Ed25519 => frost_signature::<Ed25519>(&all, t, &mut id)?,
-        SignatureScheme::Bip340 => frost_signature::<Bip340>(&all, t, &mut id)?,
+    let mut one = match scheme {
+        SignatureScheme::Ed25519 => frost_signature::<Ed25519>(&all, t)?,
+        SignatureScheme::Bip340 => frost_signature::<Bip340>(&all, t)?,
         SignatureScheme::Secp256k1 | SignatureScheme::V2Secp256k1 => {
-            ecdsa_signature(scheme, &all, t, &mut id)?
+            ecdsa_signature(scheme, &all, t)?
         }
     };
     let started = Instant::now();
@@ -67,12 +62,13 @@ pub fn per_signature(
 
 type Step = Box<dyn FnMut() -> Result<(), CostError>>;
 
-fn frost_signature<C: Scheme>(
-    all: &[Participant],
-    t: usize,
-    id: &mut impl FnMut() -> InstanceId,
-) -> Result<Step, CostError> {
-    let kid = id();
+/// The id of the `n`-th instance of `label`: every signature runs fresh instances.
+fn instance(label: &[u8], n: u64) -> InstanceId {
+    InstanceId::derive(&[label, &n.to_be_bytes()].concat())
+}
+
+fn frost_signature<C: Scheme>(all: &[Participant], t: usize) -> Result<Step, CostError> {
+    let kid = instance(b"cost-keygen", 0);
     let keys = run(all
         .iter()
         .map(|&p| frost::keygen::<C>(kid, all, p, t))
@@ -82,10 +78,7 @@ fn frost_signature<C: Scheme>(
     let mut n = 0u64;
     Ok(Box::new(move || {
         n += 1;
-        let (pid, sid) = (
-            InstanceId::derive(&[b"cost-p".as_slice(), &n.to_be_bytes()].concat()),
-            InstanceId::derive(&[b"cost-s".as_slice(), &n.to_be_bytes()].concat()),
-        );
+        let (pid, sid) = (instance(b"cost-nonces", n), instance(b"cost-sign", n));
         let mut nonces = run(signers
             .iter()
             .map(|p| frost::presign::<C>(pid, &signers, *p, &keys[p]))
@@ -109,9 +102,8 @@ fn ecdsa_signature(
     scheme: SignatureScheme,
     all: &[Participant],
     t: usize,
-    id: &mut impl FnMut() -> InstanceId,
 ) -> Result<Step, CostError> {
-    let kid = id();
+    let kid = instance(b"cost-keygen", 0);
     let keys: BTreeMap<Participant, ecdsa::KeyShare> = run(all
         .iter()
         .map(|&p| ecdsa::keygen(kid, all, p, t))
@@ -129,7 +121,7 @@ fn ecdsa_signature(
     let mut n = 0u64;
     Ok(Box::new(move || {
         n += 1;
-        let id = |label: &[u8]| InstanceId::derive(&[label, &n.to_be_bytes()].concat());
+        let id = |label: &[u8]| instance(label, n);
         let mut presigs = if fast {
             let pid = id(b"cost-fast");
             run(signers

@@ -77,7 +77,7 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
     let settings = &m.shared.settings;
     let n = m.network.participants.len();
     let short = |kind: Kind, target: usize| -> Result<bool, JobError> {
-        let (now, _) = stockpile.count(kind, domain, usable)?;
+        let now = stockpile.usable(kind, domain, usable)?;
         m.shared.metrics.set_stock(domain.0, kind, now);
         Ok(now + stockpile.in_flight(domain, kind) < target)
     };

@@ -79,12 +79,10 @@ pub(crate) struct Usable<'a> {
 }
 
 impl Usable<'_> {
-    fn owned(&self, tag: &ItemTag) -> bool {
-        tag.owner == self.me && tag.epoch == self.epoch
-    }
-
     fn admits(&self, tag: &ItemTag) -> bool {
-        self.owned(tag) && set_alive(&tag.participants, self.me, self.alive)
+        tag.owner == self.me
+            && tag.epoch == self.epoch
+            && set_alive(&tag.participants, self.me, self.alive)
     }
 }
 
@@ -205,20 +203,15 @@ impl Stockpile {
         self.with_index(kind, domain, |items| f(items))
     }
 
-    /// How many of `kind` this node owns in `domain`: usable now, and in all.
-    pub fn count(
+    /// How many of `kind` this node owns in `domain` and could spend now.
+    pub fn usable(
         &self,
         kind: Kind,
         domain: DomainId,
         usable: Usable<'_>,
-    ) -> Result<(usize, usize), StoreError> {
+    ) -> Result<usize, StoreError> {
         self.with_index(kind, domain, |items| {
-            items.values().fold((0, 0), |(now, all), tag| {
-                (
-                    now + usize::from(usable.admits(tag)),
-                    all + usize::from(usable.owned(tag)),
-                )
-            })
+            items.values().filter(|tag| usable.admits(tag)).count()
         })
     }
 

@@ -130,13 +130,19 @@ fn only_usable_own_items_are_counted_and_taken() {
         epoch: 1,
         alive: &alive,
     };
-    assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 1));
+    assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 1);
     s.put(Kind::Nonces, D, &[2; 32], &tag(0, &[0, 1, 3]), item(b"b"))
         .unwrap();
     s.put(Kind::Nonces, D, &[3; 32], &tag(1, &[0, 1, 2]), item(b"c"))
         .unwrap();
     // Peer 3 is down: its item is ours but not usable; peer 1's item is not ours.
-    assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 2));
+    assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 1);
+    let all_up: BTreeSet<_> = [p(1), p(2), p(3)].into();
+    let once_3_is_up = Usable {
+        alive: &all_up,
+        ..usable
+    };
+    assert_eq!(s.usable(Kind::Nonces, D, once_3_is_up).unwrap(), 2);
     let avoid = vec![vec![p(0), p(1), p(2)]];
     assert!(s
         .take_owned(Kind::Nonces, D, usable, &avoid)
@@ -152,7 +158,7 @@ fn only_usable_own_items_are_counted_and_taken() {
         .take_owned(Kind::Nonces, D, usable, &[])
         .unwrap()
         .is_none());
-    assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (0, 1));
+    assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 0);
 }
 
 #[test]
@@ -178,7 +184,7 @@ fn a_pair_of_triples_comes_from_one_set() {
         (&pair.secrets.0[..], &pair.secrets.1[..]),
         (&b"2"[..], &b"3"[..])
     );
-    assert_eq!(s.count(Kind::Triple, D, usable).unwrap(), (1, 1));
+    assert_eq!(s.usable(Kind::Triple, D, usable).unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,9 +240,9 @@ fn dropping_other_epochs_empties_the_index_too() {
     };
     s.put(Kind::Nonces, D, &[1; 32], &tag(0, &[0, 1]), item(b"a"))
         .unwrap();
-    assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (1, 1));
+    assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 1);
     assert_eq!(s.drop_outside_epoch(2).unwrap(), 1);
-    assert_eq!(s.count(Kind::Nonces, D, usable).unwrap(), (0, 0));
+    assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 0);
     assert!(s
         .take_owned(Kind::Nonces, D, usable, &[])
         .unwrap()
