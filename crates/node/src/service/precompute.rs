@@ -90,7 +90,7 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
     let recipe = Recipe::of(key);
     if recipe == Recipe::TriplesThenPresign {
         let mut started = false;
-        let presignatures = short(Kind::Presignature, settings.presignatures)?;
+        let presignatures = short(Kind::Presignature, recipe.target(settings))?;
         let triples = short(Kind::Triple, settings.triples)?;
         stockpile.wants(domain, presignatures || triples);
         if presignatures
@@ -112,33 +112,26 @@ fn top_up(m: &Member, domain: DomainId, turn: &mut usize) -> Result<bool, JobErr
         }
         if triples {
             started |= start_one(m, domain, turn, (Kind::Triple, 2), size, |set| {
-                StockTask::Triples(TriplesTask {
+                Some(StockTask::Triples(TriplesTask {
                     run: run(set),
                     ids: [fresh_id(), fresh_id()],
-                })
+                }))
             });
         }
         return Ok(started);
     }
     let kind = recipe.spends();
-    let target = match kind {
-        Kind::Nonces => settings.nonces,
-        _ => settings.presignatures,
-    };
-    let lacking = short(kind, target)?;
+    let lacking = short(kind, recipe.target(settings))?;
     stockpile.wants(domain, lacking);
     if !lacking {
         return Ok(false);
     }
+    let make = |set| ItemTask {
+        run: run(set),
+        id: fresh_id(),
+    };
     Ok(start_one(m, domain, turn, (kind, 1), size, |set| {
-        let task = ItemTask {
-            run: run(set),
-            id: fresh_id(),
-        };
-        match recipe {
-            Recipe::FastPresign => StockTask::FastPresign(task),
-            _ => StockTask::Nonces(task),
-        }
+        recipe.one_step(make(set))
     }))
 }
 
@@ -150,10 +143,13 @@ fn start_one(
     turn: &mut usize,
     made: (Kind, usize),
     size: usize,
-    task: impl FnOnce(Vec<ParticipantId>) -> StockTask,
+    task: impl FnOnce(Vec<ParticipantId>) -> Option<StockTask>,
 ) -> bool {
     let alive = m.shared.mesh.alive();
     let Some(set) = choose_signers(m.me, &alive, &m.network.participants, size, *turn) else {
+        return false;
+    };
+    let Some(task) = task(set) else {
         return false;
     };
     let n = m.network.participants.len();
@@ -161,7 +157,7 @@ fn start_one(
         return false;
     };
     *turn += 1;
-    spawn_own(m, task(set), None, start);
+    spawn_own(m, task, None, start);
     true
 }
 

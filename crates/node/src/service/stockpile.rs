@@ -51,6 +51,25 @@ impl Recipe {
         }
     }
 
+    /// How many items a signature spends this node keeps ready.
+    pub fn target(self, settings: &super::Settings) -> usize {
+        match self {
+            Self::TriplesThenPresign | Self::FastPresign => settings.presignatures,
+            Self::Nonces => settings.nonces,
+        }
+    }
+
+    /// The task that makes one item a signature spends, for the recipes that make it in one
+    /// instance (`None` for triples then presignature, which takes two steps).
+    pub fn one_step(self, task: super::task::ItemTask) -> Option<super::task::StockTask> {
+        use super::task::StockTask;
+        match self {
+            Self::TriplesThenPresign => None,
+            Self::FastPresign => Some(StockTask::FastPresign(task)),
+            Self::Nonces => Some(StockTask::Nonces(task)),
+        }
+    }
+
     /// The kind of item a signature spends.
     pub fn spends(self) -> Kind {
         match self {
