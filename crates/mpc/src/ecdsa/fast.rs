@@ -22,7 +22,7 @@
 //! seen at presign time; it yields a wrong `R`, and the signature made from it fails
 //! verification in the signing round, which aborts without output and without naming anyone.
 
-use k256::elliptic_curve::ops::LinearCombination;
+use k256::elliptic_curve::ops::MulByGenerator;
 use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::Field;
 use k256::{AffinePoint, ProjectivePoint, Scalar};
@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::curve::{mul_small, pedersen, wide_batch, FixedBase, Wide};
 use super::types::{KeyShare, Presignature};
 use super::{lagrange, lagrange_at, point};
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
@@ -58,6 +59,12 @@ pub(crate) fn generator_h() -> ProjectivePoint {
             .map(ProjectivePoint::from)
             .expect("half of all x-coordinates are on the curve")
     })
+}
+
+/// The fixed-base table of [`generator_h`], built at first use.
+fn h_table() -> &'static FixedBase {
+    static TABLE: OnceLock<FixedBase> = OnceLock::new();
+    TABLE.get_or_init(|| FixedBase::new(generator_h()))
 }
 
 /// A random polynomial; coefficient `i` multiplies `X^(i + skip)`, so a zero-constant
@@ -97,10 +104,10 @@ impl Poly {
 /// start at `X¹`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Commitments {
-    k: Vec<AffinePoint>,
-    a: Vec<AffinePoint>,
-    b: Vec<AffinePoint>,
-    c: Vec<AffinePoint>,
+    k: Vec<Wide>,
+    a: Vec<Wide>,
+    b: Vec<Wide>,
+    c: Vec<Wide>,
 }
 
 /// One dealer's polynomials evaluated at one recipient (with the Pedersen blindings).
@@ -128,14 +135,16 @@ impl Shares {
 
     /// Which polynomial, if any, these shares at `x` fail to open.
     fn mismatch(&self, c: &Commitments, x: u64) -> Option<&'static str> {
-        let h = generator_h();
-        let g = ProjectivePoint::GENERATOR;
-        let pedersen = |v: &Scalar, r: &Scalar| ProjectivePoint::lincomb(&g, v, &h, r);
+        let h = h_table();
         [
-            ("k", pedersen(&self.k, &self.k_blind), eval(&c.k, x, 0)),
-            ("a", g * self.a, eval(&c.a, x, 0)),
-            ("b", pedersen(&self.b, &self.b_blind), eval(&c.b, x, 1)),
-            ("c", pedersen(&self.c, &self.c_blind), eval(&c.c, x, 1)),
+            ("k", pedersen(h, &self.k, &self.k_blind), eval(&c.k, x, 0)),
+            (
+                "a",
+                ProjectivePoint::mul_by_generator(&self.a),
+                eval(&c.a, x, 0),
+            ),
+            ("b", pedersen(h, &self.b, &self.b_blind), eval(&c.b, x, 1)),
+            ("c", pedersen(h, &self.c, &self.c_blind), eval(&c.c, x, 1)),
         ]
         .into_iter()
         .find(|(_, share, committed)| share != committed)
@@ -145,29 +154,16 @@ impl Shares {
 
 /// `Σ Cₘ·x^(m + skip)`: a committed polynomial evaluated in the exponent at the evaluation
 /// point `x` (a participant's `id + 1`, a small public integer).
-fn eval(points: &[AffinePoint], x: u64, skip: u32) -> ProjectivePoint {
+fn eval(points: &[Wide], x: u64, skip: u32) -> ProjectivePoint {
     let horner = points
         .iter()
         .rev()
-        .fold(ProjectivePoint::IDENTITY, |acc, c| mul_small(acc, x) + c);
+        .fold(ProjectivePoint::IDENTITY, |acc, c| mul_small(acc, x) + c.0);
     if skip == 1 {
         mul_small(horner, x)
     } else {
         horner
     }
-}
-
-/// `p·x` for a small public integer `x` by double-and-add: a few doublings instead of a
-/// full 256-bit scalar multiplication, which is what makes checking commitments cheap.
-fn mul_small(p: ProjectivePoint, x: u64) -> ProjectivePoint {
-    let mut acc = ProjectivePoint::IDENTITY;
-    for bit in (0..u64::BITS - x.leading_zeros()).rev() {
-        acc = acc.double();
-        if (x >> bit) & 1 == 1 {
-            acc += p;
-        }
-    }
-    acc
 }
 
 /// The evaluation point of `p` as an integer (the scalar is [`point`]).
@@ -185,7 +181,7 @@ struct Deal {
 /// The message of round 2, to all.
 #[derive(Serialize, Deserialize)]
 struct Open {
-    big_w: AffinePoint,
+    big_w: Wide,
     w: Scalar,
     echo: [u8; 32],
 }
@@ -223,10 +219,12 @@ pub fn fast_presign(
         signers: sorted.clone(),
         degree: f,
         key_share: Zeroizing::new(key.private_share),
+        own: commitments_of(&polys),
         polys,
         mine: Shares::default(),
         commitments: BTreeMap::new(),
         total: None,
+        echo: [0; 32],
     };
     Ok(Instance::new(
         id,
@@ -243,33 +241,52 @@ struct FastPresign {
     key_share: Zeroizing<Scalar>,
     /// `k, k', a, b, b', c, c'` of this dealer.
     polys: [Poly; 7],
+    /// This dealer's commitments to `polys`.
+    own: Commitments,
     /// The sum of every dealer's shares for this party.
     mine: Shares,
     commitments: BTreeMap<Participant, Commitments>,
     /// The coefficient-wise sum of all dealers' commitments, once round 1 is in.
     total: Option<Commitments>,
+    /// The digest of every dealer's commitments, once round 1 is in: what round 2 echoes.
+    echo: [u8; 32],
+}
+
+/// A dealer's commitments to its polynomials `k, k', a, b, b', c, c'`, normalized in one batch.
+fn commitments_of(polys: &[Poly; 7]) -> Commitments {
+    let [k, k_blind, a, b, b_blind, c, c_blind] = polys;
+    let h = h_table();
+    let pedersen = |v: &Poly, r: &Poly| -> Vec<ProjectivePoint> {
+        v.coefficients
+            .iter()
+            .zip(&r.coefficients)
+            .map(|(v, r)| pedersen(h, v, r))
+            .collect()
+    };
+    let a: Vec<ProjectivePoint> = a
+        .coefficients
+        .iter()
+        .map(ProjectivePoint::mul_by_generator)
+        .collect();
+    Commitments::from_flat([
+        pedersen(k, k_blind),
+        a,
+        pedersen(b, b_blind),
+        pedersen(c, c_blind),
+    ])
+}
+
+impl Commitments {
+    /// Normalizes four vectors of points (`k, a, b, c`) with one inversion.
+    fn from_flat(parts: [Vec<ProjectivePoint>; 4]) -> Self {
+        let lens = parts.each_ref().map(Vec::len);
+        let mut flat = wide_batch(&parts.concat()).into_iter();
+        let [k, a, b, c] = lens.map(|n| flat.by_ref().take(n).collect());
+        Self { k, a, b, c }
+    }
 }
 
 impl FastPresign {
-    fn my_commitments(&self) -> Commitments {
-        let [k, k_blind, a, b, b_blind, c, c_blind] = &self.polys;
-        let h = generator_h();
-        let g = ProjectivePoint::GENERATOR;
-        let pedersen = |v: &Poly, r: &Poly| -> Vec<AffinePoint> {
-            v.coefficients
-                .iter()
-                .zip(&r.coefficients)
-                .map(|(v, r)| ProjectivePoint::lincomb(&g, v, &h, r).to_affine())
-                .collect()
-        };
-        Commitments {
-            k: pedersen(k, k_blind),
-            a: a.coefficients.iter().map(|v| (g * v).to_affine()).collect(),
-            b: pedersen(b, b_blind),
-            c: pedersen(c, c_blind),
-        }
-    }
-
     fn shares_for(&self, p: Participant) -> Shares {
         let x = point(p);
         let [k, k_blind, a, b, b_blind, c, c_blind] = &self.polys;
@@ -291,23 +308,22 @@ impl FastPresign {
 
     /// The coefficient-wise sum of every dealer's commitments.
     fn total_commitments(&self) -> Commitments {
-        let sum = |pick: fn(&Commitments) -> &Vec<AffinePoint>, len: usize| {
+        let sum = |pick: fn(&Commitments) -> &Vec<Wide>, len: usize| {
             (0..len)
                 .map(|m| {
                     self.commitments
                         .values()
-                        .fold(ProjectivePoint::IDENTITY, |acc, c| acc + pick(c)[m])
-                        .to_affine()
+                        .fold(ProjectivePoint::IDENTITY, |acc, c| acc + pick(c)[m].0)
                 })
                 .collect()
         };
         let f = self.degree;
-        Commitments {
-            k: sum(|c| &c.k, f + 1),
-            a: sum(|c| &c.a, f + 1),
-            b: sum(|c| &c.b, 2 * f),
-            c: sum(|c| &c.c, 2 * f),
-        }
+        Commitments::from_flat([
+            sum(|c| &c.k, f + 1),
+            sum(|c| &c.a, f + 1),
+            sum(|c| &c.b, 2 * f),
+            sum(|c| &c.c, 2 * f),
+        ])
     }
 
     /// Round 1 is in: sum and check the shares, publish `Wᵢ`, `wᵢ` and the echo.
@@ -317,7 +333,7 @@ impl FastPresign {
     ) -> Result<Vec<Out>, ProtocolError> {
         let mut dealt = BTreeMap::new();
         dealt.insert(self.me, self.shares_for(self.me));
-        self.commitments.insert(self.me, self.my_commitments());
+        self.commitments.insert(self.me, self.own.clone());
         for (from, body) in messages {
             let deal: Deal = decode(from, &body)?;
             if !self.well_formed(&deal.commitments) {
@@ -348,10 +364,11 @@ impl FastPresign {
                 "shares do not open the commitments".into(),
             ));
         }
+        self.echo = digest_of(self.commitments.values());
         let open = Open {
-            big_w: (ProjectivePoint::GENERATOR * self.mine.a).to_affine(),
+            big_w: ProjectivePoint::mul_by_generator(&self.mine.a).into(),
             w: self.mine.a * self.mine.k + self.mine.b,
-            echo: digest_of(self.commitments.values()),
+            echo: self.echo,
         };
         Ok(vec![Out::All(encode(1, &open))])
     }
@@ -361,13 +378,12 @@ impl FastPresign {
         &mut self,
         messages: BTreeMap<Participant, Vec<u8>>,
     ) -> Result<Presignature, ProtocolError> {
-        let echo = digest_of(self.commitments.values());
         let total = self.total.as_ref().expect("set when round 1 finished");
         let mut opened = BTreeMap::new();
         opened.insert(self.me, self.mine.a * self.mine.k + self.mine.b);
         for (from, body) in messages {
             let open: Open = decode(from, &body)?;
-            if open.echo != echo {
+            if open.echo != self.echo {
                 return Err(ProtocolError::Failed(format!(
                     "participant {from} saw other commitments than this party: a dealer \
                      equivocated, or {from} lies"
@@ -423,7 +439,7 @@ impl Rounds for FastPresign {
     const ROUNDS: u8 = 2;
 
     fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
-        let commitments = self.my_commitments();
+        let commitments = &self.own;
         Ok(self
             .signers
             .iter()

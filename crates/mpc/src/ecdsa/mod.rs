@@ -21,6 +21,7 @@
 //! itself (any `|S| ≥ t`), so their cost grows with the signers, not with the whole network.
 
 mod cait;
+mod curve;
 mod fast;
 mod sign;
 mod types;

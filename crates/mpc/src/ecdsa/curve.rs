@@ -1,0 +1,200 @@
+//! Curve arithmetic the honest-majority presignature ([`super::fast`]) spends its time in,
+//! made cheap without skipping a check.
+//!
+//! - [`FixedBase`]: `k·P` for a point `P` known in advance (the Pedersen generator `H`), from a
+//!   table of `d·16ⁱ·P` for every 4-bit window `i` and digit `d`: 64 mixed additions and no
+//!   doublings, against ~256 doublings and ~50 additions for a variable-base multiplication.
+//!   The digit's entry is picked by a constant-time scan of its whole row (the scalars are
+//!   secret shares and blindings), as k256's own generator table does; `k·G` itself uses that
+//!   table ([`MulByGenerator`]).
+//! - [`pedersen`]: `v·G + r·H` from the two tables.
+//! - [`Wide`]: a point on the wire in SEC1's uncompressed form. A compressed point costs its
+//!   receiver a square root to recover `y`; the uncompressed one costs a check of the curve
+//!   equation, which k256 still performs on every point it decodes, so nothing off the curve is
+//!   ever accepted.
+//!
+//! Caveats: a table takes ~90 KB and ~1 ms to build, once per process. Reading a whole row
+//! per window (the price of constant time) grows with the window's width, which is why the
+//! windows are 4 bits and not 8.
+
+use k256::elliptic_curve::ops::MulByGenerator;
+use k256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
+use k256::elliptic_curve::subtle::{ConditionallySelectable, ConstantTimeEq};
+use k256::elliptic_curve::BatchNormalize;
+use k256::{AffinePoint, ProjectivePoint, Scalar, Secp256k1};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Digits per window (4 bits) and windows per 256-bit scalar.
+const DIGITS: usize = 16;
+const WINDOWS: usize = 64;
+
+/// Precomputed multiples of one point for fixed-base multiplication.
+pub(crate) struct FixedBase {
+    /// `rows[i][d] = d·16ⁱ·P` (`rows[i][0]` is the identity).
+    rows: Vec<[AffinePoint; DIGITS]>,
+}
+
+impl FixedBase {
+    pub(crate) fn new(p: ProjectivePoint) -> Self {
+        let mut rows = Vec::with_capacity(WINDOWS);
+        let mut base = p;
+        for _ in 0..WINDOWS {
+            // Multiples 1..=15; the identity is put in front after normalizing, because a
+            // batch inversion cannot take its zero z-coordinate.
+            let mut multiples = [base; DIGITS - 1];
+            for d in 1..DIGITS - 1 {
+                multiples[d] = multiples[d - 1] + base;
+            }
+            let affine = ProjectivePoint::batch_normalize(&multiples);
+            let mut row = [AffinePoint::IDENTITY; DIGITS];
+            row[1..].copy_from_slice(&affine);
+            rows.push(row);
+            base = multiples[DIGITS - 2] + base;
+        }
+        Self { rows }
+    }
+
+    /// `k·P`, in time independent of `k`.
+    pub(crate) fn mul(&self, k: &Scalar) -> ProjectivePoint {
+        let bytes = k.to_bytes();
+        let mut acc = ProjectivePoint::IDENTITY;
+        for (i, row) in self.rows.iter().enumerate() {
+            // Windows run from the least significant nibble; the bytes are big-endian.
+            let byte = bytes[31 - i / 2];
+            let digit = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
+            let mut pick = AffinePoint::IDENTITY;
+            for (d, entry) in row.iter().enumerate() {
+                pick.conditional_assign(entry, (d as u8).ct_eq(&digit));
+            }
+            acc += &pick;
+        }
+        acc
+    }
+}
+
+/// `v·G + r·H`: a Pedersen commitment to `v` with blinding `r`.
+pub(crate) fn pedersen(h: &FixedBase, v: &Scalar, r: &Scalar) -> ProjectivePoint {
+    ProjectivePoint::mul_by_generator(v) + h.mul(r)
+}
+
+/// `p·x` for a small public integer `x` by double-and-add: a few doublings instead of a
+/// full 256-bit scalar multiplication, which is what makes checking commitments cheap.
+pub(crate) fn mul_small(p: ProjectivePoint, x: u64) -> ProjectivePoint {
+    let mut acc = ProjectivePoint::IDENTITY;
+    for bit in (0..u64::BITS - x.leading_zeros()).rev() {
+        acc = acc.double();
+        if (x >> bit) & 1 == 1 {
+            acc += p;
+        }
+    }
+    acc
+}
+
+/// A point that travels uncompressed (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Wide(pub AffinePoint);
+
+impl From<ProjectivePoint> for Wide {
+    fn from(p: ProjectivePoint) -> Self {
+        Self(p.to_affine())
+    }
+}
+
+impl From<Wide> for ProjectivePoint {
+    fn from(w: Wide) -> Self {
+        ProjectivePoint::from(w.0)
+    }
+}
+
+/// Normalizes a batch with one field inversion instead of one per point.
+pub(crate) fn wide_batch(points: &[ProjectivePoint]) -> Vec<Wide> {
+    ProjectivePoint::batch_normalize(points)
+        .into_iter()
+        .map(Wide)
+        .collect()
+}
+
+impl Serialize for Wide {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0.to_encoded_point(false).as_bytes())
+    }
+}
+
+impl<'de> Deserialize<'de> for Wide {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let bytes = <&[u8]>::deserialize(d)?;
+        let encoded = EncodedPoint::<Secp256k1>::from_bytes(bytes).map_err(D::Error::custom)?;
+        if encoded.is_compressed() || encoded.is_compact() {
+            return Err(D::Error::custom("expected an uncompressed point"));
+        }
+        // Checks the curve equation (or the identity's one-byte form).
+        Option::<AffinePoint>::from(AffinePoint::from_encoded_point(&encoded))
+            .map(Wide)
+            .ok_or_else(|| D::Error::custom("not a point on secp256k1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k256::elliptic_curve::Field;
+    use proptest::prelude::*;
+    use rand_core::OsRng;
+
+    fn table() -> &'static FixedBase {
+        static T: std::sync::OnceLock<FixedBase> = std::sync::OnceLock::new();
+        T.get_or_init(|| FixedBase::new(super::super::fast::generator_h()))
+    }
+
+    #[test]
+    fn fixed_base_matches_variable_base_at_the_edges() {
+        let h = super::super::fast::generator_h();
+        for k in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, Scalar::from(16u64)] {
+            assert_eq!(table().mul(&k), h * k);
+        }
+    }
+
+    #[test]
+    fn small_multiples_match_scalar_multiplication() {
+        let p = ProjectivePoint::GENERATOR * Scalar::from(12345u64);
+        for x in [0u64, 1, 2, 3, 7, 8, 255, 65_536, u64::from(u32::MAX)] {
+            assert_eq!(mul_small(p, x), p * Scalar::from(x), "{x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fixed_base_matches_variable_base(seed in any::<u64>()) {
+            let _ = seed;
+            let k = Scalar::random(&mut OsRng);
+            prop_assert_eq!(table().mul(&k), super::super::fast::generator_h() * k);
+        }
+
+        #[test]
+        fn mul_small_matches_scalar_multiplication(x in 0u64..10_000) {
+            let p = ProjectivePoint::GENERATOR * Scalar::from(7u64);
+            prop_assert_eq!(mul_small(p, x), p * Scalar::from(x));
+        }
+    }
+
+    #[test]
+    fn wide_points_round_trip_and_refuse_what_is_not_on_the_curve() {
+        let p = Wide::from(ProjectivePoint::GENERATOR * Scalar::random(&mut OsRng));
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        assert_eq!(postcard::from_bytes::<Wide>(&bytes).unwrap(), p);
+        let identity = Wide(AffinePoint::IDENTITY);
+        let bytes = postcard::to_stdvec(&identity).unwrap();
+        assert_eq!(postcard::from_bytes::<Wide>(&bytes).unwrap(), identity);
+
+        let mut off_curve = postcard::to_stdvec(&p).unwrap();
+        let last = off_curve.len() - 1;
+        off_curve[last] ^= 1;
+        assert!(postcard::from_bytes::<Wide>(&off_curve).is_err());
+
+        let compressed = p.0.to_encoded_point(true);
+        // Postcard writes a byte vector as `Wide` writes its bytes: a length, then the bytes.
+        let bytes = postcard::to_stdvec(&compressed.as_bytes().to_vec()).unwrap();
+        assert!(postcard::from_bytes::<Wide>(&bytes).is_err());
+    }
+}
