@@ -67,6 +67,8 @@ fn signing_input(root: k256::AffinePoint) -> SigningInput {
         tweak: primitives::derivation::secp256k1_tweak("bench.near", "p").unwrap(),
         msg_hash: k256::Scalar::from_repr([7u8; 32].into()).unwrap(),
         entropy: [1; 32],
+        // Every signer set below starts at participant 0.
+        coordinator: Participant(0),
     }
 }
 
@@ -75,7 +77,7 @@ fn sign_all(
     signers: &[Participant],
     mut presigs: BTreeMap<Participant, ecdsa::Presignature>,
     input: SigningInput,
-) -> BTreeMap<Participant, primitives::response::EcdsaSignature> {
+) -> BTreeMap<Participant, Option<primitives::response::EcdsaSignature>> {
     let id = new_id();
     run(signers
         .iter()

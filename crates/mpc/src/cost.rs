@@ -117,6 +117,7 @@ fn ecdsa_signature(
         msg_hash: Option::from(k256::Scalar::from_repr([7u8; 32].into()))
             .ok_or(CostError("message is not a scalar".into()))?,
         entropy: [1; 32],
+        coordinator: signers[0],
     };
     let mut n = 0u64;
     Ok(Box::new(move || {

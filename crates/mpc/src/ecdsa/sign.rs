@@ -13,14 +13,16 @@
 //!
 //! Then `Σλᵢkᵢ' = δ⁻¹k` with `R' = (δ⁻¹k)⁻¹·G`, and `Σλᵢσᵢ' = δ⁻¹k·(x + ε)`: a presignature
 //! for the derived key `x + ε`. Each party broadcasts `sᵢ = λᵢ(h·kᵢ' + r·σᵢ')` with
-//! `r = x(R') mod n`; everyone sums, normalizes to low s, verifies the signature under the
-//! derived key and computes the recovery id. One round; every party gets the signature.
+//! `r = x(R') mod n` to the coordinator (the node that leads the request), which sums,
+//! normalizes to low s, verifies the signature under the derived key and computes the
+//! recovery id. One round; the coordinator alone outputs the signature, as in FROST: the
+//! others would only repeat its sum and its verification.
 
 use hkdf::Hkdf;
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use k256::elliptic_curve::bigint::U512;
-use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::ops::{MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::PrimeField;
@@ -49,13 +51,16 @@ pub struct SigningInput {
     pub msg_hash: Scalar,
     /// Public randomness fixed after the request was accepted (the block's random seed).
     pub entropy: [u8; 32],
+    /// The signer that receives the shares and outputs the signature.
+    pub coordinator: Participant,
 }
 
 impl SigningInput {
     /// The key the signature verifies under: `root + ε·G`.
     pub fn derived_public_key(&self) -> AffinePoint {
-        (ProjectivePoint::from(self.root_public_key) + ProjectivePoint::GENERATOR * self.tweak)
-            .to_affine()
+        (ProjectivePoint::from(self.root_public_key)
+            + ProjectivePoint::mul_by_generator(&self.tweak))
+        .to_affine()
     }
 }
 
@@ -108,14 +113,15 @@ pub(crate) fn rerandomize(
 }
 
 /// Signs `input.msg_hash` under the derived key with one presignature, consumed. The signer
-/// set must be exactly the presignature's.
+/// set must be exactly the presignature's. Only the coordinator outputs the signature
+/// (`Some`); the others finish with `None` once their share is sent.
 pub fn sign(
     id: InstanceId,
     participants: &[Participant],
     me: Participant,
     presignature: Presignature,
     input: SigningInput,
-) -> Result<Instance<EcdsaSignature>, InitError> {
+) -> Result<Instance<Option<EcdsaSignature>>, InitError> {
     let sorted = check_participants(participants, me, None)?;
     if sorted != presignature.participants {
         return Err(InitError::new(format!(
@@ -123,9 +129,21 @@ pub fn sign(
             presignature.participants, sorted
         )));
     }
-    let derived = input.derived_public_key();
-    let verifying_key = VerifyingKey::from_affine(derived)
-        .map_err(|_| InitError::new("derived key is the point at infinity"))?;
+    if !sorted.contains(&input.coordinator) {
+        return Err(InitError::new(format!(
+            "coordinator {} is not a signer",
+            input.coordinator
+        )));
+    }
+    let verifying_key = if me == input.coordinator {
+        let derived = input.derived_public_key();
+        Some(
+            VerifyingKey::from_affine(derived)
+                .map_err(|_| InitError::new("derived key is the point at infinity"))?,
+        )
+    } else {
+        None
+    };
     let share = rerandomize(&presignature, &input).map_err(InitError::new)?;
     drop(presignature);
     let round = SignRound::new(&sorted, me, &input, verifying_key, share);
@@ -141,7 +159,9 @@ pub(crate) struct SignRound {
     signers: BTreeSet<Participant>,
     lambda: Scalar,
     msg_hash: Scalar,
-    verifying_key: VerifyingKey,
+    /// The derived key, at the coordinator alone (`None` elsewhere).
+    verifying_key: Option<VerifyingKey>,
+    coordinator: Participant,
     share: Rerandomized,
 }
 
@@ -150,7 +170,7 @@ impl SignRound {
         signers: &[Participant],
         me: Participant,
         input: &SigningInput,
-        verifying_key: VerifyingKey,
+        verifying_key: Option<VerifyingKey>,
         share: Rerandomized,
     ) -> Self {
         Self {
@@ -158,15 +178,16 @@ impl SignRound {
             signers: signers.iter().copied().collect(),
             msg_hash: input.msg_hash,
             verifying_key,
+            coordinator: input.coordinator,
             share,
         }
     }
 
-    /// This party's round message, without consuming the round (tests combine them by hand).
+    /// This party's signature share, as it goes on the wire (tests combine them by hand).
     #[cfg(test)]
-    pub(crate) fn clone_start(&self) -> Out {
+    pub(crate) fn share_bytes(&self) -> Vec<u8> {
         let s: [u8; 32] = self.my_s().to_repr().into();
-        Out::All(crate::rounds::encode(0, &s))
+        crate::rounds::encode(0, &s)
     }
 
     fn r(&self) -> Scalar {
@@ -179,23 +200,36 @@ impl SignRound {
 }
 
 impl Rounds for SignRound {
-    type Output = EcdsaSignature;
+    type Output = Option<EcdsaSignature>;
     const ROUNDS: u8 = 1;
 
     fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
+        if self.verifying_key.is_some() {
+            return Ok(vec![]);
+        }
         let s: [u8; 32] = self.my_s().to_repr().into();
-        Ok(vec![Out::All(crate::rounds::encode(0, &s))])
+        Ok(vec![Out::To(
+            self.coordinator,
+            crate::rounds::encode(0, &s),
+        )])
     }
 
     fn senders(&self, _round: u8) -> BTreeSet<Participant> {
-        self.signers.clone()
+        if self.verifying_key.is_some() {
+            self.signers.clone()
+        } else {
+            BTreeSet::new()
+        }
     }
 
     fn finish_round(
         &mut self,
         _round: u8,
         messages: BTreeMap<Participant, Vec<u8>>,
-    ) -> Result<Step<EcdsaSignature>, ProtocolError> {
+    ) -> Result<Step<Option<EcdsaSignature>>, ProtocolError> {
+        let Some(verifying_key) = &self.verifying_key else {
+            return Ok(Step::Done(None));
+        };
         let mut s = self.my_s();
         for (from, body) in messages {
             let bytes: [u8; 32] = crate::rounds::decode(from, &body)?;
@@ -207,8 +241,7 @@ impl Rounds for SignRound {
             .map_err(|_| ProtocolError::Failed("signature shares sum to zero".into()))?;
         let normalized = sig.normalize_s();
         let sig = normalized.unwrap_or(sig);
-        if self
-            .verifying_key
+        if verifying_key
             .verify_prehash(&self.msg_hash.to_repr(), &sig)
             .is_err()
         {
@@ -226,10 +259,10 @@ impl Rounds for SignRound {
         };
         let x_overflows = self.r().to_repr() != big_r.x();
         let recovery_id = RecoveryId::new(big_r.y_is_odd().into(), x_overflows);
-        Ok(Step::Done(EcdsaSignature {
+        Ok(Step::Done(Some(EcdsaSignature {
             big_r,
             s: *sig.s(),
             recovery_id: recovery_id.to_byte(),
-        }))
+        })))
     }
 }

@@ -279,13 +279,14 @@ pub fn sign(
                 tweak,
                 msg_hash,
                 entropy,
+                coordinator: leader,
             };
             let presignature = match ready {
                 Some(Ready::Ecdsa(p)) => *p,
                 _ => decode_secret("presignature", &encoded)?,
             };
             mpc::ecdsa::sign(id, set, me, presignature, input)?
-                .map(|s| Some(SignatureResponse::Secp256k1(s)))
+                .map(|s| s.map(SignatureResponse::Secp256k1))
         }
         DomainKey::Ed25519(k) => {
             let ready = match ready {
