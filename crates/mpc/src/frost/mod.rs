@@ -35,7 +35,7 @@ pub use sign::{presign, sign, SigningInput};
 
 use frost_core::keys::{KeyPackage, PublicKeyPackage};
 use frost_core::round1::{SigningCommitments, SigningNonces};
-use frost_core::{Ciphersuite, Identifier, Scalar, Signature, VerifyingKey};
+use frost_core::{Ciphersuite, Element, Identifier, Scalar, Signature, VerifyingKey};
 use primitives::derivation::DeriveError;
 use primitives::response::SignatureResponse;
 use primitives::{NearPublicKey, SignatureScheme};
@@ -62,14 +62,19 @@ pub trait Scheme: Ciphersuite + Send + Sync + 'static {
     /// A signature as the contract returns it.
     fn response(signature: &Signature<Self>) -> SignatureResponse;
 
-    /// The key packages that sign, from those of the derived key: the derived key itself,
-    /// except where the scheme signs under a key computed from it (BIP340: the Taproot output
-    /// key).
-    fn signing_keys(
-        key_package: KeyPackage<Self>,
-        public: PublicKeyPackage<Self>,
-    ) -> (KeyPackage<Self>, PublicKeyPackage<Self>) {
-        (key_package, public)
+    /// `s·G` from the curve library's precomputed generator table (a few times faster than
+    /// `generator() * s`, which frost-core's generic `Group` offers).
+    fn mul_base(s: &Scalar<Self>) -> Element<Self>;
+
+    /// The key package that signs, from the derived key's: the derived key itself, except
+    /// where the scheme signs under a key computed from it (BIP340: the Taproot output key).
+    fn signing_key_package(key_package: KeyPackage<Self>) -> KeyPackage<Self> {
+        key_package
+    }
+
+    /// The public shares that check a signature, transformed as the key package is.
+    fn signing_public(public: PublicKeyPackage<Self>) -> PublicKeyPackage<Self> {
+        public
     }
 }
 
@@ -103,6 +108,10 @@ impl Scheme for Ed25519 {
             signature: signature_bytes(signature),
         }
     }
+
+    fn mul_base(s: &Scalar<Self>) -> Element<Self> {
+        curve25519_dalek::EdwardsPoint::mul_base(s)
+    }
 }
 
 impl Scheme for Bip340 {
@@ -127,18 +136,22 @@ impl Scheme for Bip340 {
         }
     }
 
+    fn mul_base(s: &Scalar<Self>) -> Element<Self> {
+        use k256::elliptic_curve::ops::MulByGenerator;
+        k256::ProjectivePoint::mul_by_generator(s)
+    }
+
     /// BIP341 key path with no script tree (`primitives::taproot`): frost-secp256k1-tr's
     /// `Tweak` negates the shares when the derived key has an odd Y and adds
     /// `H_TapTweak(x(P))` to them, and `·G` of it to every public share and the group key.
-    fn signing_keys(
-        key_package: KeyPackage<Self>,
-        public: PublicKeyPackage<Self>,
-    ) -> (KeyPackage<Self>, PublicKeyPackage<Self>) {
+    fn signing_key_package(key_package: KeyPackage<Self>) -> KeyPackage<Self> {
         use frost_secp256k1_tr::keys::Tweak;
-        (
-            key_package.tweak::<&[u8]>(None),
-            public.tweak::<&[u8]>(None),
-        )
+        key_package.tweak::<&[u8]>(None)
+    }
+
+    fn signing_public(public: PublicKeyPackage<Self>) -> PublicKeyPackage<Self> {
+        use frost_secp256k1_tr::keys::Tweak;
+        public.tweak::<&[u8]>(None)
     }
 }
 

@@ -4,7 +4,7 @@ use frost_core::keys::{KeyPackage, PublicKeyPackage, SigningShare, VerifyingShar
 use frost_core::round1::{self, SigningCommitments};
 use frost_core::round2::{self, SignatureShare};
 use frost_core::{
-    aggregate, Ciphersuite, Group, Identifier, Scalar, Signature, SigningPackage, VerifyingKey,
+    aggregate, Ciphersuite, Element, Identifier, Scalar, Signature, SigningPackage, VerifyingKey,
 };
 use rand_core::OsRng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,29 +85,37 @@ impl<C: Ciphersuite> Rounds for Commit<C> {
     }
 }
 
-/// The key share and public shares shifted by the derivation tweak ε: shares of `x + ε`.
-pub(crate) fn tweaked<C: Ciphersuite>(
+/// This party's key package shifted by the derivation tweak ε (`shift = ε·G`): its share of
+/// `x + ε`.
+pub(crate) fn tweaked_key_package<C: Ciphersuite>(
     key: &KeyShare<C>,
     tweak: Scalar<C>,
-) -> (KeyPackage<C>, PublicKeyPackage<C>) {
-    let shift = C::Group::generator() * tweak;
+    shift: Element<C>,
+) -> KeyPackage<C> {
     let kp = &key.key_package;
-    let group_key = VerifyingKey::new(kp.verifying_key().to_element() + shift);
-    let key_package = KeyPackage::new(
+    KeyPackage::new(
         *kp.identifier(),
         SigningShare::new(kp.signing_share().to_scalar() + tweak),
         VerifyingShare::new(kp.verifying_share().to_element() + shift),
-        group_key,
+        VerifyingKey::new(kp.verifying_key().to_element() + shift),
         *kp.min_signers(),
-    );
+    )
+}
+
+/// Every public share and the group key shifted by `shift = ε·G`: what checks a signature
+/// under the derived key (the coordinator's alone).
+pub(crate) fn tweaked_public<C: Ciphersuite>(
+    key: &KeyShare<C>,
+    shift: Element<C>,
+) -> PublicKeyPackage<C> {
     let shares = key
         .public
         .verifying_shares()
         .iter()
         .map(|(id, vs)| (*id, VerifyingShare::new(vs.to_element() + shift)))
         .collect();
-    let public = PublicKeyPackage::new(shares, group_key, key.public.min_signers());
-    (key_package, public)
+    let group_key = VerifyingKey::new(key.public.verifying_key().to_element() + shift);
+    PublicKeyPackage::new(shares, group_key, key.public.min_signers())
 }
 
 /// What one FROST signature signs, under which derived key, and who assembles it.
@@ -145,8 +153,11 @@ pub fn sign<C: super::Scheme>(
             input.coordinator
         )));
     }
-    let (key_package, public) = tweaked(key, input.tweak);
-    let (key_package, public) = C::signing_keys(key_package, public);
+    let shift = C::mul_base(&input.tweak);
+    let key_package = C::signing_key_package(tweaked_key_package(key, input.tweak, shift));
+    // Only the coordinator checks shares and the signature; the others never need the
+    // public shares (for BIP340 tweaking them costs a scalar multiplication).
+    let public = (me == input.coordinator).then(|| C::signing_public(tweaked_public(key, shift)));
     let signing_package = SigningPackage::new(presignature.commitments.clone(), input.message);
     let my_share = round2::sign(&signing_package, &presignature.nonces, &key_package)
         .map_err(InitError::new)?;
@@ -174,7 +185,8 @@ struct SignRound<C: Ciphersuite> {
     who: BTreeMap<Identifier<C>, Participant>,
     signers: BTreeSet<Participant>,
     signing_package: SigningPackage<C>,
-    public: PublicKeyPackage<C>,
+    /// The public shares under the signing key, at the coordinator alone.
+    public: Option<PublicKeyPackage<C>>,
     my_share: SignatureShare<C>,
 }
 
@@ -183,7 +195,7 @@ impl<C: Ciphersuite> Rounds for SignRound<C> {
     const ROUNDS: u8 = 1;
 
     fn start(&mut self) -> Result<Vec<Out>, ProtocolError> {
-        if self.me == self.coordinator {
+        if self.public.is_some() {
             return Ok(vec![]);
         }
         let share = encode(0, &self.my_share.serialize());
@@ -191,7 +203,7 @@ impl<C: Ciphersuite> Rounds for SignRound<C> {
     }
 
     fn senders(&self, _round: u8) -> BTreeSet<Participant> {
-        if self.me == self.coordinator {
+        if self.public.is_some() {
             self.signers.clone()
         } else {
             BTreeSet::new()
@@ -203,9 +215,9 @@ impl<C: Ciphersuite> Rounds for SignRound<C> {
         _round: u8,
         messages: BTreeMap<Participant, Vec<u8>>,
     ) -> Result<Step<Option<Signature<C>>>, ProtocolError> {
-        if self.me != self.coordinator {
+        let Some(public) = &self.public else {
             return Ok(Step::Done(None));
-        }
+        };
         let mut shares = BTreeMap::new();
         shares.insert(identifier(self.me), self.my_share);
         for (from, body) in messages {
@@ -216,7 +228,7 @@ impl<C: Ciphersuite> Rounds for SignRound<C> {
         }
         // aggregate verifies the signature; when it does not verify it checks each share and
         // names the culprit, or fails with InvalidSignature: it never returns a bad signature.
-        let signature = aggregate(&self.signing_package, &shares, &self.public)
+        let signature = aggregate(&self.signing_package, &shares, public)
             .map_err(|e| from_frost(e, &self.who))?;
         Ok(Step::Done(Some(signature)))
     }

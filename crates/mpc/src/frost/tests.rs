@@ -344,3 +344,20 @@ fn survives_hostile_delivery() {
     )
     .unwrap();
 }
+
+fn mul_base_is_scalar_times_generator<C: Scheme>() {
+    use frost_core::{Field, Group};
+    let mut s = <<C::Group as Group>::Field as Field>::one();
+    for _ in 0..5 {
+        s = s + s + <<C::Group as Group>::Field as Field>::one();
+        assert!(C::mul_base(&s) == C::Group::generator() * s);
+    }
+    let random = <<C::Group as Group>::Field as Field>::random(&mut rand_core::OsRng);
+    assert!(C::mul_base(&random) == C::Group::generator() * random);
+}
+
+#[test]
+fn the_generator_tables_agree_with_generic_multiplication() {
+    mul_base_is_scalar_times_generator::<Ed25519>();
+    mul_base_is_scalar_times_generator::<Bip340>();
+}
