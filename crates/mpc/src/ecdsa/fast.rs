@@ -2,25 +2,29 @@
 //! Jakobsen, Nielsen, Pagter, Østergaard, "Fast Threshold ECDSA with Honest Majority" (SCN
 //! 2020 / JCS 2022), as docs/design.md §7.5 and `docs/protocols/fast-ecdsa.md` describe it.
 //!
-//! Signer set `S` with `|S| ≥ 2f + 1` where `f = t − 1` is the key's sharing degree. Two
-//! rounds:
+//! Signer set `S` with exactly `|S| = 2f + 1` where `f = t − 1` is the key's sharing degree.
+//! Two rounds:
 //!
 //! 1. every signer deals `[k]`, `[a]` (degree `f`) and `[b]₂`, `[c]₂` (degree `2f`, zero
 //!    constant) to every other signer, with Pedersen commitments (`G`, `H`) for `k`, `b`, `c` and
 //!    Feldman commitments for `a`, in one private message per recipient;
 //! 2. every signer checks its shares against the commitments (naming a dealer whose share
-//!    does not open them) and publishes `Wᵢ = aᵢ·G`, `wᵢ = aᵢkᵢ + bᵢ` and a digest of the
-//!    commitments it saw.
+//!    does not open them) and publishes `Wᵢ = aᵢ·G`, `wᵢ = aᵢkᵢ + bᵢ`, a digest of the
+//!    commitments it saw, and a proof that `wᵢ` is `aᵢkᵢ + bᵢ` of its committed shares
+//!    ([`proof`]).
 //!
-//! Then, locally: equal digests (or abort), each `Wⱼ` against the commitment of `a` (or name
-//! `j`), `w = Σλⱼwⱼ = a·k` (checked for degree `2f` when there are more than `2f + 1` signers),
-//! `w ≠ 0`, `R = w⁻¹·W = k⁻¹·G`, and the share `(R, kᵢ, σᵢ = kᵢxᵢ + cᵢ)`. The output is the
-//! same [`Presignature`] the OT path makes and is signed by the same round
-//! ([`super::sign`]); its `σ` has degree `2f`, so the signature needs every signer of `S`.
+//! Then, locally: equal digests (or abort), each `Wⱼ` against the commitment of `a` and each
+//! `wⱼ` against its proof (or name `j`), `w = Σλⱼwⱼ = a·k`, `w ≠ 0`, `R = w⁻¹·W = k⁻¹·G`, and
+//! the share `(R, kᵢ, σᵢ = kᵢxᵢ + cᵢ)`. The output is the same [`Presignature`] the OT path
+//! makes and is signed by the same round ([`super::sign`]); its `σ` has degree `2f`, so the
+//! signature needs every signer of `S`.
 //!
-//! Caveat (the paper's, and DESIGN's): with exactly `2f + 1` signers a wrong `wⱼ` cannot be
-//! seen at presign time; it yields a wrong `R`, and the signature made from it fails
-//! verification in the signing round, which aborts without output and without naming anyone.
+//! Every honest signer that finishes holds the same `R`: the echo makes the commitments
+//! common, and the proof makes each `wⱼ` the one they fix, whoever receives it. Without the
+//! proof, `f` colluders could show honest signers different `wⱼ` (round 2 is point to
+//! point), and with more than `2f + 1` signers the honest signature shares made under
+//! different `R` would reveal the key (the split-view attack NEAR's audit found in its
+//! implementation of the same paper); the signer count is fixed at `2f + 1` as well.
 
 use k256::elliptic_curve::ops::MulByGenerator;
 use k256::elliptic_curve::point::DecompressPoint;
@@ -35,10 +39,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::curve::{mul_small, pedersen, wide_batch, FixedBase, Wide};
 use super::types::{KeyShare, Presignature};
-use super::{lagrange, lagrange_at, point};
+use super::{lagrange, point};
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
 use crate::rounds::{decode, digest_of, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
+use proof::{Proof, Statement};
 
 /// Hashed (with a counter) to the x-coordinate of the Pedersen generator `H`.
 const H_LABEL: &[u8] = b"chainsig fast-ecdsa pedersen generator H v1";
@@ -184,10 +189,17 @@ struct Open {
     big_w: Wide,
     w: Scalar,
     echo: [u8; 32],
+    /// That `w` is `a·k + b` of the committed shares ([`proof`]).
+    proof: Proof,
 }
 
-/// Makes a presignature without triples among `participants` (at least `2t − 1` of them for a
-/// key of threshold `t`). Every one of them must take part in the signature it makes.
+/// Makes a presignature without triples among `participants`: exactly `2t − 1` of them for a
+/// key of threshold `t`, each of whom must take part in the signature it makes.
+///
+/// Exactly: with `2t ≤ |S| ≤ 3(t − 1)` signers, `t − 1` colluders who could show honest
+/// signers different `w` would learn the key from one signing attempt (the split-view attack,
+/// `docs/protocols/fast-ecdsa.md`); the proof on `w` stops that, and the count keeps the
+/// protocol in the setting its analysis covers.
 pub fn fast_presign(
     id: InstanceId,
     participants: &[Participant],
@@ -197,9 +209,9 @@ pub fn fast_presign(
 ) -> Result<Instance<Presignature>, InitError> {
     let sorted = check_participants(participants, me, Some(threshold))?;
     let needed = 2 * threshold - 1;
-    if sorted.len() < needed {
+    if sorted.len() != needed {
         return Err(InitError::new(format!(
-            "fast presignatures need at least 2t - 1 = {needed} signers for a threshold of \
+            "fast presignatures need exactly 2t - 1 = {needed} signers for a threshold of \
              {threshold}, got {}",
             sorted.len()
         )));
@@ -215,6 +227,7 @@ pub fn fast_presign(
         Poly::random(2 * f, true),
     ];
     let round = FastPresign {
+        id,
         me,
         signers: sorted.clone(),
         degree: f,
@@ -235,6 +248,7 @@ pub fn fast_presign(
 }
 
 struct FastPresign {
+    id: InstanceId,
     me: Participant,
     signers: Vec<Participant>,
     degree: usize,
@@ -365,12 +379,33 @@ impl FastPresign {
             ));
         }
         self.echo = digest_of(self.commitments.values());
+        let big_w = Wide::from(ProjectivePoint::mul_by_generator(&self.mine.a));
+        let w = self.mine.a * self.mine.k + self.mine.b;
+        let m = &self.mine;
+        let tau = Zeroizing::new(m.a * m.k_blind + m.b_blind);
+        let statement = self.statement(self.me, &big_w, w);
+        let proof = proof::prove(&statement, &m.a, &tau, (&m.k, &m.k_blind));
         let open = Open {
-            big_w: ProjectivePoint::mul_by_generator(&self.mine.a).into(),
-            w: self.mine.a * self.mine.k + self.mine.b,
+            big_w,
+            w,
             echo: self.echo,
+            proof,
         };
         Ok(vec![Out::All(encode(1, &open))])
+    }
+
+    /// What signer `j`'s proof on its opening (`big_w`, `w`) is about.
+    fn statement<'a>(&'a self, j: Participant, big_w: &'a Wide, w: Scalar) -> Statement<'a> {
+        let total = self.total.as_ref().expect("set when round 1 finished");
+        Statement {
+            id: &self.id,
+            j,
+            echo: &self.echo,
+            big_w,
+            w,
+            big_k: eval(&total.k, x_of(j), 0),
+            big_b: eval(&total.b, x_of(j), 1),
+        }
     }
 
     /// Round 2 is in: the checks, `R`, and this party's presignature share.
@@ -379,8 +414,7 @@ impl FastPresign {
         messages: BTreeMap<Participant, Vec<u8>>,
     ) -> Result<Presignature, ProtocolError> {
         let total = self.total.as_ref().expect("set when round 1 finished");
-        let mut opened = BTreeMap::new();
-        opened.insert(self.me, self.mine.a * self.mine.k + self.mine.b);
+        let mut opens = BTreeMap::new();
         for (from, body) in messages {
             let open: Open = decode(from, &body)?;
             if open.echo != self.echo {
@@ -395,9 +429,30 @@ impl FastPresign {
                     "published a W share that does not match the commitments to a",
                 ));
             }
-            opened.insert(from, open.w);
+            opens.insert(from, open);
         }
-        let w = interpolate(&opened, 2 * self.degree)?;
+        let statements = || {
+            opens
+                .iter()
+                .map(|(j, o)| (self.statement(*j, &o.big_w, o.w), &o.proof))
+        };
+        if !proof::verify_all(statements()) {
+            // Rare: find whose proof it was, one by one.
+            let culprit = statements()
+                .find(|(s, p)| !proof::verify(*s, p))
+                .map(|(s, _)| s.j);
+            return Err(match culprit {
+                Some(j) => ProtocolError::misbehaved(
+                    j,
+                    "opened a w share that its proof does not tie to the commitments",
+                ),
+                None => ProtocolError::Failed("the proofs on the w shares fail together".into()),
+            });
+        }
+        let mut opened: BTreeMap<Participant, Scalar> =
+            opens.iter().map(|(j, o)| (*j, o.w)).collect();
+        opened.insert(self.me, self.mine.a * self.mine.k + self.mine.b);
+        let w = interpolate(&opened);
         let w_inv = Option::<Scalar>::from(w.invert())
             .ok_or_else(|| ProtocolError::Failed("w = a·k is zero".into()))?;
         let big_w = ProjectivePoint::from(total.a[0]);
@@ -410,28 +465,11 @@ impl FastPresign {
     }
 }
 
-/// The constant of the polynomial of degree `degree` through the points `values` (keyed by
-/// participant, evaluated at `id + 1`); every point beyond the first `degree + 1` must lie
-/// on it.
-fn interpolate(
-    values: &BTreeMap<Participant, Scalar>,
-    degree: usize,
-) -> Result<Scalar, ProtocolError> {
+/// The constant of the polynomial through the points `values` (keyed by participant,
+/// evaluated at `id + 1`): `2f + 1` points of a polynomial of degree `2f`.
+fn interpolate(values: &BTreeMap<Participant, Scalar>) -> Scalar {
     let set: Vec<Participant> = values.keys().copied().collect();
-    let (base, rest) = set.split_at(degree + 1);
-    for p in rest {
-        let at = base
-            .iter()
-            .map(|q| lagrange_at(base, *q, point(*p)) * values[q])
-            .sum::<Scalar>();
-        if at != values[p] {
-            return Err(ProtocolError::Failed(format!(
-                "the opened w shares do not lie on one polynomial of degree {degree} \
-                 (someone published a wrong w share)"
-            )));
-        }
-    }
-    Ok(set.iter().map(|p| lagrange(&set, *p) * values[p]).sum())
+    set.iter().map(|p| lagrange(&set, *p) * values[p]).sum()
 }
 
 impl Rounds for FastPresign {
@@ -470,5 +508,6 @@ impl Rounds for FastPresign {
     }
 }
 
+mod proof;
 #[cfg(test)]
 mod tests;

@@ -41,13 +41,6 @@ fn signs_under_derived_keys() {
         let input = new_input(root, "alice.near", "ethereum-1");
         assert_valid(&sign_all(&signers, presigs, input), &input);
     }
-    // More than 2t - 1 signers: w is checked for degree 2f, and signing still works.
-    let all = range(5);
-    let keys = dkg(&all, 2);
-    let root = keys[&all[0]].public_key();
-    let presigs = presignatures(&all, 2, &keys);
-    let input = new_input(root, "bob.near", "bitcoin-1");
-    assert_valid(&sign_all(&all, presigs, input), &input);
 }
 
 #[test]
@@ -185,42 +178,94 @@ fn a_wrong_big_w_share_is_named() {
 }
 
 #[test]
-fn a_wrong_w_share_yields_no_signature() {
+fn a_wrong_w_share_is_named_at_presign() {
     let all = range(5);
     let keys = dkg(&all, 3);
-    let root = keys[&all[0]].public_key();
     let culprit = Participant(1);
-    // With exactly 2t - 1 signers the presignature cannot see it...
     let outcome = presign_outcome(&all, 3, &keys, tamper_open(culprit, |o| o.w += Scalar::ONE));
-    let mut presigs = outcome.outputs;
-    assert_eq!(presigs.len(), all.len(), "{:?}", outcome.errors);
-    assert_ne!(
-        presigs[&all[0]].big_r(),
-        presigs[&culprit].big_r(),
-        "R is wrong"
-    );
-    // ...and the signature made from it does not verify: every signer aborts.
-    let input = new_input(root, "mallory.near", "p");
-    let id = fresh_id();
-    let insts = all
-        .iter()
-        .map(|p| sign(id, &all, *p, presigs.remove(p).unwrap(), input).unwrap())
-        .collect();
-    let outcome = run_outcome(insts, &Faults::default(), None);
-    assert!(
-        outcome.outputs.values().all(Option::is_none),
-        "no signature comes out"
-    );
-    // The coordinator (participant 0) sees the sum fail verification.
-    assert!(outcome.errors.contains_key(&input.coordinator));
-
-    // With more than 2t - 1 signers the opened w shares are checked for degree 2f.
-    let all = range(5);
-    let keys = dkg(&all, 2);
-    let outcome = presign_outcome(&all, 2, &keys, tamper_open(culprit, |o| o.w += Scalar::ONE));
     for p in all.iter().filter(|p| **p != culprit) {
-        let err = outcome.errors[p].to_string();
-        assert!(err.contains("one polynomial of degree 2"), "{p}: {err}");
+        match &outcome.errors[p] {
+            ProtocolError::Misbehaved { culprit: c, reason } => {
+                assert_eq!(*c, culprit, "{p}");
+                assert!(reason.contains("proof"), "{reason}");
+            }
+            e => panic!("{p}: {e}"),
+        }
+        assert!(!outcome.outputs.contains_key(p), "{p} made a presignature");
+    }
+}
+
+#[test]
+fn a_tampered_proof_is_named() {
+    // A correct w with a proof that does not hold is refused like a wrong w.
+    let all = range(5);
+    let keys = dkg(&all, 3);
+    let culprit = Participant(4);
+    let outcome = presign_outcome(
+        &all,
+        3,
+        &keys,
+        tamper_open(culprit, |o| {
+            let mut bytes = postcard::to_stdvec(&o.proof).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1; // the last byte of z_τ
+            o.proof = postcard::from_bytes(&bytes).unwrap();
+        }),
+    );
+    for p in all.iter().filter(|p| **p != culprit) {
+        assert!(
+            matches!(&outcome.errors[p], ProtocolError::Misbehaved { culprit: c, .. } if *c == culprit),
+            "{p}: {:?}",
+            outcome.errors.get(p)
+        );
+    }
+}
+
+/// The split-view attack (`../docs/protocols/fast-ecdsa.md`): the `f` corrupt signers wait
+/// for the honest openings, then show each honest receiver its own `w`, all of them points
+/// of one degree-`2f` polynomial so that no degree check could tell. Without the proof on
+/// `w`, honest signers would hold different `R`, and their signature shares under them
+/// would reveal the key once `|S| > 2f + 1`.
+fn split_view(t: usize, n: u32) -> crate::runner::Outcome<Presignature> {
+    let (f, all) = (t - 1, range(n));
+    let keys = dkg(&all, t);
+    let (bad, good) = (all[..f].to_vec(), all[f..].to_vec());
+    let tamper: Tamper<'static> = Box::new(move |from, to, bytes| {
+        if bad.contains(&from) && !bad.contains(&to) {
+            let tau = Scalar::from(u64::from(to.0) + 1);
+            let shift = good
+                .iter()
+                .fold(tau, |acc, h| acc * (point(from) - point(*h)));
+            rewrite(bytes, 1, |o: &mut Open| o.w += shift);
+        }
+    });
+    presign_outcome(&all, t, &keys, tamper)
+}
+
+#[test]
+fn the_split_view_attack_is_refused_and_named() {
+    // 2f + 2 = 6 signers at t = 3, where the attack would reveal the key: refused outright.
+    let all = range(6);
+    let keys = dkg(&all, 3);
+    let Err(err) = fast_presign(fresh_id(), &all, all[0], 3, &keys[&all[0]]) else {
+        panic!("6 signers made a fast presignature for a threshold of 3")
+    };
+    assert!(err.to_string().contains("exactly 2t - 1 = 5"), "{err}");
+
+    // 2f + 1 = 5 signers: every honest signer aborts and names a corrupt one; no honest signer
+    // holds a presignature, so no signature share is ever released under a split R.
+    for (t, n) in [(3, 5), (4, 7)] {
+        let outcome = split_view(t, n);
+        let corrupt = range(n)[..t - 1].to_vec();
+        for p in &range(n)[t - 1..] {
+            match &outcome.errors[p] {
+                ProtocolError::Misbehaved { culprit, .. } => {
+                    assert!(corrupt.contains(culprit), "{p} blamed {culprit}")
+                }
+                e => panic!("{p}: {e}"),
+            }
+            assert!(!outcome.outputs.contains_key(p));
+        }
     }
 }
 
