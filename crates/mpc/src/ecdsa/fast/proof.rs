@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::h_table;
-use crate::ecdsa::curve::Wide;
+use crate::ecdsa::curve::{wide_batch, Wide};
 use crate::protocol::Participant;
 use crate::wire::InstanceId;
 
@@ -91,11 +91,14 @@ pub(super) fn prove(
 ) -> Proof {
     let rho_alpha = Zeroizing::new(Scalar::random(&mut OsRng));
     let rho_tau = Zeroizing::new(Scalar::random(&mut OsRng));
-    let t1 = Wide::from(ProjectivePoint::mul_by_generator(&*rho_alpha));
     // −ρα·Kⱼ + ρτ·H = (−ρα·kⱼ)·G + (ρτ − ρα·k'ⱼ)·H
     let g_part = Zeroizing::new(-(*rho_alpha * k));
     let h_part = Zeroizing::new(*rho_tau - *rho_alpha * k_blind);
-    let t2 = Wide::from(ProjectivePoint::mul_by_generator(&*g_part) + h_table().mul(&h_part));
+    let [t1, t2] = <[Wide; 2]>::try_from(wide_batch(&[
+        ProjectivePoint::mul_by_generator(&*rho_alpha),
+        ProjectivePoint::mul_by_generator(&*g_part) + h_table().mul(&h_part),
+    ]))
+    .expect("two points in, two out");
     let e = challenge(s, &t1, &t2);
     Proof {
         z_alpha: *rho_alpha + e * alpha,
