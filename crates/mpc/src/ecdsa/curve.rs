@@ -13,10 +13,16 @@
 //!   equation, which k256 still performs on every point it decodes, so nothing off the curve is
 //!   ever accepted.
 //!
+//! - [`msm_vartime`]: `Σ sᵢ·Pᵢ` in variable time (Straus' shared doublings, width-5 NAF
+//!   digits, tables of odd multiples normalized to affine in one batch), for checks whose
+//!   every input is public — the proofs on opened `w` ([`super::fast`]). k256's
+//!   `lincomb_ext` is constant-time and spends ~65 % more on the same sum.
+//!
 //! Caveats: a table takes ~90 KB and ~1 ms to build, once per process. Reading a whole row
 //! per window (the price of constant time) grows with the window's width, which is why the
 //! windows are 4 bits and not 8.
 
+use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::ops::MulByGenerator;
 use k256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::subtle::{ConditionallySelectable, ConstantTimeEq};
@@ -90,6 +96,105 @@ pub(crate) fn mul_small(p: ProjectivePoint, x: u64) -> ProjectivePoint {
     acc
 }
 
+/// Width of the NAF digits of [`msm_vartime`]: odd digits in `[-15, 15]`, 8 table entries.
+const NAF_WIDTH: u32 = 5;
+
+/// The width-5 non-adjacent form of `s`, least significant digit first.
+fn naf(s: &Scalar) -> [i8; 257] {
+    let bytes = s.to_bytes();
+    // Little-endian 64-bit limbs of s (< n < 2²⁵⁶, so adding 15 cannot overflow).
+    let mut k = [0u64; 4];
+    for (i, limb) in k.iter_mut().enumerate() {
+        let at = 32 - 8 * (i + 1);
+        *limb = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    }
+    let mut digits = [0i8; 257];
+    let window = 1u64 << NAF_WIDTH;
+    for digit in digits.iter_mut() {
+        if k == [0; 4] {
+            break;
+        }
+        if k[0] & 1 == 1 {
+            let m = (k[0] & (window - 1)) as i64;
+            let d = if m >= (window / 2) as i64 {
+                m - window as i64
+            } else {
+                m
+            };
+            *digit = d as i8;
+            if d > 0 {
+                sub_small(&mut k, d as u64);
+            } else {
+                add_small(&mut k, (-d) as u64);
+            }
+        }
+        // k >>= 1
+        for i in 0..4 {
+            let carry = if i < 3 { k[i + 1] << 63 } else { 0 };
+            k[i] = (k[i] >> 1) | carry;
+        }
+    }
+    digits
+}
+
+fn add_small(k: &mut [u64; 4], v: u64) {
+    let mut carry = v;
+    for limb in k.iter_mut() {
+        let (sum, overflow) = limb.overflowing_add(carry);
+        *limb = sum;
+        carry = u64::from(overflow);
+    }
+}
+
+fn sub_small(k: &mut [u64; 4], v: u64) {
+    let mut borrow = v;
+    for limb in k.iter_mut() {
+        let (diff, underflow) = limb.overflowing_sub(borrow);
+        *limb = diff;
+        borrow = u64::from(underflow);
+    }
+}
+
+/// `Σ sᵢ·Pᵢ`, in time that depends on the scalars: only for public inputs.
+pub(crate) fn msm_vartime(terms: &[(ProjectivePoint, Scalar)]) -> ProjectivePoint {
+    // The identity adds nothing; leaving it out keeps every table entry finite (the group's
+    // order is prime and far above 15, so no odd multiple of another point is the identity).
+    let terms: Vec<&(ProjectivePoint, Scalar)> = terms
+        .iter()
+        .filter(|(p, _)| !bool::from(p.is_identity()))
+        .collect();
+    let entries = 1usize << (NAF_WIDTH - 2);
+    let mut odd = Vec::with_capacity(terms.len() * entries);
+    for (p, _) in &terms {
+        let twice = p.double();
+        let mut m = *p;
+        for _ in 0..entries {
+            odd.push(m);
+            m += twice;
+        }
+    }
+    let tables: Vec<AffinePoint> = wide_batch(&odd).into_iter().map(|w| w.0).collect();
+    let digits: Vec<[i8; 257]> = terms.iter().map(|(_, s)| naf(s)).collect();
+    let top = digits
+        .iter()
+        .filter_map(|d| d.iter().rposition(|x| *x != 0))
+        .max();
+    let mut acc = ProjectivePoint::IDENTITY;
+    let Some(top) = top else { return acc };
+    for i in (0..=top).rev() {
+        acc = acc.double();
+        for (d, table) in digits.iter().zip(tables.chunks(entries)) {
+            let digit = d[i];
+            if digit > 0 {
+                acc += &table[(digit >> 1) as usize];
+            } else if digit < 0 {
+                acc -= &table[((-digit) >> 1) as usize];
+            }
+        }
+    }
+    acc
+}
+
 /// A point that travels uncompressed (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Wide(pub AffinePoint);
@@ -107,10 +212,26 @@ impl From<Wide> for ProjectivePoint {
 }
 
 /// Normalizes a batch with one field inversion instead of one per point.
+///
+/// k256's batch normalization panics on an empty batch and on a point at infinity whose z
+/// is an unreduced zero, which sums of points a peer chose can produce (a dealer may pick its
+/// commitments after seeing the others'). Such points are set aside and come back as the
+/// identity, as `to_affine` would return them.
 pub(crate) fn wide_batch(points: &[ProjectivePoint]) -> Vec<Wide> {
-    ProjectivePoint::batch_normalize(points)
-        .into_iter()
-        .map(Wide)
+    let infinite = |p: &ProjectivePoint| bool::from(p.is_identity());
+    let finite: Vec<ProjectivePoint> = points.iter().filter(|p| !infinite(p)).copied().collect();
+    let mut affine = if finite.is_empty() {
+        Vec::new()
+    } else {
+        ProjectivePoint::batch_normalize(finite.as_slice())
+    }
+    .into_iter();
+    points
+        .iter()
+        .map(|p| match infinite(p) {
+            true => Wide(AffinePoint::IDENTITY),
+            false => Wide(affine.next().expect("one affine point per finite point")),
+        })
         .collect()
 }
 
@@ -172,10 +293,63 @@ mod tests {
         }
 
         #[test]
+        fn msm_vartime_matches_the_constant_time_sum(n in 0usize..6) {
+            use k256::elliptic_curve::ops::LinearCombinationExt;
+            let terms: Vec<(ProjectivePoint, Scalar)> = (0..n)
+                .map(|_| (ProjectivePoint::GENERATOR * Scalar::random(&mut OsRng), Scalar::random(&mut OsRng)))
+                .collect();
+            prop_assert_eq!(msm_vartime(&terms), ProjectivePoint::lincomb_ext(terms.as_slice()));
+        }
+
+        #[test]
         fn mul_small_matches_scalar_multiplication(x in 0u64..10_000) {
             let p = ProjectivePoint::GENERATOR * Scalar::from(7u64);
             prop_assert_eq!(mul_small(p, x), p * Scalar::from(x));
         }
+    }
+
+    #[test]
+    fn msm_vartime_at_the_edges() {
+        let p = ProjectivePoint::GENERATOR * Scalar::from(3u64);
+        let q = ProjectivePoint::GENERATOR * Scalar::from(11u64);
+        for s in [
+            Scalar::ZERO,
+            Scalar::ONE,
+            -Scalar::ONE,
+            Scalar::from(15u64),
+            Scalar::from(16u64),
+            -Scalar::from(16u64),
+        ] {
+            assert_eq!(msm_vartime(&[(p, s)]), p * s);
+            assert_eq!(msm_vartime(&[(p, s), (q, -s)]), p * s - q * s);
+        }
+        assert_eq!(
+            msm_vartime(&[(ProjectivePoint::IDENTITY, Scalar::ONE)]),
+            ProjectivePoint::IDENTITY
+        );
+        assert_eq!(msm_vartime(&[]), ProjectivePoint::IDENTITY);
+    }
+
+    #[test]
+    fn batches_with_points_at_infinity_normalize() {
+        // P − P through the addition formulas: the identity with an unreduced zero z.
+        let p = ProjectivePoint::GENERATOR * Scalar::random(&mut OsRng);
+        let q = ProjectivePoint::GENERATOR * Scalar::random(&mut OsRng);
+        let sum = [p, q, -p]
+            .iter()
+            .fold(ProjectivePoint::IDENTITY, |acc, x| acc + x)
+            - q;
+        assert!(bool::from(sum.is_identity()));
+        let batch = wide_batch(&[p, sum, q, ProjectivePoint::IDENTITY]);
+        let infinity = Wide(AffinePoint::IDENTITY);
+        assert_eq!(
+            batch,
+            vec![Wide::from(p), infinity, Wide::from(q), infinity]
+        );
+        assert!(wide_batch(&[]).is_empty());
+        assert_eq!(wide_batch(&[sum]), vec![infinity]);
+        // And through the multi-scalar sum.
+        assert_eq!(msm_vartime(&[(sum, Scalar::ONE), (q, Scalar::ONE)]), q);
     }
 
     #[test]

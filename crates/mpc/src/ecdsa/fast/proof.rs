@@ -19,11 +19,12 @@
 //! this protocol, `docs/protocols/fast-ecdsa.md`) without being named.
 //!
 //! Verification of all of a round's proofs is batched: both equations of every proof, each
-//! times a fresh random weight, summed into one multi-scalar multiplication. A sum that is
+//! times a fresh random weight, summed into one multi-scalar multiplication (variable-time:
+//! nothing in it is secret). A sum that is
 //! not the identity is then checked proof by proof to name the sender; a bad proof passes
 //! the batch with probability about 2⁻²⁵⁶.
 
-use k256::elliptic_curve::ops::{LinearCombinationExt, MulByGenerator, Reduce};
+use k256::elliptic_curve::ops::{MulByGenerator, Reduce};
 use k256::elliptic_curve::{Field, PrimeField};
 use k256::{ProjectivePoint, Scalar, U256};
 use rand_core::OsRng;
@@ -32,7 +33,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::h_table;
-use crate::ecdsa::curve::{wide_batch, Wide};
+use crate::ecdsa::curve::{msm_vartime, wide_batch, Wide};
 use crate::protocol::Participant;
 use crate::wire::InstanceId;
 
@@ -144,9 +145,9 @@ pub(super) fn verify_all<'a>(proofs: impl IntoIterator<Item = (Statement<'a>, &'
         g += t.g;
         h += t.h;
     }
-    let sum = ProjectivePoint::lincomb_ext(points.as_slice())
-        + ProjectivePoint::mul_by_generator(&g)
-        + h_table().mul(&h);
+    // Every input is public (the weights are this verifier's, drawn after the proofs
+    // arrived), so the sum may take variable time.
+    let sum = msm_vartime(&points) + ProjectivePoint::mul_by_generator(&g) + h_table().mul(&h);
     sum == ProjectivePoint::IDENTITY
 }
 
