@@ -12,8 +12,11 @@
 //! connection whose participant leaves the set is closed at its next frame.
 //!
 //! Liveness: dialers send a heartbeat every [`MeshSettings::heartbeat`]; a peer is *alive*
-//! while our connection to it is up and we have read a frame from it within
-//! [`MeshSettings::dead_after`]. The scheduler asks [`Mesh::alive`] before choosing signers.
+//! while our connection to it is up, we have read a frame from it within
+//! [`MeshSettings::dead_after`], and it has shown within that time that it reads ours (its
+//! heartbeats echo a random token from one of ours, [`heard`]). A write that does not finish
+//! within [`MeshSettings::write_timeout`] drops the connection. The scheduler asks
+//! [`Mesh::alive`] before choosing signers.
 //!
 //! Every read is bounded in size and time ([`crate::frame`]); a bad frame (oversized, unknown
 //! kind, truncated, silent too long) closes that connection only.
@@ -34,8 +37,11 @@ use crate::frame::{read_frame, write_frame, FrameError, FrameKind};
 use crate::identity::NearKey;
 use crate::tls::{self, PeerKeys};
 
+mod heard;
 #[cfg(test)]
 mod tests;
+
+use heard::Heard;
 
 /// Where a peer listens and which TLS key it must present, as the contract lists them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +76,8 @@ pub struct MeshSettings {
     pub dead_after: Duration,
     /// A connection that sends no frame (not even a heartbeat) for this long is closed.
     pub read_timeout: Duration,
+    /// A frame the peer does not take in this long closes our connection to it.
+    pub write_timeout: Duration,
     pub handshake_timeout: Duration,
     pub max_backoff: Duration,
     /// Frames waiting for one peer beyond this are dropped (the protocols they belong to time
@@ -83,6 +91,7 @@ impl Default for MeshSettings {
             heartbeat: Duration::from_millis(500),
             dead_after: Duration::from_secs(3),
             read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
             max_queued: 4096,
@@ -97,13 +106,29 @@ struct Link {
     task: JoinHandle<()>,
 }
 
+/// What a dialer shares with the mesh: whether it is connected, and what was heard (for the
+/// tokens its heartbeats carry).
+struct DialState {
+    connected: Arc<AtomicBool>,
+    heard: Arc<Mutex<Heard>>,
+}
+
+impl Link {
+    fn state(connected: &Arc<AtomicBool>, heard: &Arc<Mutex<Heard>>) -> DialState {
+        DialState {
+            connected: Arc::clone(connected),
+            heard: Arc::clone(heard),
+        }
+    }
+}
+
 /// The mesh of one node.
 pub struct Mesh {
     key: Arc<NearKey>,
     settings: MeshSettings,
     peer_keys: PeerKeys,
     links: Mutex<BTreeMap<ParticipantId, Link>>,
-    last_seen: Arc<Mutex<BTreeMap<ParticipantId, Instant>>>,
+    heard: Arc<Mutex<Heard>>,
     inbox: Arc<dyn Inbox>,
     shutdown: watch::Sender<bool>,
 }
@@ -120,7 +145,7 @@ impl Mesh {
             settings,
             peer_keys: PeerKeys::default(),
             links: Mutex::new(BTreeMap::new()),
-            last_seen: Arc::new(Mutex::new(BTreeMap::new())),
+            heard: Arc::new(Mutex::new(Heard::default())),
             inbox,
             shutdown: watch::channel(false).0,
         })
@@ -212,7 +237,8 @@ impl Mesh {
                 info!(peer = %from, "closing the connection of a peer no longer registered");
                 return;
             }
-            lock(&self.last_seen).insert(from, Instant::now());
+            let heartbeat = (kind == FrameKind::Heartbeat).then_some(payload.as_slice());
+            lock(&self.heard).read(from, heartbeat, Instant::now());
             if kind != FrameKind::Heartbeat {
                 self.inbox.deliver(from, kind, payload);
             }
@@ -251,7 +277,7 @@ impl Mesh {
                 p,
                 info.clone(),
                 rx,
-                Arc::clone(&connected),
+                Link::state(&connected, &self.heard),
                 self.shutdown.subscribe(),
             ));
             links.insert(
@@ -286,14 +312,12 @@ impl Mesh {
     /// The peers that are up now (this node not included).
     pub fn alive(&self) -> BTreeSet<ParticipantId> {
         let now = Instant::now();
-        let seen = lock(&self.last_seen);
+        let heard = lock(&self.heard);
         lock(&self.links)
             .iter()
             .filter(|(p, link)| {
                 link.connected.load(Ordering::Relaxed)
-                    && seen
-                        .get(p)
-                        .is_some_and(|t| now.duration_since(*t) < self.settings.dead_after)
+                    && heard.is_fresh(**p, now, self.settings.dead_after)
             })
             .map(|(p, _)| *p)
             .collect()
@@ -319,9 +343,10 @@ async fn dial_loop(
     peer: ParticipantId,
     info: PeerInfo,
     mut outbox: mpsc::Receiver<(FrameKind, Vec<u8>)>,
-    connected: Arc<AtomicBool>,
+    state: DialState,
     mut stop: watch::Receiver<bool>,
 ) {
+    let DialState { connected, heard } = state;
     let config = match tls::client_config(&key, info.tls_key) {
         Ok(c) => c,
         Err(e) => {
@@ -349,7 +374,11 @@ async fn dial_loop(
                 debug!(%peer, addr = %info.addr, "connected to peer");
                 backoff = Duration::from_millis(50);
                 connected.store(true, Ordering::Relaxed);
-                let reason = write_loop(stream, &mut outbox, &settings, &mut stop).await;
+                let to = Peer {
+                    id: peer,
+                    heard: &heard,
+                };
+                let reason = write_loop(stream, &mut outbox, to, &settings, &mut stop).await;
                 connected.store(false, Ordering::Relaxed);
                 match reason {
                     None => return,
@@ -367,11 +396,18 @@ async fn dial_loop(
     }
 }
 
+/// The peer a write loop writes to.
+struct Peer<'a> {
+    id: ParticipantId,
+    heard: &'a Mutex<Heard>,
+}
+
 /// Writes queued frames and heartbeats until the connection fails (`Some(reason)`) or the
 /// mesh stops (`None`).
 async fn write_loop(
     stream: tokio_rustls::client::TlsStream<TcpStream>,
     outbox: &mut mpsc::Receiver<(FrameKind, Vec<u8>)>,
+    to: Peer<'_>,
     settings: &MeshSettings,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<String> {
@@ -379,12 +415,15 @@ async fn write_loop(
     let mut beat = tokio::time::interval(settings.heartbeat);
     let mut byte = [0u8; 1];
     loop {
-        let result = tokio::select! {
+        let (kind, payload) = tokio::select! {
             frame = outbox.recv() => match frame {
-                Some((kind, payload)) => write_frame(&mut wr, kind, &payload).await,
+                Some(frame) => frame,
                 None => return None,
             },
-            _ = beat.tick() => write_frame(&mut wr, FrameKind::Heartbeat, &[]).await,
+            _ = beat.tick() => {
+                let payload = lock(to.heard).heartbeat_to(to.id, Instant::now());
+                (FrameKind::Heartbeat, payload.to_vec())
+            }
             // Past its greeting, the peer never writes on our connection: a read returns
             // only when it closes.
             r = rd.read(&mut byte) => return Some(match r {
@@ -393,8 +432,13 @@ async fn write_loop(
             }),
             _ = stop.changed() => return None,
         };
-        if let Err(e) = result {
-            return Some(e.to_string());
+        // A peer that stops reading must not hold this loop (and the frames queued behind
+        // it) for longer than the write timeout.
+        let write = write_frame(&mut wr, kind, &payload);
+        match tokio::time::timeout(settings.write_timeout, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Some(e.to_string()),
+            Err(_) => return Some("a write to the peer timed out".into()),
         }
     }
 }

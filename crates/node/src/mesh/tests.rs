@@ -202,3 +202,89 @@ fn urls_become_addresses() {
     );
     assert_eq!(PeerInfo::from_url("10.0.0.1:1", k).addr, "10.0.0.1:1");
 }
+
+/// A participant that completes TLS handshakes and greets, as a node does, but never reads
+/// what it is sent. It holds every connection it accepted; how many it accepted is returned.
+async fn deaf_listener(
+    key: &NearKey,
+    dialer: (ParticipantId, &NearKey),
+) -> (PeerInfo, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let info = PeerInfo {
+        addr: listener.local_addr().unwrap().to_string(),
+        tls_key: key_bytes(key),
+    };
+    let keys: PeerKeys = Arc::new(std::sync::RwLock::new(
+        [(dialer.0, key_bytes(dialer.1))].into(),
+    ));
+    let acceptor = TlsAcceptor::from(tls::server_config(key, keys).unwrap());
+    let accepted = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut stream) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            if write_frame(&mut stream, FrameKind::Heartbeat, &[])
+                .await
+                .is_ok()
+            {
+                *lock(&count) += 1;
+                held.push(stream);
+            }
+        }
+    });
+    (info, accepted)
+}
+
+#[tokio::test]
+async fn a_peer_that_writes_heartbeats_but_never_reads_is_not_alive() {
+    let settings = MeshSettings {
+        write_timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let inbox = Arc::new(Collect::default());
+    let b_key = NearKey::generate();
+    let b = Mesh::new(b_key.clone(), settings, inbox.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_info = PeerInfo {
+        addr: listener.local_addr().unwrap().to_string(),
+        tls_key: key_bytes(&b_key),
+    };
+    b.serve(listener).unwrap();
+    let (pa, pb) = (ParticipantId(0), ParticipantId(1));
+    let a_key = NearKey::generate();
+    let (a_info, accepted) = deaf_listener(&a_key, (pb, &b_key)).await;
+    b.set_peers([(pa, a_info)].into());
+
+    // A dials B and writes a heartbeat every 50 ms, with guessed echoes (it reads nothing).
+    let mut to_b = dial(&a_key, &b_info).await.unwrap();
+    eventually("B's connection to A", || *lock(&accepted) >= 1).await;
+    for n in 0..30u64 {
+        let mut payload = [0u8; 16];
+        payload[..8].copy_from_slice(&(n + 1).to_be_bytes());
+        payload[8..].copy_from_slice(&n.to_be_bytes());
+        write_frame(&mut to_b, FrameKind::Heartbeat, &payload)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!b.alive().contains(&pa), "a deaf peer counted alive");
+    }
+    // B did hear A: it is only the proof of reading that is missing.
+    write_frame(&mut to_b, FrameKind::Protocol, b"heard")
+        .await
+        .unwrap();
+    eventually("delivery", || !inbox.got().is_empty()).await;
+
+    // Frames to A fill the socket buffers; the write times out and B redials instead of
+    // waiting on A forever.
+    let big = vec![7u8; mpc::MAX_MESSAGE_BYTES];
+    for _ in 0..64 {
+        b.send(pa, FrameKind::Protocol, big.clone());
+    }
+    eventually("a redial after the write timed out", || {
+        *lock(&accepted) >= 2
+    })
+    .await;
+}
