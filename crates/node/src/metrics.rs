@@ -172,7 +172,16 @@ impl Metrics {
     }
 
     pub fn requests_served(&self) -> u64 {
-        let outcome = "served".to_owned();
+        self.requests_with("served")
+    }
+
+    /// Attempts to lead a request that failed (not counting "no item yet").
+    pub fn requests_failed(&self) -> u64 {
+        self.requests_with("failed")
+    }
+
+    fn requests_with(&self, outcome: &str) -> u64 {
+        let outcome = outcome.to_owned();
         self.requests
             .get_or_create(&OutcomeLabels { outcome })
             .get()

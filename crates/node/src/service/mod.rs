@@ -292,8 +292,12 @@ fn status_of(shared: &Shared) -> Status {
     let network = shared.network();
     let alive = shared.mesh.alive();
     let indexer = shared.indexer.status();
+    let store_error = shared.store.write_failure();
     Status {
-        healthy: indexer.error.is_none() && indexer.lag.is_some_and(|l| l <= HEALTHY_LAG),
+        healthy: indexer.error.is_none()
+            && indexer.lag.is_some_and(|l| l <= HEALTHY_LAG)
+            && store_error.is_none(),
+        store_error,
         account_id: shared.account.clone(),
         participant: network.as_ref().and_then(|n| n.me),
         epoch: network.as_ref().map(|n| n.epoch),
@@ -408,9 +412,12 @@ impl Node {
 /// A snapshot of the node's view.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Status {
-    /// Whether the node follows the chain: its block source answers and it is at most
-    /// [`HEALTHY_LAG`] blocks behind the head.
+    /// Whether the node follows the chain (its block source answers and it is at most
+    /// [`HEALTHY_LAG`] blocks behind the head) and its store writes.
     pub healthy: bool,
+    /// Why the store cannot write, while it cannot: the node then takes no items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_error: Option<String>,
     pub account_id: String,
     pub participant: Option<ParticipantId>,
     pub epoch: Option<u64>,

@@ -38,7 +38,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
     let mut turn = 0usize;
     let mut stop = shared.stop.subscribe();
     loop {
-        if let Some(member) = Member::of(&shared) {
+        // While the store cannot write, nothing is started; a durable probe at each poll
+        // finds out when it can again.
+        let writable = shared.store.write_failure().is_none() || shared.store.probe().is_ok();
+        if let Some(member) = Member::of(&shared).filter(|_| writable) {
             // Passes of one start per domain until a pass starts nothing: a deficit is filled
             // as fast as permits allow, not one item per poll, and domains in deficit share
             // the permits in turn (the first in line rotates).

@@ -62,6 +62,10 @@ fn lead_due(shared: &Arc<Shared>) {
     if !shared.indexer.caught_up(LEAD_SLACK) {
         return;
     }
+    // A store that cannot write cannot take an item durably: the next node in line leads.
+    if shared.store.write_failure().is_some() {
+        return;
+    }
     let alive = shared.mesh.alive();
     let now = Instant::now();
     let mut pending = shared.indexer.pending();

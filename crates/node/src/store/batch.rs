@@ -88,6 +88,10 @@ fn spoils_the_group(e: &StoreError) -> bool {
     matches!(e, StoreError::Db(_))
 }
 
+fn spoils_the_group_answer(a: &Answer) -> bool {
+    a.as_ref().err().is_some_and(spoils_the_group)
+}
+
 impl Store {
     /// Runs `op` in the next group transaction and returns once that committed.
     pub(super) fn batched(&self, op: Op) -> Answer {
@@ -117,6 +121,15 @@ impl Store {
                     answers: Vec::new(),
                 };
                 committing.answers = self.commit_group(group);
+                // A database error fails the whole group; without one, the group committed.
+                match committing
+                    .answers
+                    .iter()
+                    .find(|(_, a)| spoils_the_group_answer(a))
+                {
+                    Some((_, failed)) => self.health.record(failed),
+                    None => self.health.record(&Ok::<(), StoreError>(())),
+                }
                 drop(committing);
                 queue = lock(&self.batch.queue);
             }
@@ -164,7 +177,7 @@ impl Store {
     }
 
     fn begin(&self, durable: bool) -> Result<WriteTransaction, StoreError> {
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.begin_write()?;
         txn.set_durability(if durable {
             Durability::Immediate
         } else {

@@ -40,6 +40,8 @@ const KEY_SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key_shar
 const STOCK: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stock");
 const CONSUMED: TableDefinition<&[u8], u64> = TableDefinition::new("consumed");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The meta entry [`Store::probe`] rewrites.
+const PROBE: &str = "probe";
 
 const NONCE_LEN: usize = 24;
 
@@ -188,6 +190,7 @@ pub struct Store {
     db: Database,
     cipher: XChaCha20Poly1305,
     batch: batch::Batcher,
+    health: health::Health,
 }
 
 fn event_marker(event: &[u8; 32]) -> String {
@@ -231,6 +234,7 @@ impl Store {
             db,
             cipher: XChaCha20Poly1305::new((&key.0).into()),
             batch: batch::Batcher::default(),
+            health: health::Health::default(),
         })
     }
 
@@ -241,12 +245,50 @@ impl Store {
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         blocking(|| {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(durability)?;
-            let out = f(&txn)?;
-            txn.commit()?;
-            Ok(out)
+            let result = (|| {
+                let mut txn = self.begin_write()?;
+                txn.set_durability(durability)?;
+                let out = f(&txn)?;
+                txn.commit()?;
+                Ok(out)
+            })();
+            self.health.record(&result);
+            result
         })
+    }
+
+    /// A write transaction, unless writes are failing on purpose (fault-injection builds).
+    fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+        if let Some(e) = self.health.injected() {
+            return Err(e);
+        }
+        Ok(self.db.begin_write()?)
+    }
+
+    /// The database error of the last write, while writes fail (see [`health`]).
+    pub fn write_failure(&self) -> Option<String> {
+        self.health.failure()
+    }
+
+    /// A small durable write, to learn whether the store writes again.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.write(Durability::Immediate, |txn| {
+            txn.open_table(META)?
+                .insert(PROBE, now.to_be_bytes().as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Makes every write fail as a full disk would, or stops doing so.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_write_failures(&self, on: bool) {
+        self.health
+            .injected
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn seal(&self, table: &str, key: &[u8], tag: &[u8], secret: &[u8]) -> Vec<u8> {
@@ -575,6 +617,7 @@ impl Store {
 }
 
 mod batch;
+mod health;
 mod index;
 pub use index::{IndexState, INDEX_CURSOR};
 
