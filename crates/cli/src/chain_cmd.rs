@@ -21,8 +21,8 @@ pub struct Args {
     /// Where to serve JSON-RPC.
     #[arg(long, default_value = "127.0.0.1:3030")]
     pub listen: SocketAddr,
-    /// Milliseconds between blocks.
-    #[arg(long, default_value_t = 100)]
+    /// Milliseconds between blocks (10 to 60000).
+    #[arg(long, default_value_t = 100, value_parser = crate::block_ms())]
     pub block_ms: u64,
     #[command(flatten)]
     pub lake: LakeArgs,
@@ -118,9 +118,6 @@ fn read_genesis(dir: &Path) -> Result<Genesis, String> {
 
 pub fn run(args: Args) -> Result<(), Failure> {
     crate::init_logging();
-    if args.block_ms == 0 {
-        return Err(Failure::usage("--block-ms must be at least 1"));
-    }
     let interval = Duration::from_millis(args.block_ms);
     let genesis = || read_genesis(&args.dir);
     let (devnet, created) = Devnet::open(&args.dir, genesis, interval).map_err(Failure::failed)?;

@@ -52,8 +52,8 @@ pub struct Args {
     /// Port of the chain's JSON-RPC on 127.0.0.1.
     #[arg(long, default_value_t = 3030)]
     rpc_port: u16,
-    /// Milliseconds between blocks.
-    #[arg(long, default_value_t = 100)]
+    /// Milliseconds between blocks (10 to 60000).
+    #[arg(long, default_value_t = 100, value_parser = crate::block_ms())]
     block_ms: u64,
     /// The signer contract's wasm (built by scripts/build-contract.sh).
     #[arg(long, default_value = "target/signer.wasm")]
@@ -127,9 +127,6 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "--threshold must be between 2 and --nodes ({}), got {}",
             args.nodes, args.threshold
         )));
-    }
-    if args.block_ms == 0 {
-        return Err(Failure::usage("--block-ms must be at least 1"));
     }
     let layout_path = args.dir.join("devnet.json");
     let layout = if layout_path.exists() {

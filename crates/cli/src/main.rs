@@ -117,6 +117,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--block-ms`: 10 ms to 60 s between blocks. Faster blocks than that only burn CPU; slower
+/// ones make every request's 200-block yield outlast any client.
+pub fn block_ms() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(10..=60_000)
+}
+
 /// Logs to stderr, `RUST_LOG` filtering (`info` by default).
 pub fn init_logging() {
     let _ = tracing_subscriber::fmt()

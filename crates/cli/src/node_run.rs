@@ -25,8 +25,8 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
     let config = NodeConfig::load(dir, env).map_err(Failure::failed)?;
     let store_key = config.store_key(dir, env).map_err(Failure::failed)?;
     let paths = IdentityPaths::in_dir(dir);
-    let (tls_key, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
-    let (account_key, _) = NearKey::read(&paths.account_key).map_err(Failure::failed)?;
+    let (tls_key, _) = NearKey::read_private(&paths.tls_key).map_err(Failure::failed)?;
+    let (account_key, _) = NearKey::read_private(&paths.account_key).map_err(Failure::failed)?;
     crate::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -91,6 +91,20 @@ fn run_refuses_a_broken_directory_in_one_line() {
     assert_eq!(code, 1);
     assert!(stderr.contains("store"), "{stderr}");
     std::fs::write(&store_key, key).unwrap();
+    // Key files others may read.
+    #[cfg(unix)]
+    for file in ["store.key", "account_key.json", "tls_key.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = tmp.join(file);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (code, _, stderr) = chainsig(&["node", "run", "--dir", d]);
+        assert_eq!(code, 1, "{file}: {stderr}");
+        assert!(
+            stderr.contains(file) && stderr.contains("chmod 600"),
+            "{stderr}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     // The p2p port taken by someone else.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();
@@ -106,4 +120,21 @@ fn run_refuses_a_broken_directory_in_one_line() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn absurd_block_times_are_refused_as_usage_errors() {
+    for (command, ms) in [
+        ("chain", "0"),
+        ("chain", "100000000"),
+        ("devnet", "5"),
+        ("devnet", "61000"),
+    ] {
+        let (code, _, stderr) = chainsig(&[command, "--block-ms", ms]);
+        assert_eq!(code, 2, "{command} --block-ms {ms}: {stderr}");
+        assert!(
+            stderr.contains("--block-ms") && stderr.contains("10..=60000"),
+            "{stderr}"
+        );
+    }
 }

@@ -264,6 +264,7 @@ impl NodeConfig {
             return StoreKey::from_hex(&v).map_err(|e| ConfigError::Env("CHAINSIG_STORE_KEY", e));
         }
         let path = dir.join(&self.store_key_file);
+        crate::identity::check_private(&path).map_err(|e| ConfigError::StoreKey(e.to_string()))?;
         let text = zeroize::Zeroizing::new(
             std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.clone(), e))?,
         );

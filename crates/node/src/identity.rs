@@ -27,6 +27,29 @@ pub enum IdentityError {
     Read(PathBuf, std::io::Error),
     #[error("{0} is not a valid key file: {1}")]
     Invalid(PathBuf, String),
+    #[error(
+        "{} may be read or changed by other users (mode {:o}); make it private: chmod 600 {}",
+        .0.display(), .1, .0.display()
+    )]
+    Exposed(PathBuf, u32),
+}
+
+/// Refuses a secret file that users other than its owner may read or write (as ssh does
+/// for private keys): a node's keys are created 0600, and a looser mode means someone
+/// copied or edited them carelessly.
+pub fn check_private(path: &Path) -> Result<(), IdentityError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| IdentityError::Read(path.to_owned(), e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(IdentityError::Exposed(path.to_owned(), mode & 0o777));
+        }
+    }
+    Ok(())
 }
 
 /// near-cli's key file.
@@ -74,6 +97,13 @@ impl NearKey {
         };
         let json = Zeroizing::new(serde_json::to_string_pretty(&file).expect("plain data"));
         write_secret(path, json.as_bytes())
+    }
+
+    /// Reads one of a node's own key files, refusing it if others may read it
+    /// ([`check_private`]).
+    pub fn read_private(path: &Path) -> Result<(Self, Option<String>), IdentityError> {
+        check_private(path)?;
+        Self::read(path)
     }
 
     /// Reads a near-cli key file; the public key must match the private one.
@@ -172,6 +202,33 @@ pub fn create(dir: &Path, account_id: &str) -> Result<PublicIdentity, IdentityEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_others_may_read_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        create(tmp.path(), "node0.test").unwrap();
+        let paths = IdentityPaths::in_dir(tmp.path());
+        assert!(NearKey::read_private(&paths.tls_key).is_ok());
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&paths.tls_key, std::fs::Permissions::from_mode(mode))
+                .unwrap();
+            let Err(err) = NearKey::read_private(&paths.tls_key) else {
+                panic!("mode {mode:o} was accepted")
+            };
+            assert!(
+                matches!(err, IdentityError::Exposed(_, m) if m == mode),
+                "{err}"
+            );
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+        }
+        std::fs::set_permissions(&paths.tls_key, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(
+            NearKey::read_private(&paths.tls_key).is_ok(),
+            "read-only for its owner is fine"
+        );
+    }
 
     #[test]
     fn identities_are_created_once_and_read_back() {
