@@ -51,19 +51,8 @@ async fn corrupted_signature_shares_are_reported_and_another_set_answers() {
     c.add_domains(&[SignatureScheme::V2Secp256k1]).await;
     let domain = c.state().domains[0].clone();
 
-    let mut asked = vec![];
-    for i in 0..16u8 {
-        let (who, path) = (format!("user{}.test", i % 4), format!("bad-shares-{i}"));
-        let ticket = c.request(&who, domain.id.0, domain.scheme, &path, i + 1);
-        asked.push((who, path, i + 1, ticket));
-    }
-    let tickets: Vec<_> = asked.iter().map(|a| a.3).collect();
-    let answers = c.answers(&tickets, Duration::from_secs(240)).await;
-    for ((who, path, fill, _), answer) in asked.iter().zip(&answers) {
-        let payload = testkit::payload_bytes(domain.scheme, *fill);
-        testkit::verify_independently(&domain.public_key, who, path, &payload, answer)
-            .unwrap_or_else(|e| panic!("request {path} from {who}: {e}"));
-    }
+    c.sign_and_verify(&domain, ("bad-shares", 16, 4), Duration::from_secs(240))
+        .await;
 
     let invalid: u64 = (0..4)
         .filter(|i| *i != liar)

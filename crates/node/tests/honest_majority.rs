@@ -18,21 +18,8 @@ async fn five_nodes_sign_with_honest_majority_presignatures() {
     let domain = &state.domains[0];
     assert_eq!(domain.scheme, SignatureScheme::V2Secp256k1);
 
-    const REQUESTS: usize = 40;
-    let mut asked = vec![];
-    for i in 0..REQUESTS {
-        let (who, path) = (format!("user{}.test", i % 5), format!("fast-{i}"));
-        let fill = (i + 1) as u8;
-        let ticket = c.request(&who, domain.id.0, domain.scheme, &path, fill);
-        asked.push((who, path, fill, ticket));
-    }
-    let tickets: Vec<_> = asked.iter().map(|a| a.3).collect();
-    let answers = c.answers(&tickets, Duration::from_secs(300)).await;
-    for ((who, path, fill, _), answer) in asked.iter().zip(&answers) {
-        let payload = testkit::payload_bytes(domain.scheme, *fill);
-        testkit::verify_independently(&domain.public_key, who, path, &payload, answer)
-            .unwrap_or_else(|e| panic!("request {path} from {who}: {e}"));
-    }
+    c.sign_and_verify(domain, ("fast", 40, 5), Duration::from_secs(300))
+        .await;
 
     // No node ever made a triple for this domain: its stock is presignatures alone.
     for status in c.statuses() {

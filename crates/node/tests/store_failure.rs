@@ -40,19 +40,8 @@ async fn a_store_that_cannot_write_makes_its_node_unhealthy_and_the_others_answe
         handle.metrics().requests_served() + handle.metrics().requests_failed()
     };
     let before = tries(&c);
-    let mut asked = vec![];
-    for i in 0..12u8 {
-        let (who, path) = (format!("user{}.test", i % 3), format!("full-disk-{i}"));
-        let ticket = c.request(&who, domain.id.0, domain.scheme, &path, i + 1);
-        asked.push((who, path, i + 1, ticket));
-    }
-    let tickets: Vec<_> = asked.iter().map(|a| a.3).collect();
-    let answers = c.answers(&tickets, Duration::from_secs(120)).await;
-    for ((who, path, fill, _), answer) in asked.iter().zip(&answers) {
-        let payload = testkit::payload_bytes(domain.scheme, *fill);
-        testkit::verify_independently(&domain.public_key, who, path, &payload, answer)
-            .unwrap_or_else(|e| panic!("request {path} from {who}: {e}"));
-    }
+    c.sign_and_verify(&domain, ("full-disk", 12, 3), Duration::from_secs(120))
+        .await;
     assert_eq!(tries(&c), before, "a node that cannot write tried to lead");
     assert!(!status(&c).healthy);
 

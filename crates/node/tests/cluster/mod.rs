@@ -7,7 +7,7 @@ use chain::{
     BlockChanges, BlockSource, Call, Heights, LocalChain, LocalClient, SharedChain, SignTicket,
     SourceError,
 };
-use contract::views::StateView;
+use contract::views::{DomainView, StateView};
 use contract::{Config, InitParticipant};
 use node::identity::NearKey;
 use node::mesh::MeshSettings;
@@ -328,6 +328,31 @@ impl Cluster {
         self.call(who, Call::Sign { request })
             .unwrap()
             .expect("sign yields")
+    }
+
+    /// Asks `count` signatures of `domain` (from `user{i % users}.test`, paths `{label}-{i}`)
+    /// and checks every answer with a verifier independent of the nodes' (testkit).
+    pub async fn sign_and_verify(
+        &self,
+        domain: &DomainView,
+        (label, count, users): (&str, usize, usize),
+        limit: Duration,
+    ) {
+        let asked: Vec<_> = (0..count)
+            .map(|i| {
+                let (who, path) = (format!("user{}.test", i % users), format!("{label}-{i}"));
+                let fill = (i + 1) as u8;
+                let ticket = self.request(&who, domain.id.0, domain.scheme, &path, fill);
+                (who, path, fill, ticket)
+            })
+            .collect();
+        let tickets: Vec<_> = asked.iter().map(|a| a.3).collect();
+        let answers = self.answers(&tickets, limit).await;
+        for ((who, path, fill, _), answer) in asked.iter().zip(&answers) {
+            let payload = testkit::payload_bytes(domain.scheme, *fill);
+            testkit::verify_independently(&domain.public_key, who, path, &payload, answer)
+                .unwrap_or_else(|e| panic!("request {path} from {who}: {e}"));
+        }
     }
 
     /// Waits for every ticket's answer.
