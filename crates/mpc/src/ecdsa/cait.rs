@@ -6,6 +6,11 @@
 //! each incoming payload's structure first (header present, exactly one well-formed
 //! MessagePack value) and refuses garbage naming the sender; [`crate::Instance`] bounds the
 //! number of messages per sender.
+//!
+//! Secrets: the shares cait-sith hands back (key shares, triples, presignatures) are copied
+//! into this crate's zeroizing types and zeroized where cait-sith left them. Caveat: copies
+//! inside cait-sith's own protocol state (its generators hold the inputs and intermediate
+//! values) are out of reach without a fork, and are freed without being zeroized.
 
 use cait_sith::protocol::{
     Action as CaitAction, Participant as CaitParticipant, Protocol as CaitProtocol,
@@ -15,6 +20,7 @@ use cait_sith::triples::{TriplePub, TripleShare};
 use cait_sith::{KeygenOutput, PresignArguments};
 use k256::{AffinePoint, Secp256k1};
 use serde::Deserialize;
+use zeroize::Zeroize;
 
 use super::types::{KeyShare, Presignature, Triple, TriplePublic};
 use crate::protocol::{
@@ -135,9 +141,13 @@ pub fn keygen(
         me,
         &sorted,
         proto,
-        |o: KeygenOutput<Secp256k1>| KeyShare {
-            private_share: o.private_share,
-            public_key: o.public_key,
+        |mut o: KeygenOutput<Secp256k1>| {
+            let share = KeyShare {
+                private_share: o.private_share,
+                public_key: o.public_key,
+            };
+            o.private_share.zeroize();
+            share
         },
     ))
 }
@@ -210,21 +220,27 @@ pub fn generate_triple(
         me,
         &sorted,
         proto,
-        |(share, public): (TripleShare<Secp256k1>, TriplePub<Secp256k1>)| Triple {
-            a: share.a,
-            b: share.b,
-            c: share.c,
-            public: TriplePublic {
-                big_a: public.big_a,
-                big_b: public.big_b,
-                big_c: public.big_c,
-                participants: public
-                    .participants
-                    .iter()
-                    .map(|p| Participant((*p).into()))
-                    .collect(),
-                threshold: public.threshold,
-            },
+        |(mut share, public): (TripleShare<Secp256k1>, TriplePub<Secp256k1>)| {
+            let triple = Triple {
+                a: share.a,
+                b: share.b,
+                c: share.c,
+                public: TriplePublic {
+                    big_a: public.big_a,
+                    big_b: public.big_b,
+                    big_c: public.big_c,
+                    participants: public
+                        .participants
+                        .iter()
+                        .map(|p| Participant((*p).into()))
+                        .collect(),
+                    threshold: public.threshold,
+                },
+            };
+            for v in [&mut share.a, &mut share.b, &mut share.c] {
+                v.zeroize();
+            }
+            triple
         },
     ))
 }
@@ -289,11 +305,16 @@ pub fn presign(
         me,
         &sorted,
         proto,
-        move |o: cait_sith::PresignOutput<Secp256k1>| Presignature {
-            big_r: o.big_r,
-            k: o.k,
-            sigma: o.sigma,
-            participants: signers,
+        move |mut o: cait_sith::PresignOutput<Secp256k1>| {
+            let presignature = Presignature {
+                big_r: o.big_r,
+                k: o.k,
+                sigma: o.sigma,
+                participants: signers,
+            };
+            o.k.zeroize();
+            o.sigma.zeroize();
+            presignature
         },
     ))
 }
