@@ -20,6 +20,21 @@ pub enum ReceiptResult {
     Forward(CryptoHash),
 }
 
+impl ReceiptResult {
+    /// The `ActionError` a `Failed` result holds. The ledger wrote it, but it is read back
+    /// from the store, so bytes the ledger did not write (a damaged store) give an error that
+    /// says so instead of a panic.
+    pub fn action_error(json: &str) -> near_primitives::errors::ActionError {
+        use near_primitives::errors::{ActionError, ActionErrorKind, FunctionCallError};
+        serde_json::from_str(json).unwrap_or_else(|e| ActionError {
+            index: None,
+            kind: ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(format!(
+                "the devnet's stored error is unreadable ({e}): {json}"
+            ))),
+        })
+    }
+}
+
 /// What one executed receipt did, for `tx` outcomes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Executed {
@@ -143,5 +158,30 @@ impl History {
             }
         }
         Err(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use near_primitives::errors::{ActionErrorKind, FunctionCallError};
+
+    #[test]
+    fn a_stored_error_reads_back_and_a_damaged_one_says_so() {
+        let error = near_primitives::errors::ActionError {
+            index: Some(0),
+            kind: ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(
+                "Smart contract panicked: no".into(),
+            )),
+        };
+        let json = serde_json::to_string(&error).unwrap();
+        assert_eq!(ReceiptResult::action_error(&json), error);
+        let damaged = ReceiptResult::action_error("{\"index\": 0, \"ki");
+        let ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(why)) =
+            damaged.kind
+        else {
+            panic!("{damaged:?}")
+        };
+        assert!(why.contains("unreadable"), "{why}");
     }
 }

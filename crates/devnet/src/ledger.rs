@@ -291,7 +291,7 @@ impl Ledger {
             None => TxStatus::Pending,
             Some(Ok(v)) => TxStatus::Value(v),
             Some(Err(e)) => TxStatus::Failed(TxExecutionError::ActionError(
-                serde_json::from_str(&e).expect("the ledger wrote this error"),
+                crate::history::ReceiptResult::action_error(&e),
             )),
         })
     }

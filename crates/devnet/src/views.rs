@@ -142,7 +142,7 @@ pub fn receipt_outcome(ledger: &Ledger, e: &Executed) -> ExecutionOutcomeWithIdV
                 ReceiptResult::Forward(id) => ExecutionStatusView::SuccessReceiptId(*id),
                 ReceiptResult::Failed(err) => ExecutionStatusView::Failure(
                     near_primitives::errors::TxExecutionError::ActionError(
-                        serde_json::from_str(err).expect("the ledger wrote this error"),
+                        crate::history::ReceiptResult::action_error(err),
                     ),
                 ),
             },
