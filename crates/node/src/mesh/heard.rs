@@ -9,6 +9,10 @@
 //! the peer's. A peer is alive only while it echoes a token sent within
 //! [`super::MeshSettings::dead_after`]: it cannot guess a random 64-bit token without reading
 //! it, and it reads the frames before a heartbeat in order, since they share one stream.
+//! The echo's window is longer than the read window ([`super::MeshSettings::read_timeout`],
+//! 10 s by default): an echo takes a round trip and a heartbeat period, which a loaded
+//! machine can stretch past 3 s, and a peer that flapped between alive and dead would stall
+//! signing more than a deaf peer noticed after 10 s.
 
 use primitives::ParticipantId;
 use rand_core::{OsRng, RngCore};
@@ -70,12 +74,18 @@ impl Heard {
         }
     }
 
-    /// Whether `p` has been read from, and has echoed one of our tokens sent, within `window`.
-    pub(super) fn is_fresh(&self, p: ParticipantId, now: Instant, window: Duration) -> bool {
-        let recent = |t: Option<Instant>| t.is_some_and(|t| now.duration_since(t) < window);
+    /// Whether `p` has been read from within `read`, and has echoed one of our tokens sent
+    /// within `echo`.
+    pub(super) fn is_fresh(
+        &self,
+        p: ParticipantId,
+        now: Instant,
+        (read, echo): (Duration, Duration),
+    ) -> bool {
+        let within = |t: Option<Instant>, w: Duration| t.is_some_and(|t| now.duration_since(t) < w);
         self.peers
             .get(&p)
-            .is_some_and(|peer| recent(peer.read_at) && recent(peer.echoed_at))
+            .is_some_and(|peer| within(peer.read_at, read) && within(peer.echoed_at, echo))
     }
 }
 
@@ -84,7 +94,7 @@ mod tests {
     use super::*;
 
     const A: ParticipantId = ParticipantId(1);
-    const WINDOW: Duration = Duration::from_secs(3);
+    const WINDOW: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(10));
 
     #[test]
     fn a_peer_that_echoes_our_token_is_fresh() {
@@ -96,10 +106,14 @@ mod tests {
         let theirs = them.heartbeat_to(A, now);
         us.read(A, Some(&theirs), now);
         assert!(us.is_fresh(A, now, WINDOW));
+        assert!(us.is_fresh(A, now + WINDOW.0 / 2, WINDOW));
         assert!(
-            !us.is_fresh(A, now + WINDOW, WINDOW),
-            "stale after the window"
+            !us.is_fresh(A, now + WINDOW.0, WINDOW),
+            "nothing read for too long"
         );
+        // Read from again, but no echo of a token sent in the last 10 s: deaf.
+        us.read(A, None, now + WINDOW.1);
+        assert!(!us.is_fresh(A, now + WINDOW.1, WINDOW), "no recent echo");
         assert!(
             !us.is_fresh(ParticipantId(2), now, WINDOW),
             "never heard of"

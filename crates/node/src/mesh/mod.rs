@@ -13,8 +13,8 @@
 //!
 //! Liveness: dialers send a heartbeat every [`MeshSettings::heartbeat`]; a peer is *alive*
 //! while our connection to it is up, we have read a frame from it within
-//! [`MeshSettings::dead_after`], and it has shown within that time that it reads ours (its
-//! heartbeats echo a random token from one of ours, [`heard`]). A write that does not finish
+//! [`MeshSettings::dead_after`], and it has shown within [`MeshSettings::read_timeout`] that
+//! it reads ours (its heartbeats echo a random token from one of ours, [`heard`]). A write that does not finish
 //! within [`MeshSettings::write_timeout`] drops the connection. The scheduler asks
 //! [`Mesh::alive`] before choosing signers.
 //!
@@ -312,12 +312,12 @@ impl Mesh {
     /// The peers that are up now (this node not included).
     pub fn alive(&self) -> BTreeSet<ParticipantId> {
         let now = Instant::now();
+        let windows = (self.settings.dead_after, self.settings.read_timeout);
         let heard = lock(&self.heard);
         lock(&self.links)
             .iter()
             .filter(|(p, link)| {
-                link.connected.load(Ordering::Relaxed)
-                    && heard.is_fresh(**p, now, self.settings.dead_after)
+                link.connected.load(Ordering::Relaxed) && heard.is_fresh(**p, now, windows)
             })
             .map(|(p, _)| *p)
             .collect()
