@@ -7,7 +7,8 @@
 //!   The digit's entry is picked by a constant-time scan of its whole row (the scalars are
 //!   secret shares and blindings), as k256's own generator table does; `k·G` itself uses that
 //!   table ([`MulByGenerator`]).
-//! - [`pedersen`]: `v·G + r·H` from the two tables.
+//! - [`pedersen`]: `v·G + r·H`, with k256's generator table for `G` and [`mul_h`] for the
+//!   Pedersen generator `H` ([`generator_h`]).
 //! - [`Wide`]: a point on the wire in SEC1's uncompressed form. A compressed point costs its
 //!   receiver a square root to recover `y`; the uncompressed one costs a check of the curve
 //!   equation, which k256 still performs on every point it decodes, so nothing off the curve is
@@ -24,11 +25,14 @@
 
 use k256::elliptic_curve::group::Group;
 use k256::elliptic_curve::ops::MulByGenerator;
+use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::sec1::{EncodedPoint, FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::subtle::{ConditionallySelectable, ConstantTimeEq};
 use k256::elliptic_curve::BatchNormalize;
 use k256::{AffinePoint, ProjectivePoint, Scalar, Secp256k1};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// Digits per window (4 bits) and windows per 256-bit scalar.
 const DIGITS: usize = 16;
@@ -78,9 +82,37 @@ impl FixedBase {
     }
 }
 
+/// Hashed (with a counter) to the x-coordinate of the Pedersen generator `H`.
+const H_LABEL: &[u8] = b"chainsig fast-ecdsa pedersen generator H v1";
+
+/// The second generator of the Pedersen commitments: the first `x = SHA256(label ‖ i)` that
+/// is on the curve, with even `y`. Nobody knows its discrete logarithm to `G`.
+pub(crate) fn generator_h() -> ProjectivePoint {
+    static H: OnceLock<ProjectivePoint> = OnceLock::new();
+    *H.get_or_init(|| {
+        (0u32..)
+            .find_map(|i| {
+                let x = Sha256::new()
+                    .chain_update(H_LABEL)
+                    .chain_update(i.to_be_bytes())
+                    .finalize();
+                Option::<AffinePoint>::from(AffinePoint::decompress(&x, 0u8.into()))
+            })
+            .map(ProjectivePoint::from)
+            .expect("half of all x-coordinates are on the curve")
+    })
+}
+
+/// `r·H` from the fixed-base table of [`generator_h`] (built at first use), in time
+/// independent of `r`.
+pub(crate) fn mul_h(r: &Scalar) -> ProjectivePoint {
+    static TABLE: OnceLock<FixedBase> = OnceLock::new();
+    TABLE.get_or_init(|| FixedBase::new(generator_h())).mul(r)
+}
+
 /// `v·G + r·H`: a Pedersen commitment to `v` with blinding `r`.
-pub(crate) fn pedersen(h: &FixedBase, v: &Scalar, r: &Scalar) -> ProjectivePoint {
-    ProjectivePoint::mul_by_generator(v) + h.mul(r)
+pub(crate) fn pedersen(v: &Scalar, r: &Scalar) -> ProjectivePoint {
+    ProjectivePoint::mul_by_generator(v) + mul_h(r)
 }
 
 /// `p·x` for a small public integer `x` by double-and-add: a few doublings instead of a
@@ -263,16 +295,19 @@ mod tests {
     use proptest::prelude::*;
     use rand_core::OsRng;
 
-    fn table() -> &'static FixedBase {
-        static T: std::sync::OnceLock<FixedBase> = std::sync::OnceLock::new();
-        T.get_or_init(|| FixedBase::new(super::super::fast::generator_h()))
+    #[test]
+    fn the_pedersen_generator_is_fixed_and_independent_of_g() {
+        let h = generator_h();
+        assert_eq!(h, generator_h());
+        assert_ne!(h, ProjectivePoint::GENERATOR);
+        assert_ne!(h, ProjectivePoint::IDENTITY);
     }
 
     #[test]
     fn fixed_base_matches_variable_base_at_the_edges() {
-        let h = super::super::fast::generator_h();
+        let h = generator_h();
         for k in [Scalar::ZERO, Scalar::ONE, -Scalar::ONE, Scalar::from(16u64)] {
-            assert_eq!(table().mul(&k), h * k);
+            assert_eq!(mul_h(&k), h * k);
         }
     }
 
@@ -286,10 +321,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn fixed_base_matches_variable_base(seed in any::<u64>()) {
-            let _ = seed;
-            let k = Scalar::random(&mut OsRng);
-            prop_assert_eq!(table().mul(&k), super::super::fast::generator_h() * k);
+        fn fixed_base_matches_variable_base(bytes in any::<[u8; 32]>()) {
+            use k256::elliptic_curve::ops::Reduce;
+            let k = <Scalar as Reduce<k256::U256>>::reduce_bytes(&bytes.into());
+            prop_assert_eq!(mul_h(&k), generator_h() * k);
         }
 
         #[test]

@@ -27,50 +27,20 @@
 //! implementation of the same paper); the signer count is fixed at `2f + 1` as well.
 
 use k256::elliptic_curve::ops::MulByGenerator;
-use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::Field;
-use k256::{AffinePoint, ProjectivePoint, Scalar};
+use k256::{ProjectivePoint, Scalar};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::curve::{mul_small, pedersen, wide_batch, FixedBase, Wide};
+use super::curve::{mul_small, pedersen, wide_batch, Wide};
 use super::types::{KeyShare, Presignature};
 use super::{lagrange, point};
 use crate::protocol::{check_participants, InitError, Participant, ProtocolError};
 use crate::rounds::{decode, digest_of, encode, Driver, Out, Rounds, Step};
 use crate::wire::{Instance, InstanceId};
 use proof::{Proof, Statement};
-
-/// Hashed (with a counter) to the x-coordinate of the Pedersen generator `H`.
-const H_LABEL: &[u8] = b"chainsig fast-ecdsa pedersen generator H v1";
-
-/// The second generator of the Pedersen commitments: the first `x = SHA256(label ‖ i)` that
-/// is on the curve, with even `y`. Nobody knows its discrete logarithm to `G`.
-pub(crate) fn generator_h() -> ProjectivePoint {
-    static H: OnceLock<ProjectivePoint> = OnceLock::new();
-    *H.get_or_init(|| {
-        (0u32..)
-            .find_map(|i| {
-                let x = Sha256::new()
-                    .chain_update(H_LABEL)
-                    .chain_update(i.to_be_bytes())
-                    .finalize();
-                Option::<AffinePoint>::from(AffinePoint::decompress(&x, 0u8.into()))
-            })
-            .map(ProjectivePoint::from)
-            .expect("half of all x-coordinates are on the curve")
-    })
-}
-
-/// The fixed-base table of [`generator_h`], built at first use.
-fn h_table() -> &'static FixedBase {
-    static TABLE: OnceLock<FixedBase> = OnceLock::new();
-    TABLE.get_or_init(|| FixedBase::new(generator_h()))
-}
 
 /// A random polynomial; coefficient `i` multiplies `X^(i + skip)`, so a zero-constant
 /// polynomial simply has no constant coefficient.
@@ -140,16 +110,15 @@ impl Shares {
 
     /// Which polynomial, if any, these shares at `x` fail to open.
     fn mismatch(&self, c: &Commitments, x: u64) -> Option<&'static str> {
-        let h = h_table();
         [
-            ("k", pedersen(h, &self.k, &self.k_blind), eval(&c.k, x, 0)),
+            ("k", pedersen(&self.k, &self.k_blind), eval(&c.k, x, 0)),
             (
                 "a",
                 ProjectivePoint::mul_by_generator(&self.a),
                 eval(&c.a, x, 0),
             ),
-            ("b", pedersen(h, &self.b, &self.b_blind), eval(&c.b, x, 1)),
-            ("c", pedersen(h, &self.c, &self.c_blind), eval(&c.c, x, 1)),
+            ("b", pedersen(&self.b, &self.b_blind), eval(&c.b, x, 1)),
+            ("c", pedersen(&self.c, &self.c_blind), eval(&c.c, x, 1)),
         ]
         .into_iter()
         .find(|(_, share, committed)| share != committed)
@@ -269,12 +238,11 @@ struct FastPresign {
 /// A dealer's commitments to its polynomials `k, k', a, b, b', c, c'`, normalized in one batch.
 fn commitments_of(polys: &[Poly; 7]) -> Commitments {
     let [k, k_blind, a, b, b_blind, c, c_blind] = polys;
-    let h = h_table();
     let pedersen = |v: &Poly, r: &Poly| -> Vec<ProjectivePoint> {
         v.coefficients
             .iter()
             .zip(&r.coefficients)
-            .map(|(v, r)| pedersen(h, v, r))
+            .map(|(v, r)| pedersen(v, r))
             .collect()
     };
     let a: Vec<ProjectivePoint> = a

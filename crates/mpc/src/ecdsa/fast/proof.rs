@@ -32,8 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::h_table;
-use crate::ecdsa::curve::{msm_vartime, wide_batch, Wide};
+use crate::ecdsa::curve::{msm_vartime, mul_h, wide_batch, Wide};
 use crate::protocol::Participant;
 use crate::wire::InstanceId;
 
@@ -97,7 +96,7 @@ pub(super) fn prove(
     let h_part = Zeroizing::new(*rho_tau - *rho_alpha * k_blind);
     let [t1, t2] = <[Wide; 2]>::try_from(wide_batch(&[
         ProjectivePoint::mul_by_generator(&*rho_alpha),
-        ProjectivePoint::mul_by_generator(&*g_part) + h_table().mul(&h_part),
+        ProjectivePoint::mul_by_generator(&*g_part) + mul_h(&h_part),
     ]))
     .expect("two points in, two out");
     let e = challenge(s, &t1, &t2);
@@ -147,7 +146,7 @@ pub(super) fn verify_all<'a>(proofs: impl IntoIterator<Item = (Statement<'a>, &'
     }
     // Every input is public (the weights are this verifier's, drawn after the proofs
     // arrived), so the sum may take variable time.
-    let sum = msm_vartime(&points) + ProjectivePoint::mul_by_generator(&g) + h_table().mul(&h);
+    let sum = msm_vartime(&points) + ProjectivePoint::mul_by_generator(&g) + mul_h(&h);
     sum == ProjectivePoint::IDENTITY
 }
 
@@ -159,6 +158,7 @@ pub(super) fn verify(statement: Statement<'_>, proof: &Proof) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa::curve::pedersen;
 
     /// A statement with its witnesses, built the way the protocol builds them.
     struct Case {
@@ -178,14 +178,13 @@ mod tests {
         fn new() -> Self {
             let r = || Scalar::random(&mut OsRng);
             let (a, k, k_blind, b, b_blind) = (r(), r(), r(), r(), r());
-            let h = h_table();
             Self {
                 id: InstanceId([7; 32]),
                 echo: [9; 32],
                 big_w: Wide::from(ProjectivePoint::mul_by_generator(&a)),
                 w: a * k + b,
-                big_k: ProjectivePoint::mul_by_generator(&k) + h.mul(&k_blind),
-                big_b: ProjectivePoint::mul_by_generator(&b) + h.mul(&b_blind),
+                big_k: pedersen(&k, &k_blind),
+                big_b: pedersen(&b, &b_blind),
                 alpha: a,
                 tau: a * k_blind + b_blind,
                 k,

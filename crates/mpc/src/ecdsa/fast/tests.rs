@@ -154,6 +154,26 @@ fn presign_outcome(
     run_outcome(insts, &Faults::default(), Some(tamper))
 }
 
+/// Every signer but `culprit` aborted naming `culprit`, for a reason containing `why`, and
+/// holds no presignature.
+fn assert_all_name(
+    outcome: &crate::runner::Outcome<Presignature>,
+    all: &[Participant],
+    culprit: Participant,
+    why: &str,
+) {
+    for p in all.iter().filter(|p| **p != culprit) {
+        match outcome.errors.get(p) {
+            Some(ProtocolError::Misbehaved { culprit: c, reason }) => {
+                assert_eq!(*c, culprit, "{p}");
+                assert!(reason.contains(why), "{p}: {reason}");
+            }
+            e => panic!("{p}: {e:?}"),
+        }
+        assert!(!outcome.outputs.contains_key(p), "{p} made a presignature");
+    }
+}
+
 #[test]
 fn a_wrong_big_w_share_is_named() {
     let all = range(5);
@@ -167,14 +187,7 @@ fn a_wrong_big_w_share_is_named() {
             o.big_w = (ProjectivePoint::from(o.big_w) + ProjectivePoint::GENERATOR).into()
         }),
     );
-    for p in all.iter().filter(|p| **p != culprit) {
-        assert!(
-            matches!(&outcome.errors[p], ProtocolError::Misbehaved { culprit: c, .. } if *c == culprit),
-            "{p}: {:?}",
-            outcome.errors.get(p)
-        );
-        assert!(!outcome.outputs.contains_key(p));
-    }
+    assert_all_name(&outcome, &all, culprit, "W share");
 }
 
 #[test]
@@ -183,16 +196,7 @@ fn a_wrong_w_share_is_named_at_presign() {
     let keys = dkg(&all, 3);
     let culprit = Participant(1);
     let outcome = presign_outcome(&all, 3, &keys, tamper_open(culprit, |o| o.w += Scalar::ONE));
-    for p in all.iter().filter(|p| **p != culprit) {
-        match &outcome.errors[p] {
-            ProtocolError::Misbehaved { culprit: c, reason } => {
-                assert_eq!(*c, culprit, "{p}");
-                assert!(reason.contains("proof"), "{reason}");
-            }
-            e => panic!("{p}: {e}"),
-        }
-        assert!(!outcome.outputs.contains_key(p), "{p} made a presignature");
-    }
+    assert_all_name(&outcome, &all, culprit, "proof");
 }
 
 #[test]
@@ -212,16 +216,10 @@ fn a_tampered_proof_is_named() {
             o.proof = postcard::from_bytes(&bytes).unwrap();
         }),
     );
-    for p in all.iter().filter(|p| **p != culprit) {
-        assert!(
-            matches!(&outcome.errors[p], ProtocolError::Misbehaved { culprit: c, .. } if *c == culprit),
-            "{p}: {:?}",
-            outcome.errors.get(p)
-        );
-    }
+    assert_all_name(&outcome, &all, culprit, "proof");
 }
 
-/// The split-view attack (`../docs/protocols/fast-ecdsa.md`): the `f` corrupt signers wait
+/// The split-view attack (`docs/protocols/fast-ecdsa.md`): the `f` corrupt signers wait
 /// for the honest openings, then show each honest receiver its own `w`, all of them points
 /// of one degree-`2f` polynomial so that no degree check could tell. Without the proof on
 /// `w`, honest signers would hold different `R`, and their signature shares under them
@@ -344,12 +342,4 @@ fn survives_hostile_delivery() {
     let presigs = run_with(insts, &hostile(11), None).unwrap();
     let input = new_input(root, "a.near", "p");
     assert_valid(&sign_all(&all, presigs, input), &input);
-}
-
-#[test]
-fn the_pedersen_generator_is_fixed_and_independent_of_g() {
-    let h = generator_h();
-    assert_eq!(h, generator_h());
-    assert_ne!(h, ProjectivePoint::GENERATOR);
-    assert_ne!(h, ProjectivePoint::IDENTITY);
 }
