@@ -114,7 +114,7 @@ pub async fn drive<T: Send + 'static>(
         let (from, inbound) = loop {
             tokio::select! {
                 m = tokio::time::timeout_at(deadline, registration.rx.recv()) => match m {
-                    Ok(Some(m)) => break m,
+                    Ok(Some(m)) => break m.open(),
                     Ok(None) => return Err(DriveError::Cancelled),
                     Err(_) => return Err(DriveError::Timeout(limit)),
                 },

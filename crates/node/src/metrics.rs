@@ -11,6 +11,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::time::Duration;
 
+use primitives::ParticipantId;
+
+use crate::router::{Place, Standing};
 use crate::store::Kind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -28,6 +31,12 @@ struct StockLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PeerLabels {
     peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerPlaceLabels {
+    peer: String,
+    place: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,6 +67,8 @@ pub struct Metrics {
     indexer_lag: Gauge,
     indexer_errors: Family<KindLabels, Counter>,
     signatures_invalid: Counter,
+    peer_held: Family<PeerPlaceLabels, Gauge>,
+    peer_dropped: Family<PeerPlaceLabels, Counter>,
     /// The stock gauges' values, readable (a gauge family cannot be listed).
     stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, Kind), usize>>,
 }
@@ -134,8 +145,24 @@ impl Default for Metrics {
              (a member sent a wrong share, or an item was wrong); never expected",
             signatures_invalid.clone(),
         );
+        let peer_held = Family::<PeerPlaceLabels, Gauge>::default();
+        let peer_dropped = Family::<PeerPlaceLabels, Counter>::default();
+        registry.register(
+            "peer_held_bytes",
+            "Bytes a peer's messages take here while they wait, by peer and place (early, \
+             live, starts); each is bounded by the peer's budget for that place",
+            peer_held.clone(),
+        );
+        registry.register(
+            "peer_dropped_messages",
+            "Messages from a peer dropped because they would have taken it over its budget, \
+             by peer and place",
+            peer_dropped.clone(),
+        );
         Self {
             registry,
+            peer_held,
+            peer_dropped,
             durations,
             protocols,
             requests,
@@ -233,6 +260,23 @@ impl Metrics {
             self.peer_alive.get_or_create(&labels).set(i64::from(up));
         }
         self.peers_alive.set(alive);
+    }
+
+    /// What each peer has waiting in the router, and what of its was dropped.
+    pub fn set_router(&self, standings: &[(ParticipantId, [Standing; 3])]) {
+        for (peer, places) in standings {
+            for (place, standing) in Place::ALL.iter().zip(places) {
+                let labels = PeerPlaceLabels {
+                    peer: peer.0.to_string(),
+                    place: place.name().to_owned(),
+                };
+                self.peer_held
+                    .get_or_create(&labels)
+                    .set(i64::try_from(standing.held).unwrap_or(i64::MAX));
+                let dropped = self.peer_dropped.get_or_create(&labels);
+                dropped.inc_by(standing.dropped.saturating_sub(dropped.get()));
+            }
+        }
     }
 
     /// Where the indexer is against the chain's head.

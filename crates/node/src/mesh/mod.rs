@@ -19,7 +19,9 @@
 //! [`Mesh::alive`] before choosing signers.
 //!
 //! Every read is bounded in size and time ([`crate::frame`]); a bad frame (oversized, unknown
-//! kind, truncated, silent too long) closes that connection only.
+//! kind, truncated, silent too long) closes that connection only. At most
+//! [`MeshSettings::max_handshakes`] incoming connections may be in their handshake at once,
+//! and a participant has at most one accepted connection: a newer one closes the older.
 
 use primitives::ParticipantId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +44,8 @@ mod heard;
 mod tests;
 
 use heard::Heard;
+
+type ServerStream = tokio_rustls::server::TlsStream<TcpStream>;
 
 /// Where a peer listens and which TLS key it must present, as the contract lists them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +87,10 @@ pub struct MeshSettings {
     /// Frames waiting for one peer beyond this are dropped (the protocols they belong to time
     /// out and are retried).
     pub max_queued: usize,
+    /// Incoming connections still in their TLS handshake at once; more are closed at once
+    /// (honest peers redial with backoff). Bounds what strangers can make this node compute
+    /// and hold before they prove who they are.
+    pub max_handshakes: usize,
 }
 
 impl Default for MeshSettings {
@@ -95,6 +103,7 @@ impl Default for MeshSettings {
             handshake_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(2),
             max_queued: 4096,
+            max_handshakes: 32,
         }
     }
 }
@@ -130,7 +139,35 @@ pub struct Mesh {
     links: Mutex<BTreeMap<ParticipantId, Link>>,
     heard: Arc<Mutex<Heard>>,
     inbox: Arc<dyn Inbox>,
+    /// The connection each participant reads from, newest only.
+    readers: Readers,
     shutdown: watch::Sender<bool>,
+}
+
+/// One accepted connection per participant: a newer one (the peer redialed) closes the
+/// older, so that a participant can hold at most one reader and its frame buffer here.
+#[derive(Default)]
+struct Readers(Mutex<BTreeMap<ParticipantId, (u64, Arc<tokio::sync::Notify>)>>);
+
+impl Readers {
+    /// Makes a new connection `from`'s reader; the previous one is told to close.
+    fn replace(&self, from: ParticipantId) -> (u64, Arc<tokio::sync::Notify>) {
+        let mut readers = lock(&self.0);
+        let generation = readers.get(&from).map_or(0, |(g, _)| g + 1);
+        let closed = Arc::new(tokio::sync::Notify::new());
+        if let Some((_, old)) = readers.insert(from, (generation, closed.clone())) {
+            // `notify_one` keeps a permit, so an older reader not waiting yet still sees it.
+            old.notify_one();
+        }
+        (generation, closed)
+    }
+
+    fn remove(&self, from: ParticipantId, generation: u64) {
+        let mut readers = lock(&self.0);
+        if readers.get(&from).is_some_and(|(g, _)| *g == generation) {
+            readers.remove(&from);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,6 +184,7 @@ impl Mesh {
             links: Mutex::new(BTreeMap::new()),
             heard: Arc::new(Mutex::new(Heard::default())),
             inbox,
+            readers: Readers::default(),
             shutdown: watch::channel(false).0,
         })
     }
@@ -156,6 +194,7 @@ impl Mesh {
         let acceptor = TlsAcceptor::from(tls::server_config(&self.key, self.peer_keys.clone())?);
         let mesh = Arc::clone(self);
         let mut stop = self.shutdown.subscribe();
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(self.settings.max_handshakes));
         Ok(crate::spawn(async move {
             loop {
                 let (tcp, addr) = tokio::select! {
@@ -169,31 +208,43 @@ impl Mesh {
                     },
                     _ = stop.changed() => return,
                 };
+                let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
+                    debug!(%addr, "too many handshakes at once; closing a connection");
+                    continue;
+                };
                 let mesh = Arc::clone(&mesh);
                 let acceptor = acceptor.clone();
                 let stop = mesh.shutdown.subscribe();
-                crate::spawn(async move { mesh.accepted(acceptor, tcp, addr, stop).await });
+                crate::spawn(async move {
+                    let Some((stream, from, key)) = mesh.handshake(acceptor, tcp, addr).await
+                    else {
+                        return;
+                    };
+                    drop(permit);
+                    mesh.read_loop(stream, from, key, stop).await
+                });
             }
         }))
     }
 
-    async fn accepted(
+    /// The TLS handshake and greeting of an incoming connection: the participant it speaks
+    /// for and that participant's key, or `None` (logged) if it is refused.
+    async fn handshake(
         &self,
         acceptor: TlsAcceptor,
         tcp: TcpStream,
         addr: std::net::SocketAddr,
-        mut stop: watch::Receiver<bool>,
-    ) {
+    ) -> Option<(ServerStream, ParticipantId, [u8; 32])> {
         let handshake = tokio::time::timeout(self.settings.handshake_timeout, acceptor.accept(tcp));
         let mut stream = match handshake.await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 warn!(%addr, error = %e, "refused a peer connection");
-                return;
+                return None;
             }
             Err(_) => {
                 warn!(%addr, "refused a peer connection: no TLS handshake in time");
-                return;
+                return None;
             }
         };
         let key = stream
@@ -206,36 +257,61 @@ impl Mesh {
             key.and_then(|k| Some((tls::participant_with_key(&self.peer_keys, k)?, k)))
         else {
             warn!(%addr, "refused a peer connection: its key is no participant's");
-            return;
+            return None;
         };
         // The dialer sends nothing until it reads this: with TLS 1.3 a client learns that its
         // certificate was refused only after its handshake "succeeded", and frames written in
         // between would be lost.
-        if let Err(e) = write_frame(&mut stream, FrameKind::Heartbeat, &[]).await {
-            debug!(%addr, peer = %from, error = %e, "peer left during the greeting");
-            return;
+        let greeting = write_frame(&mut stream, FrameKind::Heartbeat, &[]);
+        match tokio::time::timeout(self.settings.write_timeout, greeting).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                debug!(%addr, peer = %from, error = %e, "peer left during the greeting");
+                return None;
+            }
+            Err(_) => {
+                debug!(%addr, peer = %from, "peer did not take the greeting in time");
+                return None;
+            }
         }
         debug!(%addr, peer = %from, "peer connected");
+        Some((stream, from, key))
+    }
+
+    /// Reads `from`'s frames until the connection fails, a newer connection of the same
+    /// participant replaces it, or the mesh stops.
+    async fn read_loop(
+        &self,
+        mut stream: ServerStream,
+        from: ParticipantId,
+        key: [u8; 32],
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let (generation, superseded) = self.readers.replace(from);
         loop {
             let frame = tokio::select! {
                 f = read_frame(&mut stream, self.settings.read_timeout) => f,
-                _ = stop.changed() => return,
+                _ = superseded.notified() => {
+                    debug!(peer = %from, "the peer connected again; closing its older connection");
+                    return;
+                }
+                _ = stop.changed() => break,
             };
             let (kind, payload) = match frame {
                 Ok(f) => f,
                 Err(FrameError::Closed) => {
                     debug!(peer = %from, "the peer closed its connection");
-                    return;
+                    break;
                 }
                 Err(e) => {
                     warn!(peer = %from, error = %e, "closing the peer's connection");
-                    return;
+                    break;
                 }
             };
             // The participant set may have changed since the handshake.
             if self.registered_key(from) != Some(key) {
                 info!(peer = %from, "closing the connection of a peer no longer registered");
-                return;
+                break;
             }
             let heartbeat = (kind == FrameKind::Heartbeat).then_some(payload.as_slice());
             lock(&self.heard).read(from, heartbeat, Instant::now());
@@ -243,6 +319,7 @@ impl Mesh {
                 self.inbox.deliver(from, kind, payload);
             }
         }
+        self.readers.remove(from, generation);
     }
 
     fn registered_key(&self, p: ParticipantId) -> Option<[u8; 32]> {

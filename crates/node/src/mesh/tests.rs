@@ -288,3 +288,83 @@ async fn a_peer_that_writes_heartbeats_but_never_reads_is_not_alive() {
     })
     .await;
 }
+
+/// Strangers that open connections and never finish a handshake hold at most
+/// `max_handshakes` of them; more are closed at once, and once theirs time out a
+/// participant connects as usual.
+#[tokio::test]
+async fn handshakes_in_progress_are_capped() {
+    let key = NearKey::generate();
+    let settings = MeshSettings {
+        max_handshakes: 2,
+        handshake_timeout: Duration::from_millis(500),
+        ..fast()
+    };
+    let b = Mesh::new(key.clone(), settings, Arc::new(Collect::default()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let info = PeerInfo {
+        addr: listener.local_addr().unwrap().to_string(),
+        tls_key: key_bytes(&key),
+    };
+    b.serve(listener).unwrap();
+    let m = NearKey::generate();
+    b.set_peers(
+        [(
+            ParticipantId(2),
+            PeerInfo {
+                addr: "127.0.0.1:1".into(),
+                tls_key: key_bytes(&m),
+            },
+        )]
+        .into(),
+    );
+    let mut silent = vec![];
+    for _ in 0..2 {
+        silent.push(TcpStream::connect(&info.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut third = TcpStream::connect(&info.addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_millis(300), third.read(&mut byte)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "over the cap: closed at once, got {closed:?}"
+    );
+    assert!(
+        dial(&m, &info).await.is_err(),
+        "no room while the cap is taken"
+    );
+    // The silent ones time out and give their room back.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(dial(&m, &info).await.is_ok());
+}
+
+/// A participant that connects again replaces its older connection: it never holds two
+/// readers here.
+#[tokio::test]
+async fn a_participant_has_one_connection_at_a_time() {
+    let b = peer().await;
+    let m = NearKey::generate();
+    let pm = ParticipantId(2);
+    let m_info = PeerInfo {
+        addr: "127.0.0.1:1".into(),
+        tls_key: key_bytes(&m),
+    };
+    b.mesh.set_peers([(pm, m_info)].into());
+    let mut first = dial(&m, &b.info).await.unwrap();
+    let mut second = dial(&m, &b.info).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(2), first.read(&mut byte)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the older connection is closed, got {closed:?}"
+    );
+    let _ = write_frame(&mut first, FrameKind::Protocol, b"old").await;
+    write_frame(&mut second, FrameKind::Protocol, b"new")
+        .await
+        .unwrap();
+    eventually("the newer connection's frame", || {
+        b.inbox.got() == vec![(pm, FrameKind::Protocol, b"new".to_vec())]
+    })
+    .await;
+}

@@ -44,7 +44,7 @@ use crate::identity::NearKey;
 use crate::indexer::{Indexer, IndexerStatus};
 use crate::mesh::{Mesh, MeshSettings};
 use crate::metrics::Metrics;
-use crate::router::{Router, RouterLimits};
+use crate::router::{Place, Router, RouterLimits, Standing};
 use crate::store::Store;
 use network::Network;
 use stockpile::Stockpile;
@@ -215,7 +215,7 @@ impl Shared {
         }
     }
 
-    /// Updates the per-peer liveness metrics from the mesh.
+    /// Updates the per-peer metrics: liveness from the mesh, held bytes from the router.
     pub fn report_peers(&self) {
         let alive = self.mesh.alive();
         self.metrics.set_peers(
@@ -224,6 +224,7 @@ impl Shared {
                 .into_iter()
                 .map(|p| (p.0, alive.contains(&p))),
         );
+        self.metrics.set_router(&self.router.standings());
     }
 
     /// Tells the starter of `task` that this node will not take part, so that it gives up
@@ -374,6 +375,11 @@ impl Node {
         NodeHandle(self.shared.clone())
     }
 
+    /// What `peer` has waiting in this node's router, in `place`.
+    pub fn router_standing(&self, peer: ParticipantId, place: Place) -> Standing {
+        self.shared.router.standing(peer, place)
+    }
+
     /// The node's store (read-only uses: tests, `/metrics`).
     pub fn store(&self) -> &Store {
         &self.shared.store
@@ -453,9 +459,10 @@ impl Member {
 
 async fn dispatch_starts(
     shared: Arc<Shared>,
-    mut starts: tokio::sync::mpsc::Receiver<crate::router::Message>,
+    mut starts: tokio::sync::mpsc::UnboundedReceiver<crate::router::Start>,
 ) {
-    while let Some((from, bytes)) = starts.recv().await {
+    while let Some(start) = starts.recv().await {
+        let (from, bytes) = start.open();
         let task = match task::Task::decode(&bytes) {
             Ok(t) => t,
             Err(e) => {

@@ -1,0 +1,278 @@
+//! Routes what peers send to the protocol instances running here, by instance id.
+//!
+//! A peer may start sending for an instance before this node has started it (it saw the
+//! contract's state change first, or its task start arrived after its first message): such
+//! messages wait, bounded in age, and are handed over when the instance registers. Messages
+//! for instances that never start here expire. Task starts (`FrameKind::Start`) go to one
+//! queue the node's scheduler reads.
+//!
+//! Everything kept here is charged to the peer that sent it, in bytes, against that peer's
+//! budget for the place it waits ([`budget`]): a peer that floods loses its own messages,
+//! never another's.
+
+use mpc::{instance_id_of, InstanceId};
+use primitives::ParticipantId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::frame::FrameKind;
+use crate::mesh::Inbox;
+
+pub mod budget;
+
+pub use budget::{Budgets, Place, Standing};
+use budget::{Charge, Ledger};
+
+/// What reaches a running instance from one peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A protocol message, enveloped.
+    Protocol(Vec<u8>),
+    /// The peer will not take part, and why.
+    Refused(String),
+}
+
+/// Something a peer sent, waiting in a queue; its bytes stay charged to the peer until it is
+/// taken apart.
+#[derive(Debug)]
+pub struct Delivery<T> {
+    pub from: ParticipantId,
+    pub body: T,
+    charge: Charge,
+}
+
+impl<T> Delivery<T> {
+    /// Who sent it and what, its charge given back.
+    pub fn open(self) -> (ParticipantId, T) {
+        drop(self.charge);
+        (self.from, self.body)
+    }
+}
+
+/// A task start from a peer.
+pub type Start = Delivery<Vec<u8>>;
+
+/// The longest refusal reason kept.
+const MAX_REASON: usize = 256;
+
+/// Bounds on what the router holds.
+#[derive(Clone, Debug)]
+pub struct RouterLimits {
+    /// How long a message for an instance not started here is kept.
+    pub early_ttl: Duration,
+    /// Bytes each peer may have waiting here, per place.
+    pub budgets: Budgets,
+}
+
+impl Default for RouterLimits {
+    fn default() -> Self {
+        Self {
+            early_ttl: Duration::from_secs(15),
+            budgets: Budgets::default(),
+        }
+    }
+}
+
+struct Early {
+    since: Instant,
+    messages: Vec<Delivery<Vec<u8>>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    live: HashMap<InstanceId, mpsc::UnboundedSender<Delivery<Inbound>>>,
+    early: HashMap<InstanceId, Early>,
+    early_count: usize,
+}
+
+pub struct Router {
+    inner: Mutex<Inner>,
+    early_ttl: Duration,
+    ledger: Ledger,
+    // Unbounded: what waits in it is bounded by each peer's `starts` budget instead, so that
+    // one peer's flood cannot fill a shared queue.
+    starts: mpsc::UnboundedSender<Start>,
+}
+
+/// A running instance's inbox; dropping it unregisters the instance.
+pub struct Registration {
+    pub id: InstanceId,
+    pub rx: mpsc::UnboundedReceiver<Delivery<Inbound>>,
+    router: Arc<Router>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.router.lock().live.remove(&self.id);
+    }
+}
+
+impl Router {
+    /// The router and the queue of task starts it fills.
+    pub fn new(limits: RouterLimits) -> (Arc<Self>, mpsc::UnboundedReceiver<Start>) {
+        let (starts, rx) = mpsc::unbounded_channel();
+        let router = Arc::new(Self {
+            inner: Mutex::default(),
+            early_ttl: limits.early_ttl,
+            ledger: Ledger::new(limits.budgets),
+            starts,
+        });
+        (router, rx)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts routing `id`'s messages to the returned inbox, beginning with any that arrived
+    /// early. `None` if `id` is already registered (an instance id is used once).
+    pub fn register(self: &Arc<Self>, id: InstanceId) -> Option<Registration> {
+        let mut inner = self.lock();
+        if inner.live.contains_key(&id) {
+            return None;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(early) = inner.early.remove(&id) {
+            inner.early_count -= early.messages.len();
+            for message in early.messages {
+                let (from, bytes) = message.open();
+                self.forward(&tx, from, Inbound::Protocol(bytes));
+            }
+        }
+        inner.live.insert(id, tx);
+        Some(Registration {
+            id,
+            rx,
+            router: Arc::clone(self),
+        })
+    }
+
+    /// Charges `from` for `inbound` in a running instance's queue and queues it there.
+    fn forward(
+        &self,
+        tx: &mpsc::UnboundedSender<Delivery<Inbound>>,
+        from: ParticipantId,
+        body: Inbound,
+    ) {
+        let size = match &body {
+            Inbound::Protocol(b) => b.len(),
+            Inbound::Refused(r) => r.len(),
+        };
+        let Some(charge) = self.ledger.charge(from, Place::Live, size) else {
+            warn!(peer = %from, "the peer's messages for running instances are over budget; dropping one");
+            return;
+        };
+        let _ = tx.send(Delivery { from, body, charge });
+    }
+
+    /// How many messages wait for instances not started here.
+    pub fn early_count(&self) -> usize {
+        self.lock().early_count
+    }
+
+    /// What `peer` has waiting here in `place`, and how much of it was dropped.
+    pub fn standing(&self, peer: ParticipantId, place: Place) -> Standing {
+        self.ledger.standing(peer, place)
+    }
+
+    /// Every peer's standing, per place ([`Place::ALL`] order).
+    pub fn standings(&self) -> Vec<(ParticipantId, [Standing; 3])> {
+        self.ledger.all()
+    }
+
+    fn route(&self, from: ParticipantId, bytes: Vec<u8>) {
+        let id = match instance_id_of(&bytes) {
+            Ok(id) => id,
+            Err(e) => {
+                warn!(peer = %from, error = %e, "dropping an unroutable protocol message");
+                return;
+            }
+        };
+        let mut inner = self.lock();
+        if let Some(tx) = inner.live.get(&id) {
+            self.forward(tx, from, Inbound::Protocol(bytes));
+            return;
+        }
+        self.expire(&mut inner);
+        let Some(charge) = self.ledger.charge(from, Place::Early, bytes.len()) else {
+            warn!(peer = %from, instance = %id, "the peer's messages for unknown instances are over budget; dropping one");
+            return;
+        };
+        inner.early_count += 1;
+        inner
+            .early
+            .entry(id)
+            .or_insert_with(|| Early {
+                since: Instant::now(),
+                messages: vec![],
+            })
+            .messages
+            .push(Delivery {
+                from,
+                body: bytes,
+                charge,
+            });
+    }
+
+    /// Drops what waited longer than the TTL for an instance that never started here.
+    fn expire(&self, inner: &mut Inner) {
+        let now = Instant::now();
+        let before = inner.early.len();
+        let mut expired = 0;
+        inner.early.retain(|_, e| {
+            let keep = now.duration_since(e.since) < self.early_ttl;
+            if !keep {
+                expired += e.messages.len();
+            }
+            keep
+        });
+        inner.early_count -= expired;
+        if inner.early.len() < before {
+            debug!(
+                expired,
+                "dropped messages for instances that never started here"
+            );
+        }
+    }
+
+    /// A peer's refusal reaches the instance it names, if it runs here; otherwise it is moot.
+    fn refused(&self, from: ParticipantId, payload: &[u8]) {
+        let Some((id, reason)) = payload.split_first_chunk::<32>() else {
+            warn!(peer = %from, "dropping a malformed refusal");
+            return;
+        };
+        let reason = String::from_utf8_lossy(&reason[..reason.len().min(MAX_REASON)]).into_owned();
+        if let Some(tx) = self.lock().live.get(&InstanceId(*id)) {
+            self.forward(tx, from, Inbound::Refused(reason));
+        }
+    }
+
+    fn start(&self, from: ParticipantId, payload: Vec<u8>) {
+        let Some(charge) = self.ledger.charge(from, Place::Starts, payload.len()) else {
+            warn!(peer = %from, "the peer's task starts are over budget; dropping one");
+            return;
+        };
+        let _ = self.starts.send(Delivery {
+            from,
+            body: payload,
+            charge,
+        });
+    }
+}
+
+impl Inbox for Router {
+    fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>) {
+        match kind {
+            FrameKind::Protocol => self.route(from, payload),
+            FrameKind::Start => self.start(from, payload),
+            FrameKind::Refusal => self.refused(from, &payload),
+            FrameKind::Heartbeat => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
