@@ -138,11 +138,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "chain running"
         );
         let app = devnet.router();
-        // Small answers leave at once rather than waiting on the caller's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let limits = httpd::Limits::default();
+        let server = tokio::spawn(httpd::serve(listener, app, limits, std::future::pending()));
         let blocks = tokio::spawn(devnet.clone().produce_blocks());
         let lake = match args.lake.config() {
             Some(config) => {

@@ -25,19 +25,14 @@ pub fn router(node: NodeHandle) -> Router {
         .with_state(node)
 }
 
-/// Serves the endpoints on `listener` until `shutdown` resolves.
+/// Serves the endpoints on `listener` until `shutdown` resolves, within [`httpd`]'s bounds on
+/// connections and header and body time.
 pub async fn serve(
     listener: TcpListener,
     node: NodeHandle,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Small answers leave at once rather than waiting on the caller's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(node))
-        .with_graceful_shutdown(shutdown)
-        .await
+    httpd::serve(listener, router(node), httpd::Limits::default(), shutdown).await
 }
 
 async fn health(State(node): State<NodeHandle>) -> impl IntoResponse {
