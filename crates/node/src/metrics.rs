@@ -40,6 +40,11 @@ struct PeerPlaceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WhyLabels {
+    why: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
 }
@@ -68,6 +73,7 @@ pub struct Metrics {
     indexer_errors: Family<KindLabels, Counter>,
     signatures_invalid: Counter,
     peer_held: Family<PeerPlaceLabels, Gauge>,
+    claims_refused: Family<WhyLabels, Counter>,
     peer_dropped: Family<PeerPlaceLabels, Counter>,
     /// The stock gauges' values, readable (a gauge family cannot be listed).
     stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, Kind), usize>>,
@@ -159,8 +165,16 @@ impl Default for Metrics {
              by peer and place",
             peer_dropped.clone(),
         );
+        let claims_refused = Family::<WhyLabels, Counter>::default();
+        registry.register(
+            "claims_refused",
+            "Items peers asked this node to spend that it refused, by why (not_in_stock, spent: \
+             already spent here, so the claimant's store may be an old copy; not_owners)",
+            claims_refused.clone(),
+        );
         Self {
             registry,
+            claims_refused,
             peer_held,
             peer_dropped,
             durations,
@@ -260,6 +274,18 @@ impl Metrics {
             self.peer_alive.get_or_create(&labels).set(i64::from(up));
         }
         self.peers_alive.set(alive);
+    }
+
+    /// A peer's claim on an item was refused, for `why`.
+    pub fn claim_refused(&self, why: &str) {
+        let why = why.to_owned();
+        self.claims_refused.get_or_create(&WhyLabels { why }).inc();
+    }
+
+    /// Claims refused so far for `why`.
+    pub fn claims_refused(&self, why: &str) -> u64 {
+        let why = why.to_owned();
+        self.claims_refused.get_or_create(&WhyLabels { why }).get()
     }
 
     /// What each peer has waiting in the router, and what of its was dropped.

@@ -79,8 +79,23 @@ fn culprit_text(culprit: Option<ParticipantId>) -> String {
 pub(crate) enum ClaimError {
     #[error("not in this node's stock")]
     NotInStock,
+    /// Spent here already: the claimant runs on an older copy of its store (a restored
+    /// backup), or misbehaves. Never spent twice (docs/design.md §7.4).
+    #[error("already spent here (is the claimant's store an old copy?)")]
+    Spent,
     #[error("this node's copy is not the claimed owner's, for this set and epoch")]
     NotOwners,
+}
+
+impl ClaimError {
+    /// The metric label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NotInStock => "not_in_stock",
+            Self::Spent => "spent",
+            Self::NotOwners => "not_owners",
+        }
+    }
 }
 
 impl JobError {

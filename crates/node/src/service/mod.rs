@@ -486,6 +486,9 @@ async fn dispatch_starts(
             };
             let Err(e) = result else { return };
             let shared = &member.shared;
+            if let JobError::Claim { why, .. } = &e {
+                shared.metrics.claim_refused(why.name());
+            }
             shared.refuse(from, &refusal, &e.to_string());
             if shared.stopping() || e.outlived_epoch() {
                 tracing::debug!(peer = %from, task = kind, error = %e, "task ended")

@@ -341,7 +341,7 @@ impl Stockpile {
                 break tag;
             }
             if self.store.is_consumed(id)? {
-                return Err(claim(ClaimError::NotInStock));
+                return Err(claim(ClaimError::Spent));
             }
             match tokio::time::timeout_at(until, stocked.changed()).await {
                 Ok(Ok(())) => {}

@@ -224,7 +224,7 @@ async fn a_follower_waits_for_its_copy_and_checks_the_owners_claim() {
     refused(
         s.check_claim(Kind::Nonces, D, &[5; 32], p(0), &set, 1)
             .await,
-        ClaimError::NotInStock,
+        ClaimError::Spent,
     );
     assert!(s.take_claimed(Kind::Nonces, D, &[5; 32]).is_err());
 }
