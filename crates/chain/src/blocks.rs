@@ -73,6 +73,9 @@ pub enum SourceError {
     /// The source answered something that does not parse as what was asked for.
     #[error("the block source answered something malformed: {0}")]
     Malformed(String),
+    /// Sources that must agree do not ([`crate::agree`]): nothing is acted on until they do.
+    #[error("the block sources disagree: {0}")]
+    Disagree(String),
 }
 
 impl SourceError {
@@ -81,6 +84,7 @@ impl SourceError {
         match self {
             Self::Unreachable(_) => "unreachable",
             Self::Malformed(_) => "malformed",
+            Self::Disagree(_) => "disagree",
         }
     }
 }

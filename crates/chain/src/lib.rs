@@ -13,9 +13,12 @@
 //! - [`BlockSource`]: the chain followed block by block — the contract's storage changes in
 //!   each final block — over NEAR RPC ([`RpcBlocks`]), NEAR Lake ([`lake::LakeBlocks`]) or
 //!   the in-process chain.
+//! - [`agree`]: several independent sources as one, acted on only where they all agree, so
+//!   that no single RPC endpoint can make a node sign what the chain never asked.
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
 //!   hosts.
 
+pub mod agree;
 pub mod blocks;
 mod call;
 mod client;

@@ -2,13 +2,15 @@
 //!
 //! Reads `D/config.toml` (with `CHAINSIG_…` overrides), the identity files and the store key,
 //! opens the encrypted store, connects to the chain over NEAR JSON-RPC, follows its blocks
-//! through the configured source (NEAR RPC or NEAR Lake), and runs the node with
+//! through the configured source (NEAR RPC or NEAR Lake) — both checked against every
+//! `chain.cross_check_rpc_urls` endpoint when there are any — and runs the node with
 //! its HTTP endpoints until SIGTERM or Ctrl-C; then it stops every protocol, closes its
 //! connections and releases the store before exiting 0. Logs go to stderr (`RUST_LOG` filters,
 //! `info` by default) and never contain secrets.
 
+use chain::agree::{AgreeingBlocks, AgreeingChain};
 use chain::lake::{self, LakeBlocks, LakeClient, LakeConfig};
-use chain::{BlockSource, NearRpc, RpcBlocks};
+use chain::{BlockSource, Chain, ChainError, NearRpc, RpcBlocks};
 use node::config::NodeConfig;
 use node::identity::{IdentityPaths, NearKey};
 use node::service::{Node, NodeParts, Settings};
@@ -39,8 +41,22 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
 /// about every second; the devnet answers a request for the next block when it exists).
 const SOURCE_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// The block source the config names.
+/// The block source the config names, checked against every cross-check endpoint.
 fn block_source(config: &NodeConfig) -> Result<Arc<dyn BlockSource>, chain::SourceError> {
+    let contract = &config.chain.contract_id;
+    let first = primary_blocks(config)?;
+    if config.chain.cross_check_rpc_urls.is_empty() {
+        return Ok(first);
+    }
+    let mut others: Vec<Arc<dyn BlockSource>> = vec![];
+    for url in &config.chain.cross_check_rpc_urls {
+        others.push(Arc::new(RpcBlocks::new(url, contract, SOURCE_IDLE)?));
+    }
+    Ok(Arc::new(AgreeingBlocks::new(first, others)))
+}
+
+/// The source the indexer section names.
+fn primary_blocks(config: &NodeConfig) -> Result<Arc<dyn BlockSource>, chain::SourceError> {
     let contract = &config.chain.contract_id;
     Ok(
         match config
@@ -67,6 +83,24 @@ fn block_source(config: &NodeConfig) -> Result<Arc<dyn BlockSource>, chain::Sour
     )
 }
 
+/// The chain at `chain.rpc_url`, its views checked against every cross-check endpoint.
+fn chain_of(config: &NodeConfig, account_key: &NearKey) -> Result<Arc<dyn Chain>, ChainError> {
+    let rpc = |url: &str| -> Result<Arc<dyn Chain>, ChainError> {
+        let key = account_key.signing_key().clone();
+        let near = NearRpc::new(url, &config.chain.contract_id, &config.account_id, key)?;
+        Ok(Arc::new(near))
+    };
+    let first = rpc(&config.chain.rpc_url)?;
+    if config.chain.cross_check_rpc_urls.is_empty() {
+        return Ok(first);
+    }
+    let others = config.chain.cross_check_rpc_urls.iter().map(|u| rpc(u));
+    Ok(Arc::new(AgreeingChain::new(
+        first,
+        others.collect::<Result<_, _>>()?,
+    )))
+}
+
 async fn serve(
     dir: &Path,
     config: NodeConfig,
@@ -74,13 +108,8 @@ async fn serve(
     tls_key: NearKey,
     account_key: NearKey,
 ) -> Result<(), Failure> {
-    let chain = NearRpc::new(
-        &config.chain.rpc_url,
-        &config.chain.contract_id,
-        &config.account_id,
-        account_key.signing_key().clone(),
-    )
-    .map_err(|e| Failure::failed(format!("chain: {e}")))?;
+    let chain =
+        chain_of(&config, &account_key).map_err(|e| Failure::failed(format!("chain: {e}")))?;
     let blocks = block_source(&config).map_err(|e| Failure::failed(format!("indexer: {e}")))?;
     let store_path = dir.join("store.redb");
     let store = Store::open(&store_path, &store_key)
@@ -106,7 +135,7 @@ async fn serve(
         tls_key,
         p2p_listener: p2p,
         store,
-        chain: Arc::new(chain),
+        chain,
         blocks,
         settings,
     })

@@ -55,6 +55,10 @@ pub struct HttpConfig {
 pub struct ChainConfig {
     pub rpc_url: String,
     pub contract_id: String,
+    /// Further NEAR RPC endpoints, run by others than `rpc_url`'s operator: blocks and the
+    /// contract's views are acted on only when all of them agree (chain::agree).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cross_check_rpc_urls: Vec<String>,
 }
 
 /// Where the node follows the chain's blocks.
@@ -167,6 +171,11 @@ listen = "{http}"
 # (CHAINSIG_CONTRACT_ID).
 rpc_url = "{rpc}"
 contract_id = "{contract}"
+# Independent NEAR RPC endpoints that must agree with the above on every block this node reads
+# and on the contract's state, or it acts on nothing (CHAINSIG_CROSS_CHECK_RPC_URLS, comma-
+# separated). One endpoint alone can invent a request and collect the signature; use ones run
+# by different operators (docs/testnet.md).
+# cross_check_rpc_urls = ["https://rpc.testnet.fastnear.com"]
 
 [indexer]
 # Where the node follows the chain block by block (CHAINSIG_INDEXER_SOURCE): "rpc" reads
@@ -210,6 +219,14 @@ impl NodeConfig {
             .indexer
             .lake()
             .map_err(|e| ConfigError::Invalid(path.clone(), e))?;
+        if let Some(u) = config.chain.cross_check_rpc_urls.iter().find(|u| {
+            **u == config.chain.rpc_url || !(u.starts_with("http://") || u.starts_with("https://"))
+        }) {
+            let why = format!(
+                "chain.cross_check_rpc_urls: {u:?} is not an http(s) URL other than chain.rpc_url"
+            );
+            return Err(ConfigError::Invalid(path, why));
+        }
         Ok(config)
     }
 
@@ -235,6 +252,14 @@ impl NodeConfig {
         }
         if let Some(v) = env("CHAINSIG_CONTRACT_ID") {
             self.chain.contract_id = v;
+        }
+        if let Some(v) = env("CHAINSIG_CROSS_CHECK_RPC_URLS") {
+            self.chain.cross_check_rpc_urls = v
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         if let Some(v) = env("CHAINSIG_INDEXER_SOURCE") {
             self.indexer.source = v
@@ -346,9 +371,16 @@ mod tests {
             "CHAINSIG_P2P_LISTEN" => Some("0.0.0.0:5000".to_owned()),
             "CHAINSIG_CONTRACT_ID" => Some("v2.signer.test".to_owned()),
             "CHAINSIG_STORE_KEY" => Some("11".repeat(32)),
+            "CHAINSIG_CROSS_CHECK_RPC_URLS" => {
+                Some("https://a.example, http://b.example:3030,".into())
+            }
             _ => None,
         };
         let c = NodeConfig::load(&dir, env).unwrap();
+        assert_eq!(
+            c.chain.cross_check_rpc_urls,
+            ["https://a.example", "http://b.example:3030"]
+        );
         assert_eq!(c.p2p.listen.to_string(), "0.0.0.0:5000");
         assert_eq!(c.chain.contract_id, "v2.signer.test");
         assert_eq!(c.store_key(&dir, env).unwrap().to_hex(), "11".repeat(32));
@@ -375,6 +407,20 @@ mod tests {
                 "account_id",
             ),
             ("this is not toml".to_owned(), "config.toml"),
+            (
+                good.replace(
+                    "# cross_check_rpc_urls = [\"https://rpc.testnet.fastnear.com\"]",
+                    "cross_check_rpc_urls = [\"http://127.0.0.1:3030\"]",
+                ),
+                "other than chain.rpc_url",
+            ),
+            (
+                good.replace(
+                    "# cross_check_rpc_urls = [\"https://rpc.testnet.fastnear.com\"]",
+                    "cross_check_rpc_urls = [\"rpc.example\"]",
+                ),
+                "cross_check_rpc_urls",
+            ),
         ];
         for (text, needle) in cases {
             let (dir, _c) = dir_with(&text);

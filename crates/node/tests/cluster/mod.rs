@@ -53,6 +53,8 @@ pub struct Member {
     pub dir: TempDir,
     pub addr: SocketAddr,
     pub store_key: StoreKey,
+    /// This node's block source instead of the cluster's (for the next start).
+    pub blocks: Option<Arc<dyn BlockSource>>,
     pub node: Option<Node>,
 }
 
@@ -71,6 +73,7 @@ impl Member {
             dir,
             addr,
             store_key: StoreKey::generate(),
+            blocks: None,
             node: None,
         }
     }
@@ -229,9 +232,11 @@ impl Cluster {
             p2p_listener: listener,
             store,
             chain: Arc::new(LocalClient::new(self.chain.clone(), m.account.clone())),
-            blocks: Arc::new(Flaky {
-                inner: LocalClient::new(self.chain.clone(), m.account.clone()),
-                fault: self.fault.clone(),
+            blocks: m.blocks.clone().unwrap_or_else(|| {
+                Arc::new(Flaky {
+                    inner: LocalClient::new(self.chain.clone(), m.account.clone()),
+                    fault: self.fault.clone(),
+                })
             }),
             settings: m.settings.clone().unwrap_or_else(|| self.settings.clone()),
         };
