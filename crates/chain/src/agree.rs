@@ -61,20 +61,27 @@ fn difference(a: &BlockChanges, b: &BlockChanges) -> Option<String> {
     ))
 }
 
-/// Block sources that must all report the same changes; the first lists the heights.
-pub struct AgreeingBlocks {
-    first: Arc<dyn BlockSource>,
-    others: Vec<Arc<dyn BlockSource>>,
+/// Views of the chain that must agree: the first leads (it lists heights, it takes calls),
+/// the others check.
+pub struct Agreeing<S: ?Sized> {
+    first: Arc<S>,
+    others: Vec<Arc<S>>,
 }
 
-impl AgreeingBlocks {
-    pub fn new(first: Arc<dyn BlockSource>, others: Vec<Arc<dyn BlockSource>>) -> Self {
+impl<S: ?Sized> Agreeing<S> {
+    pub fn new(first: Arc<S>, others: Vec<Arc<S>>) -> Self {
         Self { first, others }
     }
 }
 
+/// Block sources that must all report the same changes; the first lists the heights.
+pub type AgreeingBlocks = Agreeing<dyn BlockSource>;
+
+/// Chains whose `state()` and `config()` must agree; calls go through the first.
+pub type AgreeingChain = Agreeing<dyn Chain>;
+
 #[async_trait]
-impl BlockSource for AgreeingBlocks {
+impl BlockSource for Agreeing<dyn BlockSource> {
     fn describe(&self) -> String {
         let others: Vec<_> = self.others.iter().map(|s| s.describe()).collect();
         if others.is_empty() {
@@ -99,7 +106,13 @@ impl BlockSource for AgreeingBlocks {
     async fn next_heights(&self, after: u64, limit: usize) -> Result<Heights, SourceError> {
         let mut listed = self.first.next_heights(after, limit).await?;
         for s in &self.others {
-            listed.head = listed.head.min(s.head().await?);
+            // A source with nothing past `after` yet is waited for as the first was (about a
+            // block), not polled in a loop.
+            let head = match s.head().await? {
+                h if h > after => h,
+                _ => s.next_heights(after, limit).await?.head,
+            };
+            listed.head = listed.head.min(head);
         }
         let head = listed.head;
         listed.heights.retain(|h| *h <= head);
@@ -122,17 +135,7 @@ impl BlockSource for AgreeingBlocks {
     }
 }
 
-/// Chains whose `state()` and `config()` must agree; calls go through the first.
-pub struct AgreeingChain {
-    first: Arc<dyn Chain>,
-    others: Vec<Arc<dyn Chain>>,
-}
-
-impl AgreeingChain {
-    pub fn new(first: Arc<dyn Chain>, others: Vec<Arc<dyn Chain>>) -> Self {
-        Self { first, others }
-    }
-
+impl Agreeing<dyn Chain> {
     async fn agreed<T: PartialEq>(
         &self,
         what: &str,
@@ -141,8 +144,8 @@ impl AgreeingChain {
         let agreed = read(self.first.as_ref()).await?;
         for (i, c) in self.others.iter().enumerate() {
             if read(c.as_ref()).await? != agreed {
-                return Err(ChainError::Unavailable(format!(
-                    "the chain sources disagree on {what} (the first and source {})",
+                return Err(ChainError::Disagree(format!(
+                    "{what}: the first source and source {}",
                     i + 2
                 )));
             }
@@ -152,7 +155,7 @@ impl AgreeingChain {
 }
 
 #[async_trait]
-impl Chain for AgreeingChain {
+impl Chain for Agreeing<dyn Chain> {
     fn account_id(&self) -> &str {
         self.first.account_id()
     }

@@ -24,6 +24,10 @@ pub enum ChainError {
     /// The chain could not be reached or answered nonsense; the call may be retried.
     #[error("chain unavailable: {0}")]
     Unavailable(String),
+    /// Sources that must agree ([`crate::agree`]) do not: nothing is acted on until they do,
+    /// and an operator should find out which one is wrong.
+    #[error("the chain sources disagree on {0}")]
+    Disagree(String),
 }
 
 impl From<TxError> for ChainError {

@@ -52,7 +52,8 @@ async fn views_are_answered_only_when_every_source_agrees() {
     let liar = chain("https://evil.example");
     let checked = AgreeingChain::new(client(&honest), vec![client(&twin), client(&liar)]);
     match checked.state().await {
-        Err(ChainError::Unavailable(why)) => {
+        Err(e @ ChainError::Disagree(_)) => {
+            let why = e.to_string();
             assert!(
                 why.contains("disagree on state()") && why.contains("source 3"),
                 "{why}"

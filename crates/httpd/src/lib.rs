@@ -47,8 +47,8 @@ impl Default for Limits {
 /// How long open connections get to finish once `shutdown` resolves.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets open
-/// connections finish (at most a few seconds).
+/// Serves `app` on `listener` within `limits` until `shutdown` resolves, then stops
+/// listening, lets open connections finish for a few seconds and closes the rest.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
@@ -57,6 +57,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut open = tokio::task::JoinSet::<()>::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
@@ -86,19 +87,24 @@ pub async fn serve(
         };
         let conn = http.serve_connection(TokioIo::new(tcp), service);
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        while open.try_join_next().is_some() {}
+        open.spawn(async move {
             if let Err(e) = conn.await {
                 debug!(error = %e, "HTTP connection ended");
             }
             drop(permit);
         });
     }
+    // No new connections while the open ones finish; what is still open after the drain is
+    // cut, so that nothing the app holds outlives this call.
+    drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
     {
-        debug!("some HTTP connections were still open at shutdown");
+        debug!("some HTTP connections were still open at shutdown; closing them");
     }
+    open.shutdown().await;
     Ok(())
 }
 

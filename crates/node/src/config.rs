@@ -61,6 +61,29 @@ pub struct ChainConfig {
     pub cross_check_rpc_urls: Vec<String>,
 }
 
+impl ChainConfig {
+    /// Each cross-check endpoint is an http(s) URL, and no endpoint is listed twice (the
+    /// main one included): a second look at the same endpoint checks nothing.
+    fn check_cross_check(&self) -> Result<(), String> {
+        let same = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
+        let mut seen = std::collections::BTreeSet::from([same(&self.rpc_url)]);
+        for u in &self.cross_check_rpc_urls {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "chain.cross_check_rpc_urls: {u:?} is not an http(s) URL"
+                ));
+            }
+            if !seen.insert(same(u)) {
+                return Err(format!(
+                    "chain.cross_check_rpc_urls: {u:?} is listed twice (or is chain.rpc_url): \
+                     every endpoint must be another"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where the node follows the chain's blocks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -219,14 +242,10 @@ impl NodeConfig {
             .indexer
             .lake()
             .map_err(|e| ConfigError::Invalid(path.clone(), e))?;
-        if let Some(u) = config.chain.cross_check_rpc_urls.iter().find(|u| {
-            **u == config.chain.rpc_url || !(u.starts_with("http://") || u.starts_with("https://"))
-        }) {
-            let why = format!(
-                "chain.cross_check_rpc_urls: {u:?} is not an http(s) URL other than chain.rpc_url"
-            );
-            return Err(ConfigError::Invalid(path, why));
-        }
+        config
+            .chain
+            .check_cross_check()
+            .map_err(|why| ConfigError::Invalid(path, why))?;
         Ok(config)
     }
 
@@ -410,9 +429,9 @@ mod tests {
             (
                 good.replace(
                     "# cross_check_rpc_urls = [\"https://rpc.testnet.fastnear.com\"]",
-                    "cross_check_rpc_urls = [\"http://127.0.0.1:3030\"]",
+                    "cross_check_rpc_urls = [\"http://127.0.0.1:3030/\"]",
                 ),
-                "other than chain.rpc_url",
+                "listed twice",
             ),
             (
                 good.replace(

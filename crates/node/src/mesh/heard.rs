@@ -26,7 +26,7 @@ const REMEMBERED: usize = 64;
 pub(super) const PAYLOAD: usize = 16;
 
 #[derive(Default)]
-pub(super) struct Heard {
+pub(crate) struct Heard {
     peers: BTreeMap<ParticipantId, Peer>,
 }
 
@@ -58,7 +58,7 @@ impl Heard {
     }
 
     /// A frame from `from` was read now; `heartbeat` is its payload if it was a heartbeat.
-    pub(super) fn read(&mut self, from: ParticipantId, heartbeat: Option<&[u8]>, now: Instant) {
+    pub(crate) fn read(&mut self, from: ParticipantId, heartbeat: Option<&[u8]>, now: Instant) {
         let peer = self.peers.entry(from).or_default();
         peer.read_at = Some(now);
         let Some(payload) = heartbeat.and_then(|p| <[u8; PAYLOAD]>::try_from(p).ok()) else {

@@ -20,8 +20,9 @@
 //!
 //! Every read is bounded in size and time ([`crate::frame`]); a bad frame (oversized, unknown
 //! kind, truncated, silent too long) closes that connection only. At most
-//! [`MeshSettings::max_handshakes`] incoming connections may be in their handshake at once,
-//! and a participant has at most one accepted connection: a newer one closes the older.
+//! [`MeshSettings::max_handshakes`] incoming connections may be in their handshake at once
+//! ([`MeshSettings::max_handshakes_per_ip`] from one address), and a participant has at most
+//! one accepted connection: a newer one closes the older.
 
 use primitives::ParticipantId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +40,7 @@ use crate::frame::{read_frame, write_frame, FrameError, FrameKind};
 use crate::identity::NearKey;
 use crate::tls::{self, PeerKeys};
 
-mod heard;
+pub(crate) mod heard;
 #[cfg(test)]
 mod tests;
 
@@ -91,6 +92,9 @@ pub struct MeshSettings {
     /// (honest peers redial with backoff). Bounds what strangers can make this node compute
     /// and hold before they prove who they are.
     pub max_handshakes: usize,
+    /// The same, from one IP address: one stranger cannot take every handshake slot and
+    /// lock the peers out.
+    pub max_handshakes_per_ip: usize,
 }
 
 impl Default for MeshSettings {
@@ -104,6 +108,7 @@ impl Default for MeshSettings {
             max_backoff: Duration::from_secs(2),
             max_queued: 4096,
             max_handshakes: 32,
+            max_handshakes_per_ip: 8,
         }
     }
 }
@@ -147,13 +152,17 @@ pub struct Mesh {
 /// One accepted connection per participant: a newer one (the peer redialed) closes the
 /// older, so that a participant can hold at most one reader and its frame buffer here.
 #[derive(Default)]
-struct Readers(Mutex<BTreeMap<ParticipantId, (u64, Arc<tokio::sync::Notify>)>>);
+struct Readers {
+    current: Mutex<BTreeMap<ParticipantId, (u64, Arc<tokio::sync::Notify>)>>,
+    /// Never reused, so that an old reader's exit cannot remove a newer one's entry.
+    next: std::sync::atomic::AtomicU64,
+}
 
 impl Readers {
     /// Makes a new connection `from`'s reader; the previous one is told to close.
     fn replace(&self, from: ParticipantId) -> (u64, Arc<tokio::sync::Notify>) {
-        let mut readers = lock(&self.0);
-        let generation = readers.get(&from).map_or(0, |(g, _)| g + 1);
+        let generation = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut readers = lock(&self.current);
         let closed = Arc::new(tokio::sync::Notify::new());
         if let Some((_, old)) = readers.insert(from, (generation, closed.clone())) {
             // `notify_one` keeps a permit, so an older reader not waiting yet still sees it.
@@ -163,9 +172,60 @@ impl Readers {
     }
 
     fn remove(&self, from: ParticipantId, generation: u64) {
-        let mut readers = lock(&self.0);
+        let mut readers = lock(&self.current);
         if readers.get(&from).is_some_and(|(g, _)| *g == generation) {
             readers.remove(&from);
+        }
+    }
+}
+
+/// Handshakes in progress, in all and per IP address.
+struct Handshakes {
+    all: Arc<tokio::sync::Semaphore>,
+    per_ip: Mutex<BTreeMap<std::net::IpAddr, usize>>,
+    max_per_ip: usize,
+}
+
+/// One handshake's room, given back when dropped.
+struct HandshakeRoom {
+    _all: tokio::sync::OwnedSemaphorePermit,
+    ip: std::net::IpAddr,
+    handshakes: Arc<Handshakes>,
+}
+
+impl Handshakes {
+    fn new(settings: &MeshSettings) -> Self {
+        Self {
+            all: Arc::new(tokio::sync::Semaphore::new(settings.max_handshakes)),
+            per_ip: Mutex::default(),
+            max_per_ip: settings.max_handshakes_per_ip,
+        }
+    }
+
+    fn begin(this: &Arc<Self>, ip: std::net::IpAddr) -> Option<HandshakeRoom> {
+        let mut per_ip = lock(&this.per_ip);
+        let n = per_ip.entry(ip).or_default();
+        if *n >= this.max_per_ip {
+            return None;
+        }
+        let all = Arc::clone(&this.all).try_acquire_owned().ok()?;
+        *n += 1;
+        Some(HandshakeRoom {
+            _all: all,
+            ip,
+            handshakes: Arc::clone(this),
+        })
+    }
+}
+
+impl Drop for HandshakeRoom {
+    fn drop(&mut self) {
+        let mut per_ip = lock(&self.handshakes.per_ip);
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
         }
     }
 }
@@ -194,7 +254,7 @@ impl Mesh {
         let acceptor = TlsAcceptor::from(tls::server_config(&self.key, self.peer_keys.clone())?);
         let mesh = Arc::clone(self);
         let mut stop = self.shutdown.subscribe();
-        let handshakes = Arc::new(tokio::sync::Semaphore::new(self.settings.max_handshakes));
+        let handshakes = Arc::new(Handshakes::new(&self.settings));
         Ok(crate::spawn(async move {
             loop {
                 let (tcp, addr) = tokio::select! {
@@ -208,7 +268,7 @@ impl Mesh {
                     },
                     _ = stop.changed() => return,
                 };
-                let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
+                let Some(permit) = Handshakes::begin(&handshakes, addr.ip()) else {
                     debug!(%addr, "too many handshakes at once; closing a connection");
                     continue;
                 };

@@ -290,14 +290,15 @@ async fn a_peer_that_writes_heartbeats_but_never_reads_is_not_alive() {
 }
 
 /// Strangers that open connections and never finish a handshake hold at most
-/// `max_handshakes` of them; more are closed at once, and once theirs time out a
-/// participant connects as usual.
+/// `max_handshakes_per_ip` of them (here all come from 127.0.0.1); more are closed at once,
+/// and once theirs time out a participant connects as usual.
 #[tokio::test]
 async fn handshakes_in_progress_are_capped() {
     let key = NearKey::generate();
     let settings = MeshSettings {
-        max_handshakes: 2,
-        handshake_timeout: Duration::from_millis(500),
+        max_handshakes: 3,
+        max_handshakes_per_ip: 2,
+        handshake_timeout: Duration::from_secs(2),
         ..fast()
     };
     let b = Mesh::new(key.clone(), settings, Arc::new(Collect::default()));
@@ -335,7 +336,7 @@ async fn handshakes_in_progress_are_capped() {
         "no room while the cap is taken"
     );
     // The silent ones time out and give their room back.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(dial(&m, &info).await.is_ok());
 }
 

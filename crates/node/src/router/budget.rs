@@ -15,8 +15,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// What one kept message costs beyond its bytes (queue slot, map entry, sender id).
-pub const OVERHEAD: usize = 64;
+/// What one kept message costs beyond its bytes: its queue slot and sender, and for a message
+/// that opens an early buffer the buffer's map entry and expiry mark (together under 256
+/// bytes), so that the budget bounds what the message really pins.
+pub const OVERHEAD: usize = 256;
 
 /// Where a message waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,9 +177,9 @@ mod tests {
     #[test]
     fn charges_are_bounded_per_peer_and_place_and_given_back() {
         let ledger = Ledger::new(Budgets {
-            early: 1000,
-            live: 500,
-            starts: 100,
+            early: 1000 + OVERHEAD,
+            live: 500 + OVERHEAD,
+            starts: 100 + OVERHEAD,
         });
         let (a, b) = (ParticipantId(1), ParticipantId(2));
         let first = ledger.charge(a, Place::Early, 800).unwrap();
@@ -205,7 +207,7 @@ mod tests {
             "no overflow"
         );
         assert!(
-            ledger.charge(a, Place::Starts, 100 - OVERHEAD).is_some(),
+            ledger.charge(a, Place::Starts, 100).is_some(),
             "exactly the budget fits"
         );
     }

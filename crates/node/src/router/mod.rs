@@ -3,8 +3,10 @@
 //! A peer may start sending for an instance before this node has started it (it saw the
 //! contract's state change first, or its task start arrived after its first message): such
 //! messages wait, bounded in age, and are handed over when the instance registers. Messages
-//! for instances that never start here expire. Task starts (`FrameKind::Start`) go to one
-//! queue the node's scheduler reads.
+//! for instances that never start here expire; messages for an instance that has ended here
+//! (a slower peer's last round) are dropped at once for as long. Expiry walks a queue in
+//! arrival order, so a flood of ids costs each message O(1), not a scan. Task starts
+//! (`FrameKind::Start`) go to one queue the node's scheduler reads.
 //!
 //! Everything kept here is charged to the peer that sent it, in bytes, against that peer's
 //! budget for the place it waits ([`budget`]): a peer that floods loses its own messages,
@@ -12,7 +14,7 @@
 
 use mpc::{instance_id_of, InstanceId};
 use primitives::ParticipantId;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -86,6 +88,10 @@ struct Inner {
     live: HashMap<InstanceId, mpsc::UnboundedSender<Delivery<Inbound>>>,
     early: HashMap<InstanceId, Early>,
     early_count: usize,
+    /// Instances that ended here, and when.
+    finished: HashMap<InstanceId, Instant>,
+    /// When each early buffer or finished mark was made, oldest first.
+    expiry: VecDeque<(Instant, InstanceId)>,
 }
 
 pub struct Router {
@@ -106,7 +112,11 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.router.lock().live.remove(&self.id);
+        let mut inner = self.router.lock();
+        inner.live.remove(&self.id);
+        let now = Instant::now();
+        inner.finished.insert(self.id, now);
+        inner.expiry.push_back((now, self.id));
     }
 }
 
@@ -161,8 +171,7 @@ impl Router {
             Inbound::Protocol(b) => b.len(),
             Inbound::Refused(r) => r.len(),
         };
-        let Some(charge) = self.ledger.charge(from, Place::Live, size) else {
-            warn!(peer = %from, "the peer's messages for running instances are over budget; dropping one");
+        let Some(charge) = self.charge(from, Place::Live, size) else {
             return;
         };
         let _ = tx.send(Delivery { from, body, charge });
@@ -178,8 +187,9 @@ impl Router {
         self.ledger.standing(peer, place)
     }
 
-    /// Every peer's standing, per place ([`Place::ALL`] order).
+    /// Every peer's standing, per place ([`Place::ALL`] order), expired messages let go.
     pub fn standings(&self) -> Vec<(ParticipantId, [Standing; 3])> {
+        self.expire(&mut self.lock());
         self.ledger.all()
     }
 
@@ -197,40 +207,64 @@ impl Router {
             return;
         }
         self.expire(&mut inner);
-        let Some(charge) = self.ledger.charge(from, Place::Early, bytes.len()) else {
-            warn!(peer = %from, instance = %id, "the peer's messages for unknown instances are over budget; dropping one");
+        if inner.finished.contains_key(&id) {
+            return;
+        }
+        let Some(charge) = self.charge(from, Place::Early, bytes.len()) else {
             return;
         };
         inner.early_count += 1;
-        inner
-            .early
-            .entry(id)
-            .or_insert_with(|| Early {
-                since: Instant::now(),
+        let Inner { early, expiry, .. } = &mut *inner;
+        let buffer = early.entry(id).or_insert_with(|| {
+            let since = Instant::now();
+            expiry.push_back((since, id));
+            Early {
+                since,
                 messages: vec![],
-            })
-            .messages
-            .push(Delivery {
-                from,
-                body: bytes,
-                charge,
-            });
+            }
+        });
+        buffer.messages.push(Delivery {
+            from,
+            body: bytes,
+            charge,
+        });
     }
 
-    /// Drops what waited longer than the TTL for an instance that never started here.
+    /// Charges `from` for `bytes` in `place`; `None` (logged now and then, counted always)
+    /// when that would take it over its budget there.
+    fn charge(&self, from: ParticipantId, place: Place, bytes: usize) -> Option<Charge> {
+        let charged = self.ledger.charge(from, place, bytes);
+        if charged.is_none() {
+            // A flood would otherwise be a flood of log lines: the 1st, 2nd, 4th, 8th… drop.
+            let dropped = self.ledger.standing(from, place).dropped;
+            if dropped.is_power_of_two() {
+                warn!(peer = %from, place = place.name(), dropped, "the peer is over its budget; dropping its messages");
+            }
+        }
+        charged
+    }
+
+    /// Drops what waited longer than the TTL for an instance that never started here, and
+    /// forgets instances that ended that long ago.
     fn expire(&self, inner: &mut Inner) {
         let now = Instant::now();
-        let before = inner.early.len();
         let mut expired = 0;
-        inner.early.retain(|_, e| {
-            let keep = now.duration_since(e.since) < self.early_ttl;
-            if !keep {
-                expired += e.messages.len();
+        while let Some(&(at, id)) = inner.expiry.front() {
+            if now.duration_since(at) < self.early_ttl {
+                break;
             }
-            keep
-        });
+            inner.expiry.pop_front();
+            // Each mark names the buffer or the ending it was made with; a newer one under
+            // the same id has its own mark further on.
+            if inner.early.get(&id).is_some_and(|e| e.since == at) {
+                expired += inner.early.remove(&id).map_or(0, |e| e.messages.len());
+            }
+            if inner.finished.get(&id) == Some(&at) {
+                inner.finished.remove(&id);
+            }
+        }
         inner.early_count -= expired;
-        if inner.early.len() < before {
+        if expired > 0 {
             debug!(
                 expired,
                 "dropped messages for instances that never started here"
@@ -251,8 +285,7 @@ impl Router {
     }
 
     fn start(&self, from: ParticipantId, payload: Vec<u8>) {
-        let Some(charge) = self.ledger.charge(from, Place::Starts, payload.len()) else {
-            warn!(peer = %from, "the peer's task starts are over budget; dropping one");
+        let Some(charge) = self.charge(from, Place::Starts, payload.len()) else {
             return;
         };
         let _ = self.starts.send(Delivery {

@@ -48,7 +48,12 @@ async fn early_messages_wait_for_their_instance() {
     router.deliver(p, FrameKind::Refusal, b"short".to_vec());
     drop(reg);
     router.deliver(p, FrameKind::Protocol, msg(&id, b"4"));
-    assert_eq!(router.early_count(), 1, "unregistered: buffered again");
+    assert_eq!(
+        router.early_count(),
+        0,
+        "ended here: late messages are dropped"
+    );
+    assert_eq!(router.standing(p, Place::Early).held, 0);
 }
 
 #[tokio::test]
@@ -77,6 +82,18 @@ async fn early_messages_are_bounded_and_expire() {
     );
     assert_eq!(router.early_count(), 1, "old ones expired");
     assert_eq!(router.standing(p, Place::Early).held, 33 + budget::OVERHEAD);
+    // An ended instance is forgotten after as long: its id buffers again.
+    let ended = InstanceId::derive(b"ended");
+    drop(router.register(ended).unwrap());
+    router.deliver(p, FrameKind::Protocol, msg(&ended, b"late"));
+    assert_eq!(router.early_count(), 1, "dropped while the end is recent");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    router.deliver(p, FrameKind::Protocol, msg(&ended, b"much later"));
+    assert_eq!(
+        router.early_count(),
+        1,
+        "the old one expired, the new one waits"
+    );
 }
 
 #[tokio::test]
