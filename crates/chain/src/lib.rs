@@ -22,6 +22,8 @@ pub mod agree;
 pub mod blocks;
 mod call;
 mod client;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod lake;
 mod local;
 pub mod rpc;

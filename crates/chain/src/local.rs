@@ -355,6 +355,14 @@ impl LocalChain {
         self.complete.send_replace(ended);
     }
 
+    /// The contract's storage changes in the current block so far.
+    pub fn block_log(&self) -> &[DataChange] {
+        self.contract
+            .as_ref()
+            .map(|c| c.storage().log.as_slice())
+            .unwrap_or_default()
+    }
+
     /// The newest complete block.
     pub fn final_height(&self) -> u64 {
         self.height - 1

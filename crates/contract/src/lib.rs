@@ -18,6 +18,8 @@
 
 mod crypto;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(any(test, feature = "native"))]
 mod native;
 mod protocol;

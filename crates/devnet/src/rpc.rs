@@ -41,6 +41,8 @@ use crate::views::{self, chunk_header, final_outcome, AUTHOR};
 use crate::Devnet;
 
 mod changes;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(test)]
 mod tests;
 
@@ -458,21 +460,21 @@ async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<V
 }
 
 async fn handle(State(devnet): State<Arc<Devnet>>, body: Bytes) -> Json<Value> {
-    let request: Value = match serde_json::from_slice(&body) {
+    Json(answer(&devnet, &body).await)
+}
+
+/// The JSON-RPC answer to a request body, whatever it holds.
+pub async fn answer(devnet: &Arc<Devnet>, body: &[u8]) -> Value {
+    let request: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => {
-            return Json(reply(
-                Value::Null,
-                Err(RpcError::parse_error(e.to_string())),
-            ))
-        }
+        Err(e) => return reply(Value::Null, Err(RpcError::parse_error(e.to_string()))),
     };
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let Some(method) = request.get("method").and_then(Value::as_str) else {
-        return Json(reply(id, Err(RpcError::parse_error("no method".into()))));
+        return reply(id, Err(RpcError::parse_error("no method".into())));
     };
     let params = request.get("params").cloned().unwrap_or(Value::Null);
-    Json(reply(id, dispatch(&devnet, method, params).await))
+    reply(id, dispatch(devnet, method, params).await)
 }
 
 fn reply(id: Value, result: Result<Value, RpcError>) -> Value {

@@ -124,6 +124,11 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(dberr)?;
         let db = Database::create(dir.join("chain.redb")).map_err(dberr)?;
+        Self::with_db(db, dir)
+    }
+
+    /// The store over an open database (`dir` only names it in errors).
+    fn with_db(db: Database, dir: &Path) -> Result<Self, StoreError> {
         let store = Self {
             db,
             dir: dir.to_path_buf(),
@@ -428,5 +433,7 @@ fn save_changes(
     Ok(())
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,8 @@
 pub mod cost;
 pub mod ecdsa;
 pub mod frost;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod protocol;
 mod rounds;
 pub mod runner;

@@ -8,6 +8,8 @@ pub mod config;
 pub mod driver;
 pub mod faults;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod indexer;

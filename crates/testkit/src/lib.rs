@@ -322,3 +322,28 @@ pub mod s3 {
         }
     }
 }
+
+/// Runs `run` on every input the fuzzers kept for `target` (`fuzz/corpus/<target>`, see
+/// `fuzz/README.md`), so that CI replays them on stable and a crash once found stays fixed.
+/// Fails if the corpus is missing or nearly empty: a replay of nothing would pass forever.
+pub fn replay_fuzz_corpus(target: &str, run: impl Fn(&[u8])) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut ran = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let input = std::fs::read(&path).unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&input)));
+        if caught.is_err() {
+            panic!("{target}: {} fails", path.display());
+        }
+        ran += 1;
+    }
+    assert!(
+        ran >= 10,
+        "{target}: only {ran} inputs in {}",
+        dir.display()
+    );
+}

@@ -71,17 +71,28 @@ fn saved(shared: &Shared) -> Option<(u64, Vec<PendingRequestView>)> {
             return None;
         }
     };
+    match decode_saved(state) {
+        Ok(saved) => Some(saved),
+        Err(id) => {
+            warn!(request = %hex::encode(id), "a saved pending request does not decode; replaying the window");
+            None
+        }
+    }
+}
+
+/// The saved cursor and the requests pending there, or the id of the first saved request
+/// that does not decode (or decodes under another id).
+pub(crate) fn decode_saved(
+    state: crate::store::IndexState,
+) -> Result<(u64, Vec<PendingRequestView>), [u8; 32]> {
     let mut pending = vec![];
     for (id, bytes) in state.pending {
         match serde_json::from_slice::<PendingRequestView>(&bytes) {
             Ok(view) if view.request_id.0 == id => pending.push(view),
-            _ => {
-                warn!(request = %hex::encode(id), "a saved pending request does not decode; replaying the window");
-                return None;
-            }
+            _ => return Err(id),
         }
     }
-    Some((state.cursor, pending))
+    Ok((state.cursor, pending))
 }
 
 /// Where to start: the saved cursor and set, unless the cursor is older than the replay

@@ -463,7 +463,7 @@ impl Store {
 
     /// A stored item's tag, its bytes and the sealed secret, borrowed from the stored value
     /// (listing the stock copies no secrets).
-    fn parts<'v>(
+    pub(crate) fn parts<'v>(
         value: &'v [u8],
         id: &ItemId,
     ) -> Result<(ItemTag, &'v [u8], &'v [u8]), StoreError> {
