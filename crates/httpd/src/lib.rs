@@ -1,4 +1,4 @@
-//! Serves an axum app over HTTP/1.1 within bounds a public endpoint needs (docs/design.md §8.7):
+//! Serves an axum app over HTTP/1.1 within bounds a public endpoint needs (docs/design.md §8.8):
 //!
 //! - at most [`Limits::max_connections`] connections at once; one more is closed as soon as
 //!   it is accepted, so a flood of idle sockets cannot exhaust file descriptors or memory;

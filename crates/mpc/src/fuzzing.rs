@@ -43,6 +43,11 @@ impl Script<'_> {
         usize::from(u16::from_be_bytes([self.byte(), self.byte()]))
     }
 
+    /// One of `from` (not empty).
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[usize::from(self.byte()) % from.len()]
+    }
+
     /// Up to `n` bytes: fewer once the input runs out.
     fn bytes(&mut self, n: usize) -> Vec<u8> {
         let n = n.min(self.0.len());
@@ -236,7 +241,7 @@ pub fn signing(data: &[u8]) {
 }
 
 fn ecdsa_sign(s: &mut Script<'_>, presigs: &Stored, signers: &[Participant]) {
-    let adversary = signers[usize::from(s.byte()) % signers.len()];
+    let adversary = s.pick(signers);
     let root = fresh::<ecdsa::KeyShare>(&made().ecdsa_keys[&signers[0]]).public_key();
     let hash: [u8; 32] = std::array::from_fn(|_| s.byte());
     let input = ecdsa::SigningInput {
@@ -244,28 +249,21 @@ fn ecdsa_sign(s: &mut Script<'_>, presigs: &Stored, signers: &[Participant]) {
         tweak: primitives::derivation::secp256k1_tweak("fuzz.near", "p").expect("a tweak"),
         msg_hash: Option::from(k256::Scalar::from_repr(hash.into())).unwrap_or(k256::Scalar::ONE),
         entropy: [s.byte(); 32],
-        coordinator: signers[usize::from(s.byte()) % signers.len()],
+        coordinator: s.pick(signers),
     };
     let id = id(s);
     let parties = signers
         .iter()
         .map(|p| ecdsa::sign(id, signers, *p, fresh(&presigs[p]), input).unwrap())
         .collect();
-    let outcome = attack(parties, adversary, s);
-    for (p, out) in &outcome.outputs {
-        assert_eq!(
-            out.is_some(),
-            *p == input.coordinator,
-            "only the coordinator outputs"
-        );
-    }
+    only_the_coordinator_outputs(&attack(parties, adversary, s), input.coordinator);
 }
 
 fn frost_sign<C: Scheme>(s: &mut Script<'_>, keys: &Stored, presigs: &Stored) {
     let signers = signers();
-    let adversary = signers[usize::from(s.byte()) % signers.len()];
+    let adversary = s.pick(&signers);
     let message = s.bytes(32);
-    let coordinator = signers[usize::from(s.byte()) % signers.len()];
+    let coordinator = s.pick(&signers);
     let tweak = C::tweak("fuzz.near", "p").expect("a tweak");
     let id = id(s);
     let keys: BTreeMap<Participant, frost::KeyShare<C>> = fresh_all(keys);
@@ -280,7 +278,11 @@ fn frost_sign<C: Scheme>(s: &mut Script<'_>, keys: &Stored, presigs: &Stored) {
             frost::sign::<C>(id, &signers, *p, &keys[p], fresh(&presigs[p]), input).unwrap()
         })
         .collect();
-    let outcome = attack(parties, adversary, s);
+    only_the_coordinator_outputs(&attack(parties, adversary, s), coordinator);
+}
+
+/// A signing round's honest outputs: the signature at the coordinator, nothing elsewhere.
+fn only_the_coordinator_outputs<S>(outcome: &Outcome<Option<S>>, coordinator: Participant) {
     for (p, out) in &outcome.outputs {
         assert_eq!(
             out.is_some(),
@@ -300,7 +302,7 @@ pub fn precompute(data: &[u8]) {
     let signers = signers();
     match choice % 8 {
         0..=2 => {
-            let adversary = all[usize::from(s.byte()) % all.len()];
+            let adversary = s.pick(&all);
             let id = id(&mut s);
             let keys: BTreeMap<Participant, ecdsa::KeyShare> = fresh_all(&made.ecdsa_keys);
             let parties = all
@@ -311,7 +313,7 @@ pub fn precompute(data: &[u8]) {
             agree(&outcome, "R", ecdsa::Presignature::big_r);
         }
         3 | 4 => {
-            let adversary = signers[usize::from(s.byte()) % signers.len()];
+            let adversary = s.pick(&signers);
             let id = id(&mut s);
             let keys: BTreeMap<Participant, ecdsa::KeyShare> = fresh_all(&made.ecdsa_keys);
             let parties = signers
@@ -333,7 +335,7 @@ pub fn precompute(data: &[u8]) {
 pub fn triples(data: &[u8]) {
     let mut s = Script(Unstructured::new(data));
     let signers = signers();
-    let adversary = signers[usize::from(s.byte()) % signers.len()];
+    let adversary = s.pick(&signers);
     let id = id(&mut s);
     let parties = signers
         .iter()
@@ -347,7 +349,7 @@ pub fn triples(data: &[u8]) {
 
 fn frost_presign<C: Scheme>(s: &mut Script<'_>, keys: &Stored) {
     let signers = signers();
-    let adversary = signers[usize::from(s.byte()) % signers.len()];
+    let adversary = s.pick(&signers);
     let id = id(s);
     let keys: BTreeMap<Participant, frost::KeyShare<C>> = fresh_all(keys);
     let parties = signers

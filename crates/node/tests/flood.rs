@@ -64,19 +64,11 @@ async fn a_flooding_insider_pins_only_its_budget_and_others_sign_as_usual() {
     let mut c = Cluster::new(5, 3).await;
     c.add_domains(&[SignatureScheme::Ed25519]).await;
     let domain = c.state().domains[0].clone();
-    let id_of = |c: &Cluster, i: usize| {
-        let state = c.state();
-        let p = state.participants.iter();
-        p.clone()
-            .find(|p| p.account_id.0 == c.members[i].account)
-            .unwrap()
-            .id
-    };
     let bad = 4;
-    let bad_id = id_of(&c, bad);
+    let bad_id = c.participant_id(bad);
     c.stop(bad).await;
     let honest: Vec<usize> = (0..bad).collect();
-    let honest_ids: Vec<ParticipantId> = honest.iter().map(|i| id_of(&c, *i)).collect();
+    let honest_ids: Vec<ParticipantId> = honest.iter().map(|i| c.participant_id(*i)).collect();
     c.sign_and_verify(&domain, ("before", 4, 2), Duration::from_secs(60))
         .await;
     let before = rss();
@@ -128,7 +120,7 @@ async fn a_flooding_insider_pins_only_its_budget_and_others_sign_as_usual() {
             let s = node.router_standing(bad_id, place);
             assert!(s.held <= budgets.of(place), "node {i}, {place:?}: {s:?}");
             cut += s.dropped;
-            for p in honest_ids.iter().filter(|p| **p != id_of(&c, *i)) {
+            for p in honest_ids.iter().filter(|p| **p != c.participant_id(*i)) {
                 let s = node.router_standing(*p, place);
                 assert_eq!(
                     s.dropped, 0,

@@ -34,21 +34,33 @@ fn spent_refusals(c: &Cluster) -> u64 {
         .sum()
 }
 
+/// Asks and verifies rounds of signatures in every domain until `done` holds (ten rounds at
+/// most).
+async fn sign_until(c: &Cluster, label: &str, done: impl Fn(&Cluster) -> bool) {
+    for round in 1..=10 {
+        if done(c) {
+            return;
+        }
+        for d in &c.state().domains {
+            let label = format!("{label}-{round}");
+            c.sign_and_verify(d, (&label, 6, 3), Duration::from_secs(120))
+                .await;
+        }
+    }
+    assert!(
+        done(c),
+        "{label}: not reached after ten rounds of signatures"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_restored_from_an_old_store_cannot_spend_an_item_twice() {
     cluster::init_logs();
     let mut c = Cluster::new(4, 3).await;
     c.add_domains(&[SignatureScheme::Secp256k1, SignatureScheme::Ed25519])
         .await;
-    let domains = c.state().domains;
     let node = 1;
-    let me = c
-        .state()
-        .participants
-        .iter()
-        .find(|p| p.account_id.0 == c.members[node].account)
-        .unwrap()
-        .id;
+    let me = c.participant_id(node);
     let owned = |s: &Stock| s.iter().filter(|i| i.3 == me).count();
     c.wait("node 1's own stock", Duration::from_secs(120), |c| {
         owned(&stock(c.members[node].node().store())) >= 6
@@ -64,7 +76,6 @@ async fn a_node_restored_from_an_old_store_cannot_spend_an_item_twice() {
     c.start(node).await;
 
     // The node works on; items of the backup are spent, some of them its own.
-    let mut round = 0;
     let spent = |c: &Cluster| -> Stock {
         let store = c.members[node].node().store();
         old.iter()
@@ -72,18 +83,7 @@ async fn a_node_restored_from_an_old_store_cannot_spend_an_item_twice() {
             .cloned()
             .collect()
     };
-    while owned(&spent(&c)) < 2 {
-        round += 1;
-        assert!(round <= 10, "node 1's own items were not spent");
-        for d in &domains {
-            c.sign_and_verify(
-                d,
-                (&format!("spend-{round}"), 6, 3),
-                Duration::from_secs(120),
-            )
-            .await;
-        }
-    }
+    sign_until(&c, "spend", |c| owned(&spent(c)) >= 2).await;
     let stale = spent(&c);
 
     // The disk is restored from the backup.
@@ -99,19 +99,7 @@ async fn a_node_restored_from_an_old_store_cannot_spend_an_item_twice() {
     // It leads again, and tries its stale items first or later: each is refused by the
     // peers that spent it, and each request is answered by a fresh item.
     let before = spent_refusals(&c);
-    let mut round = 0;
-    while spent_refusals(&c) == before {
-        round += 1;
-        assert!(round <= 10, "no stale item was ever claimed");
-        for d in &domains {
-            c.sign_and_verify(
-                d,
-                (&format!("after-{round}"), 6, 3),
-                Duration::from_secs(120),
-            )
-            .await;
-        }
-    }
+    sign_until(&c, "after", |c| spent_refusals(c) > before).await;
     // Their owners spent them before anyone else could: no owner still holds one (a member
     // that is not the owner may keep an unused share of an item whose instance failed;
     // nobody can start an instance with it).

@@ -272,6 +272,16 @@ impl Cluster {
             .unwrap()
     }
 
+    /// The participant id the contract gave member `i`.
+    pub fn participant_id(&self, i: usize) -> primitives::ParticipantId {
+        let state = self.state();
+        let me = state
+            .participants
+            .iter()
+            .find(|p| p.account_id.0 == self.members[i].account);
+        me.expect("member i is a participant").id
+    }
+
     pub fn statuses(&self) -> Vec<Status> {
         self.members
             .iter()
