@@ -3,12 +3,12 @@
 //! [`Signer`] wraps a NEAR RPC client for one account: it reads a domain's scheme and root key
 //! from the contract's `state` view, derives the account's key for a path (docs/design.md §4.1), sends
 //! `sign` with 1 yoctoNEAR and waits for the answer. Every answer is verified against the
-//! derived key with the contract's own rule ([`contract::verify_response`]) — a client never
-//! assembles a foreign transaction around a signature that would not verify.
+//! derived key with the libraries the foreign chains verify with ([`primitives::verify`]),
+//! independently of the contract's own rule — a client never assembles a foreign transaction
+//! around a signature that would not verify.
 
 use chain::{Call, Chain, ChainError, NearRpc};
 use contract::views::StateView;
-use contract::NativeCrypto;
 use primitives::derivation::derive_public_key;
 use primitives::request::{Payload, SignRequestArgs};
 use primitives::response::SignatureResponse;
@@ -143,21 +143,43 @@ impl Signer {
             .await?;
         let response: SignatureResponse =
             serde_json::from_slice(&value).map_err(|e| SignError::Unexpected(e.to_string()))?;
-        contract::verify_response(
-            &NativeCrypto,
-            domain.scheme,
-            &domain.root,
-            &self.account,
-            path,
-            &payload,
-            &response,
-        )
-        .map_err(|e| SignError::Invalid(e.to_string()))?;
+        check_answer(domain, &self.account, path, &payload, &response)?;
         Ok(Signed {
             derived_key,
             response,
         })
     }
+}
+
+/// Whether `response` is a signature of `payload` for `predecessor` under `path` on `domain`,
+/// in the form the domain's scheme returns.
+pub fn check_answer(
+    domain: &Domain,
+    predecessor: &str,
+    path: &str,
+    payload: &Payload,
+    response: &SignatureResponse,
+) -> Result<(), SignError> {
+    let fits = match response {
+        SignatureResponse::Secp256k1(_) => domain.scheme.is_ecdsa(),
+        SignatureResponse::Ed25519 { .. } => domain.scheme == SignatureScheme::Ed25519,
+        SignatureResponse::Bip340 { .. } => domain.scheme == SignatureScheme::Bip340,
+    };
+    if !fits {
+        return Err(SignError::Invalid(format!(
+            "a {} signature answers a {:?} domain",
+            response.kind(),
+            domain.scheme
+        )));
+    }
+    primitives::verify::verify_signature(
+        &domain.root,
+        predecessor,
+        path,
+        payload.as_bytes(),
+        response,
+    )
+    .map_err(|e| SignError::Invalid(e.to_string()))
 }
 
 /// The payload form a domain of `scheme` takes.

@@ -57,21 +57,37 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Writes one frame.
+/// Appends one frame to `out` (several frames may share one write: see [`write_frame`]).
+pub fn encode_frame(out: &mut Vec<u8>, kind: FrameKind, payload: &[u8]) -> Result<(), FrameError> {
+    let len = 1 + payload.len();
+    if len > MAX_FRAME_BODY {
+        return Err(FrameError::TooLarge(len));
+    }
+    out.reserve(4 + len);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(payload);
+    Ok(())
+}
+
+/// Writes one frame, in one write: over TLS each write becomes at least one record and,
+/// usually, one system call.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     w: &mut W,
     kind: FrameKind,
     payload: &[u8],
 ) -> Result<(), FrameError> {
-    let len = 1 + payload.len();
-    if len > MAX_FRAME_BODY {
-        return Err(FrameError::TooLarge(len));
-    }
-    let mut header = [0u8; 5];
-    header[..4].copy_from_slice(&(len as u32).to_be_bytes());
-    header[4] = kind as u8;
-    w.write_all(&header).await?;
-    w.write_all(payload).await?;
+    let mut frame = Vec::new();
+    encode_frame(&mut frame, kind, payload)?;
+    write_frames(w, &frame).await
+}
+
+/// Writes frames [`encode_frame`] put in `bytes`, and flushes.
+pub async fn write_frames<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+) -> Result<(), FrameError> {
+    w.write_all(bytes).await?;
     w.flush().await?;
     Ok(())
 }
@@ -135,6 +151,33 @@ mod tests {
             read_frame(&mut b, T).await,
             Err(FrameError::Closed)
         ));
+    }
+
+    #[tokio::test]
+    async fn frames_written_together_read_back_one_by_one() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let mut batch = Vec::new();
+        let sent: Vec<(FrameKind, Vec<u8>)> = (0..20u8)
+            .map(|i| match i % 3 {
+                0 => (FrameKind::Heartbeat, vec![]),
+                1 => (FrameKind::Protocol, vec![i; 100 * i as usize]),
+                _ => (FrameKind::Start, vec![i; 7]),
+            })
+            .collect();
+        for (kind, payload) in &sent {
+            encode_frame(&mut batch, *kind, payload).unwrap();
+        }
+        write_frames(&mut a, &batch).await.unwrap();
+        for frame in sent {
+            assert_eq!(read_frame(&mut b, T).await.unwrap(), frame);
+        }
+        let mut out = Vec::new();
+        let huge = vec![0u8; MAX_FRAME_BODY];
+        assert!(matches!(
+            encode_frame(&mut out, FrameKind::Protocol, &huge),
+            Err(FrameError::TooLarge(_))
+        ));
+        assert!(out.is_empty(), "nothing of a refused frame is appended");
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@
 //! - [`derivation`]: NEAR's key derivation (docs/design.md §4.1), bit for bit;
 //! - [`keys`]: NEAR public-key strings (`secp256k1:` / `ed25519:` + base58);
 //! - [`request`] and [`response`]: the JSON of the signer contract's `sign` (docs/design.md §4.3);
-//! - [`taproot`]: the BIP341 key-path output key Bip340 signatures verify under.
+//! - [`taproot`]: the BIP341 key-path output key Bip340 signatures verify under;
+//! - `verify` (feature `verify`, not in the contract's wasm): a returned signature checked with
+//!   the libraries the foreign chains verify with.
 
 pub mod derivation;
 pub mod ids;
@@ -15,6 +17,8 @@ pub mod keys;
 pub mod request;
 pub mod response;
 pub mod taproot;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 pub use derivation::DeriveError;
 pub use ids::{DomainId, ParticipantId, SignatureScheme};

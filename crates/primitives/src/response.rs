@@ -32,6 +32,17 @@ pub enum SignatureResponse {
     },
 }
 
+impl SignatureResponse {
+    /// The name of its form, as its JSON tags it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Secp256k1(_) => "Secp256k1",
+            Self::Ed25519 { .. } => "Ed25519",
+            Self::Bip340 { .. } => "Bip340",
+        }
+    }
+}
+
 /// An ECDSA signature with the whole nonce point, as cait-sith and NEAR return it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "EcdsaWire", into = "EcdsaWire")]

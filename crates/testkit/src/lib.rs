@@ -147,10 +147,10 @@ pub fn sign_request(
     })
 }
 
-/// Checks a signature the network returned with libraries other than the ones that made it:
-/// k256's ECDSA verifier and public-key recovery (r, s, v), ed25519-dalek's strict verifier,
-/// k256's BIP340 verifier, each under the key derived from `root` for (`account`, `path`)
-/// (BIP340: under that key's Taproot output key).
+/// Checks a signature the network returned with libraries other than the ones that made it
+/// ([`primitives::verify`]: k256's ECDSA recovery, ed25519-dalek's strict verifier, k256's
+/// BIP340 verifier under the Taproot output key), under the key derived from `root` for
+/// (`account`, `path`).
 pub fn verify_independently(
     root: &NearPublicKey,
     account: &str,
@@ -158,44 +158,8 @@ pub fn verify_independently(
     payload: &[u8],
     response: &SignatureResponse,
 ) -> Result<(), String> {
-    use k256::ecdsa::signature::hazmat::PrehashVerifier;
-    let derived = primitives::derivation::derive_public_key(root, account, path)
-        .map_err(|e| e.to_string())?;
-    match (response, derived) {
-        (SignatureResponse::Secp256k1(sig), NearPublicKey::Secp256k1(p)) => {
-            let vk = k256::ecdsa::VerifyingKey::from_affine(p).map_err(|e| e.to_string())?;
-            let k256_sig = sig.to_k256().map_err(|e| e.to_string())?;
-            vk.verify_prehash(payload, &k256_sig)
-                .map_err(|e| format!("k256 ECDSA refuses: {e}"))?;
-            if k256_sig.normalize_s().is_some() {
-                return Err("s is not low".into());
-            }
-            let v = sig.k256_recovery_id().ok_or("bad recovery id")?;
-            let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(payload, &k256_sig, v)
-                .map_err(|e| e.to_string())?;
-            (recovered == vk)
-                .then_some(())
-                .ok_or_else(|| "the recovery id recovers another key".into())
-        }
-        (SignatureResponse::Ed25519 { signature }, NearPublicKey::Ed25519(p)) => {
-            let vk = ed25519_dalek::VerifyingKey::from_bytes(&p.compress().0)
-                .map_err(|e| e.to_string())?;
-            vk.verify_strict(payload, &ed25519_dalek::Signature::from_bytes(signature))
-                .map_err(|e| format!("ed25519-dalek refuses: {e}"))
-        }
-        (SignatureResponse::Bip340 { signature }, NearPublicKey::Secp256k1(p)) => {
-            // Under the Taproot output key of the derived key (docs/design.md §4.2); the tweak itself
-            // is checked against BIP86's vectors in primitives, and spends against Bitcoin
-            // Core's validation in the CLI's bitcoin test.
-            let x_only = primitives::taproot::output_key_x(&p).map_err(|e| e.to_string())?;
-            let vk = k256::schnorr::VerifyingKey::from_bytes(&x_only).map_err(|e| e.to_string())?;
-            let sig =
-                k256::schnorr::Signature::try_from(&signature[..]).map_err(|e| e.to_string())?;
-            vk.verify_raw(payload, &sig)
-                .map_err(|e| format!("k256 BIP340 refuses: {e}"))
-        }
-        (r, k) => Err(format!("response {r:?} does not fit key {k}")),
-    }
+    primitives::verify::verify_signature(root, account, path, payload, response)
+        .map_err(|e| e.to_string())
 }
 
 /// The signer contract's wasm as `scripts/build-contract.sh` leaves it (`target/signer.wasm`,
@@ -240,23 +204,6 @@ pub fn test_tool(relative: &str) -> std::path::PathBuf {
     path
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_independent_verifier_accepts_good_and_refuses_bad_signatures() {
-        let keys = Keys::new(1);
-        for scheme in SCHEMES {
-            let root = keys.public(scheme);
-            let payload = payload_bytes(scheme, 9);
-            let sig = keys.sign(scheme, "alice.near", "p", &payload);
-            verify_independently(&root, "alice.near", "p", &payload, &sig).unwrap();
-            assert!(verify_independently(&root, "alice.near", "q", &payload, &sig).is_err());
-            assert!(verify_independently(&root, "bob.near", "p", &payload, &sig).is_err());
-        }
-    }
-}
 
 /// An S3 API on loopback, for NEAR Lake tests: s3s-fs (buckets are directories under a root)
 /// behind SigV4 with one key pair, served over a real socket.
@@ -346,4 +293,22 @@ pub fn replay_fuzz_corpus(target: &str, run: impl Fn(&[u8])) {
         "{target}: only {ran} inputs in {}",
         dir.display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_independent_verifier_accepts_good_and_refuses_bad_signatures() {
+        let keys = Keys::new(1);
+        for scheme in SCHEMES {
+            let root = keys.public(scheme);
+            let payload = payload_bytes(scheme, 9);
+            let sig = keys.sign(scheme, "alice.near", "p", &payload);
+            verify_independently(&root, "alice.near", "p", &payload, &sig).unwrap();
+            assert!(verify_independently(&root, "alice.near", "q", &payload, &sig).is_err());
+            assert!(verify_independently(&root, "bob.near", "p", &payload, &sig).is_err());
+        }
+    }
 }

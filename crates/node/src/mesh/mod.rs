@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
-use crate::frame::{read_frame, write_frame, FrameError, FrameKind};
+use crate::frame::{encode_frame, read_frame, write_frame, write_frames, FrameError, FrameKind};
 use crate::identity::NearKey;
 use crate::tls::{self, PeerKeys};
 
@@ -533,6 +533,9 @@ async fn dial_loop(
     }
 }
 
+/// A write loop stops adding queued frames to one write past this many bytes.
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// The peer a write loop writes to.
 struct Peer<'a> {
     id: ParticipantId,
@@ -551,6 +554,7 @@ async fn write_loop(
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut beat = tokio::time::interval(settings.heartbeat);
     let mut byte = [0u8; 1];
+    let mut batch = Vec::new();
     loop {
         let (kind, payload) = tokio::select! {
             frame = outbox.recv() => match frame {
@@ -569,9 +573,26 @@ async fn write_loop(
             }),
             _ = stop.changed() => return None,
         };
+        // Whatever else is queued already goes out in the same write: under load, one TLS
+        // record and one system call carry many frames instead of one each.
+        if batch.capacity() > 4 * BATCH_BYTES {
+            batch = Vec::new(); // one huge frame once does not pin its size for good
+        }
+        batch.clear();
+        if let Err(e) = encode_frame(&mut batch, kind, &payload) {
+            return Some(e.to_string());
+        }
+        while batch.len() < BATCH_BYTES {
+            let Ok((kind, payload)) = outbox.try_recv() else {
+                break;
+            };
+            if let Err(e) = encode_frame(&mut batch, kind, &payload) {
+                return Some(e.to_string());
+            }
+        }
         // A peer that stops reading must not hold this loop (and the frames queued behind
         // it) for longer than the write timeout.
-        let write = write_frame(&mut wr, kind, &payload);
+        let write = write_frames(&mut wr, &batch);
         match tokio::time::timeout(settings.write_timeout, write).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Some(e.to_string()),
