@@ -204,7 +204,6 @@ pub fn test_tool(relative: &str) -> std::path::PathBuf {
     path
 }
 
-
 /// An S3 API on loopback, for NEAR Lake tests: s3s-fs (buckets are directories under a root)
 /// behind SigV4 with one key pair, served over a real socket.
 #[cfg(feature = "s3")]

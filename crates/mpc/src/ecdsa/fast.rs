@@ -9,13 +9,12 @@
 //!    constant) to every other signer, with Pedersen commitments (`G`, `H`) for `k`, `b`, `c` and
 //!    Feldman commitments for `a`, in one private message per recipient;
 //! 2. every signer checks its shares against the commitments (naming a dealer whose share
-//!    does not open them) and publishes `Wᵢ = aᵢ·G`, `wᵢ = aᵢkᵢ + bᵢ`, a digest of the
-//!    commitments it saw, and a proof that `wᵢ` is `aᵢkᵢ + bᵢ` of its committed shares
-//!    ([`proof`]).
+//!    does not open them) and publishes `wᵢ = aᵢkᵢ + bᵢ`, a digest of the commitments it saw,
+//!    and a proof that `wᵢ` is `aᵢkᵢ + bᵢ` of its committed shares ([`proof`]).
 //!
-//! Then, locally: equal digests (or abort), each `Wⱼ` against the commitment of `a` and each
-//! `wⱼ` against its proof (or name `j`), `w = Σλⱼwⱼ = a·k`, `w ≠ 0`, `R = w⁻¹·W = k⁻¹·G`, and
-//! the share `(R, kᵢ, σᵢ = kᵢxᵢ + cᵢ)`. The output is the same [`Presignature`] the OT path
+//! Then, locally: equal digests (or abort), each `wⱼ` against its proof (or name `j`),
+//! `w = Σλⱼwⱼ = a·k`, `w ≠ 0`, `R = w⁻¹·W = k⁻¹·G` with `W = a·G` the constant term of the
+//! commitments to `a`, and the share `(R, kᵢ, σᵢ = kᵢxᵢ + cᵢ)`. The output is the same [`Presignature`] the OT path
 //! makes and is signed by the same round ([`super::sign`]); its `σ` has degree `2f`, so the
 //! signature needs every signer of `S`.
 //!
@@ -155,7 +154,6 @@ struct Deal {
 /// The message of round 2, to all.
 #[derive(Serialize, Deserialize)]
 struct Open {
-    big_w: Wide,
     w: Scalar,
     echo: [u8; 32],
     /// That `w` is `a·k + b` of the committed shares ([`proof`]).
@@ -347,14 +345,12 @@ impl FastPresign {
             ));
         }
         self.echo = digest_of(self.commitments.values());
-        let big_w = Wide::from(ProjectivePoint::mul_by_generator(&self.mine.a));
         let w = self.mine.a * self.mine.k + self.mine.b;
         let m = &self.mine;
         let tau = Zeroizing::new(m.a * m.k_blind + m.b_blind);
-        let statement = self.statement(self.me, &big_w, w);
+        let statement = self.statement(self.me, w);
         let proof = proof::prove(&statement, &m.a, &tau, (&m.k, &m.k_blind));
         let open = Open {
-            big_w,
             w,
             echo: self.echo,
             proof,
@@ -362,17 +358,13 @@ impl FastPresign {
         Ok(vec![Out::All(encode(1, &open))])
     }
 
-    /// What signer `j`'s proof on its opening (`big_w`, `w`) is about.
-    fn statement<'a>(&'a self, j: Participant, big_w: &'a Wide, w: Scalar) -> Statement<'a> {
-        let total = self.total.as_ref().expect("set when round 1 finished");
+    /// What signer `j`'s proof on its opening `w` is about.
+    fn statement(&self, j: Participant, w: Scalar) -> Statement<'_> {
         Statement {
             id: &self.id,
             j,
             echo: &self.echo,
-            big_w,
             w,
-            big_k: eval(&total.k, x_of(j), 0),
-            big_b: eval(&total.b, x_of(j), 1),
         }
     }
 
@@ -391,23 +383,17 @@ impl FastPresign {
                      equivocated, or {from} lies"
                 )));
             }
-            if ProjectivePoint::from(open.big_w) != eval(&total.a, x_of(from), 0) {
-                return Err(ProtocolError::misbehaved(
-                    from,
-                    "published a W share that does not match the commitments to a",
-                ));
-            }
             opens.insert(from, open);
         }
         let statements = || {
             opens
                 .iter()
-                .map(|(j, o)| (self.statement(*j, &o.big_w, o.w), &o.proof))
+                .map(|(j, o)| (self.statement(*j, o.w), &o.proof))
         };
-        if !proof::verify_all(statements()) {
+        if !proof::verify_all(total, statements()) {
             // Rare: find whose proof it was, one by one.
             let culprit = statements()
-                .find(|(s, p)| !proof::verify(*s, p))
+                .find(|(s, p)| !proof::verify(total, *s, p))
                 .map(|(s, _)| s.j);
             return Err(match culprit {
                 Some(j) => ProtocolError::misbehaved(

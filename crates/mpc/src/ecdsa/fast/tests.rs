@@ -175,22 +175,6 @@ fn assert_all_name(
 }
 
 #[test]
-fn a_wrong_big_w_share_is_named() {
-    let all = range(5);
-    let keys = dkg(&all, 3);
-    let culprit = Participant(3);
-    let outcome = presign_outcome(
-        &all,
-        3,
-        &keys,
-        tamper_open(culprit, |o| {
-            o.big_w = (ProjectivePoint::from(o.big_w) + ProjectivePoint::GENERATOR).into()
-        }),
-    );
-    assert_all_name(&outcome, &all, culprit, "W share");
-}
-
-#[test]
 fn a_wrong_w_share_is_named_at_presign() {
     let all = range(5);
     let keys = dkg(&all, 3);
