@@ -1,7 +1,9 @@
 //! `chainsig`: the project's one binary.
 //!
-//! Errors print as one line on stderr. Bad arguments exit with code 2 (as usage errors do
-//! everywhere), failures of the work itself with code 1.
+//! Arguments clap refuses print clap's whole message (what is wrong, the usage line, the
+//! missing arguments, a suggestion for a typo); a command that needs a subcommand prints its
+//! help when given none. Other errors print as one line on stderr. Bad arguments exit with
+//! code 2 (as usage errors do everywhere), failures of the work itself with code 1.
 
 mod address_cmd;
 mod bench_cmd;
@@ -24,7 +26,8 @@ use std::process::ExitCode;
 #[command(
     name = "chainsig",
     version,
-    about = "Chain signatures: derive, sign, run nodes"
+    about = "Chain signatures: derive, sign, run nodes",
+    arg_required_else_help = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,20 +44,20 @@ enum Command {
     #[command(alias = "derive")]
     Address(address_cmd::Args),
     /// Ethereum and other EVM chains: transactions signed by the network.
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Eth(eth_cmd::EthCommand),
     /// Bitcoin: P2WPKH and P2TR payments signed by the network.
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Btc(btc_cmd::BtcCommand),
     /// Solana: SOL transfers signed by the network.
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Sol(sol_cmd::SolCommand),
     /// Measure signing throughput and latency against a running network.
     Bench(bench_cmd::Args),
     /// Run the devnet chain alone (what `devnet` starts as its own process).
     Chain(chain_cmd::Args),
     /// Operate an MPC node.
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Node(node_cmd::NodeCommand),
 }
 
@@ -91,9 +94,10 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.to_string();
-            let line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{}", line.trim());
+            // All of it: the missing arguments' names, the usage line and any "a similar
+            // subcommand exists" are below the first line. Help shown for a bare command
+            // goes to stderr too, as a usage error.
+            let _ = e.print();
             return ExitCode::from(2);
         }
     };

@@ -69,7 +69,16 @@ fn lead_due(shared: &Arc<Shared>) {
     let alive = shared.mesh.alive();
     let now = Instant::now();
     let mut pending = shared.indexer.pending();
-    for (id, seen) in pending.iter_mut() {
+    // Oldest first: each attempt takes its item as soon as it runs, so when items are short
+    // they go to the requests that have waited longest, not to those whose ids sort first
+    // (which starved requests with late-sorting ids past their timeout under load).
+    let mut by_age: Vec<(Instant, RequestId)> =
+        pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
+    by_age.sort_unstable();
+    for (_, id) in by_age {
+        let Some(seen) = pending.get_mut(&id) else {
+            continue;
+        };
         let busy = match seen.attempt {
             Some(Attempt::Running) => true,
             Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
@@ -78,14 +87,14 @@ fn lead_due(shared: &Arc<Shared>) {
         if busy || !network.keys.contains_key(&seen.view.domain_id) {
             continue;
         }
-        let order = leader_order(id, network.participants.keys().copied());
+        let order = leader_order(&id, network.participants.keys().copied());
         let waited = now.duration_since(seen.first_seen);
         if !my_turn(&order, &alive, me, waited, shared.settings.failover) {
             continue;
         }
         seen.attempt = Some(Attempt::Running);
         let avoid = seen.failed_sets.clone();
-        let (shared, network, id) = (shared.clone(), network.clone(), *id);
+        let (shared, network) = (shared.clone(), network.clone());
         Arc::clone(&shared).spawn_job(async move {
             let result = lead(&shared, &network, me, id, &avoid).await;
             let failed_set = report(&shared, id, &result);
