@@ -59,6 +59,12 @@ enum Command {
     /// Operate an MPC node.
     #[command(subcommand, arg_required_else_help = true)]
     Node(node_cmd::NodeCommand),
+    /// Print a completion script for a shell, e.g.
+    /// `chainsig completions bash > ~/.local/share/bash-completion/completions/chainsig`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A failure to report: the message and the process exit code.
@@ -111,6 +117,16 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench_cmd::run(args),
         Command::Chain(args) => chain_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "chainsig",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
