@@ -24,10 +24,17 @@ fn bash_completes_subcommands_from_the_generated_script() {
             ))
             .output()
             .expect("bash runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
-    assert_eq!(complete("chainsig de", 1, "de", "chainsig").trim(), "devnet");
+    assert_eq!(
+        complete("chainsig de", 1, "de", "chainsig").trim(),
+        "devnet"
+    );
     let node = complete("chainsig node ''", 2, "", "node");
     assert!(node.contains("init") && node.contains("run"), "{node}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -35,7 +42,10 @@ fn bash_completes_subcommands_from_the_generated_script() {
     for shell in ["zsh", "fish"] {
         let (code, script, stderr) = chainsig(&["completions", shell]);
         assert_eq!(code, 0, "{stderr}");
-        assert!(script.contains("devnet") && script.contains("bench"), "{shell}");
+        assert!(
+            script.contains("devnet") && script.contains("bench"),
+            "{shell}"
+        );
     }
     let (code, _, stderr) = chainsig(&["completions", "tcsh"]);
     assert_eq!(code, 2);
