@@ -72,18 +72,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut cpu = crate::cpu::Groups::default();
     let (account, key_file, mut nodes) = match &args.dir {
         Some(dir) => {
-            let mut https = vec![];
-            let mut pids = vec![];
-            for i in 0.. {
-                let node_dir = dir.join(format!("node{i}"));
-                if !node_dir.exists() {
-                    break;
-                }
-                let config =
-                    node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
-                https.push(config.http.listen);
-                pids.extend(crate::cpu::pid_in(&node_dir));
-            }
+            let https = crate::devnet_cmd::node_http_endpoints(dir)?;
+            let pids = crate::devnet_cmd::node_dirs(dir)
+                .iter()
+                .filter_map(|d| crate::cpu::pid_in(d))
+                .collect();
             cpu.add(
                 "chain",
                 crate::cpu::pid_in(&dir.join("chain")).into_iter().collect(),

@@ -97,6 +97,26 @@ impl Drop for Proc {
     }
 }
 
+/// The directories of a devnet's nodes (`D/node0`, `D/node1`, ...), in order.
+pub fn node_dirs(dir: &Path) -> Vec<PathBuf> {
+    (0..)
+        .map(|i| dir.join(format!("node{i}")))
+        .take_while(|d| d.exists())
+        .collect()
+}
+
+/// The HTTP endpoints (`/health`, `/metrics`) of a devnet's nodes, from their configs.
+pub fn node_http_endpoints(dir: &Path) -> Result<Vec<std::net::SocketAddr>, Failure> {
+    node_dirs(dir)
+        .iter()
+        .map(|d| {
+            node::config::NodeConfig::load(d, |_| None)
+                .map(|c| c.http.listen)
+                .map_err(Failure::failed)
+        })
+        .collect()
+}
+
 fn progress(msg: impl std::fmt::Display) {
     use std::io::Write;
     // A closed terminal must not stop the devnet (eprintln! would panic).

@@ -18,6 +18,7 @@ mod node_run;
 mod plot;
 mod sign_cmd;
 mod sol_cmd;
+mod status_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     Sol(sol_cmd::SolCommand),
     /// Measure signing throughput and latency against a running network.
     Bench(bench_cmd::Args),
+    /// The network in one view: the contract's state and pending requests, each node's health
+    /// and stock.
+    Status(status_cmd::Args),
     /// Run the devnet chain alone (what `devnet` starts as its own process).
     Chain(chain_cmd::Args),
     /// Operate an MPC node.
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Btc(cmd) => btc_cmd::run(cmd),
         Command::Sol(cmd) => sol_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Status(args) => status_cmd::run(args),
         Command::Chain(args) => chain_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Completions { shell } => {

@@ -71,6 +71,14 @@ async fn a_full_queue_of_the_largest_requests_is_answered_to_every_caller() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(pending(&user).await, CAP as u64);
+    // `chainsig status` shows the full queue, and the stopped nodes as unreachable without
+    // hanging on them.
+    let rpc = ready["rpc_url"].as_str().unwrap().to_owned();
+    let status = status_json(&dir, &rpc).await;
+    assert_eq!(status["load"]["pending_requests"], CAP as u64, "{status}");
+    let shown = status["nodes"].as_array().unwrap();
+    assert_eq!(shown.len(), 4, "{status}");
+    assert!(shown.iter().all(|n| n["status"].is_null()), "{status}");
     let refused = user.call("sign", sign_args(domain, CAP), 1).await;
     assert!(
         matches!(&refused, Err(ChainError::Rejected(e)) if e.contains("overloaded")),
@@ -99,5 +107,35 @@ async fn a_full_queue_of_the_largest_requests_is_answered_to_every_caller() {
     }
     assert_eq!(answered, CAP);
     assert_eq!(pending(&user).await, 0);
+    let status = status_json(&dir, &rpc).await;
+    assert_eq!(status["state"]["state"], "Running", "{status}");
+    assert_eq!(status["load"]["pending_requests"], 0, "{status}");
+    for node in status["nodes"].as_array().unwrap() {
+        assert_eq!(node["status"]["healthy"], true, "{status}");
+    }
+    let text = tokio::task::spawn_blocking(move || {
+        let d = dir.to_str().unwrap().to_owned();
+        common::chainsig(&["status", "--dir", &d, "--rpc", &rpc])
+    })
+    .await
+    .unwrap();
+    assert_eq!(text.0, 0, "{}", text.2);
+    assert!(
+        text.1.contains("Running") && text.1.contains("0 pending"),
+        "{}",
+        text.1
+    );
+    let healthy = text.1.lines().filter(|l| l.contains(" yes ")).count();
+    assert_eq!(healthy, 4, "{}", text.1);
     drop(devnet);
+}
+
+/// `chainsig status --json` for the devnet in `dir`.
+async fn status_json(dir: &std::path::Path, rpc: &str) -> serde_json::Value {
+    let (d, rpc) = (dir.to_str().unwrap().to_owned(), rpc.to_owned());
+    tokio::task::spawn_blocking(move || {
+        common::chainsig_json(&["status", "--dir", &d, "--rpc", &rpc, "--json"])
+    })
+    .await
+    .unwrap()
 }
