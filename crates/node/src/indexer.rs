@@ -109,9 +109,6 @@ pub enum Attempt {
     Running,
     /// Ended without an answer at this instant; tried again after a pause.
     EndedAt(Instant),
-    /// Found no usable item at this instant: tried again soon, and meanwhile younger requests
-    /// of its domain wait behind it, so that items go first-come when they are short.
-    NoItemAt(Instant),
 }
 
 /// What applying a block changed.

@@ -12,8 +12,7 @@
 
 use chain::Call;
 use contract::RequestId;
-use primitives::{DomainId, ParticipantId};
-use std::collections::BTreeMap;
+use primitives::ParticipantId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -24,7 +23,7 @@ use super::stockpile::{Recipe, Usable};
 use super::task::{sign_instance_id, Run, SignTask, Task};
 use super::{protocols, JobError, Member, Shared};
 use crate::driver::Liveness;
-use crate::indexer::{Attempt, Seen};
+use crate::indexer::Attempt;
 use crate::keys::DomainKey;
 use contract::views::PendingRequestView;
 
@@ -70,10 +69,24 @@ fn lead_due(shared: &Arc<Shared>) {
     let alive = shared.mesh.alive();
     let now = Instant::now();
     let mut pending = shared.indexer.pending();
-    for id in due(&pending, now, |d| network.keys.contains_key(&d)) {
+    // Oldest first: each attempt takes its item as soon as it runs, so when items are short
+    // they go to the requests that have waited longest, not to those whose ids sort first
+    // (which starved requests with late-sorting ids past their timeout under load).
+    let mut by_age: Vec<(Instant, RequestId)> =
+        pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
+    by_age.sort_unstable();
+    for (_, id) in by_age {
         let Some(seen) = pending.get_mut(&id) else {
             continue;
         };
+        let busy = match seen.attempt {
+            Some(Attempt::Running) => true,
+            Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
+            None => false,
+        };
+        if busy || !network.keys.contains_key(&seen.view.domain_id) {
+            continue;
+        }
         let order = leader_order(&id, network.participants.keys().copied());
         let waited = now.duration_since(seen.first_seen);
         if !my_turn(&order, &alive, me, waited, shared.settings.failover) {
@@ -86,55 +99,11 @@ fn lead_due(shared: &Arc<Shared>) {
             let result = lead(&shared, &network, me, id, &avoid).await;
             let failed_set = report(&shared, id, &result);
             if let Some(seen) = shared.indexer.pending().get_mut(&id) {
-                let now = Instant::now();
-                seen.attempt = Some(match result {
-                    Err(JobError::NoUsableItem { .. }) => Attempt::NoItemAt(now),
-                    _ => Attempt::EndedAt(now),
-                });
+                seen.attempt = Some(Attempt::EndedAt(Instant::now()));
                 seen.failed_sets.extend(failed_set);
             }
         });
     }
-}
-
-/// The pending requests this node may try to lead now (if it is their leader's turn), oldest
-/// first, of domains it holds a key for (`has_key`).
-///
-/// Each attempt takes its item as soon as it runs, so when items are short they go to the
-/// requests that have waited longest, not to those whose ids sort first (which starved
-/// requests with late-sorting ids past their timeout under load). A request waiting to retry
-/// for want of an item holds back the younger ones of its domain, which would otherwise take
-/// the next item first.
-fn due(
-    pending: &BTreeMap<RequestId, Seen>,
-    now: Instant,
-    has_key: impl Fn(DomainId) -> bool,
-) -> Vec<RequestId> {
-    let mut by_age: Vec<(Instant, RequestId)> =
-        pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
-    by_age.sort_unstable();
-    let mut short: Vec<DomainId> = Vec::new();
-    let mut out = Vec::new();
-    for (_, id) in by_age {
-        let seen = &pending[&id];
-        let domain = seen.view.domain_id;
-        let busy = match seen.attempt {
-            Some(Attempt::Running) => true,
-            Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
-            Some(Attempt::NoItemAt(at)) => {
-                let waiting = now.duration_since(at) < RECHECK;
-                if waiting && !short.contains(&domain) {
-                    short.push(domain);
-                }
-                waiting
-            }
-            None => false,
-        };
-        if !busy && !short.contains(&domain) && has_key(domain) {
-            out.push(id);
-        }
-    }
-    out
 }
 
 /// Logs and counts how an attempt to lead `request` ended; returns the signer set to avoid
@@ -322,6 +291,3 @@ async fn run_sign(
         .await
         .map_err(|e| e.in_signature(set))
 }
-
-#[cfg(test)]
-mod tests;
