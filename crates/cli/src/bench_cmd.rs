@@ -25,18 +25,14 @@ use crate::Failure;
 pub struct Args {
     #[command(flatten)]
     contract: crate::sign_cmd::Contract,
-    /// A devnet directory: the user account, its key and the nodes' HTTP endpoints from it.
-    #[arg(long)]
-    dir: Option<PathBuf>,
+    #[command(flatten)]
+    nodes: crate::devnet_cmd::NodeEndpoints,
     /// The account that asks (default: the devnet's user).
     #[arg(long)]
     account: Option<String>,
     /// Its near-cli key file (default: the devnet's user key).
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Nodes' HTTP endpoints (host:port, comma-separated) to sample stock from.
-    #[arg(long, value_delimiter = ',')]
-    node_http: Vec<SocketAddr>,
     /// How many signatures.
     #[arg(long, default_value_t = 100)]
     requests: usize,
@@ -70,9 +66,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ));
     }
     let mut cpu = crate::cpu::Groups::default();
-    let (account, key_file, mut nodes) = match &args.dir {
+    let nodes = args.nodes.endpoints()?;
+    let (account, key_file) = match &args.nodes.dir {
         Some(dir) => {
-            let https = crate::devnet_cmd::node_http_endpoints(dir)?;
             let pids = crate::devnet_cmd::node_dirs(dir)
                 .iter()
                 .filter_map(|d| crate::cpu::pid_in(d))
@@ -85,13 +81,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
             (
                 crate::devnet_cmd::USER_ID.to_owned(),
                 dir.join("user_key.json"),
-                https,
             )
         }
-        None => (String::new(), PathBuf::new(), vec![]),
+        None => (String::new(), PathBuf::new()),
     };
     cpu.add("bench", vec![std::process::id()]);
-    nodes.extend(args.node_http.iter().copied());
     let account = args.account.clone().unwrap_or(account);
     let key_file = args.key_file.clone().unwrap_or(key_file);
     if account.is_empty() {

@@ -105,16 +105,47 @@ pub fn node_dirs(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The HTTP endpoints (`/health`, `/metrics`) of a devnet's nodes, from their configs.
+/// The HTTP endpoints (`/health`, `/metrics`) of a devnet's nodes, from their configs; a
+/// directory with no `node0` is a usage error (a typo must not read as "no nodes").
 pub fn node_http_endpoints(dir: &Path) -> Result<Vec<std::net::SocketAddr>, Failure> {
-    node_dirs(dir)
-        .iter()
+    let dirs = node_dirs(dir);
+    if dirs.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} is not a devnet directory: it has no node0",
+            dir.display()
+        )));
+    }
+    dirs.iter()
         .map(|d| {
             node::config::NodeConfig::load(d, |_| None)
                 .map(|c| c.http.listen)
                 .map_err(Failure::failed)
         })
         .collect()
+}
+
+/// Where commands that look at the nodes (`bench`, `status`) find their HTTP endpoints.
+#[derive(clap::Args)]
+pub struct NodeEndpoints {
+    /// A devnet directory: the nodes' HTTP endpoints (and, for `bench`, the user account and
+    /// its key) from it.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Nodes' HTTP endpoints (host:port, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub node_http: Vec<std::net::SocketAddr>,
+}
+
+impl NodeEndpoints {
+    /// The devnet's nodes (with `--dir`), then those given with `--node-http`.
+    pub fn endpoints(&self) -> Result<Vec<std::net::SocketAddr>, Failure> {
+        let mut out = match &self.dir {
+            Some(dir) => node_http_endpoints(dir)?,
+            None => vec![],
+        };
+        out.extend(self.node_http.iter().copied());
+        Ok(out)
+    }
 }
 
 fn progress(msg: impl std::fmt::Display) {

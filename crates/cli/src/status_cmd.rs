@@ -10,7 +10,6 @@ use contract::views::{StateView, SystemLoad};
 use node::service::Status;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Failure;
@@ -19,12 +18,8 @@ use crate::Failure;
 pub struct Args {
     #[command(flatten)]
     contract: crate::sign_cmd::Contract,
-    /// A devnet directory: the nodes' HTTP endpoints from it.
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Nodes' HTTP endpoints (host:port, comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    node_http: Vec<SocketAddr>,
+    #[command(flatten)]
+    nodes: crate::devnet_cmd::NodeEndpoints,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -34,11 +29,7 @@ pub struct Args {
 const NODE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let mut nodes = match &args.dir {
-        Some(dir) => crate::devnet_cmd::node_http_endpoints(dir)?,
-        None => vec![],
-    };
-    nodes.extend(args.node_http.iter().copied());
+    let nodes = args.nodes.endpoints()?;
     let rpc = chain::NearRpc::read_only(&args.contract.rpc, &args.contract.contract_id)
         .map_err(Failure::usage)?;
     crate::runtime()?.block_on(async {

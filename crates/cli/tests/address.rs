@@ -168,6 +168,7 @@ fn bad_values_are_named_on_the_first_line_and_exit_2() {
             "p",
         ],
         vec!["derive", "--root-key", ROOT, "--account", "", "--path", "p"],
+        vec!["status", "--dir", "/nonexistent-devnet"],
         vec![
             "address",
             "--root-key",

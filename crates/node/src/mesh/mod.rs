@@ -533,6 +533,14 @@ async fn dial_loop(
     }
 }
 
+/// Adds one frame to a write. A frame no peer may read (over the size limit) is dropped with
+/// a warning, alone: the frames around it still go, and the connection stays up.
+fn add_frame(batch: &mut Vec<u8>, to: ParticipantId, kind: FrameKind, payload: &[u8]) {
+    if let Err(e) = encode_frame(batch, kind, payload) {
+        warn!(peer = %to, ?kind, error = %e, "dropped a frame no peer may read");
+    }
+}
+
 /// A write loop stops adding queued frames to one write past this many bytes.
 const BATCH_BYTES: usize = 256 * 1024;
 
@@ -579,16 +587,15 @@ async fn write_loop(
             batch = Vec::new(); // one huge frame once does not pin its size for good
         }
         batch.clear();
-        if let Err(e) = encode_frame(&mut batch, kind, &payload) {
-            return Some(e.to_string());
-        }
+        add_frame(&mut batch, to.id, kind, &payload);
         while batch.len() < BATCH_BYTES {
             let Ok((kind, payload)) = outbox.try_recv() else {
                 break;
             };
-            if let Err(e) = encode_frame(&mut batch, kind, &payload) {
-                return Some(e.to_string());
-            }
+            add_frame(&mut batch, to.id, kind, &payload);
+        }
+        if batch.is_empty() {
+            continue;
         }
         // A peer that stops reading must not hold this loop (and the frames queued behind
         // it) for longer than the write timeout.
