@@ -34,4 +34,4 @@ pub use client::{Chain, ChainError, LocalClient, SharedChain};
 pub use contract::InitParticipant;
 pub use contract::NativeCrypto;
 pub use local::{LocalChain, LoggedStorage, SignTicket, TxError};
-pub use rpc::NearRpc;
+pub use rpc::{EarlierCall, NearRpc};

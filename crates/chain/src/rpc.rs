@@ -21,7 +21,9 @@ use near_primitives::transaction::{
     Action, FunctionCallAction, SignedTransaction, Transaction, TransactionV0,
 };
 use near_primitives::types::{AccountId, Balance, BlockReference, Finality, FunctionArgs};
-use near_primitives::views::{FinalExecutionStatus, QueryRequest, TxExecutionStatus};
+use near_primitives::views::{
+    ActionView, FinalExecutionOutcomeView, FinalExecutionStatus, QueryRequest, TxExecutionStatus,
+};
 use serde::de::DeserializeOwned;
 
 use crate::call::Call;
@@ -262,6 +264,42 @@ impl NearRpc {
     /// Waits until a transaction this account sent has executed; returns its result value (a
     /// `sign`'s signature) or how it failed.
     pub async fn outcome(&self, tx_hash: CryptoHash) -> Result<Vec<u8>, ChainError> {
+        result_of(self.executed(tx_hash).await?.status)
+    }
+
+    /// An earlier function call of this account, found by its transaction's hash (base58, as
+    /// NEAR prints it): what it called, and how it ended once it has executed — so a client
+    /// that gave up waiting can collect an answer without sending (and paying) again.
+    pub async fn earlier_call(&self, tx_hash: &str) -> Result<EarlierCall, ChainError> {
+        let hash: CryptoHash = tx_hash.parse().map_err(|_| {
+            ChainError::Rejected(format!("{tx_hash:?} is not a transaction hash (base58)"))
+        })?;
+        let outcome = self.executed(hash).await?;
+        let call = outcome
+            .transaction
+            .actions
+            .into_iter()
+            .find_map(|a| match a {
+                ActionView::FunctionCall {
+                    method_name, args, ..
+                } => Some((method_name, args.to_vec())),
+                _ => None,
+            });
+        let Some((method, args)) = call else {
+            return Err(ChainError::Rejected(format!(
+                "transaction {tx_hash} calls no contract method"
+            )));
+        };
+        Ok(EarlierCall {
+            receiver: outcome.transaction.receiver_id.to_string(),
+            method,
+            args,
+            result: result_of(outcome.status),
+        })
+    }
+
+    /// Follows a transaction of this account until it has executed.
+    async fn executed(&self, tx_hash: CryptoHash) -> Result<FinalExecutionOutcomeView, ChainError> {
         let status = || methods::tx::RpcTransactionStatusRequest {
             transaction_info: methods::tx::TransactionInfo::TransactionId {
                 tx_hash,
@@ -285,17 +323,33 @@ impl NearRpc {
                 other => break other.map_err(rejected_tx)?,
             }
         };
-        let outcome = response
+        Ok(response
             .final_execution_outcome
             .ok_or_else(|| unavailable("the transaction has no outcome yet"))?
-            .into_outcome();
-        match outcome.status {
-            FinalExecutionStatus::SuccessValue(v) => Ok(v),
-            FinalExecutionStatus::Failure(e) => Err(ChainError::Rejected(e.to_string())),
-            other => Err(unavailable(format!(
-                "the transaction did not finish: {other:?}"
-            ))),
-        }
+            .into_outcome())
+    }
+}
+
+/// A function call found by its transaction's hash ([`NearRpc::earlier_call`]).
+#[derive(Debug)]
+pub struct EarlierCall {
+    /// The account called.
+    pub receiver: String,
+    pub method: String,
+    /// Its JSON arguments, as sent.
+    pub args: Vec<u8>,
+    /// Its result value, or how it failed.
+    pub result: Result<Vec<u8>, ChainError>,
+}
+
+/// A finished transaction's result value, or how it failed.
+fn result_of(status: FinalExecutionStatus) -> Result<Vec<u8>, ChainError> {
+    match status {
+        FinalExecutionStatus::SuccessValue(v) => Ok(v),
+        FinalExecutionStatus::Failure(e) => Err(ChainError::Rejected(e.to_string())),
+        other => Err(unavailable(format!(
+            "the transaction did not finish: {other:?}"
+        ))),
     }
 }
 

@@ -11,16 +11,14 @@ use crate::Failure;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The domain's root public key, as NEAR prints it (`secp256k1:…` or `ed25519:…`).
-    #[arg(long, required_unless_present = "rpc", conflicts_with = "rpc")]
-    root_key: Option<NearPublicKey>,
-    /// Read the root keys from the signer contract through this NEAR JSON-RPC endpoint.
+    /// The domain's root public key, as NEAR prints it (`secp256k1:…` or `ed25519:…`);
+    /// without it, every domain's root key is read from the signer contract.
     #[arg(long)]
-    rpc: Option<String>,
-    /// The signer contract's account (with --rpc).
-    #[arg(long, default_value = crate::devnet_cmd::CONTRACT_ID)]
-    contract_id: String,
-    /// Only this domain (with --rpc; default: every domain of the contract).
+    root_key: Option<NearPublicKey>,
+    /// Where the signer contract is (without --root-key).
+    #[command(flatten)]
+    contract: crate::near_args::Contract,
+    /// Only this domain (default: every domain of the contract).
     #[arg(long, conflicts_with = "root_key")]
     domain: Option<u64>,
     /// Only domains of this scheme; with --root-key, the scheme of that root key's domain
@@ -33,12 +31,10 @@ pub struct Args {
     /// The derivation path, any string (e.g. `ethereum-1`).
     #[arg(long)]
     path: String,
-    /// Bitcoin addresses for this network: mainnet, testnet or regtest.
+    /// Bitcoin addresses for this Bitcoin network: mainnet, testnet or regtest (--network is
+    /// the NEAR network).
     #[arg(long, default_value = "mainnet")]
-    network: BitcoinNetwork,
-    /// Short for --network testnet.
-    #[arg(long, conflicts_with = "network")]
-    testnet: bool,
+    btc_network: BitcoinNetwork,
     /// The bech32 prefix of the Cosmos chain (cosmos, osmo, ...).
     #[arg(long, default_value = "cosmos")]
     cosmos_prefix: String,
@@ -93,49 +89,42 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return Err(Failure::usage("--account must not be empty"));
     }
     let options = AddressOptions {
-        bitcoin: if args.testnet {
-            BitcoinNetwork::Testnet
-        } else {
-            args.network
-        },
+        bitcoin: args.btc_network,
         cosmos_prefix: args.cosmos_prefix.clone(),
     };
     let scheme = args.scheme.map(SignatureScheme::from);
     // (domain id, scheme, root key) of every domain to show.
-    let roots: Vec<(Option<u64>, SignatureScheme, NearPublicKey)> =
-        match (&args.root_key, &args.rpc) {
-            (Some(root), _) => {
-                let scheme = scheme.unwrap_or(match root {
-                    NearPublicKey::Secp256k1(_) => SignatureScheme::Secp256k1,
-                    NearPublicKey::Ed25519(_) => SignatureScheme::Ed25519,
-                });
-                vec![(None, scheme, *root)]
-            }
-            (None, Some(rpc)) => {
-                let rpc =
-                    chain::NearRpc::read_only(rpc, &args.contract_id).map_err(Failure::usage)?;
-                let signer = client::Signer::new(rpc, &args.account);
-                let domains = crate::runtime()?.block_on(async {
-                    if args.domain.is_some() || scheme.is_some() {
-                        signer.domain(args.domain, scheme).await.map(|d| vec![d])
-                    } else {
-                        signer.domains().await
-                    }
-                });
-                let domains = domains.map_err(crate::sign_cmd::failure)?;
-                if domains.is_empty() {
-                    return Err(Failure::failed(format!(
-                        "{} has no domains yet: its network has not generated a key",
-                        args.contract_id
-                    )));
+    let roots: Vec<(Option<u64>, SignatureScheme, NearPublicKey)> = match &args.root_key {
+        Some(root) => {
+            let scheme = scheme.unwrap_or(match root {
+                NearPublicKey::Secp256k1(_) => SignatureScheme::Secp256k1,
+                NearPublicKey::Ed25519(_) => SignatureScheme::Ed25519,
+            });
+            vec![(None, scheme, *root)]
+        }
+        None => {
+            let rpc = args.contract.read_only()?;
+            let signer = client::Signer::new(rpc, &args.account);
+            let domains = crate::runtime()?.block_on(async {
+                if args.domain.is_some() || scheme.is_some() {
+                    signer.domain(args.domain, scheme).await.map(|d| vec![d])
+                } else {
+                    signer.domains().await
                 }
-                domains
-                    .into_iter()
-                    .map(|d| (Some(d.id), d.scheme, d.root))
-                    .collect()
+            });
+            let domains = domains.map_err(crate::sign_cmd::failure)?;
+            if domains.is_empty() {
+                return Err(Failure::failed(format!(
+                    "{} has no domains yet: its network has not generated a key",
+                    args.contract.contract_id()
+                )));
             }
-            (None, None) => return Err(Failure::usage("give --root-key or --rpc")),
-        };
+            domains
+                .into_iter()
+                .map(|d| (Some(d.id), d.scheme, d.root))
+                .collect()
+        }
+    };
     let mut keys = Vec::with_capacity(roots.len());
     for (domain_id, scheme, root) in roots {
         let public_key =

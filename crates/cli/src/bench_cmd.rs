@@ -9,9 +9,7 @@
 //! ceiling on this machine (the protocols alone, in process: [`mpc::cost`]) and prints the
 //! rate against it.
 
-use chain::NearRpc;
 use client::Signer;
-use node::identity::NearKey;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,13 +22,14 @@ use crate::Failure;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    contract: crate::sign_cmd::Contract,
+    contract: crate::near_args::Contract,
     #[command(flatten)]
     nodes: crate::devnet_cmd::NodeEndpoints,
     /// The account that asks (default: the devnet's user).
     #[arg(long)]
     account: Option<String>,
-    /// Its near-cli key file (default: the devnet's user key).
+    /// Its near-cli key file (default: the devnet's user key with --dir, else as `sign` finds
+    /// keys: $CHAINSIG_PRIVATE_KEY, then ~/.near-credentials).
     #[arg(long)]
     key_file: Option<PathBuf>,
     /// How many signatures.
@@ -80,27 +79,24 @@ pub fn run(args: Args) -> Result<(), Failure> {
             cpu.add("nodes", pids);
             (
                 crate::devnet_cmd::USER_ID.to_owned(),
-                dir.join("user_key.json"),
+                Some(dir.join("user_key.json")),
             )
         }
-        None => (String::new(), PathBuf::new()),
+        None => (String::new(), None),
     };
     cpu.add("bench", vec![std::process::id()]);
     let account = args.account.clone().unwrap_or(account);
-    let key_file = args.key_file.clone().unwrap_or(key_file);
+    let key_file = args.key_file.clone().or(key_file);
     if account.is_empty() {
         return Err(Failure::usage(
             "give --dir (a devnet) or --account and --key-file",
         ));
     }
-    let (key, _) = NearKey::read(&key_file).map_err(Failure::usage)?;
-    let rpc = NearRpc::new(
-        &args.contract.rpc,
-        &args.contract.contract_id,
-        &account,
-        key.signing_key().clone(),
-    )
-    .map_err(Failure::usage)?;
+    let key = crate::near_args::Account {
+        account: account.clone(),
+        key_file,
+    };
+    let rpc = key.rpc(&args.contract)?;
     let signer = Signer::new(rpc, &account);
     crate::runtime()?.block_on(bench(args, signer, nodes, cpu))
 }

@@ -37,10 +37,10 @@ pub struct SendArgs {
     /// The domain that signs (default: the contract's first of the kind's scheme).
     #[arg(long)]
     domain: Option<u64>,
-    /// mainnet, testnet or regtest.
+    /// The Bitcoin network: mainnet, testnet or regtest (--network is the NEAR network).
     #[arg(long, default_value = "mainnet")]
-    network: BitcoinNetwork,
-    /// The recipient's address (on --network).
+    btc_network: BitcoinNetwork,
+    /// The recipient's address (on --btc-network).
     #[arg(long)]
     to: String,
     /// The amount in BTC, as a decimal (up to 8 places).
@@ -87,7 +87,7 @@ fn btc_failure(e: BtcError) -> Failure {
 }
 
 fn send(args: SendArgs) -> Result<(), Failure> {
-    let to = btc::parse_address(&args.to, args.network).map_err(btc_failure)?;
+    let to = btc::parse_address(&args.to, args.btc_network).map_err(btc_failure)?;
     let amount = match (&args.amount, args.sats) {
         (Some(a), _) => bitcoin::Amount::from_str_in(a, bitcoin::Denomination::Bitcoin)
             .map_err(|e| Failure::usage(format!("--amount {a:?} is not an amount of BTC: {e}")))?,
@@ -118,7 +118,7 @@ fn send(args: SendArgs) -> Result<(), Failure> {
         let mut spend = Spend {
             kind,
             key,
-            network: args.network,
+            network: args.btc_network,
             utxos: given,
             to,
             amount,

@@ -13,6 +13,7 @@ mod cpu;
 mod devnet_cmd;
 mod eth_cmd;
 mod http;
+mod near_args;
 mod node_cmd;
 mod node_run;
 mod plot;
@@ -166,4 +167,15 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the runtime: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand: two options under one name (the
+    /// NEAR `--network` and a Bitcoin one, say), defaults that do not parse, bad groups.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -7,63 +7,52 @@
 //! [`Requester`] holds the arguments every command that asks for signatures shares (`sign`,
 //! `eth send`, `sol send`, `btc send`).
 
-use chain::NearRpc;
 use client::{Domain, SignError, Signer};
-use node::identity::NearKey;
 use primitives::{NearPublicKey, SignatureScheme};
-use std::path::PathBuf;
 
+use crate::near_args::{Account, Contract};
 use crate::Failure;
 
-/// Where the signer contract is: shared by the commands that talk to it.
-#[derive(clap::Args)]
-pub struct Contract {
-    /// The chain's JSON-RPC endpoint.
-    #[arg(long, default_value = "http://127.0.0.1:3030")]
-    pub rpc: String,
-    /// The signer contract's account.
-    #[arg(long, default_value = crate::devnet_cmd::CONTRACT_ID)]
-    pub contract_id: String,
-}
-
-/// Who asks for signatures, and under which key.
+/// Who asks for signatures, where, and under which key.
 #[derive(clap::Args)]
 pub struct Requester {
     #[command(flatten)]
     pub contract: Contract,
-    /// The account that asks (and pays the 1 yoctoNEAR deposit).
-    #[arg(long)]
-    pub account: String,
-    /// Its key, in near-cli's JSON format.
-    #[arg(long)]
-    pub key_file: PathBuf,
+    #[command(flatten)]
+    pub account: Account,
     /// The derivation path.
     #[arg(long)]
     pub path: String,
 }
 
 impl Requester {
-    /// A signer for this account (the key file is read now, so a bad one fails first).
+    /// A signer for this account (its key is found now, so a missing or bad one fails first).
     pub fn signer(&self) -> Result<Signer, Failure> {
-        let (key, _) = NearKey::read(&self.key_file).map_err(Failure::usage)?;
-        let rpc = NearRpc::new(
-            &self.contract.rpc,
-            &self.contract.contract_id,
-            &self.account,
-            key.signing_key().clone(),
-        )
-        .map_err(Failure::usage)?;
-        Ok(Signer::new(rpc, &self.account))
+        let rpc = self.account.rpc(&self.contract)?;
+        Ok(Signer::new(rpc, &self.account.account))
     }
 }
 
 /// A signing failure as the CLI reports it: what the user got wrong is a usage error.
 pub fn failure(e: SignError) -> Failure {
     match e {
-        SignError::NoDomain { .. } | SignError::Payload(_) | SignError::Derive(_) => {
-            Failure::usage(e)
-        }
+        SignError::NoDomain { .. }
+        | SignError::Payload(_)
+        | SignError::Derive(_)
+        | SignError::NotASign(_) => Failure::usage(e),
         _ => Failure::failed(e),
+    }
+}
+
+/// A failure while waiting for an answer the chain may still give: says how to collect it
+/// later without paying again.
+fn resumable(e: SignError, sent: &client::Sent) -> Failure {
+    match e {
+        SignError::Chain(chain::ChainError::Unavailable(_)) => Failure::failed(format!(
+            "{e}; the request may still be answered: chainsig sign --resume {} --account ...",
+            sent.tx_hash
+        )),
+        e => failure(e),
     }
 }
 
@@ -96,13 +85,22 @@ pub async fn domain_and_key(
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    requester: Requester,
+    contract: Contract,
+    #[command(flatten)]
+    account: Account,
+    /// The derivation path.
+    #[arg(long, required_unless_present = "resume")]
+    path: Option<String>,
     /// What to sign, in hex: a 32-byte hash for Secp256k1, the message for Ed25519 / Bip340.
-    #[arg(long)]
-    payload: String,
+    #[arg(long, required_unless_present = "resume")]
+    payload: Option<String>,
     /// The domain (see the contract's `state`); 0 is the first Secp256k1 domain.
     #[arg(long, default_value_t = 0)]
     domain: u64,
+    /// Collect the answer to an earlier `sign` transaction of this account, by the hash
+    /// printed when it was sent, instead of sending (and paying for) a new one.
+    #[arg(long, value_name = "TX_HASH", conflicts_with_all = ["path", "payload", "domain"])]
+    resume: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -115,18 +113,44 @@ pub fn hex_arg(name: &str, value: &str) -> Result<Vec<u8>, Failure> {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let payload = hex_arg("--payload", &args.payload)?;
-    let signer = args.requester.signer()?;
-    let path = &args.requester.path;
+    let payload = match &args.payload {
+        Some(hex) => Some(hex_arg("--payload", hex)?),
+        None => None,
+    };
+    if let Some(hash) = &args.resume {
+        if bs58::decode(hash).into_vec().map(|b| b.len()) != Ok(32) {
+            return Err(Failure::usage(
+                "--resume takes a transaction hash: 32 bytes in base58, as NEAR prints it",
+            ));
+        }
+    }
+    let rpc = args.account.rpc(&args.contract)?;
+    let signer = Signer::new(rpc, &args.account.account);
     crate::runtime()?.block_on(async {
-        let domain = signer
-            .domain(Some(args.domain), None)
-            .await
-            .map_err(failure)?;
-        let signed = signer
-            .sign(&domain, path, &payload)
-            .await
-            .map_err(failure)?;
+        let (sent, signed) = match (&args.resume, &args.path, payload) {
+            (Some(tx_hash), _, _) => signer.resume(tx_hash).await.map_err(failure)?,
+            (None, Some(path), Some(payload)) => {
+                let domain = signer
+                    .domain(Some(args.domain), None)
+                    .await
+                    .map_err(failure)?;
+                let sent = signer
+                    .submit(&domain, path, &payload)
+                    .await
+                    .map_err(failure)?;
+                eprintln!(
+                    "sent sign transaction {}; waiting for the network's answer",
+                    sent.tx_hash
+                );
+                let signed = signer
+                    .answer(&sent)
+                    .await
+                    .map_err(|e| resumable(e, &sent))?;
+                (sent, signed)
+            }
+            _ => return Err(Failure::usage("give --path and --payload, or --resume")),
+        };
+        let domain = &sent.domain;
         // A Bip340 signature verifies under the derived key's Taproot output key: print the
         // x-only key a verifier needs.
         let output_key = match (domain.scheme, signed.derived_key.as_secp256k1()) {
@@ -137,8 +161,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
         };
         if args.json {
             let mut out = serde_json::json!({
-                "domain_id": args.domain,
+                "domain_id": domain.id,
                 "scheme": domain.scheme,
+                "path": sent.path,
+                "transaction": sent.tx_hash,
                 "public_key": signed.derived_key,
                 "signature": signed.response,
             });
@@ -147,7 +173,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             }
             println!("{out}");
         } else {
-            println!("{:<12} {} ({:?})", "domain", args.domain, domain.scheme);
+            println!("{:<12} {}", "transaction", sent.tx_hash);
+            println!("{:<12} {} ({:?})", "domain", domain.id, domain.scheme);
+            println!("{:<12} {:?}", "path", sent.path);
             println!("{:<12} {}", "public key", signed.derived_key);
             if let Some(key) = &output_key {
                 println!(

@@ -17,7 +17,7 @@ use crate::Failure;
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    contract: crate::sign_cmd::Contract,
+    contract: crate::near_args::Contract,
     #[command(flatten)]
     nodes: crate::devnet_cmd::NodeEndpoints,
     /// Print one JSON object.
@@ -30,8 +30,7 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn run(args: Args) -> Result<(), Failure> {
     let nodes = args.nodes.endpoints()?;
-    let rpc = chain::NearRpc::read_only(&args.contract.rpc, &args.contract.contract_id)
-        .map_err(Failure::usage)?;
+    let rpc = args.contract.read_only()?;
     crate::runtime()?.block_on(async {
         let state: StateView = rpc
             .view("state", json!({}))
@@ -72,8 +71,8 @@ fn print_json(
         .map(|(addr, status)| json!({"http": addr.to_string(), "status": status}))
         .collect();
     let out = json!({
-        "rpc": args.contract.rpc,
-        "contract_id": args.contract.contract_id,
+        "rpc": args.contract.rpc(),
+        "contract_id": args.contract.contract_id(),
         "state": state,
         "load": load,
         "nodes": nodes,
@@ -90,8 +89,8 @@ fn print_text(
     let or_dash = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     println!(
         "contract  {} at {}: {:?}, epoch {}, threshold {}, {} participants{}",
-        args.contract.contract_id,
-        args.contract.rpc,
+        args.contract.contract_id(),
+        args.contract.rpc(),
         state.state,
         or_dash(state.epoch),
         or_dash(state.threshold),

@@ -44,7 +44,7 @@ fn derives_near_testnet_vector_as_json() {
 }
 
 #[test]
-fn testnet_flag_and_text_output() {
+fn btc_testnet_and_text_output() {
     let (code, stdout, _) = chainsig(&[
         "derive",
         "--root-key",
@@ -53,7 +53,8 @@ fn testnet_flag_and_text_output() {
         "alice.testnet",
         "--path",
         "bitcoin-1",
-        "--testnet",
+        "--btc-network",
+        "testnet",
     ]);
     assert_eq!(code, 0);
     assert!(stdout.contains("  btc_p2wpkh    tb1q"), "{stdout}");
@@ -99,7 +100,7 @@ fn every_chain_on_regtest_with_a_cosmos_prefix() {
         "alice.testnet",
         "--path",
         "bitcoin-1",
-        "--network",
+        "--btc-network",
         "regtest",
         "--cosmos-prefix",
         "osmo",
@@ -177,7 +178,7 @@ fn bad_values_are_named_on_the_first_line_and_exit_2() {
             "a",
             "--path",
             "p",
-            "--network",
+            "--btc-network",
             "litecoin",
         ],
         vec![
@@ -221,10 +222,10 @@ fn bad_values_are_named_on_the_first_line_and_exit_2() {
 #[test]
 fn what_clap_refuses_is_explained_whole_and_exits_2() {
     // A missing argument: named, with the usage line.
-    let (code, stdout, stderr) = chainsig(&["derive", "--account", "a", "--path", "p"]);
+    let (code, stdout, stderr) = chainsig(&["derive", "--root-key", ROOT, "--account", "a"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("--root-key"), "{stderr}");
+    assert!(stderr.contains("--path <PATH>"), "{stderr}");
     assert!(stderr.contains("Usage: chainsig address"), "{stderr}");
     // A typo: the subcommand it resembles.
     let (code, _, stderr) = chainsig(&["adress"]);
@@ -249,4 +250,39 @@ fn what_clap_refuses_is_explained_whole_and_exits_2() {
         assert!(stderr.contains("Commands:"), "{args:?}: {stderr}");
         assert!(stderr.contains(lists), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn network_presets_pick_the_rpc_and_environment_variables_set_options() {
+    // Nothing answers on this machine's network: the error names the endpoint the preset
+    // chose (or the one the environment set).
+    let home = tempfile::tempdir().unwrap();
+    let derive = ["derive", "--account", "a.testnet", "--path", "p"];
+    let mut args = derive.to_vec();
+    args.extend(["--network", "testnet"]);
+    let (code, _, stderr) = common::chainsig_env(&args, home.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("rpc.testnet.near.org"), "{stderr}");
+    let (code, _, stderr) =
+        common::chainsig_env(&derive, home.path(), &[("CHAINSIG_NETWORK", "mainnet")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("rpc.mainnet.near.org"), "{stderr}");
+    let (code, _, stderr) = common::chainsig_env(
+        &derive,
+        home.path(),
+        &[
+            ("CHAINSIG_NETWORK", "mainnet"),
+            ("CHAINSIG_RPC", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("127.0.0.1:9"), "{stderr}");
+    // A network clap does not know is a usage error, from the environment too.
+    let (code, _, stderr) =
+        common::chainsig_env(&derive, home.path(), &[("CHAINSIG_NETWORK", "betanet")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("betanet") && stderr.contains("testnet"),
+        "{stderr}"
+    );
 }

@@ -88,7 +88,7 @@ fn send(ready: &serde_json::Value, kind: &str, utxo: &str) -> Transaction {
         "--json",
         "--kind",
         kind,
-        "--network",
+        "--btc-network",
         "regtest",
         "--to",
         RECIPIENT,
@@ -127,7 +127,7 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     let (devnet, ready) = common::start(&tmp.path().join("devnet"), port);
     let address = |kind: &str| {
         let a: bitcoin::Address<_> =
-            common::devnet_address(&ready, "bitcoin-1", &["--network", "regtest"], kind)
+            common::devnet_address(&ready, "bitcoin-1", &["--btc-network", "regtest"], kind)
                 .parse()
                 .unwrap();
         a.require_network(bitcoin::Network::Regtest).unwrap()
@@ -171,7 +171,7 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         let mut a = args(&[
             "btc",
             "send",
-            "--network",
+            "--btc-network",
             "regtest",
             "--fee-rate",
             "2",
@@ -247,7 +247,7 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         "btc",
         "send",
         "--json",
-        "--network",
+        "--btc-network",
         "regtest",
         "--to",
         RECIPIENT,

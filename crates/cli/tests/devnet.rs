@@ -160,6 +160,8 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
         "{err}"
     );
 
+    credentials_and_resume(&ready, tmp.path());
+
     interrupt(&mut devnet);
 
     // Started again on the same directory: same chain, same keys, signing again.
@@ -167,6 +169,79 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     assert_eq!(again["domains"], ready["domains"]);
     sign_all(&again, "second", 3).await;
     interrupt(&mut devnet);
+}
+
+/// The user's key found where near-cli keeps it and the rest from `CHAINSIG_*` variables; a
+/// `sign` collected again by its transaction hash with `--resume`, and a hash that is not one
+/// of this account's refused.
+fn credentials_and_resume(ready: &serde_json::Value, tmp: &std::path::Path) {
+    let home = tmp.join("home");
+    let keychain = home.join(".near-credentials/devnet");
+    std::fs::create_dir_all(&keychain).unwrap();
+    let account = ready["user"]["account_id"].as_str().unwrap();
+    std::fs::copy(
+        ready["user"]["key_file"].as_str().unwrap(),
+        keychain.join(format!("{account}.json")),
+    )
+    .unwrap();
+    let vars = [
+        ("CHAINSIG_RPC", ready["rpc_url"].as_str().unwrap()),
+        ("CHAINSIG_ACCOUNT", account),
+    ];
+    let payload = "cd".repeat(32);
+    let (code, out, err) = common::chainsig_env(
+        &[
+            "sign",
+            "--json",
+            "--path",
+            "keychain",
+            "--payload",
+            &payload,
+        ],
+        &home,
+        &vars,
+    );
+    assert_eq!(code, 0, "{err}");
+    let signed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tx = signed["transaction"].as_str().unwrap();
+    assert!(
+        err.contains(&format!("sent sign transaction {tx}")),
+        "{err}"
+    );
+    let root: primitives::NearPublicKey = ready["domains"][0]["public_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let response: SignatureResponse = serde_json::from_value(signed["signature"].clone()).unwrap();
+    testkit::verify_independently(&root, account, "keychain", &[0xcd; 32], &response).unwrap();
+
+    // The same answer again, from the transaction alone: path, domain and payload read back.
+    let (code, out, err) = common::chainsig_env(&["sign", "--json", "--resume", tx], &home, &vars);
+    assert_eq!(code, 0, "{err}");
+    let resumed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(resumed, signed);
+
+    // A hash no transaction of this account has.
+    let unknown = bs58::encode([7u8; 32]).into_string();
+    let (code, out, err) = common::chainsig_env(&["sign", "--resume", &unknown], &home, &vars);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty() && err.starts_with("error: "), "{err}");
+    // Not a hash at all: a usage error.
+    let (code, _, err) = common::chainsig_env(&["sign", "--resume", "0xzz"], &home, &vars);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--resume takes a transaction hash"), "{err}");
+    // No key anywhere for another account: says where it looked.
+    let (code, _, err) = common::chainsig_env(
+        &["sign", "--path", "p", "--payload", &payload],
+        &home,
+        &[("CHAINSIG_ACCOUNT", "nobody.devnet")],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(".near-credentials/devnet/nobody.devnet.json"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -18,4 +18,4 @@ pub mod jsonrpc;
 pub mod signer;
 pub mod solana;
 
-pub use signer::{Domain, SignError, Signed, Signer};
+pub use signer::{Domain, Sent, SignError, Signed, Signer};

@@ -29,6 +29,8 @@ pub enum SignError {
     Unexpected(String),
     #[error("the network's signature does not verify under the derived key: {0}")]
     Invalid(String),
+    #[error("not a sign request of this account: {0}")]
+    NotASign(String),
 }
 
 /// One domain of the signer contract, as its `state` view shows it.
@@ -132,23 +134,102 @@ impl Signer {
         path: &str,
         message: &[u8],
     ) -> Result<Signed, SignError> {
+        let sent = self.submit(domain, path, message).await?;
+        self.answer(&sent).await
+    }
+
+    /// Sends the `sign` transaction (1 yoctoNEAR attached) and returns once the chain has
+    /// admitted it: its hash is what [`Signer::resume`] needs if the wait for the answer is
+    /// cut short.
+    pub async fn submit(
+        &self,
+        domain: &Domain,
+        path: &str,
+        message: &[u8],
+    ) -> Result<Sent, SignError> {
         let payload = payload_for(domain.scheme, message);
         payload
             .check_for(domain.scheme)
             .map_err(|e| SignError::Payload(e.to_string()))?;
-        let derived_key = self.derived_key(domain, path)?;
-        let value = self
+        self.derived_key(domain, path)?;
+        let call = sign_call(domain.id, path, &payload);
+        let tx_hash = self
             .rpc
-            .submit_with(&sign_call(domain.id, path, &payload), 1)
+            .send(call.method_name(), call.args_json(), 1)
             .await?;
+        Ok(Sent {
+            tx_hash: tx_hash.to_string(),
+            domain: domain.clone(),
+            path: path.to_owned(),
+            payload,
+        })
+    }
+
+    /// Waits for the answer to a `sign` sent with [`Signer::submit`] and verifies it.
+    pub async fn answer(&self, sent: &Sent) -> Result<Signed, SignError> {
+        let hash = sent
+            .tx_hash
+            .parse()
+            .map_err(|_| SignError::Unexpected(format!("bad hash {}", sent.tx_hash)))?;
+        let value = self.rpc.outcome(hash).await?;
+        self.verified(sent, &value)
+    }
+
+    /// The answer to a `sign` this account sent earlier, by its transaction's hash: the
+    /// request is read back from the transaction, its answer fetched and verified — nothing is
+    /// sent, nothing paid. For a client that gave up waiting (`chainsig sign --resume`).
+    pub async fn resume(&self, tx_hash: &str) -> Result<(Sent, Signed), SignError> {
+        let call = self.rpc.earlier_call(tx_hash).await?;
+        if call.method != "sign" {
+            return Err(SignError::NotASign(format!(
+                "transaction {tx_hash} called {}.{}",
+                call.receiver, call.method
+            )));
+        }
+        let args: primitives::request::SignArgs = serde_json::from_slice(&call.args)
+            .map_err(|e| SignError::NotASign(format!("its arguments do not parse: {e}")))?;
+        let request = args
+            .request
+            .normalize()
+            .map_err(|e| SignError::NotASign(format!("its request is malformed: {e}")))?;
+        let domain = self.domain(Some(request.domain_id.0), None).await?;
+        let sent = Sent {
+            tx_hash: tx_hash.to_owned(),
+            domain,
+            path: request.path,
+            payload: request.payload,
+        };
+        let value = call.result?;
+        let signed = self.verified(&sent, &value)?;
+        Ok((sent, signed))
+    }
+
+    /// The contract's answer to `sent`, parsed and verified.
+    fn verified(&self, sent: &Sent, value: &[u8]) -> Result<Signed, SignError> {
         let response: SignatureResponse =
-            serde_json::from_slice(&value).map_err(|e| SignError::Unexpected(e.to_string()))?;
-        check_answer(domain, &self.account, path, &payload, &response)?;
+            serde_json::from_slice(value).map_err(|e| SignError::Unexpected(e.to_string()))?;
+        check_answer(
+            &sent.domain,
+            &self.account,
+            &sent.path,
+            &sent.payload,
+            &response,
+        )?;
         Ok(Signed {
-            derived_key,
+            derived_key: self.derived_key(&sent.domain, &sent.path)?,
             response,
         })
     }
+}
+
+/// A `sign` transaction the chain has admitted, and what it asks for.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The transaction's hash, base58 as NEAR prints it.
+    pub tx_hash: String,
+    pub domain: Domain,
+    pub path: String,
+    pub payload: Payload,
 }
 
 /// Whether `response` is a signature of `payload` for `predecessor` under `path` on `domain`,

@@ -58,6 +58,8 @@ pub struct KeyFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     pub public_key: String,
+    /// nearcore's own key files (`validator_key.json`) call it `secret_key`.
+    #[serde(alias = "secret_key")]
     pub private_key: String,
 }
 
@@ -106,6 +108,26 @@ impl NearKey {
         Self::read(path)
     }
 
+    /// A key from its private half as near-cli writes it: `ed25519:` + base58 of the 64-byte
+    /// secret ‖ public. The error says what is wrong without repeating the key.
+    pub fn from_private_key(text: &str) -> Result<Self, &'static str> {
+        let data = text
+            .trim()
+            .strip_prefix("ed25519:")
+            .ok_or("private_key must start with ed25519:")?;
+        let bytes = Zeroizing::new(
+            bs58::decode(data)
+                .into_vec()
+                .map_err(|_| "private_key is not base58")?,
+        );
+        let pair: &[u8; 64] = bytes[..]
+            .try_into()
+            .map_err(|_| "private_key must hold 64 bytes")?;
+        SigningKey::from_keypair_bytes(pair)
+            .map(Self)
+            .map_err(|_| "private and public halves do not match")
+    }
+
     /// Reads a near-cli key file; the public key must match the private one.
     pub fn read(path: &Path) -> Result<(Self, Option<String>), IdentityError> {
         let invalid = |why: &str| IdentityError::Invalid(path.to_owned(), why.to_owned());
@@ -113,21 +135,7 @@ impl NearKey {
             std::fs::read_to_string(path).map_err(|e| IdentityError::Read(path.to_owned(), e))?,
         );
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(&e.to_string()))?;
-        let data = file
-            .private_key
-            .strip_prefix("ed25519:")
-            .ok_or_else(|| invalid("private_key must start with ed25519:"))?;
-        let bytes = Zeroizing::new(
-            bs58::decode(data)
-                .into_vec()
-                .map_err(|_| invalid("private_key is not base58"))?,
-        );
-        let pair: &[u8; 64] = bytes[..]
-            .try_into()
-            .map_err(|_| invalid("private_key must hold 64 bytes"))?;
-        let key = SigningKey::from_keypair_bytes(pair)
-            .map_err(|_| invalid("private and public halves do not match"))?;
-        let key = Self(key);
+        let key = Self::from_private_key(&file.private_key).map_err(&invalid)?;
         if key.public_key().to_string() != file.public_key {
             return Err(invalid("public_key does not match private_key"));
         }

@@ -21,6 +21,32 @@ pub fn chainsig<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) 
     )
 }
 
+/// Runs the `chainsig` binary with `HOME` and the `CHAINSIG_*` variables as given (any others
+/// of the test's own environment removed): (exit code, stdout, stderr).
+pub fn chainsig_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    home: &Path,
+    vars: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chainsig"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CHAINSIG_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command
+        .args(args)
+        .env("HOME", home)
+        .envs(vars.iter().copied())
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// The devnet's user, as `chainsig` arguments.
 #[allow(dead_code)] // not every test binary uses every helper
 pub fn requester(ready: &serde_json::Value, path: &str) -> Vec<String> {
