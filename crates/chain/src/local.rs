@@ -158,7 +158,7 @@ impl LocalChain {
             serde_json::to_value(v).expect("views serialize")
         }
         match method {
-            "state" => json(c.state_view().map(to)),
+            "state" => json(c.state_json().map(to)),
             "config" => json(Ok(to(c.config_view()))),
             "version" => json(Ok(to(c.version()))),
             "system_load" => json(c.system_load().map(to)),

@@ -32,10 +32,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let nodes = args.nodes.endpoints()?;
     let rpc = args.contract.read_only()?;
     crate::runtime()?.block_on(async {
-        let state: StateView = rpc
+        // Kept as the contract wrote it for --json (NEAR's production shape), read for the text.
+        let raw: serde_json::Value = rpc
             .view("state", json!({}))
             .await
             .map_err(|e| Failure::failed(format!("reading the contract's state: {e}")))?;
+        let state: StateView = serde_json::from_value(raw.clone())
+            .map_err(|e| Failure::failed(format!("the contract's state is not a signer's: {e}")))?;
         let load: SystemLoad = rpc
             .view("system_load", json!({}))
             .await
@@ -52,7 +55,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             health.push((*addr, answer));
         }
         if args.json {
-            print_json(&args, &state, &load, &health);
+            print_json(&args, &state, raw, &load, &health);
         } else {
             print_text(&args, &state, &load, &health);
         }
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 fn print_json(
     args: &Args,
     state: &StateView,
+    raw: serde_json::Value,
     load: &SystemLoad,
     health: &[(SocketAddr, Option<Status>)],
 ) {
@@ -73,7 +77,8 @@ fn print_json(
     let out = json!({
         "rpc": args.contract.rpc(),
         "contract_id": args.contract.contract_id(),
-        "state": state,
+        "phase": state.state,
+        "state": raw,
         "load": load,
         "nodes": nodes,
     });

@@ -108,7 +108,21 @@ async fn a_full_queue_of_the_largest_requests_is_answered_to_every_caller() {
     assert_eq!(answered, CAP);
     assert_eq!(pending(&user).await, 0);
     let status = status_json(&dir, &rpc).await;
-    assert_eq!(status["state"]["state"], "Running", "{status}");
+    assert_eq!(status["phase"], "Running", "{status}");
+    // The contract's own JSON, in the shape NEAR's signer writes it.
+    let running = &status["state"]["Running"];
+    assert_eq!(
+        running["keyset"]["domains"].as_array().unwrap().len(),
+        3,
+        "{status}"
+    );
+    let protocols: Vec<&str> = running["domains"]["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(protocols, ["CaitSith", "Frost", "FrostBip340"], "{status}");
     assert_eq!(status["load"]["pending_requests"], 0, "{status}");
     for node in status["nodes"].as_array().unwrap() {
         assert_eq!(node["status"]["healthy"], true, "{status}");

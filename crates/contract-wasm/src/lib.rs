@@ -23,7 +23,8 @@
 //! Build: `cargo build -p contract-wasm --target wasm32-unknown-unknown --profile wasm`.
 
 use contract::storage::{decode_root, encode_root, STATE_KEY};
-use contract::views::{PendingRequestView, StateView, SystemLoad};
+use contract::views::near_state::ProtocolContractState;
+use contract::views::{PendingRequestView, SystemLoad};
 use contract::{
     AccountId, Config, Contract, ContractError, Crypto, Ctx, Effect, InitParticipant,
     ParticipantInfo, RequestId, Root, Storage, YieldId, YieldOutcome,
@@ -303,8 +304,8 @@ impl Signer {
         act(|c, cx| c.vote_abort(cx, epoch));
     }
 
-    pub fn state() -> StateView {
-        read(|c| c.state_view())
+    pub fn state() -> ProtocolContractState {
+        read(|c| c.state_json())
     }
 
     pub fn config() -> Config {

@@ -290,23 +290,7 @@ impl<S: Storage> Contract<S> {
             ));
         }
         check_threshold(sorted.len(), threshold, schemes(running))?;
-        let mut new = Participants {
-            members: BTreeMap::new(),
-            next_id: running.participants.next_id,
-        };
-        for account in &sorted {
-            match running.participants.members.get(account) {
-                Some(entry) => {
-                    new.members.insert(account.clone(), entry.clone());
-                }
-                None => {
-                    let candidate = candidates
-                        .get(account)
-                        .ok_or_else(|| ContractError::NotCandidate(account.to_string()))?;
-                    new.add(account.clone(), candidate.info.clone());
-                }
-            }
-        }
+        let new = proposed_participants(&running.participants, &candidates, &sorted)?;
         let staying = new
             .accounts()
             .filter(|a| running.participants.contains(a))
@@ -571,4 +555,32 @@ fn refund_effect(to: &AccountId, amount: u128) -> Vec<Effect> {
         return vec![];
     }
     vec![Effect::Refund(to.clone(), amount)]
+}
+
+/// The participant set a `vote_new_parameters` for `sorted` (accounts in order, no repeats)
+/// would make: members keep their ids, newcomers — who must be candidates — take the next free
+/// ids in account order. The `state` view shows open proposals the same way.
+pub(crate) fn proposed_participants(
+    current: &Participants,
+    candidates: &Candidates,
+    sorted: &[AccountId],
+) -> Result<Participants> {
+    let mut new = Participants {
+        members: BTreeMap::new(),
+        next_id: current.next_id,
+    };
+    for account in sorted {
+        match current.members.get(account) {
+            Some(entry) => {
+                new.members.insert(account.clone(), entry.clone());
+            }
+            None => {
+                let candidate = candidates
+                    .get(account)
+                    .ok_or_else(|| ContractError::NotCandidate(account.to_string()))?;
+                new.add(account.clone(), candidate.info.clone());
+            }
+        }
+    }
+    Ok(new)
 }

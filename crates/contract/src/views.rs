@@ -1,14 +1,17 @@
 //! Read-only methods and the JSON they return. Snapshot tests pin every shape.
 
+pub mod near_state;
+mod state;
+
 use primitives::derivation::derive_public_key;
 use primitives::request::Payload;
 use primitives::{DomainId, NearPublicKey, ParticipantId, RawPublicKey, SignatureScheme};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ContractError;
-use crate::state::{Contract, ProtocolState, Running};
+use crate::state::Contract;
 use crate::storage::Storage;
-use crate::types::{AccountId, Config, DomainConfig, Participants, PendingRequest, RequestId};
+use crate::types::{AccountId, Config, DomainConfig, PendingRequest, RequestId};
 
 /// The contract's version, as `version()` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -71,8 +74,11 @@ impl std::fmt::Display for Phase {
     }
 }
 
-/// `state()`: where the protocol is, and the network that signs now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `state()` as nodes and clients act on it: where the protocol is, and the network that signs
+/// now. Read from the `state` JSON ([`near_state::ProtocolContractState`], this contract's or
+/// NEAR's production signer's); it is not itself written anywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "near_state::ProtocolContractState")]
 pub struct StateView {
     pub state: Phase,
     pub epoch: Option<u64>,
@@ -125,82 +131,7 @@ fn key(raw: &RawPublicKey) -> Result<NearPublicKey, ContractError> {
         .map_err(|e| ContractError::CorruptState(format!("stored key {raw}: {e}")))
 }
 
-fn participants_view(p: &Participants) -> Result<Vec<ParticipantView>, ContractError> {
-    p.iter()
-        .map(|(account, id, info)| {
-            Ok(ParticipantView {
-                account_id: account.clone(),
-                id: *id,
-                url: info.url.clone(),
-                tls_public_key: key(&info.tls_public_key)?,
-            })
-        })
-        .collect()
-}
-
-fn domains_view(r: &Running) -> Result<Vec<DomainView>, ContractError> {
-    r.domains
-        .iter()
-        .map(|(d, k)| {
-            Ok(DomainView {
-                id: d.id,
-                scheme: d.scheme,
-                public_key: key(k)?,
-            })
-        })
-        .collect()
-}
-
 impl<S: Storage> Contract<S> {
-    pub fn state_view(&self) -> Result<StateView, ContractError> {
-        let network = self.signing_network().ok();
-        let candidates = self
-            .candidates()?
-            .into_iter()
-            .map(|(account, c)| {
-                Ok(ParticipantView {
-                    account_id: account,
-                    // Candidates have no id until they join.
-                    id: ParticipantId(u32::MAX),
-                    url: c.info.url,
-                    tls_public_key: key(&c.info.tls_public_key)?,
-                })
-            })
-            .collect::<Result<_, ContractError>>()?;
-        Ok(StateView {
-            state: self.root.protocol.phase(),
-            epoch: network.map(|r| r.epoch),
-            threshold: network.map(|r| r.threshold),
-            participants: network
-                .map(|r| participants_view(&r.participants))
-                .transpose()?
-                .unwrap_or_default(),
-            domains: network.map(domains_view).transpose()?.unwrap_or_default(),
-            initializing: match &self.root.protocol {
-                ProtocolState::Initializing(i) => Some(InitializingView {
-                    domains: i.domains.clone(),
-                    started_at: i.event.started_at,
-                    voted: i
-                        .pk_votes
-                        .iter()
-                        .map(|(d, votes)| (*d, votes.keys().cloned().collect()))
-                        .collect(),
-                }),
-                _ => None,
-            },
-            resharing: match &self.root.protocol {
-                ProtocolState::Resharing(r) => Some(ResharingView {
-                    participants: participants_view(&r.new_participants)?,
-                    threshold: r.new_threshold,
-                    started_at: r.event.started_at,
-                    reshared: r.reshared.iter().cloned().collect(),
-                }),
-                _ => None,
-            },
-            candidates,
-        })
-    }
-
     pub fn version(&self) -> &'static str {
         VERSION
     }

@@ -1,14 +1,14 @@
 //! The result of `sign` (docs/design.md §4.3), one shape per scheme:
 //!
 //! ```json
-//! {"scheme": "Secp256k1", "big_r": {"affine_point": "<66 HEX>"}, "s": {"scalar": "<64 HEX>"},
+//! {"scheme": "Secp256k1", "big_r": {"affine_point": "<66 hex>"}, "s": {"scalar": "<64 hex>"},
 //!  "recovery_id": 0}
 //! {"scheme": "Ed25519", "signature": [64 bytes]}
 //! {"scheme": "Bip340", "signature": "<128 hex>"}
 //! ```
 //!
-//! NEAR's signer writes the secp256k1 hex in upper case (k256's serde form); we do the same
-//! and accept either case. Parsing validates: R must be on the curve, s a scalar below n.
+//! NEAR's signer writes the secp256k1 hex in lower case since its 3.6.0 release (upper case,
+//! k256's serde form, before); we write lower case and accept either. Parsing validates: R must be on the curve, s a scalar below n.
 
 use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::PrimeField;
@@ -95,10 +95,10 @@ impl From<EcdsaSignature> for EcdsaWire {
     fn from(sig: EcdsaSignature) -> Self {
         Self {
             big_r: AffinePointWire {
-                affine_point: hex::encode_upper(sig.big_r.to_encoded_point(true).as_bytes()),
+                affine_point: hex::encode(sig.big_r.to_encoded_point(true).as_bytes()),
             },
             s: ScalarWire {
-                scalar: hex::encode_upper(sig.s.to_repr()),
+                scalar: hex::encode(sig.s.to_repr()),
             },
             recovery_id: sig.recovery_id,
         }
@@ -190,18 +190,24 @@ mod tests {
         assert_eq!(
             v,
             json!({"scheme": "Secp256k1",
-                "big_r": {"affine_point": "022F8BDE4D1A07209355B4A7250A5C5128E88B84BDDC619AB7CBA8D569B240EFE4"},
-                "s": {"scalar": "000000000000000000000000000000000000000000000000000000000000004D"},
+                "big_r": {"affine_point": "022f8bde4d1a07209355b4a7250a5c5128e88b84bddc619ab7cba8d569b240efe4"},
+                "s": {"scalar": "000000000000000000000000000000000000000000000000000000000000004d"},
                 "recovery_id": 1})
         );
-        // Lower case parses to the same signature.
-        let lower: SignatureResponse = serde_json::from_str(
+        // Upper case (older NEAR signers) parses to the same signature.
+        let upper: SignatureResponse = serde_json::from_str(
             &v.to_string()
-                .to_lowercase()
-                .replace("secp256k1", "Secp256k1"),
+                .to_uppercase()
+                .replace("SECP256K1", "Secp256k1")
+                .replace("SCHEME", "scheme")
+                .replace("BIG_R", "big_r")
+                .replace("AFFINE_POINT", "affine_point")
+                .replace("SCALAR", "scalar")
+                .replace("\"S\"", "\"s\"")
+                .replace("RECOVERY_ID", "recovery_id"),
         )
         .unwrap();
-        assert_eq!(lower, SignatureResponse::Secp256k1(sample()));
+        assert_eq!(upper, SignatureResponse::Secp256k1(sample()));
     }
 
     #[test]

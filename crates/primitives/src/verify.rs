@@ -101,4 +101,6 @@ pub fn verify_signature(
 }
 
 #[cfg(test)]
+mod near_mpc;
+#[cfg(test)]
 mod tests;

@@ -574,8 +574,14 @@ fn v2_secp256k1_domains_need_2t_minus_1_participants() {
         )
         .unwrap();
     }
-    let state = serde_json::to_value(c.state_view().unwrap()).unwrap();
-    assert_eq!(state["domains"][0]["scheme"], "V2Secp256k1", "{state}");
+    assert_eq!(
+        c.state_view().unwrap().domains[0].scheme,
+        SignatureScheme::V2Secp256k1
+    );
+    let state = serde_json::to_value(c.state_json().unwrap()).unwrap();
+    let domain = &state["Running"]["domains"]["domains"][0];
+    assert_eq!(domain["protocol"], "DamgardEtAl", "{state}");
+    assert_eq!(domain["scheme"], "V2Secp256k1", "{state}");
     // While it exists, the network cannot shrink below 2t − 1 or raise t past (n + 1) / 2.
     refused(
         &mut c,

@@ -2,6 +2,7 @@
 
 mod lifecycle;
 mod membership;
+mod near_mpc;
 mod signing;
 mod views;
 

@@ -4,18 +4,43 @@
 use insta::assert_json_snapshot;
 use primitives::SignatureScheme;
 
+use crate::views::StateView;
+
 use super::*;
 
 #[test]
 fn state_in_every_protocol_state() {
     assert_json_snapshot!(
         "state_not_initialized",
-        Contract::<MemStorage>::default().state_view().unwrap()
+        Contract::<MemStorage>::default().state_json().unwrap()
     );
     let (mut c, _) = ready();
     c.register_candidate(&candidate_ctx("dave.near", 11), info(3))
         .unwrap();
-    assert_json_snapshot!("state_running", c.state_view().unwrap());
+    assert_json_snapshot!("state_running", c.state_json().unwrap());
+    read_back_as_viewed(&c);
+
+    // One vote of each kind, none passed yet: a whole-set proposal and new domains appear as
+    // NEAR's signer shows them, join and leave votes in this contract's own fields.
+    let mut voting = c.clone();
+    let with_dave: Vec<_> = ["alice.near", "bob.near", "carol.near", "dave.near"]
+        .iter()
+        .map(|a| account(a))
+        .collect();
+    voting
+        .vote_new_parameters(&ctx("alice.near", 12), &with_dave, 3, 0)
+        .unwrap();
+    voting
+        .vote_add_domains(&ctx("bob.near", 12), &[SignatureScheme::Ed25519], 0)
+        .unwrap();
+    voting
+        .vote_join(&ctx("carol.near", 12), &account("dave.near"), 0)
+        .unwrap();
+    voting
+        .vote_leave(&ctx("carol.near", 12), &account("alice.near"), 0)
+        .unwrap();
+    assert_json_snapshot!("state_running_with_votes", voting.state_json().unwrap());
+    read_back_as_viewed(&voting);
 
     let mut init = c.clone();
     for a in NODES {
@@ -30,7 +55,8 @@ fn state_in_every_protocol_state() {
         0,
     )
     .unwrap();
-    assert_json_snapshot!("state_initializing", init.state_view().unwrap());
+    assert_json_snapshot!("state_initializing", init.state_json().unwrap());
+    read_back_as_viewed(&init);
 
     let mut reshare = c.clone();
     reshare
@@ -43,7 +69,16 @@ fn state_in_every_protocol_state() {
         .start_reshare_instance(&ctx("dave.near", 13), 0)
         .unwrap();
     reshare.vote_reshared(&ctx("dave.near", 14), 0).unwrap();
-    assert_json_snapshot!("state_resharing", reshare.state_view().unwrap());
+    assert_json_snapshot!("state_resharing", reshare.state_json().unwrap());
+    read_back_as_viewed(&reshare);
+}
+
+/// The `state` JSON read back (as a node reads it over RPC) is the view the contract gives an
+/// in-process reader.
+fn read_back_as_viewed(c: &Contract<MemStorage>) {
+    let json = serde_json::to_vec(&c.state_json().unwrap()).unwrap();
+    let read: StateView = serde_json::from_slice(&json).unwrap();
+    assert_eq!(read, c.state_view().unwrap());
 }
 
 #[test]
