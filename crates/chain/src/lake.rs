@@ -223,6 +223,8 @@ const RANGE_LISTING_EVERY: u64 = 5;
 /// Empty probes between listings of the whole bucket when caught up (a gap of over a
 /// thousand heights).
 const FULL_LISTING_EVERY: u64 = 50;
+/// Probes in a row that find the next block before a listing checks how far the lake is.
+const BEHIND_AFTER_HITS: u64 = 3;
 
 fn range_prefix(range: u64) -> String {
     format!("{range:09}")
@@ -238,6 +240,8 @@ pub struct LakeBlocks {
     head: AtomicU64,
     /// Probes that found nothing new.
     empty_polls: AtomicU64,
+    /// Probes in a row that found the next block already there.
+    hits: AtomicU64,
     /// The block a probe read, for [`BlockSource::changes`].
     probed: Mutex<Option<(u64, BlockView)>>,
 }
@@ -253,6 +257,7 @@ impl LakeBlocks {
             idle,
             head: AtomicU64::new(0),
             empty_polls: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
             probed: Mutex::new(None),
         })
     }
@@ -338,8 +343,17 @@ impl LakeBlocks {
         if let Some(block) = self.block(after + 1).await? {
             self.head.fetch_max(after + 1, Ordering::Relaxed);
             *self.probed.lock().unwrap_or_else(|e| e.into_inner()) = Some((after + 1, block));
+            // At the head, a probe finds the next block about as often as not. Found every
+            // time, the reader is behind and does not know it: probing one block at a time
+            // it would fall further behind while reporting no lag. A listing shows how far
+            // the lake is and reads ahead in batches.
+            if self.hits.fetch_add(1, Ordering::Relaxed) + 1 >= BEHIND_AFTER_HITS {
+                self.hits.store(0, Ordering::Relaxed);
+                return Ok(Probe::List { full: false });
+            }
             return Ok(Probe::Next);
         }
+        self.hits.store(0, Ordering::Relaxed);
         let polls = self.empty_polls.fetch_add(1, Ordering::Relaxed) + 1;
         if self.client.get(&block_key(after + 2)).await?.is_some() {
             return Ok(Probe::List { full: false });

@@ -97,9 +97,14 @@ async fn nodes_follow_the_chain_through_near_lake_and_ride_out_an_s3_outage() {
     let dir = tmp.path().join("devnet");
     let port = common::free_port().port();
     let endpoint = s3.endpoint();
-    let (devnet, ready) = common::start_with(
+    let (devnet, ready) = common::start_at(
         &dir,
         port,
+        250,
+        // 250 ms blocks: 200 blocks (a request's life) are 50 s. At the devnet's 100 ms the
+        // chain made blocks faster than it could publish them to this file-backed S3
+        // server, which the four followers share on two cores: the lake fell 10–20 s behind
+        // the chain and requests timed out before any node saw them.
         &["--lake-endpoint", &endpoint, "--lake-bucket", "blocks"],
     );
     for (code, h) in health(&dir).await {

@@ -72,3 +72,10 @@ impl ContractError {
         )
     }
 }
+
+/// Whether a refusal the chain relays (the contract's message, inside NEAR's execution error)
+/// says the request is no longer pending: answered already, or timed out. A node that reads
+/// blocks late learns it this way before its indexer does.
+pub fn says_not_pending(message: &str) -> bool {
+    message.contains("no pending signature request with id")
+}

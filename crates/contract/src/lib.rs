@@ -30,6 +30,7 @@ mod types;
 pub mod views;
 
 pub use crypto::{verify_response, Crypto};
+pub use error::says_not_pending;
 pub use error::ContractError;
 #[cfg(any(test, feature = "native"))]
 pub use native::NativeCrypto;

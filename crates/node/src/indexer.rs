@@ -109,6 +109,9 @@ pub enum Attempt {
     Running,
     /// Ended without an answer at this instant; tried again after a pause.
     EndedAt(Instant),
+    /// Answered (by this node, or — the contract says so — by another): not led again while
+    /// the block that shows it closed is on its way.
+    Answered,
 }
 
 /// What applying a block changed.
@@ -117,6 +120,25 @@ pub struct Applied {
     pub added: usize,
     pub removed: usize,
     pub state_changed: bool,
+    /// The requests this block closed (answered or timed out).
+    pub closed: Vec<Closed>,
+}
+
+/// A request the chain no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    /// Blocks from the one that accepted it to the one that closed it.
+    pub blocks: u64,
+    /// Since this node first saw it.
+    pub waited: Duration,
+}
+
+impl Closed {
+    /// Whether it ran out of time rather than being answered: the contract closes a request
+    /// unanswered once `request_timeout_blocks` have passed, and cannot answer it after.
+    pub fn timed_out(&self, request_timeout_blocks: u64) -> bool {
+        self.blocks >= request_timeout_blocks
+    }
 }
 
 /// Where the indexer stands, for `/health`.
@@ -205,7 +227,15 @@ impl Indexer {
                             applied.added += 1;
                         }
                     }
-                    None => applied.removed += usize::from(pending.remove(&id).is_some()),
+                    None => {
+                        if let Some(seen) = pending.remove(&id) {
+                            applied.removed += 1;
+                            applied.closed.push(Closed {
+                                blocks: height.saturating_sub(seen.view.created_at),
+                                waited: seen.first_seen.elapsed(),
+                            });
+                        }
+                    }
                 }
             }
         }

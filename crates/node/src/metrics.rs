@@ -75,6 +75,7 @@ pub struct Metrics {
     peer_held: Family<PeerPlaceLabels, Gauge>,
     claims_refused: Family<WhyLabels, Counter>,
     peer_dropped: Family<PeerPlaceLabels, Counter>,
+    life: Lifecycle,
     /// The stock gauges' values, readable (a gauge family cannot be listed).
     stock_levels: std::sync::Mutex<std::collections::BTreeMap<(u64, Kind), usize>>,
 }
@@ -172,8 +173,10 @@ impl Default for Metrics {
              already spent here, so the claimant's store may be an old copy; not_owners)",
             claims_refused.clone(),
         );
+        let life = Lifecycle::register(&mut registry);
         Self {
             registry,
+            life,
             claims_refused,
             peer_held,
             peer_dropped,
@@ -193,7 +196,87 @@ impl Default for Metrics {
     }
 }
 
+/// How requests end as this node sees them, and whether the node is fit to serve.
+struct Lifecycle {
+    closed: Family<OutcomeLabels, Counter>,
+    latency: Histogram,
+    pending: Gauge,
+    healthy: Gauge,
+    store_writable: Gauge,
+}
+
+impl Lifecycle {
+    fn register(registry: &mut Registry) -> Self {
+        let life = Self {
+            closed: Family::default(),
+            // 50 ms … ~14 min: a request may wait its 200 blocks.
+            latency: Histogram::new(exponential_buckets(0.05, 2.0, 15)),
+            pending: Gauge::default(),
+            healthy: Gauge::default(),
+            store_writable: Gauge::default(),
+        };
+        registry.register(
+            "requests_closed",
+            "Requests the chain closed, by outcome: answered (by any node) or timed_out (no \
+             answer within the contract's request_timeout_blocks)",
+            life.closed.clone(),
+        );
+        registry.register(
+            "request_latency_seconds",
+            "From the block that brought a request to the block that answered it, as this \
+             node read them (measured from when it first saw the request)",
+            life.latency.clone(),
+        );
+        registry.register(
+            "pending_requests",
+            "Requests pending in the contract, as this node's indexer holds them",
+            life.pending.clone(),
+        );
+        registry.register(
+            "healthy",
+            "1 while the node follows the chain (block source answers, at most 10 blocks \
+             behind) and its store writes; else 0",
+            life.healthy.clone(),
+        );
+        registry.register(
+            "store_writable",
+            "1 while the node's store accepts writes; else 0 (the node then takes no items)",
+            life.store_writable.clone(),
+        );
+        life
+    }
+}
+
 impl Metrics {
+    /// A request left the contract: answered after `waited` (as this node saw it), or
+    /// timed out.
+    pub fn request_closed(&self, answered: bool, waited: Duration) {
+        let outcome = if answered { "answered" } else { "timed_out" }.to_owned();
+        self.life
+            .closed
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        if answered {
+            self.life.latency.observe(waited.as_secs_f64());
+        }
+    }
+
+    /// Requests closed with `outcome` (`answered`, `timed_out`).
+    pub fn requests_closed(&self, outcome: &str) -> u64 {
+        let outcome = outcome.to_owned();
+        self.life
+            .closed
+            .get_or_create(&OutcomeLabels { outcome })
+            .get()
+    }
+
+    /// What `/health` says, for scrapers: healthy, store writable, requests pending.
+    pub fn set_health(&self, healthy: bool, store_writable: bool, pending: usize) {
+        self.life.healthy.set(i64::from(healthy));
+        self.life.store_writable.set(i64::from(store_writable));
+        self.life.pending.set(pending as i64);
+    }
+
     pub fn protocol_finished(&self, protocol: &str, took: Duration, ok: bool) {
         let labels = ProtocolLabels {
             protocol: protocol.to_owned(),
@@ -336,3 +419,6 @@ pub struct StockLevel {
     pub kind: Kind,
     pub count: usize,
 }
+
+#[cfg(test)]
+mod tests;

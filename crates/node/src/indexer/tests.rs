@@ -98,6 +98,22 @@ fn applying_blocks_tracks_the_pending_set_and_its_height() {
     // Removing what was never seen (answered before this node started) counts nothing.
     let (a, _) = indexer.apply(&block(7, vec![remove(9)]));
     assert_eq!((a.added, a.removed), (0, 0));
+    assert!(a.closed.is_empty());
+}
+
+#[test]
+fn a_closed_request_is_answered_or_timed_out_by_its_age_in_blocks() {
+    // The records say created_at 10.
+    let indexer = Indexer::default();
+    indexer.apply(&block(10, vec![write(1), write(2)]));
+    let (a, _) = indexer.apply(&block(12, vec![remove(1)]));
+    assert_eq!(a.closed.len(), 1);
+    assert_eq!(a.closed[0].blocks, 2);
+    assert!(!a.closed[0].timed_out(200));
+    let (a, _) = indexer.apply(&block(210, vec![remove(2)]));
+    assert_eq!(a.closed[0].blocks, 200);
+    assert!(a.closed[0].timed_out(200));
+    assert!(!a.closed[0].timed_out(201));
 }
 
 #[test]

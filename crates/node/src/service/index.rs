@@ -19,9 +19,13 @@ use super::Shared;
 use crate::indexer::{fold, replay_window, Folded};
 use contract::views::PendingRequestView;
 
+use futures_util::StreamExt;
+
 pub use crate::store::INDEX_CURSOR as CURSOR;
 /// Heights asked for at once.
 const BATCH: usize = 64;
+/// Blocks read at once.
+const PREFETCH: usize = 8;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -96,8 +100,9 @@ pub(crate) fn decode_saved(
 }
 
 /// Where to start: the saved cursor and set, unless the cursor is older than the replay
-/// window (then the window's start, which holds every request that can still be pending).
-async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<u64> {
+/// window (then the window's start, which holds every request that can still be pending);
+/// and the contract's request timeout in blocks.
+async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<(u64, u64)> {
     let timeout = match shared.chain.config().await {
         Ok(c) => c.request_timeout_blocks,
         Err(e) => {
@@ -134,7 +139,7 @@ async fn start(shared: &Shared, source: &dyn BlockSource) -> Option<u64> {
     };
     info!(source = %source.describe(), after = from, head, "indexer starting");
     shared.indexer.starting_after(from);
-    Some(from)
+    Some((from, timeout))
 }
 
 /// Saves `height` as the cursor with the block's edits to the pending set.
@@ -156,7 +161,7 @@ fn save(shared: &Shared, height: u64, folded: &Folded) -> Result<(), String> {
 pub(crate) async fn run(shared: Arc<Shared>) {
     let source = shared.blocks.clone();
     let source = source.as_ref();
-    let Some(mut cursor) = start(&shared, source).await else {
+    let Some((mut cursor, timeout)) = start(&shared, source).await else {
         return;
     };
     let mut saving = true;
@@ -168,10 +173,17 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared
             .indexer
             .report(&source.describe(), Some(next.head), None);
-        for height in next.heights {
-            let Some(block) = persist(&shared, source, || source.changes(height)).await else {
+        // Several blocks in flight, applied in order: a block is two round trips to NEAR
+        // Lake (block and shard), and read one at a time a follower on a busy machine fell
+        // behind 100 ms blocks.
+        let mut blocks = futures_util::stream::iter(next.heights)
+            .map(|height| persist(&shared, source, move || source.changes(height)))
+            .buffered(PREFETCH);
+        while let Some(block) = blocks.next().await {
+            let Some(block) = block else {
                 return;
             };
+            let height = block.height;
             let folded = fold(&block.changes);
             // Saved before it is applied: applying cannot fail, and a cursor saved later
             // without these edits would lose requests, so a failed save stops saving and a
@@ -186,6 +198,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             let (applied, malformed) = shared.indexer.apply_folded(height, folded);
             for (id, e) in malformed {
                 warn!(request = %id, height, error = %e, "a request record does not decode");
+            }
+            for closed in &applied.closed {
+                shared
+                    .metrics
+                    .request_closed(!closed.timed_out(timeout), closed.waited);
             }
             cursor = height;
             if applied.added > 0 {

@@ -273,6 +273,12 @@ impl NodeHandle {
     /// The Prometheus exposition, with gauges read fresh.
     pub fn render_metrics(&self) -> String {
         self.0.report_peers();
+        let status = status_of(&self.0);
+        self.0.metrics.set_health(
+            status.healthy,
+            status.store_error.is_none(),
+            status.pending_requests,
+        );
         self.0.metrics.render()
     }
 

@@ -6,7 +6,9 @@
 //! contract will, and submits `respond`.
 //!
 //! A request is never dropped while it is pending: the indexer holds it until a block shows
-//! it answered or timed out, and a restarted node resumes from its cursor. Nobody leads while
+//! it answered or timed out, and a restarted node resumes from its cursor. One this node
+//! answered, or that the contract says is pending no more, is not led again meanwhile (with
+//! a block source a few seconds behind, leaders spent an item per second on refusals). Nobody leads while
 //! its indexer is still reading old blocks. A request is never answered with two signatures:
 //! the contract resumes the caller with the first verified `respond` and refuses later ones.
 
@@ -80,7 +82,7 @@ fn lead_due(shared: &Arc<Shared>) {
             continue;
         };
         let busy = match seen.attempt {
-            Some(Attempt::Running) => true,
+            Some(Attempt::Running | Attempt::Answered) => true,
             Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
             None => false,
         };
@@ -99,10 +101,26 @@ fn lead_due(shared: &Arc<Shared>) {
             let result = lead(&shared, &network, me, id, &avoid).await;
             let failed_set = report(&shared, id, &result);
             if let Some(seen) = shared.indexer.pending().get_mut(&id) {
-                seen.attempt = Some(Attempt::EndedAt(Instant::now()));
+                seen.attempt = Some(if answered(&result) {
+                    Attempt::Answered
+                } else {
+                    Attempt::EndedAt(Instant::now())
+                });
                 seen.failed_sets.extend(failed_set);
             }
         });
+    }
+}
+
+/// Whether the request needs no more leading: this node's `respond` went through, or the
+/// contract says nothing is pending under that id (another node answered it, or it timed out)
+/// — the indexer sees the block that closed it later, and leading again would spend an item
+/// for a refusal.
+fn answered(result: &Result<(), JobError>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(JobError::Chain(chain::ChainError::Rejected(m))) => contract::says_not_pending(m),
+        Err(_) => false,
     }
 }
 
@@ -116,6 +134,10 @@ fn report(
     let e = match result {
         Ok(()) => {
             shared.metrics.request(true);
+            return None;
+        }
+        Err(_) if answered(result) => {
+            debug!(request = %request, "already answered; this node's indexer will see it");
             return None;
         }
         Err(e) => e,
@@ -290,4 +312,31 @@ async fn run_sign(
         )
         .await
         .map_err(|e| e.in_signature(set))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_the_contract_no_longer_holds_is_not_led_again() {
+        let id = "ab".repeat(32);
+        let refused = |m: String| Err(JobError::Chain(chain::ChainError::Rejected(m)));
+        assert!(answered(&Ok(())));
+        // As NEAR relays the contract's refusal of a late `respond`.
+        assert!(answered(&refused(format!(
+            "Action #0: ExecutionError(\"Smart contract panicked: {}\")",
+            contract::ContractError::UnknownRequest(id.clone())
+        ))));
+        assert!(!answered(&refused(
+            "Action #0: ExecutionError(\"Smart contract panicked: signature does not verify\")"
+                .into()
+        )));
+        assert!(!answered(&Err(JobError::Chain(
+            chain::ChainError::Unavailable("timeout".into())
+        ))));
+        assert!(!answered(&Err(JobError::NoLongerPending(RequestId(
+            [1; 32]
+        )))));
+    }
 }
