@@ -19,6 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# promtool (Debian's prometheus package, unpacked rather than installed: no server started)
+# checks the alert rules in deploy/monitoring.
+promtool="$dir/prometheus/usr/bin/promtool"
+if [ ! -x "$promtool" ]; then
+  echo "fetching promtool (Debian's prometheus package)..."
+  mkdir -p "$dir/prometheus"
+  (cd "$dir/prometheus" && { apt-get download prometheus >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } &&
+    dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
+fi
+"$promtool" --version | head -1
+
 anvil="$dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 litesvm="$dir/node_modules/litesvm-linux-x64-gnu/litesvm.linux-x64-gnu.node"
 if [ -x "$anvil" ] && [ -f "$litesvm" ] && cmp -s scripts/test-tools/package.json "$dir/package.json"; then

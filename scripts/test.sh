@@ -12,6 +12,10 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== lint"
 cargo clippy --workspace --all-targets -j2 -- -D warnings
+echo "== monitoring: alert rules checked and unit-tested by promtool"
+promtool="${CARGO_TARGET_DIR:-target}/test-tools/prometheus/usr/bin/promtool"
+"$promtool" check rules deploy/monitoring/alerts.yml
+"$promtool" test rules deploy/monitoring/alerts.test.yml
 echo "== the signer contract's wasm"
 ./scripts/build-contract.sh
 echo "== tests"

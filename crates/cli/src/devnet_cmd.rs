@@ -302,6 +302,7 @@ fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Res
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         )
+        .env("CHAINSIG_LOG_FORMAT", crate::log_format().name())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -34,6 +34,40 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How long-running commands (node run, chain, devnet's processes) write their logs:
+    /// text, or one JSON object per line for log collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "CHAINSIG_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+/// The form of log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// The log format the command line chose, for [`init_logging`] and the processes a devnet
+/// starts.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+pub fn log_format() -> LogFormat {
+    LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
 }
 
 #[derive(Subcommand)]
@@ -112,6 +146,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let _ = LOG_FORMAT.set(cli.log_format);
     let result = match cli.command {
         Command::Devnet(args) => devnet_cmd::run(args),
         Command::Sign(args) => sign_cmd::run(args),
@@ -149,16 +184,24 @@ pub fn block_ms() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(10..=60_000)
 }
 
-/// Logs to stderr, `RUST_LOG` filtering (`info` by default).
+/// Logs to stderr, `RUST_LOG` filtering (`info` by default), as text or JSON lines
+/// (`--log-format`).
 pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match log_format() {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// A multi-threaded tokio runtime, or the failure to make one.

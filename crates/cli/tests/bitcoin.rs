@@ -227,6 +227,10 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         "the devnet-signed spends were refused"
     );
 
+    for (kind, address) in [("p2wpkh", &p2wpkh), ("p2tr", &p2tr)] {
+        ten_inputs_verify_by_bitcoin_core(&ready, kind, address);
+    }
+
     // Through an Esplora API: the P2WPKH change just confirmed is found, the fee rate read,
     // the spend broadcast; Bitcoin Core takes the block with what was broadcast.
     let change = &spends[0].output[1];
@@ -278,6 +282,70 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
         "the spend broadcast through Esplora was refused"
     );
     drop(devnet);
+}
+
+/// A spend of ten UTXOs (all ten signatures requested at once): Bitcoin Core's script
+/// interpreter accepts every input, and refuses one whose signature is flipped.
+fn ten_inputs_verify_by_bitcoin_core(
+    ready: &serde_json::Value,
+    kind: &str,
+    from: &bitcoin::Address,
+) {
+    let utxos: Vec<String> = (0..10u8)
+        .map(|i| {
+            let txid = bitcoin::Txid::hash(&[kind.as_bytes(), &[i]].concat());
+            format!("{txid}:{i}:10000000")
+        })
+        .collect();
+    let mut a = args(&[
+        "btc",
+        "send",
+        "--json",
+        "--kind",
+        kind,
+        "--btc-network",
+        "regtest",
+        "--to",
+        RECIPIENT,
+        "--amount",
+        "0.95",
+        "--fee-rate",
+        "2",
+    ]);
+    for u in &utxos {
+        a.extend(args(&["--utxo", u]));
+    }
+    a.extend(requester(ready, "bitcoin-1"));
+    let started = std::time::Instant::now();
+    let (code, out, err) = chainsig(&a);
+    assert_eq!(code, 0, "{kind}: {err}");
+    eprintln!("{kind}: 10 inputs signed in {:?}", started.elapsed());
+    assert!(err.contains("10/10 signed"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let raw = hex::decode(v["raw"].as_str().unwrap()).unwrap();
+    let spend: Transaction = bitcoin::consensus::encode::deserialize(&raw).unwrap();
+    assert_eq!(spend.input.len(), 10);
+    let script = bitcoinkernel::ScriptPubkey::new(from.script_pubkey().as_bytes()).unwrap();
+    let spent: Vec<bitcoinkernel::TxOut> = (0..10)
+        .map(|_| bitcoinkernel::TxOut::new(&script, 10_000_000))
+        .collect();
+    let check = |tx: &Transaction, input: usize| {
+        let bytes = bitcoin::consensus::encode::serialize(tx);
+        let tx = bitcoinkernel::Transaction::new(&bytes).unwrap();
+        let data = bitcoinkernel::PrecomputedTransactionData::new(&tx, &spent).unwrap();
+        bitcoinkernel::verify(&script, Some(10_000_000), &tx, input, None, &data)
+    };
+    for input in 0..10 {
+        check(&spend, input).unwrap_or_else(|e| panic!("{kind} input {input}: {e:?}"));
+    }
+    let mut bad = spend.clone();
+    let mut items: Vec<Vec<u8>> = bad.input[7].witness.iter().map(<[u8]>::to_vec).collect();
+    items[0][10] ^= 1;
+    bad.input[7].witness = Witness::from_slice(&items);
+    assert!(
+        check(&bad, 7).is_err(),
+        "{kind}: a flipped signature passed"
+    );
 }
 
 /// A loopback Esplora API for one address: its UTXOs, fee estimates, and `POST /tx`, which

@@ -138,3 +138,51 @@ fn absurd_block_times_are_refused_as_usage_errors() {
         );
     }
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let d = dir.to_str().unwrap();
+    let (p2p, http) = (common::free_port(), common::free_port());
+    // Nothing listens at the RPC endpoint: the node starts, logs, and keeps retrying.
+    let rpc = format!("http://{}", common::free_port());
+    let (code, _, stderr) = chainsig(&[
+        "node",
+        "init",
+        "--dir",
+        d,
+        "--account",
+        "node0.test",
+        "--p2p-listen",
+        &p2p.to_string(),
+        "--http-listen",
+        &http.to_string(),
+        "--rpc-url",
+        &rpc,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args(["node", "run", "--dir", d, "--log-format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = vec![];
+    while seen.len() < 2 {
+        let Some(Ok(line)) = lines.next() else { break };
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for line in &seen {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["timestamp"].is_string(), "{line}");
+        assert!(v["level"].is_string(), "{line}");
+        assert!(v["message"].is_string(), "{line}");
+    }
+}
