@@ -5,7 +5,9 @@
 //! amounts, fee fields, the chain id against the Ethereum RPC's, and the sender's balance
 //! against value plus the most the gas can cost. Without `--eth-rpc` every field must be given
 //! and the raw transaction is printed; with it, missing fields are fetched and the transaction
-//! is sent and its receipt awaited (unless `--no-send`).
+//! is sent and its receipt awaited (unless `--no-send`); a contract call (`--data`, or
+//! `--sig` with its arguments) is first run with `eth_call`, and one that would revert is
+//! refused before anything is signed.
 
 use alloy_primitives::utils::{format_ether, parse_ether};
 use alloy_primitives::{Address, Bytes, U256};
@@ -19,7 +21,11 @@ use crate::Failure;
 #[derive(clap::Subcommand)]
 pub enum EthCommand {
     /// Send ETH (and optionally call data) from the derived address.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
+    /// Sign a message as `personal_sign` does (EIP-191), with the derived address's key.
+    SignMessage(crate::eth_sign_cmd::MessageArgs),
+    /// Sign EIP-712 typed data (the JSON `eth_signTypedData_v4` takes).
+    SignTypedData(crate::eth_sign_cmd::TypedDataArgs),
 }
 
 #[derive(clap::Args)]
@@ -36,8 +42,15 @@ pub struct SendArgs {
     #[arg(long, default_value = "0")]
     value: String,
     /// Call data in hex, for a contract call.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sig")]
     data: Option<String>,
+    /// A function to call, e.g. "transfer(address,uint256)", its arguments following
+    /// (`--sig "transfer(address,uint256)" 0xAb… 1000000`): the call data is made from them.
+    #[arg(long)]
+    sig: Option<String>,
+    /// The arguments of --sig, in order.
+    #[arg(requires = "sig")]
+    call_args: Vec<String>,
     /// A legacy (EIP-155) transaction instead of EIP-1559.
     #[arg(long)]
     legacy: bool,
@@ -75,7 +88,9 @@ pub struct SendArgs {
 
 pub fn run(cmd: EthCommand) -> Result<(), Failure> {
     match cmd {
-        EthCommand::Send(args) => send(args),
+        EthCommand::Send(args) => send(*args),
+        EthCommand::SignMessage(args) => crate::eth_sign_cmd::sign_message(args),
+        EthCommand::SignTypedData(args) => crate::eth_sign_cmd::sign_typed_data(args),
     }
 }
 
@@ -97,14 +112,15 @@ pub fn parse_address(name: &str, text: &str) -> Result<Address, Failure> {
 
 /// What the user asked for wrong exits 2; what went wrong after (the RPC, the network's
 /// signature, mining) exits 1.
-fn evm_failure(e: EvmError) -> Failure {
+pub(crate) fn evm_failure(e: EvmError) -> Failure {
     match e {
         EvmError::ChainId
         | EvmError::ChainMismatch { .. }
         | EvmError::GasLimit(_)
         | EvmError::Fees { .. }
         | EvmError::Overflow
-        | EvmError::InsufficientFunds { .. } => Failure::usage(e),
+        | EvmError::InsufficientFunds { .. }
+        | EvmError::Reverted(_) => Failure::usage(e),
         EvmError::WrongSigner { .. }
         | EvmError::Unrecoverable(_)
         | EvmError::Rpc(_)
@@ -144,9 +160,11 @@ fn send(args: SendArgs) -> Result<(), Failure> {
             args.value
         ))
     })?;
-    let data: Bytes = match &args.data {
-        Some(d) => hex_arg("--data", d)?.into(),
-        None => Bytes::new(),
+    let data: Bytes = match (&args.data, &args.sig) {
+        (Some(d), _) => hex_arg("--data", d)?.into(),
+        (None, Some(sig)) => client::evm::abi::call_data(sig, &args.call_args)
+            .map_err(|e| Failure::usage(format!("--sig: {e}")))?,
+        (None, None) => Bytes::new(),
     };
     let fees = given_fees(&args)?;
     if args.chain_id == Some(0) {
@@ -259,6 +277,13 @@ async fn fill(
         },
         None => eth.eip1559_fees().await.map_err(evm_failure)?,
     };
+    // A contract call is run first against the latest state: one that would revert is
+    // refused here, before the network signs (and the sender pays gas for) it.
+    if !data.is_empty() {
+        eth.simulate(from, to, value, &data)
+            .await
+            .map_err(evm_failure)?;
+    }
     let gas_limit = match args.gas_limit {
         Some(g) => g,
         None if data.is_empty() => TRANSFER_GAS,

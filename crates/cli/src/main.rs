@@ -12,6 +12,7 @@ mod chain_cmd;
 mod cpu;
 mod devnet_cmd;
 mod eth_cmd;
+mod eth_sign_cmd;
 mod http;
 mod near_args;
 mod node_cmd;

@@ -189,6 +189,175 @@ fn ethereum(ready: &serde_json::Value) {
         serde_json::json!([recipient, "latest"]),
     );
     assert_eq!(hex_u128(&balance["result"]), ETHER * 3 / 4);
+
+    messages_recover_on_chain(ready, &url, &from);
+    calls_by_signature(ready, &url, &from);
+}
+
+/// The signer an Ethereum node's ecrecover precompile (address 0x01) finds for `hash` and a
+/// 65-byte `r ‖ s ‖ v` signature: what a contract verifying it would see.
+fn ecrecover(url: &str, hash: &str, signature: &str) -> String {
+    let sig = hex::decode(signature.trim_start_matches("0x")).unwrap();
+    assert_eq!(sig.len(), 65);
+    let input = format!(
+        "0x{}{:0>64x}{}{}",
+        hash.trim_start_matches("0x"),
+        sig[64],
+        hex::encode(&sig[..32]),
+        hex::encode(&sig[32..64])
+    );
+    let out = rpc(
+        url,
+        "eth_call",
+        serde_json::json!([{"to": "0x0000000000000000000000000000000000000001", "data": input}, "latest"]),
+    );
+    let word = out["result"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x")
+        .to_owned();
+    format!("0x{}", &word[24..])
+}
+
+/// `eth sign-message` (EIP-191) and `eth sign-typed-data` (EIP-712): the printed signatures
+/// recover the derived address through anvil's ecrecover; the typed data's hash is EIP-712's
+/// own example's.
+fn messages_recover_on_chain(ready: &serde_json::Value, url: &str, from: &str) {
+    let sign = |extra: &[&str]| {
+        let mut a = args(&["eth"]);
+        a.extend(args(extra));
+        a.push("--json".into());
+        a.extend(requester(ready, "ethereum-1"));
+        common::chainsig_json(&a)
+    };
+    let v = sign(&["sign-message", "--message", "hello from chainsig"]);
+    assert_eq!(v["address"].as_str().unwrap(), from);
+    let expected = alloy_primitives::eip191_hash_message(b"hello from chainsig");
+    assert_eq!(v["hash"], expected.to_string());
+    let recovered = ecrecover(
+        url,
+        v["hash"].as_str().unwrap(),
+        v["signature"].as_str().unwrap(),
+    );
+    assert_eq!(recovered.to_lowercase(), from.to_lowercase());
+    let hex_form = sign(&["sign-message", "--hex", &hex::encode("hello from chainsig")]);
+    assert_eq!(hex_form["hash"], v["hash"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mail.json");
+    std::fs::write(&file, MAIL).unwrap();
+    let v = sign(&["sign-typed-data", "--file", file.to_str().unwrap()]);
+    assert_eq!(
+        v["hash"],
+        "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
+    );
+    let recovered = ecrecover(
+        url,
+        v["hash"].as_str().unwrap(),
+        v["signature"].as_str().unwrap(),
+    );
+    assert_eq!(recovered.to_lowercase(), from.to_lowercase());
+    std::fs::write(&file, r#"{"types": {}}"#).unwrap();
+    let mut a = args(&["eth", "sign-typed-data", "--file", file.to_str().unwrap()]);
+    a.extend(requester(ready, "ethereum-1"));
+    let (code, out, err) = chainsig(&a);
+    assert!(
+        code == 2 && out.is_empty() && err.contains("not EIP-712 typed data"),
+        "{err}"
+    );
+}
+
+/// EIP-712's example: the `Mail` from Cow to Bob.
+const MAIL: &str = r#"{"types": {"EIP712Domain": [{"name": "name", "type": "string"},
+  {"name": "version", "type": "string"}, {"name": "chainId", "type": "uint256"},
+  {"name": "verifyingContract", "type": "address"}],
+  "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+  "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"},
+  {"name": "contents", "type": "string"}]},
+  "primaryType": "Mail",
+  "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
+  "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+  "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+  "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+  "contents": "Hello, Bob!"}}"#;
+
+/// Deploys `init` code from anvil's first (unlocked) account; the new contract's address.
+fn deploy(url: &str, init: &str) -> String {
+    let deployer = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+    let sent = rpc(
+        url,
+        "eth_sendTransaction",
+        serde_json::json!([{"from": deployer, "data": init, "gas": "0x100000"}]),
+    );
+    let hash = sent["result"].clone();
+    let receipt = rpc(url, "eth_getTransactionReceipt", serde_json::json!([hash]));
+    receipt["result"]["contractAddress"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `eth send --sig`: call data made from a function signature and arguments, mined as given;
+/// a call that would revert is refused before anything is signed (`eth_call` first).
+fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
+    // Runtime code `STOP` (accepts any call) and `REVERT(0, 0)`, each behind init code that
+    // returns it.
+    let accepts = deploy(url, "0x60016000f3");
+    let reverts = deploy(url, "0x6460006000fd6000526005601bf3");
+    let recipient = "0x2222222222222222222222222222222222222222";
+    let call = |to: &str| {
+        let mut a = args(&[
+            "eth",
+            "send",
+            "--json",
+            "--eth-rpc",
+            url,
+            "--to",
+            to,
+            "--sig",
+            "transfer(address,uint256)",
+            recipient,
+            "1000",
+        ]);
+        a.extend(requester(ready, "ethereum-1"));
+        chainsig(&a)
+    };
+    let nonce = |who: &str| {
+        hex_u128(
+            &rpc(
+                url,
+                "eth_getTransactionCount",
+                serde_json::json!([who, "latest"]),
+            )["result"],
+        )
+    };
+    let before = nonce(from);
+    let (code, out, err) = call(&reverts);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty() && err.contains("would revert"), "{err}");
+    assert!(
+        !err.contains("asking the network"),
+        "nothing is signed: {err}"
+    );
+    assert_eq!(nonce(from), before);
+
+    let (code, out, err) = call(&accepts);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["receipt"]["status"], "success", "{v}");
+    let tx = rpc(
+        url,
+        "eth_getTransactionByHash",
+        serde_json::json!([v["hash"]]),
+    );
+    assert_eq!(
+        tx["result"]["input"],
+        format!(
+            "0xa9059cbb{:0>64}{:0>64x}",
+            recipient.trim_start_matches("0x"),
+            1000
+        )
+    );
 }
 
 fn solana(ready: &serde_json::Value) {

@@ -8,7 +8,9 @@
 //! refuses to hand out a transaction that would come from anyone but the expected address.
 //!
 //! [`EthRpc`] is the little of Ethereum's JSON-RPC a sender needs: chain id, nonce, fees,
-//! balance, gas estimate, `eth_sendRawTransaction` and receipts.
+//! balance, gas estimate, `eth_call`, `eth_sendRawTransaction` and receipts. [`message`]
+//! holds what an account signs outside transactions (EIP-191 messages, EIP-712 typed data),
+//! [`abi`] call data from a function signature and its arguments.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
@@ -52,6 +54,8 @@ pub enum EvmError {
     Rpc(#[from] RpcError),
     #[error("transaction {hash} was not mined within {waited:?}")]
     NotMined { hash: B256, waited: Duration },
+    #[error("the call would revert ({0}); nothing was signed")]
+    Reverted(String),
 }
 
 /// How the transaction pays for gas.
@@ -180,20 +184,7 @@ impl EvmTx {
         signature: &EcdsaSignature,
         from: Address,
     ) -> Result<SignedEvmTx, EvmError> {
-        // Bit 1 of the recovery id (x(R) ≥ n) cannot be expressed in an Ethereum signature;
-        // it happens with probability ~2⁻¹²⁸, and recovery below then refuses it.
-        let sig =
-            Signature::from_bytes_and_parity(&signature.to_bytes(), signature.recovery_id & 1 == 1);
-        let hash = B256::from(self.signing_hash());
-        let recovered = sig
-            .recover_address_from_prehash(&hash)
-            .map_err(|e| EvmError::Unrecoverable(e.to_string()))?;
-        if recovered != from {
-            return Err(EvmError::WrongSigner {
-                expected: from,
-                recovered,
-            });
-        }
+        let sig = signed_by(signature, &B256::from(self.signing_hash()), from)?;
         let envelope: TxEnvelope = match self.unsigned() {
             Unsigned::Legacy(tx) => tx.into_signed(sig).into(),
             Unsigned::Eip1559(tx) => tx.into_signed(sig).into(),
@@ -204,6 +195,29 @@ impl EvmTx {
             from,
         })
     }
+}
+
+/// The Ethereum signature (r, s, parity) of a Secp256k1 domain's answer for `hash`, if it
+/// recovers `from`: the check every signature handed out here passes.
+pub fn signed_by(
+    signature: &EcdsaSignature,
+    hash: &B256,
+    from: Address,
+) -> Result<Signature, EvmError> {
+    // Bit 1 of the recovery id (x(R) ≥ n) cannot be expressed in an Ethereum signature; it
+    // happens with probability ~2⁻¹²⁸, and recovery below then refuses it.
+    let sig =
+        Signature::from_bytes_and_parity(&signature.to_bytes(), signature.recovery_id & 1 == 1);
+    let recovered = sig
+        .recover_address_from_prehash(hash)
+        .map_err(|e| EvmError::Unrecoverable(e.to_string()))?;
+    if recovered != from {
+        return Err(EvmError::WrongSigner {
+            expected: from,
+            recovered,
+        });
+    }
+    Ok(sig)
 }
 
 /// A mined transaction's outcome.
@@ -311,6 +325,32 @@ impl EthRpc {
         Ok(gas.to())
     }
 
+    /// Runs a call from `from` against the latest state without sending anything
+    /// (`eth_call`): what it returns, or [`EvmError::Reverted`] with the node's reason.
+    pub async fn simulate(
+        &self,
+        from: Address,
+        to: Address,
+        value: U256,
+        data: &Bytes,
+    ) -> Result<Bytes, EvmError> {
+        self.0
+            .call(
+                "eth_call",
+                serde_json::json!([{"from": from, "to": to, "value": value, "input": data}, "latest"]),
+            )
+            .await
+            .map_err(|e| match e {
+                // Geth and anvil answer a revert with code 3 ("execution reverted: reason").
+                RpcError::Server { code, message, .. }
+                    if code == 3 || message.contains("revert") =>
+                {
+                    EvmError::Reverted(message)
+                }
+                e => e.into(),
+            })
+    }
+
     /// Errors unless `tx.from` can pay for `tx` at its worst.
     pub async fn check_funds(&self, from: Address, tx: &EvmTx) -> Result<(), EvmError> {
         let need = tx.max_cost()?;
@@ -353,6 +393,9 @@ impl EthRpc {
         }
     }
 }
+
+pub mod abi;
+pub mod message;
 
 #[cfg(test)]
 mod tests;
