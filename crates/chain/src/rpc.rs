@@ -298,6 +298,57 @@ impl NearRpc {
         })
     }
 
+    /// The nonce of `account`'s access `key` and a recent final block's hash: what a
+    /// transaction signed elsewhere (by the network, for a derived account) is built on.
+    pub async fn access_key(
+        &self,
+        account_id: &str,
+        key: [u8; 32],
+    ) -> Result<(u64, CryptoHash), ChainError> {
+        let request = methods::query::RpcQueryRequest {
+            block_reference: BlockReference::Finality(Finality::Final),
+            request: QueryRequest::ViewAccessKey {
+                account_id: account(account_id)?,
+                public_key: PublicKey::ED25519(ED25519PublicKey(key)),
+            },
+        };
+        let response = self
+            .client
+            .call(request)
+            .await
+            .map_err(|e| match e.handler_error() {
+                Some(h) => ChainError::Rejected(format!("access key of {account_id}: {h}")),
+                None => unavailable(e),
+            })?;
+        let QueryResponseKind::AccessKey(key) = response.kind else {
+            return Err(unavailable(
+                "the RPC answered an access key query with something else",
+            ));
+        };
+        Ok((key.nonce, response.block_hash))
+    }
+
+    /// Sends a transaction signed elsewhere and waits until it has executed; its result value.
+    pub async fn broadcast(&self, signed: SignedTransaction) -> Result<Vec<u8>, ChainError> {
+        let request = methods::send_tx::RpcSendTransactionRequest {
+            signed_transaction: signed,
+            wait_until: TxExecutionStatus::ExecutedOptimistic,
+        };
+        let response = self
+            .client
+            .call(request)
+            .await
+            .map_err(|e| match e.handler_error() {
+                Some(h) => ChainError::Rejected(h.to_string()),
+                None => unavailable(e),
+            })?;
+        let outcome = response
+            .final_execution_outcome
+            .ok_or_else(|| unavailable("the transaction has no outcome yet"))?
+            .into_outcome();
+        result_of(outcome.status)
+    }
+
     /// Follows a transaction of this account until it has executed.
     async fn executed(&self, tx_hash: CryptoHash) -> Result<FinalExecutionOutcomeView, ChainError> {
         let status = || methods::tx::RpcTransactionStatusRequest {

@@ -15,6 +15,7 @@ mod eth_cmd;
 mod eth_sign_cmd;
 mod http;
 mod near_args;
+mod near_cmd;
 mod node_cmd;
 mod node_run;
 mod plot;
@@ -89,6 +90,9 @@ enum Command {
     /// Solana: SOL transfers signed by the network.
     #[command(subcommand, arg_required_else_help = true)]
     Sol(sol_cmd::SolCommand),
+    /// NEAR: transfers from the derived implicit account, signed by the network.
+    #[command(subcommand, arg_required_else_help = true)]
+    Near(near_cmd::NearCommand),
     /// Measure signing throughput and latency against a running network.
     Bench(bench_cmd::Args),
     /// The network in one view: the contract's state and pending requests, each node's health
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Eth(cmd) => eth_cmd::run(cmd),
         Command::Btc(cmd) => btc_cmd::run(cmd),
         Command::Sol(cmd) => sol_cmd::run(cmd),
+        Command::Near(cmd) => near_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
         Command::Chain(args) => chain_cmd::run(args),

@@ -161,6 +161,7 @@ async fn the_devnet_signs_for_every_domain_and_resumes_with_the_same_keys() {
     );
 
     credentials_and_resume(&ready, tmp.path());
+    near_from_a_derived_account(&ready).await;
 
     interrupt(&mut devnet);
 
@@ -241,6 +242,81 @@ fn credentials_and_resume(ready: &serde_json::Value, tmp: &std::path::Path) {
     assert!(
         err.contains(".near-credentials/devnet/nobody.devnet.json"),
         "{err}"
+    );
+}
+
+/// The balance of a NEAR account, in yoctoNEAR.
+async fn near_balance(rpc: &str, account: &str) -> u128 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "query", "params":
+        {"request_type": "view_account", "finality": "final", "account_id": account}});
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(rpc)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["result"]["amount"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .parse()
+        .unwrap()
+}
+
+/// `chainsig near send` from the derived implicit account of path `near-1`: refused while the
+/// account does not exist; after the user sends it 2 NEAR (which creates it, as on NEAR) a
+/// transaction signed by the network's Ed25519 domain moves 0.5 NEAR back.
+async fn near_from_a_derived_account(ready: &serde_json::Value) {
+    use ed25519_dalek::Signer;
+    const NEAR: u128 = client::near::YOCTO_PER_NEAR;
+    let rpc_url = ready["rpc_url"].as_str().unwrap();
+    let user = ready["user"]["account_id"].as_str().unwrap();
+    let implicit = common::devnet_address(ready, "near-1", &["--domain", "1"], "near_implicit");
+    let send = || {
+        let mut a = common::args(&["near", "send", "--json", "--to", user, "--amount", "0.5"]);
+        a.extend(common::requester(ready, "near-1"));
+        common::chainsig(&a)
+    };
+    let (code, _, err) = send();
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("send something to {implicit} first")),
+        "{err}"
+    );
+
+    // The user funds it with a transfer signed here with its own key.
+    let (key, _) = node::identity::NearKey::read(std::path::Path::new(
+        ready["user"]["key_file"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let public = key.signing_key().verifying_key().to_bytes();
+    let rpc = chain::NearRpc::read_only(rpc_url, "signer.devnet").unwrap();
+    let (nonce, block) = rpc.access_key(user, public).await.unwrap();
+    let tx = client::near::transfer(user, public, nonce + 1, &implicit, block, 2 * NEAR).unwrap();
+    let signature = key
+        .signing_key()
+        .sign(&client::near::signing_hash(&tx))
+        .to_bytes();
+    let signed = client::near::assemble(tx, public, signature).unwrap();
+    rpc.broadcast(signed).await.unwrap();
+    assert_eq!(near_balance(rpc_url, &implicit).await, 2 * NEAR);
+    let before = near_balance(rpc_url, user).await;
+
+    let (code, out, err) = send();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["from"], implicit);
+    assert_eq!(v["amount_yocto"], (NEAR / 2).to_string());
+    // 0.5 NEAR gone, and the gas of its transaction.
+    let left = near_balance(rpc_url, &implicit).await;
+    assert!(left <= 3 * NEAR / 2 && left > 14 * NEAR / 10, "{left}");
+    // The user received 0.5 NEAR and paid for the `sign` call it asked the network with.
+    let after = near_balance(rpc_url, user).await;
+    assert!(
+        after < before + NEAR / 2 && after > before + 49 * NEAR / 100,
+        "{before} {after}"
     );
 }
 

@@ -7,6 +7,7 @@
 //! - [`btc`]: Bitcoin P2WPKH and P2TR key-path spends: selection, fee, change, sighashes, witnesses;
 //! - [`evm`]: legacy and EIP-1559 transactions, and the Ethereum JSON-RPC a sender needs;
 //! - [`solana`]: SOL transfers (legacy transactions) and the Solana JSON-RPC a sender needs;
+//! - [`near`]: NEAR transfers from a derived ed25519 implicit account;
 //! - [`jsonrpc`]: the JSON-RPC 2.0 caller the foreign chains' clients share.
 //!
 //! Everything the `chainsig` CLI does with foreign chains is a call into this crate first.
@@ -15,6 +16,7 @@ pub mod address;
 pub mod btc;
 pub mod evm;
 pub mod jsonrpc;
+pub mod near;
 pub mod signer;
 pub mod solana;
 

@@ -22,7 +22,9 @@
 //! What changed since the last save is tracked in [`Dirty`] for the store.
 //!
 //! Caveats: one shard, no validators, no storage staking; gas is charged at a fixed price after
-//! execution rather than prepaid; account creation, keys and deploys happen at genesis only.
+//! execution rather than prepaid; keys and deploys happen at genesis only, and the only
+//! accounts created later are NEAR's ed25519 implicit accounts, by a transfer to one (as on
+//! NEAR: the account named by the 64 hex digits of a key, with that key for full access).
 
 use near_primitives::errors::{
     ActionError, ActionErrorKind, ActionsValidationError, CompilationError, FunctionCallError,
@@ -127,6 +129,22 @@ fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
 
 fn execution_error(message: String) -> ActionErrorKind {
     ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(message))
+}
+
+/// The key an ed25519 implicit account's id spells: 64 lower-case hex digits.
+fn implicit_key(id: &AccountId) -> Option<near_crypto::PublicKey> {
+    let text = id.as_str();
+    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
+        bytes[i] = digit(pair[0]) << 4 | digit(pair[1]);
+    }
+    Some(near_crypto::PublicKey::ED25519(
+        near_crypto::ED25519PublicKey(bytes),
+    ))
 }
 
 /// A transaction's actions as receipt actions, and the deposits they carry.
@@ -324,6 +342,7 @@ impl Ledger {
     }
 
     fn execute(&mut self, r: Receipt, inputs: Vec<Option<Vec<u8>>>) {
+        self.create_implicit_account(&r);
         let deposits: u128 = r.actions.iter().map(ActionSpec::deposit).sum();
         let mut logs = vec![];
         let mut gas_burnt = 0u64;
@@ -357,6 +376,28 @@ impl Ledger {
         if self.history.extend_tx(&r.tx, &new) {
             self.dirty.txs.insert(r.tx);
         }
+    }
+
+    /// A transfer to an ed25519 implicit account that does not exist creates it, with the key
+    /// its id spells for full access. NEAR starts that key's nonce at (height − 1) × 10⁶, so
+    /// that transactions signed for an earlier incarnation of the account cannot be replayed.
+    fn create_implicit_account(&mut self, r: &Receipt) {
+        let transfers_only = r
+            .actions
+            .iter()
+            .all(|a| matches!(a, ActionSpec::Transfer { .. }));
+        if !transfers_only || self.accounts.contains_key(&r.receiver) {
+            return;
+        }
+        let Some(key) = implicit_key(&r.receiver) else {
+            return;
+        };
+        let mut account = Account::default();
+        account
+            .keys
+            .insert(key, self.height.saturating_sub(1) * 1_000_000);
+        self.accounts.insert(r.receiver.clone(), account);
+        self.dirty.accounts.insert(r.receiver.clone());
     }
 
     /// Commits a successful receipt: its storage writes (logged), balance, new receipts and

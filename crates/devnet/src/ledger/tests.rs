@@ -1,5 +1,8 @@
 use super::*;
-use crate::testing::{admit, id, ledger, stored, ALICE, BOB, CONTRACT};
+use crate::testing::{admit, id, ledger, public, secret, stored, ALICE, BOB, CONTRACT};
+use crate::NEAR;
+use near_primitives::transaction::{Transaction, TransactionV0};
+use near_primitives::types::Balance;
 
 fn status(ledger: &Ledger, tx: &CryptoHash) -> TxStatus {
     ledger.tx_status(tx).expect("a known transaction")
@@ -214,4 +217,68 @@ fn ready_receipts_run_in_creation_order() {
     l.pending.push(late.clone());
     l.produce_block();
     assert_eq!(l.history.executed_at(l.height), &[late.id, early.id]);
+}
+
+/// A transfer of `deposit` from `signer` (with `key`, next `nonce`) to `to`.
+fn transfer(
+    signer: &str,
+    key: &near_crypto::SecretKey,
+    nonce: u64,
+    to: &str,
+    deposit: u128,
+) -> SignedTransaction {
+    let tx = Transaction::V0(TransactionV0 {
+        signer_id: id(signer),
+        public_key: key.public_key(),
+        nonce,
+        receiver_id: id(to),
+        block_hash: CryptoHash::default(),
+        actions: vec![Action::Transfer(
+            near_primitives::transaction::TransferAction {
+                deposit: Balance::from_yoctonear(deposit),
+            },
+        )],
+    });
+    let signature = key.sign(tx.get_hash_and_size().0.as_ref());
+    SignedTransaction::new(signature, tx)
+}
+
+#[test]
+fn a_transfer_to_an_implicit_account_creates_it_with_its_key() {
+    let mut l = ledger();
+    let key = near_crypto::SecretKey::from_seed(near_crypto::KeyType::ED25519, "implicit");
+    let near_crypto::PublicKey::ED25519(pk) = key.public_key() else {
+        unreachable!()
+    };
+    let implicit = hex::encode(pk.0);
+    let alice_nonce = l.accounts[&id(ALICE)].keys[&public(ALICE)] + 1;
+    l.admit(transfer(
+        ALICE,
+        &secret(ALICE),
+        alice_nonce,
+        &implicit,
+        5 * NEAR,
+    ))
+    .unwrap();
+    l.produce_block();
+    let created = &l.accounts[&id(&implicit)];
+    assert_eq!(created.balance, 5 * NEAR);
+    let nonce = created.keys[&key.public_key()];
+    assert_eq!(nonce, (l.height - 1) * 1_000_000);
+    // Its key signs for it: a transfer back is admitted and runs.
+    l.admit(transfer(&implicit, &key, nonce + 1, BOB, NEAR))
+        .unwrap();
+    l.produce_block();
+    assert_eq!(l.accounts[&id(&implicit)].balance, 4 * NEAR);
+    // A named account that does not exist is not created by a transfer.
+    l.admit(transfer(
+        ALICE,
+        &secret(ALICE),
+        alice_nonce + 1,
+        "nobody.test",
+        NEAR,
+    ))
+    .unwrap();
+    l.produce_block();
+    assert!(!l.accounts.contains_key(&id("nobody.test")));
 }
