@@ -72,7 +72,7 @@ pub fn run(cmd: BtcCommand) -> Result<(), Failure> {
     }
 }
 
-fn btc_failure(e: BtcError) -> Failure {
+pub(crate) fn btc_failure(e: BtcError) -> Failure {
     match e {
         BtcError::SignatureCount { .. } | BtcError::BadSignature { .. } => Failure::failed(e),
         BtcError::Utxo(_)

@@ -11,6 +11,7 @@ mod btc_cmd;
 mod chain_cmd;
 mod cpu;
 mod devnet_cmd;
+mod doge_cmd;
 mod eth_cmd;
 mod eth_sign_cmd;
 mod http;
@@ -87,6 +88,9 @@ enum Command {
     /// Bitcoin: P2WPKH and P2TR payments signed by the network.
     #[command(subcommand, arg_required_else_help = true)]
     Btc(btc_cmd::BtcCommand),
+    /// Dogecoin: P2PKH payments signed by the network.
+    #[command(subcommand, arg_required_else_help = true)]
+    Doge(doge_cmd::DogeCommand),
     /// Solana: SOL transfers signed by the network.
     #[command(subcommand, arg_required_else_help = true)]
     Sol(sol_cmd::SolCommand),
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         Command::Address(args) => address_cmd::run(args),
         Command::Eth(cmd) => eth_cmd::run(cmd),
         Command::Btc(cmd) => btc_cmd::run(cmd),
+        Command::Doge(cmd) => doge_cmd::run(cmd),
         Command::Sol(cmd) => sol_cmd::run(cmd),
         Command::Near(cmd) => near_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),

@@ -230,6 +230,7 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     for (kind, address) in [("p2wpkh", &p2wpkh), ("p2tr", &p2tr)] {
         ten_inputs_verify_by_bitcoin_core(&ready, kind, address);
     }
+    dogecoin_inputs_verify_by_the_script_interpreter(&ready);
 
     // Through an Esplora API: the P2WPKH change just confirmed is found, the fee rate read,
     // the spend broadcast; Bitcoin Core takes the block with what was broadcast.
@@ -346,6 +347,69 @@ fn ten_inputs_verify_by_bitcoin_core(
         check(&bad, 7).is_err(),
         "{kind}: a flipped signature passed"
     );
+}
+
+/// `chainsig doge send`: a Dogecoin P2PKH payment from three UTXOs, every input's scriptSig
+/// accepted by Bitcoin Core's script interpreter under the rules Dogecoin shares with it
+/// (P2SH, strict DER, NULLDUMMY, CLTV, CSV; no segwit or taproot), a flipped signature refused.
+fn dogecoin_inputs_verify_by_the_script_interpreter(ready: &serde_json::Value) {
+    use client::doge::{script_of, DogeNetwork, KOINU_PER_DOGE};
+    let from = common::devnet_address(ready, "dogecoin-1", &[], "doge_p2pkh");
+    let script = script_of(&from, DogeNetwork::Mainnet).unwrap();
+    let recipient = bs58::encode([0x11u8; 20])
+        .with_check_version(0x1e)
+        .into_string();
+    let values = [5, 50, 20].map(|doge| doge * KOINU_PER_DOGE);
+    let mut a = args(&[
+        "doge", "send", "--json", "--to", &recipient, "--amount", "60",
+    ]);
+    for (i, value) in values.iter().enumerate() {
+        let txid = bitcoin::Txid::hash(&[b"doge".as_slice(), &[i as u8]].concat());
+        a.extend(args(&["--utxo", &format!("{txid}:{i}:{value}")]));
+    }
+    a.extend(requester(ready, "dogecoin-1"));
+    let (code, out, err) = chainsig(&a);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["from"], from);
+    let spend: Transaction =
+        bitcoin::consensus::encode::deserialize_hex(v["raw"].as_str().unwrap()).unwrap();
+    // Largest first: the 50 and 20 DOGE outputs pay 60 and the fee.
+    assert_eq!(spend.input.len(), 2);
+    assert_eq!(
+        spend.output[0].script_pubkey,
+        script_of(&recipient, DogeNetwork::Mainnet).unwrap()
+    );
+    let spent_values: Vec<u64> = spend
+        .input
+        .iter()
+        .map(|i| values[i.previous_output.vout as usize])
+        .collect();
+    let kernel_script = bitcoinkernel::ScriptPubkey::new(script.as_bytes()).unwrap();
+    let spent: Vec<bitcoinkernel::TxOut> = spent_values
+        .iter()
+        .map(|v| bitcoinkernel::TxOut::new(&kernel_script, *v as i64))
+        .collect();
+    let flags = bitcoinkernel::VERIFY_P2SH
+        | bitcoinkernel::VERIFY_DERSIG
+        | bitcoinkernel::VERIFY_NULLDUMMY
+        | bitcoinkernel::VERIFY_CHECKLOCKTIMEVERIFY
+        | bitcoinkernel::VERIFY_CHECKSEQUENCEVERIFY;
+    let check = |tx: &Transaction, input: usize| {
+        let bytes = bitcoin::consensus::encode::serialize(tx);
+        let tx = bitcoinkernel::Transaction::new(&bytes).unwrap();
+        let data = bitcoinkernel::PrecomputedTransactionData::new(&tx, &spent).unwrap();
+        let amount = Some(spent_values[input] as i64);
+        bitcoinkernel::verify(&kernel_script, amount, &tx, input, Some(flags), &data)
+    };
+    for input in 0..spend.input.len() {
+        check(&spend, input).unwrap_or_else(|e| panic!("input {input}: {e:?}"));
+    }
+    let mut bad = spend.clone();
+    let mut script_sig = bad.input[1].script_sig.to_bytes();
+    script_sig[10] ^= 1;
+    bad.input[1].script_sig = bitcoin::ScriptBuf::from_bytes(script_sig);
+    assert!(check(&bad, 1).is_err(), "a flipped signature passed");
 }
 
 /// A loopback Esplora API for one address: its UTXOs, fee estimates, and `POST /tx`, which

@@ -5,6 +5,7 @@
 //! - [`signer`]: `sign` requests to the signer contract over NEAR RPC, each answer verified
 //!   against the derived key before it is used;
 //! - [`btc`]: Bitcoin P2WPKH and P2TR key-path spends: selection, fee, change, sighashes, witnesses;
+//! - [`doge`]: Dogecoin P2PKH payments (legacy sighash and scriptSig);
 //! - [`evm`]: legacy and EIP-1559 transactions, and the Ethereum JSON-RPC a sender needs;
 //! - [`solana`]: SOL transfers (legacy transactions) and the Solana JSON-RPC a sender needs;
 //! - [`near`]: NEAR transfers from a derived ed25519 implicit account;
@@ -14,6 +15,7 @@
 
 pub mod address;
 pub mod btc;
+pub mod doge;
 pub mod evm;
 pub mod jsonrpc;
 pub mod near;
