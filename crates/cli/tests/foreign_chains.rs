@@ -297,15 +297,52 @@ fn deploy(url: &str, init: &str) -> String {
         .to_owned()
 }
 
-/// `eth send --sig`: call data made from a function signature and arguments, mined as given;
-/// a call that would revert is refused before anything is signed (`eth_call` first).
+/// The creation code of `support/Token.sol`, compiled by solc-js (Solidity's compiler).
+fn token_bytecode() -> String {
+    testkit::test_tool("node_modules/solc/soljson.js");
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+    let out = Command::new("node")
+        .arg(support.join("compile-sol.cjs"))
+        .arg(testkit::test_tools_dir())
+        .arg(support.join("Token.sol"))
+        .output()
+        .expect("node runs (./scripts/test-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A 32-byte ABI word of an address.
+fn word(address: &str) -> String {
+    format!("{:0>64}", address.trim_start_matches("0x").to_lowercase())
+}
+
+/// `balanceOf(who)` on `token`, read with `eth_call`.
+fn token_balance(url: &str, token: &str, who: &str) -> u128 {
+    let out = rpc(
+        url,
+        "eth_call",
+        serde_json::json!([{"to": token, "data": format!("0x70a08231{}", word(who))}, "latest"]),
+    );
+    hex_u128(&out["result"])
+}
+
+/// An ERC-20 transfer by `eth send --sig "transfer(address,uint256)" TO AMOUNT`: the tokens
+/// move from the derived address (the token, compiled by solc, was minted to it). Asking for
+/// more than the balance is refused before anything is signed: `eth_call` runs it first and
+/// the token's revert reason is the error.
 fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
-    // Runtime code `STOP` (accepts any call) and `REVERT(0, 0)`, each behind init code that
-    // returns it.
-    let accepts = deploy(url, "0x60016000f3");
-    let reverts = deploy(url, "0x6460006000fd6000526005601bf3");
+    let supply = 1_000_000u128;
+    let token = deploy(
+        url,
+        &format!("0x{}{}{:064x}", token_bytecode(), word(from), supply),
+    );
+    assert_eq!(token_balance(url, &token, from), supply);
     let recipient = "0x2222222222222222222222222222222222222222";
-    let call = |to: &str| {
+    let transfer = |amount: &str| {
         let mut a = args(&[
             "eth",
             "send",
@@ -313,11 +350,11 @@ fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
             "--eth-rpc",
             url,
             "--to",
-            to,
+            &token,
             "--sig",
             "transfer(address,uint256)",
             recipient,
-            "1000",
+            amount,
         ]);
         a.extend(requester(ready, "ethereum-1"));
         chainsig(&a)
@@ -332,16 +369,20 @@ fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
         )
     };
     let before = nonce(from);
-    let (code, out, err) = call(&reverts);
+    let (code, out, err) = transfer("2000000");
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty() && err.contains("would revert"), "{err}");
+    assert!(
+        err.contains("insufficient balance"),
+        "the token's reason: {err}"
+    );
     assert!(
         !err.contains("asking the network"),
         "nothing is signed: {err}"
     );
     assert_eq!(nonce(from), before);
 
-    let (code, out, err) = call(&accepts);
+    let (code, out, err) = transfer("1000");
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["receipt"]["status"], "success", "{v}");
@@ -352,12 +393,10 @@ fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
     );
     assert_eq!(
         tx["result"]["input"],
-        format!(
-            "0xa9059cbb{:0>64}{:0>64x}",
-            recipient.trim_start_matches("0x"),
-            1000
-        )
+        format!("0xa9059cbb{}{:064x}", word(recipient), 1000)
     );
+    assert_eq!(token_balance(url, &token, recipient), 1000);
+    assert_eq!(token_balance(url, &token, from), supply - 1000);
 }
 
 fn solana(ready: &serde_json::Value) {
