@@ -121,14 +121,7 @@ impl NearRpc {
                 args: FunctionArgs::from(serde_json::to_vec(&args).expect("JSON values serialize")),
             },
         };
-        let response = self
-            .client
-            .call(request)
-            .await
-            .map_err(|e| match e.handler_error() {
-                Some(h) => ChainError::Rejected(h.to_string()),
-                None => unavailable(e),
-            })?;
+        let response = self.client.call(request).await.map_err(refused)?;
         let QueryResponseKind::CallResult(result) = response.kind else {
             return Err(unavailable("the RPC answered a view with something else"));
         };
@@ -202,7 +195,7 @@ impl NearRpc {
                 }
                 Err(e) => {
                     *state = None;
-                    return Err(rejected_tx(e));
+                    return Err(refused(e));
                 }
             }
         }
@@ -211,31 +204,43 @@ impl NearRpc {
     /// The access key's nonce (never below `at_least`, our own last use) and a recent block
     /// hash, read from the chain.
     async fn key_state(&self, at_least: Option<u64>) -> Result<KeyState, ChainError> {
-        let key = methods::query::RpcQueryRequest {
+        let (nonce, block_hash) = self
+            .view_access_key(self.account_id.clone(), self.public_key.clone())
+            .await?;
+        Ok(KeyState {
+            nonce: nonce.max(at_least.unwrap_or(0)),
+            block_hash,
+            fetched: std::time::Instant::now(),
+        })
+    }
+
+    /// An access key's nonce and the final block it was read at.
+    async fn view_access_key(
+        &self,
+        account_id: AccountId,
+        public_key: PublicKey,
+    ) -> Result<(u64, CryptoHash), ChainError> {
+        let request = methods::query::RpcQueryRequest {
             block_reference: BlockReference::Finality(Finality::Final),
             request: QueryRequest::ViewAccessKey {
-                account_id: self.account_id.clone(),
-                public_key: self.public_key.clone(),
+                account_id: account_id.clone(),
+                public_key,
             },
         };
-        let key = self
+        let response = self
             .client
-            .call(key)
+            .call(request)
             .await
             .map_err(|e| match e.handler_error() {
-                Some(h) => ChainError::Rejected(format!("access key of {}: {h}", self.account)),
+                Some(h) => ChainError::Rejected(format!("access key of {account_id}: {h}")),
                 None => unavailable(e),
             })?;
-        let QueryResponseKind::AccessKey(access_key) = key.kind else {
+        let QueryResponseKind::AccessKey(key) = response.kind else {
             return Err(unavailable(
                 "the RPC answered an access key query with something else",
             ));
         };
-        Ok(KeyState {
-            nonce: access_key.nonce.max(at_least.unwrap_or(0)),
-            block_hash: key.block_hash,
-            fetched: std::time::Instant::now(),
-        })
+        Ok((key.nonce, response.block_hash))
     }
 
     fn transaction(
@@ -305,27 +310,11 @@ impl NearRpc {
         account_id: &str,
         key: [u8; 32],
     ) -> Result<(u64, CryptoHash), ChainError> {
-        let request = methods::query::RpcQueryRequest {
-            block_reference: BlockReference::Finality(Finality::Final),
-            request: QueryRequest::ViewAccessKey {
-                account_id: account(account_id)?,
-                public_key: PublicKey::ED25519(ED25519PublicKey(key)),
-            },
-        };
-        let response = self
-            .client
-            .call(request)
-            .await
-            .map_err(|e| match e.handler_error() {
-                Some(h) => ChainError::Rejected(format!("access key of {account_id}: {h}")),
-                None => unavailable(e),
-            })?;
-        let QueryResponseKind::AccessKey(key) = response.kind else {
-            return Err(unavailable(
-                "the RPC answered an access key query with something else",
-            ));
-        };
-        Ok((key.nonce, response.block_hash))
+        self.view_access_key(
+            account(account_id)?,
+            PublicKey::ED25519(ED25519PublicKey(key)),
+        )
+        .await
     }
 
     /// Sends a transaction signed elsewhere and waits until it has executed; its result value.
@@ -334,14 +323,7 @@ impl NearRpc {
             signed_transaction: signed,
             wait_until: TxExecutionStatus::ExecutedOptimistic,
         };
-        let response = self
-            .client
-            .call(request)
-            .await
-            .map_err(|e| match e.handler_error() {
-                Some(h) => ChainError::Rejected(h.to_string()),
-                None => unavailable(e),
-            })?;
+        let response = self.client.call(request).await.map_err(refused)?;
         let outcome = response
             .final_execution_outcome
             .ok_or_else(|| unavailable("the transaction has no outcome yet"))?
@@ -371,7 +353,7 @@ impl NearRpc {
                 {
                     continue
                 }
-                other => break other.map_err(rejected_tx)?,
+                other => break other.map_err(refused)?,
             }
         };
         Ok(response
@@ -415,8 +397,10 @@ fn refused_as_transaction(
     )
 }
 
-fn rejected_tx(
-    e: near_jsonrpc_client::errors::JsonRpcError<methods::tx::RpcTransactionError>,
+/// An RPC failure as a [`ChainError`]: what the node refused (its handler's error) is
+/// `Rejected`, anything else (transport, timeouts, nonsense) `Unavailable`.
+fn refused<E: std::fmt::Display + std::fmt::Debug>(
+    e: near_jsonrpc_client::errors::JsonRpcError<E>,
 ) -> ChainError {
     match e.handler_error() {
         Some(h) => ChainError::Rejected(h.to_string()),

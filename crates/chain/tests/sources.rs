@@ -266,3 +266,35 @@ async fn a_lake_is_listed_range_by_range_across_gaps() {
         "every height once, in order, across ranges and gaps"
     );
 }
+
+/// A reader that believes it is at the head probes one height at a time. When every probe
+/// finds the next block already there it is behind without knowing it: within three probes it
+/// lists, learns the head (so its lag shows) and takes the rest in one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_keeps_finding_the_next_block_lists_to_learn_the_head() {
+    let root = tempfile::tempdir().unwrap();
+    let server = S3Server::start(root.path(), "127.0.0.1:0".parse().unwrap(), "blocks").await;
+    let writer = lake(&server, credentials());
+    for h in 1..=20u64 {
+        put(&writer, h, &message(h, b"r/key")).await;
+    }
+    // Never asked for the head: it knows only what its probes find.
+    let source = LakeBlocks::new(
+        lake(&server, credentials()),
+        CONTRACT,
+        Duration::from_millis(10),
+    )
+    .unwrap();
+    let mut cursor = 0;
+    let mut batches = vec![];
+    while cursor < 20 {
+        let next = source.next_heights(cursor, 64).await.unwrap();
+        batches.push((next.heights.len(), next.head));
+        cursor = *next.heights.last().unwrap();
+    }
+    assert_eq!(
+        batches,
+        [(1, 1), (1, 2), (18, 20)],
+        "two probes, then a listing of the rest with the true head"
+    );
+}

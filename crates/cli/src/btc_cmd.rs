@@ -8,7 +8,6 @@
 
 use client::address::BitcoinNetwork;
 use client::btc::{self, BtcError, Esplora, Spend, SpendKind, Utxo};
-use primitives::response::SignatureResponse;
 
 use crate::sign_cmd::{domain_and_key, failure, Requester};
 use crate::Failure;
@@ -136,20 +135,16 @@ fn send(args: SendArgs) -> Result<(), Failure> {
         let unsigned = spend.build().map_err(btc_failure)?;
         let sighashes = unsigned.sighashes();
         // One request per input, all in flight at once: a 10-input spend waits about as long
-        // as a one-input one (the transactions are admitted in nonce order, then answered
-        // concurrently).
+        // as a one-input one.
         eprintln!(
             "asking the network to sign {} input(s) from {from} (path {path:?})...",
             sighashes.len()
         );
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let signatures: Vec<SignatureResponse> =
-            futures_util::future::try_join_all(sighashes.iter().map(|sighash| async {
-                let signed = signer.sign(&domain, &path, sighash).await?;
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                eprintln!("  {n}/{} signed", sighashes.len());
-                Ok::<_, client::SignError>(signed.response)
-            }))
+        let total = sighashes.len();
+        let signatures = signer
+            .sign_all(&domain, &path, &sighashes, |n| {
+                eprintln!("  {n}/{total} signed")
+            })
             .await
             .map_err(failure)?;
         let tx = unsigned.assemble(&signatures).map_err(btc_failure)?;

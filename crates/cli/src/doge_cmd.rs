@@ -5,7 +5,6 @@
 
 use client::btc::Utxo;
 use client::doge::{self, DogeNetwork, DogeSpend, KOINU_PER_DOGE};
-use primitives::response::SignatureResponse;
 use primitives::SignatureScheme;
 
 use crate::btc_cmd::btc_failure;
@@ -88,10 +87,11 @@ fn send(args: SendArgs) -> Result<(), Failure> {
             "asking the network to sign {} input(s) from {from} (path {path:?})...",
             sighashes.len()
         );
-        let signatures: Vec<SignatureResponse> =
-            futures_util::future::try_join_all(sighashes.iter().map(|sighash| async {
-                Ok::<_, client::SignError>(signer.sign(&domain, path, sighash).await?.response)
-            }))
+        let total = sighashes.len();
+        let signatures = signer
+            .sign_all(&domain, path, &sighashes, |n| {
+                eprintln!("  {n}/{total} signed")
+            })
             .await
             .map_err(failure)?;
         let tx = unsigned.assemble(&signatures).map_err(btc_failure)?;

@@ -189,42 +189,29 @@ impl Spend {
         let out_vbytes = |script: &ScriptBuf| 8 + 1 + script.len() as u64;
         // version, locktime, counts; the segwit marker and flag are half a vbyte.
         let base = 11 + out_vbytes(&pay_script);
-        let mut utxos = self.utxos.clone();
-        utxos.sort_by_key(|u| std::cmp::Reverse(u.value));
-        let mut chosen = vec![];
-        let mut have = Amount::ZERO;
-        let mut need = self.amount;
-        for utxo in utxos {
-            chosen.push(utxo);
-            have = have.checked_add(utxo.value).ok_or(BtcError::Money {
-                what: "the UTXOs' total",
-                amount: Amount::MAX,
-            })?;
-            let vbytes = base + chosen.len() as u64 * self.kind.input_vbytes();
-            need = self.amount + Amount::from_sat(vbytes * self.fee_rate);
-            if have >= need {
-                break;
-            }
-        }
-        if have < need {
-            return Err(BtcError::InsufficientFunds { have, need });
-        }
+        let change_out = out_vbytes(&change_script);
+        let inputs = self.kind.input_vbytes();
+        let fee = |n: usize, change: bool| {
+            let vbytes = base + n as u64 * inputs + if change { change_out } else { 0 };
+            Amount::from_sat(vbytes * self.fee_rate)
+        };
+        let picked = select(
+            &self.utxos,
+            self.amount,
+            fee,
+            change_script.minimal_non_dust(),
+        )?;
         let mut output = vec![TxOut {
             value: self.amount,
             script_pubkey: pay_script,
         }];
-        // With a change output the fee grows by that output's size; keep it only if what is
-        // left is not dust.
-        let with_change = need + Amount::from_sat(out_vbytes(&change_script) * self.fee_rate);
-        let fee = if have >= with_change && have - with_change >= change_script.minimal_non_dust() {
+        if let Some(change) = picked.change {
             output.push(TxOut {
-                value: have - with_change,
+                value: change,
                 script_pubkey: change_script.clone(),
             });
-            with_change - self.amount
-        } else {
-            have - self.amount
-        };
+        }
+        let (chosen, fee) = (picked.chosen, picked.fee);
         let tx = Transaction {
             version: Version::TWO,
             lock_time: LockTime::ZERO,
@@ -285,13 +272,7 @@ impl UnsignedSpend {
 
     /// The signed transaction, if every signature verifies for its input.
     pub fn assemble(&self, signatures: &[SignatureResponse]) -> Result<Transaction, BtcError> {
-        let inputs = self.tx.input.len();
-        if signatures.len() != inputs {
-            return Err(BtcError::SignatureCount {
-                given: signatures.len(),
-                inputs,
-            });
-        }
+        check_count(signatures.len(), self.tx.input.len())?;
         let secp = Secp256k1::verification_only();
         let mut tx = self.tx.clone();
         for (i, (sighash, response)) in self.sighashes().into_iter().zip(signatures).enumerate() {
@@ -302,14 +283,9 @@ impl UnsignedSpend {
             let message = bitcoin::secp256k1::Message::from_digest(sighash);
             tx.input[i].witness = match (self.kind, response) {
                 (SpendKind::P2wpkh, SignatureResponse::Secp256k1(sig)) => {
-                    let mut signature =
-                        bitcoin::secp256k1::ecdsa::Signature::from_compact(&sig.to_bytes())
-                            .map_err(|_| bad("malformed ECDSA signature"))?;
-                    signature.normalize_s();
                     let key = bitcoin_key(&self.key);
-                    secp.verify_ecdsa(&message, &signature, &key.0)
-                        .map_err(|_| bad("the ECDSA signature does not verify"))?;
-                    Witness::p2wpkh(&bitcoin::ecdsa::Signature::sighash_all(signature), &key.0)
+                    let signature = checked_ecdsa(&secp, sighash, sig, &key).map_err(bad)?;
+                    Witness::p2wpkh(&signature, &key.0)
                 }
                 (SpendKind::P2tr, SignatureResponse::Bip340 { signature }) => {
                     let signature = bitcoin::secp256k1::schnorr::Signature::from_slice(signature)
@@ -327,6 +303,86 @@ impl UnsignedSpend {
         }
         Ok(tx)
     }
+}
+
+/// What coin selection chose: inputs, fee, and the change if there is any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selection {
+    pub chosen: Vec<Utxo>,
+    pub fee: Amount,
+    pub change: Option<Amount>,
+}
+
+/// Coin selection, for Bitcoin and Dogecoin alike: UTXOs largest first until they pay `amount`
+/// and the fee of that many inputs (`fee(inputs, with_change)`); a change output only when
+/// what is left after its own fee is not `dust` (else the rest goes to the fee).
+pub(crate) fn select(
+    utxos: &[Utxo],
+    amount: Amount,
+    fee: impl Fn(usize, bool) -> Amount,
+    dust: Amount,
+) -> Result<Selection, BtcError> {
+    let mut sorted = utxos.to_vec();
+    sorted.sort_by_key(|u| std::cmp::Reverse(u.value));
+    let too_much = |what| BtcError::Money {
+        what,
+        amount: Amount::MAX,
+    };
+    let (mut chosen, mut have, mut need) = (vec![], Amount::ZERO, amount);
+    for utxo in sorted {
+        chosen.push(utxo);
+        have = have
+            .checked_add(utxo.value)
+            .ok_or_else(|| too_much("the UTXOs' total"))?;
+        need = amount
+            .checked_add(fee(chosen.len(), false))
+            .ok_or_else(|| too_much("the amount and its fee"))?;
+        if have >= need {
+            break;
+        }
+    }
+    if have < need {
+        return Err(BtcError::InsufficientFunds { have, need });
+    }
+    let with_change = amount
+        .checked_add(fee(chosen.len(), true))
+        .ok_or_else(|| too_much("the amount and its fee"))?;
+    let change = (have >= with_change && have - with_change >= dust).then(|| have - with_change);
+    Ok(Selection {
+        chosen,
+        fee: if change.is_some() {
+            with_change - amount
+        } else {
+            have - amount
+        },
+        change,
+    })
+}
+
+/// Errors unless there is one signature per input.
+pub(crate) fn check_count(given: usize, inputs: usize) -> Result<(), BtcError> {
+    if given == inputs {
+        Ok(())
+    } else {
+        Err(BtcError::SignatureCount { given, inputs })
+    }
+}
+
+/// The network's ECDSA answer for `sighash` as a low-s `SIGHASH_ALL` signature, if it verifies
+/// under `key`: what a P2WPKH witness (Bitcoin) and a P2PKH scriptSig (Dogecoin) carry.
+pub(crate) fn checked_ecdsa(
+    secp: &Secp256k1<bitcoin::secp256k1::VerifyOnly>,
+    sighash: [u8; 32],
+    sig: &primitives::response::EcdsaSignature,
+    key: &bitcoin::CompressedPublicKey,
+) -> Result<bitcoin::ecdsa::Signature, &'static str> {
+    let mut signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&sig.to_bytes())
+        .map_err(|_| "malformed ECDSA signature")?;
+    signature.normalize_s();
+    let message = bitcoin::secp256k1::Message::from_digest(sighash);
+    secp.verify_ecdsa(&message, &signature, &key.0)
+        .map_err(|_| "the ECDSA signature does not verify")?;
+    Ok(bitcoin::ecdsa::Signature::sighash_all(signature))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use k256::AffinePoint;
 use primitives::response::SignatureResponse;
 
 use crate::address::{bitcoin_key, hash160};
-use crate::btc::{BtcError, Utxo};
+use crate::btc::{check_count, checked_ecdsa, select, BtcError, Utxo};
 
 /// koinu (1e-8 DOGE) in one DOGE.
 pub const KOINU_PER_DOGE: u64 = 100_000_000;
@@ -140,40 +140,23 @@ impl DogeSpend {
                 dust: koinu(DUST),
             });
         }
-        let fee_of = |bytes: u64| bytes.div_ceil(1000) * self.fee_per_kb;
-        let mut utxos = self.utxos.clone();
-        utxos.sort_by_key(|u| std::cmp::Reverse(u.value));
-        let (mut chosen, mut have, mut need) = (vec![], 0u64, self.amount);
-        for utxo in utxos {
-            chosen.push(utxo);
-            have = have.saturating_add(utxo.value.to_sat());
-            let bytes = BASE_BYTES + OUTPUT_BYTES + chosen.len() as u64 * INPUT_BYTES;
-            need = self.amount.saturating_add(fee_of(bytes));
-            if have >= need {
-                break;
-            }
-        }
-        if have < need {
-            return Err(BtcError::InsufficientFunds {
-                have: koinu(have),
-                need: koinu(need),
-            });
-        }
+        let fee = |inputs: usize, change: bool| {
+            let outputs = if change { 2 } else { 1 };
+            let bytes = BASE_BYTES + outputs * OUTPUT_BYTES + inputs as u64 * INPUT_BYTES;
+            koinu(bytes.div_ceil(1000).saturating_mul(self.fee_per_kb))
+        };
+        let picked = select(&self.utxos, koinu(self.amount), fee, koinu(DUST))?;
         let mut output = vec![TxOut {
             value: koinu(self.amount),
             script_pubkey: self.to.clone(),
         }];
-        let bytes = BASE_BYTES + 2 * OUTPUT_BYTES + chosen.len() as u64 * INPUT_BYTES;
-        let with_change = self.amount.saturating_add(fee_of(bytes));
-        let fee = if have >= with_change + DUST {
+        if let Some(change) = picked.change {
             output.push(TxOut {
-                value: koinu(have - with_change),
+                value: change,
                 script_pubkey: p2pkh_script(&self.key),
             });
-            with_change - self.amount
-        } else {
-            have - self.amount
-        };
+        }
+        let (chosen, fee) = (picked.chosen, picked.fee.to_sat());
         let tx = Transaction {
             version: Version::ONE,
             lock_time: LockTime::ZERO,
@@ -213,13 +196,7 @@ impl UnsignedDoge {
 
     /// The signed transaction, if every signature verifies for its input.
     pub fn assemble(&self, signatures: &[SignatureResponse]) -> Result<Transaction, BtcError> {
-        let inputs = self.tx.input.len();
-        if signatures.len() != inputs {
-            return Err(BtcError::SignatureCount {
-                given: signatures.len(),
-                inputs,
-            });
-        }
+        check_count(signatures.len(), self.tx.input.len())?;
         let secp = Secp256k1::verification_only();
         let key = bitcoin_key(&self.key);
         let mut tx = self.tx.clone();
@@ -231,13 +208,8 @@ impl UnsignedDoge {
             let SignatureResponse::Secp256k1(sig) = response else {
                 return Err(bad("not an ECDSA signature"));
             };
-            let mut signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&sig.to_bytes())
-                .map_err(|_| bad("malformed ECDSA signature"))?;
-            signature.normalize_s();
-            let message = bitcoin::secp256k1::Message::from_digest(sighash);
-            secp.verify_ecdsa(&message, &signature, &key.0)
-                .map_err(|_| bad("the ECDSA signature does not verify"))?;
-            let der = bitcoin::ecdsa::Signature::sighash_all(signature).serialize();
+            let signature = checked_ecdsa(&secp, sighash, sig, &key).map_err(bad)?;
+            let der = signature.serialize();
             let push = |bytes: &[u8]| {
                 PushBytesBuf::try_from(bytes.to_vec()).expect("a signature or key fits a push")
             };

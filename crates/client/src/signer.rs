@@ -138,6 +138,25 @@ impl Signer {
         self.answer(&sent).await
     }
 
+    /// Signatures of several messages under one path, all requested at once (the transactions
+    /// are admitted in nonce order, then answered concurrently), in the messages' order;
+    /// `done` hears how many have been answered after each one.
+    pub async fn sign_all<M: AsRef<[u8]>>(
+        &self,
+        domain: &Domain,
+        path: &str,
+        messages: &[M],
+        done: impl Fn(usize),
+    ) -> Result<Vec<SignatureResponse>, SignError> {
+        let answered = std::sync::atomic::AtomicUsize::new(0);
+        futures_util::future::try_join_all(messages.iter().map(|m| async {
+            let signed = self.sign(domain, path, m.as_ref()).await?;
+            done(answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            Ok(signed.response)
+        }))
+        .await
+    }
+
     /// Sends the `sign` transaction (1 yoctoNEAR attached) and returns once the chain has
     /// admitted it: its hash is what [`Signer::resume`] needs if the wait for the answer is
     /// cut short.

@@ -52,7 +52,7 @@ fn named_in(text: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_exposition_names_each_measure_once_with_its_unit() {
+fn every_new_measure_is_exposed_with_its_value() {
     let names = sample_names(&rendered());
     for expected in [
         "chainsig_requests_closed_total",
