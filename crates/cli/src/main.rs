@@ -9,6 +9,7 @@ mod address_cmd;
 mod bench_cmd;
 mod btc_cmd;
 mod chain_cmd;
+mod cosmos_cmd;
 mod cpu;
 mod devnet_cmd;
 mod doge_cmd;
@@ -23,6 +24,7 @@ mod plot;
 mod sign_cmd;
 mod sol_cmd;
 mod status_cmd;
+mod xrp_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -91,6 +93,12 @@ enum Command {
     /// Dogecoin: P2PKH payments signed by the network.
     #[command(subcommand, arg_required_else_help = true)]
     Doge(doge_cmd::DogeCommand),
+    /// XRP Ledger: XRP payments signed by the network.
+    #[command(subcommand, arg_required_else_help = true)]
+    Xrp(xrp_cmd::XrpCommand),
+    /// Cosmos SDK chains: bank sends signed by the network.
+    #[command(subcommand, arg_required_else_help = true)]
+    Cosmos(cosmos_cmd::CosmosCommand),
     /// Solana: SOL transfers signed by the network.
     #[command(subcommand, arg_required_else_help = true)]
     Sol(sol_cmd::SolCommand),
@@ -163,6 +171,8 @@ fn main() -> ExitCode {
         Command::Eth(cmd) => eth_cmd::run(cmd),
         Command::Btc(cmd) => btc_cmd::run(cmd),
         Command::Doge(cmd) => doge_cmd::run(cmd),
+        Command::Xrp(cmd) => xrp_cmd::run(cmd),
+        Command::Cosmos(cmd) => cosmos_cmd::run(cmd),
         Command::Sol(cmd) => sol_cmd::run(cmd),
         Command::Near(cmd) => near_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),

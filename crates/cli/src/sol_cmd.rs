@@ -15,9 +15,6 @@ use std::time::Duration;
 use crate::sign_cmd::{domain_and_key, failure, Requester};
 use crate::Failure;
 
-/// Lamports in one SOL.
-const LAMPORTS_PER_SOL: u64 = 1_000_000_000;
-
 #[derive(clap::Subcommand)]
 pub enum SolCommand {
     /// Send SOL from the derived address.
@@ -69,26 +66,13 @@ pub fn run(cmd: SolCommand) -> Result<(), Failure> {
 
 /// SOL as a decimal with at most 9 places, in lamports.
 pub fn parse_sol(text: &str) -> Result<u64, Failure> {
-    let bad = || {
-        Failure::usage(format!(
-            "--amount {text:?} is not an amount of SOL (e.g. 0.25)"
-        ))
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if (whole.is_empty() && frac.is_empty()) || !digits(whole) || !digits(frac) || frac.len() > 9 {
-        return Err(bad());
-    }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| bad())?
-    };
-    let frac: u64 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
-    whole
-        .checked_mul(LAMPORTS_PER_SOL)
-        .and_then(|w| w.checked_add(frac))
-        .ok_or_else(bad)
+    client::amount::parse_decimal(text, 9)
+        .and_then(|v| u64::try_from(v).ok())
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--amount {text:?} is not an amount of SOL (e.g. 0.25)"
+            ))
+        })
 }
 
 /// What the user asked for wrong exits 2; what went wrong after (the RPC, the chain) exits 1.

@@ -1,10 +1,13 @@
 //! The whole loop against the chains' own software: a devnet signs, `chainsig eth send` /
 //! `chainsig sol send` assemble and broadcast, and anvil (Ethereum's dev node) and litesvm
 //! (Solana's runtime, behind a loopback JSON-RPC) accept the results — and refuse a tampered
-//! one. Wrong inputs fail before anything is signed or sent.
+//! one; `chainsig xrp send` / `chainsig cosmos send` are checked by xrpl.js and CosmJS
+//! (`foreign_chains/accounts.rs`). Wrong inputs fail before anything is signed or sent.
 //!
 //! Needs `./scripts/test-tools.sh` (run by `./scripts/test.sh`).
 
+#[path = "foreign_chains/accounts.rs"]
+mod accounts;
 mod common;
 
 use common::{args, chainsig, requester};
@@ -493,5 +496,7 @@ fn transactions_signed_by_the_devnet_are_accepted_by_the_chains_software() {
     let (devnet, ready) = common::start(&tmp.path().join("devnet"), port);
     ethereum(&ready);
     solana(&ready);
+    accounts::xrp(&ready);
+    accounts::cosmos(&ready);
     drop(devnet);
 }

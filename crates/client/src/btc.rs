@@ -407,12 +407,8 @@ pub enum EsploraError {
 
 impl Esplora {
     pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("a client with a timeout builds");
         Self {
-            http,
+            http: crate::jsonrpc::http_client(),
             base: base.trim_end_matches('/').to_owned(),
         }
     }

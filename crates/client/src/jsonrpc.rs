@@ -1,4 +1,5 @@
-//! A JSON-RPC 2.0 caller over HTTP, shared by the Ethereum and Solana clients.
+//! A JSON-RPC 2.0 caller over HTTP, shared by the Ethereum and Solana clients, and the HTTP
+//! JSON exchange every chain client uses (rippled's own JSON-RPC, Cosmos REST, Esplora).
 
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -25,14 +26,36 @@ pub struct JsonRpc {
     url: String,
 }
 
+/// The HTTP client the chain clients share: every call gives up after 30 s.
+pub(crate) fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client with a timeout builds")
+}
+
+/// Sends `request` and parses the answer as JSON, whatever the HTTP status (servers put their
+/// errors in JSON too); `Err` says why nothing usable came back, for a transport error.
+pub(crate) async fn exchange(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, serde_json::Value), String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    serde_json::from_str(&text)
+        .map(|v| (status, v))
+        .map_err(|_| {
+            format!(
+                "HTTP {status}, not JSON: {}",
+                text.chars().take(200).collect::<String>()
+            )
+        })
+}
+
 impl JsonRpc {
     pub fn new(url: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("a client with a timeout builds");
         Self {
-            http,
+            http: http_client(),
             url: url.to_owned(),
         }
     }
@@ -49,32 +72,16 @@ impl JsonRpc {
     ) -> Result<T, RpcError> {
         let body =
             serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let transport = |reason: String| RpcError::Transport {
-            url: self.url.clone(),
-            reason,
-        };
-        let response = self
-            .http
-            .post(&self.url)
-            .json(&body)
-            .send()
+        let (_, value) = exchange(self.http.post(&self.url).json(&body))
             .await
-            .map_err(|e| transport(e.to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| transport(e.to_string()))?;
+            .map_err(|reason| RpcError::Transport {
+                url: self.url.clone(),
+                reason,
+            })?;
         let decode = |reason: String| RpcError::Decode {
             method: method.to_owned(),
             reason,
         };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
-            transport(format!(
-                "HTTP {status}, not JSON-RPC: {}",
-                text.chars().take(200).collect::<String>()
-            ))
-        })?;
         if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
             return Err(RpcError::Server {
                 method: method.to_owned(),

@@ -9,17 +9,25 @@
 //! - [`evm`]: legacy and EIP-1559 transactions, and the Ethereum JSON-RPC a sender needs;
 //! - [`solana`]: SOL transfers (legacy transactions) and the Solana JSON-RPC a sender needs;
 //! - [`near`]: NEAR transfers from a derived ed25519 implicit account;
+//! - [`xrp`]: XRP Ledger payments (its binary codec, signing hash and JSON-RPC);
+//! - [`cosmos`]: Cosmos SDK bank sends (protobuf `SIGN_MODE_DIRECT`) and the REST a sender needs;
+//! - [`ecdsa`]: the network's ECDSA answers as low-`s` signatures, checked under the key;
+//! - [`amount`]: decimal amounts in a chain's base units;
 //! - [`jsonrpc`]: the JSON-RPC 2.0 caller the foreign chains' clients share.
 //!
 //! Everything the `chainsig` CLI does with foreign chains is a call into this crate first.
 
 pub mod address;
+pub mod amount;
 pub mod btc;
+pub mod cosmos;
 pub mod doge;
+pub mod ecdsa;
 pub mod evm;
 pub mod jsonrpc;
 pub mod near;
 pub mod signer;
 pub mod solana;
+pub mod xrp;
 
 pub use signer::{Domain, Sent, SignError, Signed, Signer};

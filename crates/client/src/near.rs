@@ -28,25 +28,9 @@ pub enum NearTxError {
     BadSignature,
 }
 
-/// A NEAR amount in yoctoNEAR, from a decimal like `1.5`.
+/// A NEAR amount in yoctoNEAR, from a decimal like `1.5` (at most 24 places).
 pub fn parse_near(text: &str) -> Result<u128, NearTxError> {
-    let bad = || NearTxError::Amount(text.to_owned());
-    let (whole, fraction) = match text.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (text, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let fraction_ok = fraction.is_none_or(|f| digits(f) && f.len() <= 24);
-    let fraction = fraction.unwrap_or("");
-    if !digits(whole) || !fraction_ok {
-        return Err(bad());
-    }
-    let whole: u128 = whole.parse().map_err(|_| bad())?;
-    let fraction: u128 = format!("{fraction:0<24}").parse().map_err(|_| bad())?;
-    whole
-        .checked_mul(YOCTO_PER_NEAR)
-        .and_then(|w| w.checked_add(fraction))
-        .ok_or_else(bad)
+    crate::amount::parse_decimal(text, 24).ok_or_else(|| NearTxError::Amount(text.to_owned()))
 }
 
 fn account_id(text: &str) -> Result<AccountId, NearTxError> {
@@ -106,11 +90,11 @@ mod tests {
     fn amounts_of_near() {
         assert_eq!(parse_near("1").unwrap(), YOCTO_PER_NEAR);
         assert_eq!(parse_near("0.5").unwrap(), YOCTO_PER_NEAR / 2);
+        assert_eq!(parse_near(".5").unwrap(), YOCTO_PER_NEAR / 2);
         assert_eq!(parse_near("0.000000000000000000000001").unwrap(), 1);
         for bad in [
             "",
-            ".5",
-            "1.",
+            ".",
             "-1",
             "1e3",
             "0.0000000000000000000000001",
