@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the chains' own software that the tests run offline: anvil (Ethereum's dev node, from
 # npm @foundry-rs/anvil), solc-js (Solidity's compiler, npm, for the ERC-20 the Ethereum test
-# deploys), litesvm (Solana's runtime, npm), xrpl.js and CosmJS (the XRP Ledger's and the Cosmos
-# SDK's codecs and signature checks, npm) and promtool into target/test-tools, and what the
-# bitcoinkernel crate (Bitcoin Core's validation) needs to build. Installs missing Debian
-# packages (as root).
+# deploys), litesvm (Solana's runtime, npm), bitcore-lib-doge, xrpl.js and CosmJS (Dogecoin's,
+# the XRP Ledger's and the Cosmos SDK's codecs and signature checks, npm) and promtool into
+# target/test-tools, and what the bitcoinkernel crate (Bitcoin Core's validation) needs to
+# build. Installs missing Debian packages (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${CARGO_TARGET_DIR:-target}/test-tools"
@@ -40,7 +40,7 @@ if [ -x "$anvil" ] && [ -f "$litesvm" ] && cmp -s scripts/test-tools/package.jso
 fi
 mkdir -p "$dir"
 cp scripts/test-tools/package.json "$dir/package.json"
-echo "installing anvil, solc, litesvm, xrpl.js and CosmJS into $dir..."
+echo "installing anvil, solc, litesvm, bitcore-lib-doge, xrpl.js and CosmJS into $dir..."
 # No install scripts: the platform packages carry the binaries themselves.
 (cd "$dir" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error)
 "$anvil" --version | head -1

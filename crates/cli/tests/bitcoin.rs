@@ -3,7 +3,8 @@
 //! P2TR addresses, and `chainsig btc send` spending them (ECDSA by the Secp256k1 domain,
 //! Taproot key path by the Bip340 domain). A block with the spends becomes the tip; the same
 //! block with either signature tampered does not. A third spend goes through a loopback
-//! Esplora API (UTXOs, fee estimate, broadcast) into the next block.
+//! Esplora API (UTXOs, fee estimate, broadcast) into the next block. Dogecoin spends pass both
+//! Bitcoin Core's interpreter and bitcore-lib-doge's (Dogecoin's rules and addresses).
 
 mod common;
 
@@ -410,6 +411,29 @@ fn dogecoin_inputs_verify_by_the_script_interpreter(ready: &serde_json::Value) {
     script_sig[10] ^= 1;
     bad.input[1].script_sig = bitcoin::ScriptBuf::from_bytes(script_sig);
     assert!(check(&bad, 1).is_err(), "a flipped signature passed");
+
+    // Dogecoin's own rules, by bitcore-lib-doge's parser and interpreter with Dogecoin Core's
+    // standard-policy flags; the tampered spend fails there too.
+    let koinu: Vec<String> = spent_values.iter().map(u64::to_string).collect();
+    let doge_check = |raw: &str| {
+        let mut extra = vec![raw, from.as_str()];
+        extra.extend(koinu.iter().map(String::as_str));
+        testkit::test_tool("node_modules/bitcore-lib-doge/package.json");
+        common::node_check("doge-check.cjs", &extra)
+    };
+    let found = doge_check(v["raw"].as_str().unwrap());
+    assert_eq!(found["from_is_mainnet_address"], true, "{found}");
+    assert_eq!(found["sane"], true, "{found}");
+    assert_eq!(found["txid"], v["txid"]);
+    for input in found["inputs"].as_array().unwrap() {
+        assert_eq!(input["valid"], true, "{found}");
+    }
+    assert_eq!(found["outputs"][0]["address"].as_str().unwrap(), recipient);
+    assert_eq!(found["outputs"][0]["koinu"], 60 * KOINU_PER_DOGE);
+    assert_eq!(found["outputs"][1]["address"].as_str().unwrap(), from);
+    let found = doge_check(&bitcoin::consensus::encode::serialize_hex(&bad));
+    assert_eq!(found["inputs"][0]["valid"], true, "{found}");
+    assert_eq!(found["inputs"][1]["valid"], false, "{found}");
 }
 
 /// A loopback Esplora API for one address: its UTXOs, fee estimates, and `POST /tx`, which

@@ -238,3 +238,22 @@ pub fn user(ready: &serde_json::Value) -> chain::NearRpc {
     )
     .unwrap()
 }
+
+/// Runs one of `tests/support/*-check.cjs` (a chain's own library checking what `chainsig`
+/// printed) with the test tools' directory first, and parses the JSON it prints.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn node_check(script: &str, extra: &[&str]) -> serde_json::Value {
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
+    let out = Command::new("node")
+        .arg(support.join(script))
+        .arg(testkit::test_tools_dir())
+        .args(extra)
+        .output()
+        .expect("node runs (./scripts/test-tools.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

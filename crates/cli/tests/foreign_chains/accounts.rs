@@ -6,24 +6,6 @@
 //! id must not verify.
 
 use crate::common::{self, args, chainsig, requester};
-use std::process::Command;
-
-/// Runs one of `tests/support/*-check.cjs` and parses its JSON.
-fn check(script: &str, extra: &[&str]) -> serde_json::Value {
-    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
-    let out = Command::new("node")
-        .arg(support.join(script))
-        .arg(testkit::test_tools_dir())
-        .args(extra)
-        .output()
-        .expect("node runs (./scripts/test-tools.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 pub fn xrp(ready: &serde_json::Value) {
     testkit::test_tool("node_modules/xrpl/package.json");
@@ -56,7 +38,7 @@ pub fn xrp(ready: &serde_json::Value) {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let blob = v["tx_blob"].as_str().unwrap();
-    let found = check("xrpl-check.cjs", &[blob]);
+    let found = common::node_check("xrpl-check.cjs", &[blob]);
     for verdict in [
         "signature_valid",
         "canonical",
@@ -81,7 +63,7 @@ pub fn xrp(ready: &serde_json::Value) {
     let amount = "6140000000001312D0";
     assert!(blob.contains(amount));
     let tampered = blob.replace(amount, "6140000000001312D1");
-    let found = check("xrpl-check.cjs", &[&tampered]);
+    let found = common::node_check("xrpl-check.cjs", &[&tampered]);
     assert_eq!(found["signature_valid"], false, "{found}");
 }
 
@@ -124,7 +106,7 @@ pub fn cosmos(ready: &serde_json::Value) {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let tx = v["tx_bytes_base64"].as_str().unwrap();
-    let found = check("cosmjs-check.cjs", &[tx, "cosmoshub-4", "12", "cosmos"]);
+    let found = common::node_check("cosmjs-check.cjs", &[tx, "cosmoshub-4", "12", "cosmos"]);
     assert_eq!(found["signature_valid"], true, "{found}");
     assert_eq!(found["low_s"], true, "{found}");
     assert_eq!(found["type_url"], "/cosmos.bank.v1beta1.MsgSend");
@@ -142,7 +124,7 @@ pub fn cosmos(ready: &serde_json::Value) {
     // The chain id and account number are signed: on another chain, or as another account,
     // the same bytes do not verify.
     for (chain, account) in [("theta-testnet-001", "12"), ("cosmoshub-4", "13")] {
-        let found = check("cosmjs-check.cjs", &[tx, chain, account, "cosmos"]);
+        let found = common::node_check("cosmjs-check.cjs", &[tx, chain, account, "cosmos"]);
         assert_eq!(
             found["signature_valid"], false,
             "{chain} {account}: {found}"
