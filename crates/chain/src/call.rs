@@ -1,6 +1,11 @@
 //! The signer contract's state-changing methods as data.
 
-use contract::{Config, InitParticipant, RequestId};
+use contract::storage::Storage;
+use contract::{
+    AccountId, Config, Contract, ContractError, Ctx, Effect, InitParticipant, NativeCrypto,
+    RequestId,
+};
+use primitives::request::SignArgs;
 use primitives::request::SignRequestArgs;
 use primitives::response::SignatureResponse;
 use primitives::{DomainId, NearPublicKey, SignatureScheme};
@@ -103,6 +108,75 @@ impl Call {
             }
             _ => b"{}".to_vec(),
         }
+    }
+
+    /// Runs the call on `c` with the contract's own method (the in-process chain dispatches
+    /// here, and so does a dry run before sending: [`crate::dry_run`]); the effects are the
+    /// host's to carry out. `init` on an existing contract is refused as the
+    /// contract refuses it.
+    pub fn run<S: Storage + Default>(
+        self,
+        c: &mut Contract<S>,
+        ctx: &Ctx,
+    ) -> Result<Vec<Effect>, ContractError> {
+        Ok(match self {
+            Call::Init { .. } => return Err(ContractError::AlreadyInitialized),
+            Call::Sign { request } => c.sign(ctx, SignArgs { request })?,
+            Call::Respond {
+                request_id,
+                response,
+            } => c.respond(ctx, &NativeCrypto, request_id, &response)?,
+            Call::RegisterCandidate {
+                url,
+                tls_public_key,
+            } => {
+                let info = contract::ParticipantInfo {
+                    url,
+                    tls_public_key: tls_public_key.into(),
+                };
+                c.register_candidate(ctx, info)?
+            }
+            Call::WithdrawCandidate {} => c.withdraw_candidate(ctx)?,
+            Call::VoteJoin { candidate, epoch } => {
+                c.vote_join(ctx, &AccountId(candidate), epoch)?;
+                vec![]
+            }
+            Call::VoteLeave { participant, epoch } => {
+                c.vote_leave(ctx, &AccountId(participant), epoch)?;
+                vec![]
+            }
+            Call::VoteNewParameters {
+                participants,
+                threshold,
+                epoch,
+            } => {
+                let accounts: Vec<AccountId> = participants.into_iter().map(AccountId).collect();
+                c.vote_new_parameters(ctx, &accounts, threshold, epoch)?;
+                vec![]
+            }
+            Call::VoteAddDomains { schemes, epoch } => {
+                c.vote_add_domains(ctx, &schemes, epoch)?;
+                vec![]
+            }
+            Call::StartKeygenInstance { epoch } => {
+                c.start_keygen_instance(ctx, epoch)?;
+                vec![]
+            }
+            Call::VotePk {
+                domain_id,
+                public_key,
+                epoch,
+            } => {
+                c.vote_pk(ctx, domain_id, public_key, epoch)?;
+                vec![]
+            }
+            Call::StartReshareInstance { epoch } => {
+                c.start_reshare_instance(ctx, epoch)?;
+                vec![]
+            }
+            Call::VoteReshared { epoch } => c.vote_reshared(ctx, epoch)?,
+            Call::VoteAbort { epoch } => c.vote_abort(ctx, epoch)?,
+        })
     }
 
     /// A call from a method name and JSON arguments, as a chain receives it.

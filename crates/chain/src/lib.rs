@@ -13,6 +13,8 @@
 //! - [`BlockSource`]: the chain followed block by block — the contract's storage changes in
 //!   each final block — over NEAR RPC ([`RpcBlocks`]), NEAR Lake ([`lake::LakeBlocks`]) or
 //!   the in-process chain.
+//! - [`dry_run`]: a call tried on a copy of the contract's state before it is sent, refused
+//!   with the contract's own error.
 //! - [`agree`]: several independent sources as one, acted on only where they all agree, so
 //!   that no single RPC endpoint can make a node sign what the chain never asked.
 //! - [`NativeCrypto`] (from `contract`): NEAR's `ecrecover` and `ed25519_verify` for native
@@ -22,6 +24,7 @@ pub mod agree;
 pub mod blocks;
 mod call;
 mod client;
+pub mod dry_run;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod lake;

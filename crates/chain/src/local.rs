@@ -16,14 +16,12 @@ use contract::{
     AccountId, Contract, ContractError, Ctx, Effect, MemStorage, RequestId, Storage, YieldId,
     YieldOutcome,
 };
-use primitives::request::SignArgs;
 use primitives::response::SignatureResponse;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use crate::blocks::DataChange;
 use crate::call::Call;
-use contract::NativeCrypto;
 
 /// Blocks whose changes are kept for readers: far more than a node replays.
 const KEPT_BLOCKS: u64 = 2_000;
@@ -224,73 +222,13 @@ impl LocalChain {
             .as_mut()
             .ok_or(TxError::Contract(ContractError::NotInitialized))?;
         let root = c.root().clone();
-        let effects = Self::dispatch(c, &ctx, call)?;
+        let effects = call.run(c, &ctx)?;
         // As the wasm binding does: the root is written when a call changed it.
         if *c.root() != root {
             let bytes = encode_root(c.root());
             c.storage_mut().write(STATE_KEY, &bytes);
         }
         Ok(self.apply(effects))
-    }
-
-    fn dispatch(
-        c: &mut Contract<LoggedStorage>,
-        ctx: &Ctx,
-        call: Call,
-    ) -> Result<Vec<Effect>, TxError> {
-        let ctx = ctx.clone();
-        Ok(match call {
-            Call::Init { .. } => unreachable!("handled above"),
-            Call::Sign { request } => c.sign(&ctx, SignArgs { request })?,
-            Call::Respond {
-                request_id,
-                response,
-            } => c.respond(&ctx, &NativeCrypto, request_id, &response)?,
-            Call::RegisterCandidate {
-                url,
-                tls_public_key,
-            } => {
-                let info = contract::ParticipantInfo {
-                    url,
-                    tls_public_key: tls_public_key.into(),
-                };
-                c.register_candidate(&ctx, info)?
-            }
-            Call::WithdrawCandidate {} => c.withdraw_candidate(&ctx)?,
-            Call::VoteJoin { candidate, epoch } => c
-                .vote_join(&ctx, &AccountId(candidate), epoch)
-                .map(|()| vec![])?,
-            Call::VoteLeave { participant, epoch } => c
-                .vote_leave(&ctx, &AccountId(participant), epoch)
-                .map(|()| vec![])?,
-            Call::VoteNewParameters {
-                participants,
-                threshold,
-                epoch,
-            } => {
-                let accounts: Vec<AccountId> = participants.into_iter().map(AccountId).collect();
-                c.vote_new_parameters(&ctx, &accounts, threshold, epoch)
-                    .map(|()| vec![])?
-            }
-            Call::VoteAddDomains { schemes, epoch } => {
-                c.vote_add_domains(&ctx, &schemes, epoch).map(|()| vec![])?
-            }
-            Call::StartKeygenInstance { epoch } => {
-                c.start_keygen_instance(&ctx, epoch).map(|()| vec![])?
-            }
-            Call::VotePk {
-                domain_id,
-                public_key,
-                epoch,
-            } => c
-                .vote_pk(&ctx, domain_id, public_key, epoch)
-                .map(|()| vec![])?,
-            Call::StartReshareInstance { epoch } => {
-                c.start_reshare_instance(&ctx, epoch).map(|()| vec![])?
-            }
-            Call::VoteReshared { epoch } => c.vote_reshared(&ctx, epoch)?,
-            Call::VoteAbort { epoch } => c.vote_abort(&ctx, epoch)?,
-        })
     }
 
     fn apply(&mut self, effects: Vec<Effect>) -> Option<SignTicket> {

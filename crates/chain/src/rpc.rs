@@ -11,6 +11,7 @@
 
 use async_trait::async_trait;
 use contract::views::StateView;
+use contract::ContractError;
 use ed25519_dalek::{Signer, SigningKey};
 use near_crypto::{ED25519PublicKey, PublicKey, Signature};
 use near_jsonrpc_client::{methods, JsonRpcClient};
@@ -127,6 +128,73 @@ impl NearRpc {
         };
         serde_json::from_slice(&result.result)
             .map_err(|e| unavailable(format!("view {method} returned unexpected JSON: {e}")))
+    }
+
+    /// The contract's records under `prefix` at `block` (a final block when `None`), and the
+    /// height they were read at.
+    pub async fn view_state(
+        &self,
+        prefix: &[u8],
+        block: Option<u64>,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, u64), ChainError> {
+        let request = methods::query::RpcQueryRequest {
+            block_reference: match block {
+                Some(h) => BlockReference::BlockId(near_primitives::types::BlockId::Height(h)),
+                None => BlockReference::Finality(Finality::Final),
+            },
+            request: QueryRequest::ViewState {
+                account_id: self.contract_id.clone(),
+                prefix: prefix.to_vec().into(),
+                after_key: None,
+                limit: None,
+                include_proof: false,
+            },
+        };
+        let response = self.client.call(request).await.map_err(refused)?;
+        let QueryResponseKind::ViewState(result) = response.kind else {
+            return Err(unavailable(
+                "the RPC answered view_state with something else",
+            ));
+        };
+        let records = result
+            .values
+            .into_iter()
+            .map(|item| (item.key.into(), item.value.into()))
+            .collect();
+        Ok((records, response.block_height))
+    }
+
+    /// The records a dry run needs ([`crate::dry_run::Snapshot`]), all read at one final block.
+    pub async fn snapshot(&self) -> Result<crate::dry_run::Snapshot, ChainError> {
+        let [state_key, candidates_key] = crate::dry_run::Snapshot::KEYS;
+        let (records, height) = self.view_state(state_key, None).await?;
+        let exact = |records: Vec<(Vec<u8>, Vec<u8>)>, key: &[u8]| {
+            records.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        };
+        let state = exact(records, state_key);
+        let (records, _) = self.view_state(candidates_key, Some(height)).await?;
+        Ok(crate::dry_run::Snapshot {
+            state,
+            candidates: exact(records, candidates_key),
+            height,
+        })
+    }
+
+    /// Tries `call` as this account on a snapshot of the contract: the contract's refusal, if
+    /// it would refuse ([`crate::dry_run`]).
+    pub async fn dry_run(&self, call: &Call) -> Result<(), ChainError> {
+        let snapshot = self.snapshot().await?;
+        match snapshot.dry_run(self.contract_id.as_str(), &self.account, call.clone()) {
+            Ok(_) => Ok(()),
+            // Not a refusal: this is not a state the contract's rules can be tried on here.
+            Err(e @ (ContractError::StateLayout { .. } | ContractError::CorruptState(_))) => {
+                Err(unavailable(format!(
+                    "the contract's state cannot be tried here ({e}); it may not be this \
+                     project's contract"
+                )))
+            }
+            Err(e) => Err(ChainError::Rejected(e.to_string())),
+        }
     }
 
     /// Sends a typed contract call with `deposit` attached and waits until it has executed;

@@ -9,6 +9,7 @@ mod address_cmd;
 mod bench_cmd;
 mod btc_cmd;
 mod chain_cmd;
+mod contract_cmd;
 mod cosmos_cmd;
 mod cpu;
 mod devnet_cmd;
@@ -110,6 +111,10 @@ enum Command {
     /// The network in one view: the contract's state and pending requests, each node's health
     /// and stock.
     Status(status_cmd::Args),
+    /// The signer contract's membership and governance votes (tried first, refused with the
+    /// contract's reason), and its state.
+    #[command(subcommand, arg_required_else_help = true)]
+    Contract(contract_cmd::ContractCommand),
     /// Run the devnet chain alone (what `devnet` starts as its own process).
     Chain(chain_cmd::Args),
     /// Operate an MPC node.
@@ -177,6 +182,7 @@ fn main() -> ExitCode {
         Command::Near(cmd) => near_cmd::run(cmd),
         Command::Bench(args) => bench_cmd::run(args),
         Command::Status(args) => status_cmd::run(args),
+        Command::Contract(cmd) => contract_cmd::run(cmd),
         Command::Chain(args) => chain_cmd::run(args),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Completions { shell } => {

@@ -32,13 +32,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let nodes = args.nodes.endpoints()?;
     let rpc = args.contract.read_only()?;
     crate::runtime()?.block_on(async {
-        // Kept as the contract wrote it for --json (NEAR's production shape), read for the text.
-        let raw: serde_json::Value = rpc
-            .view("state", json!({}))
-            .await
-            .map_err(|e| Failure::failed(format!("reading the contract's state: {e}")))?;
-        let state: StateView = serde_json::from_value(raw.clone())
-            .map_err(|e| Failure::failed(format!("the contract's state is not a signer's: {e}")))?;
+        let (raw, state) = read_state(&rpc).await?;
         let load: SystemLoad = rpc
             .view("system_load", json!({}))
             .await
@@ -61,6 +55,17 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         Ok(())
     })
+}
+
+/// The contract's `state` as it wrote it (NEAR's production shape, for --json) and as read.
+pub async fn read_state(rpc: &chain::NearRpc) -> Result<(serde_json::Value, StateView), Failure> {
+    let raw: serde_json::Value = rpc
+        .view("state", json!({}))
+        .await
+        .map_err(|e| Failure::failed(format!("reading the contract's state: {e}")))?;
+    let state = serde_json::from_value(raw.clone())
+        .map_err(|e| Failure::failed(format!("the contract's state is not a signer's: {e}")))?;
+    Ok((raw, state))
 }
 
 fn print_json(

@@ -1,5 +1,7 @@
 //! Four `chainsig node run` processes, each with its own data dir, talk over real TLS and to
-//! a devnet chain (the contract's wasm) over NEAR JSON-RPC: they generate keys for every scheme, answer requests
+//! a devnet chain (the contract's wasm) over NEAR JSON-RPC: the operators vote the domains in
+//! with `chainsig contract` (refusals come back before sending, with the contract's reason),
+//! and the nodes generate keys for every scheme, answer requests
 //! (checked by an independent verifier), survive one of them being killed and restarted,
 //! serve /health, and exit cleanly on SIGTERM.
 
@@ -176,16 +178,9 @@ async fn node_processes_generate_keys_and_sign() {
     // Each node is its own process.
     let mut procs: Vec<Proc> = nodes.iter().map(|(dir, ..)| spawn_node(dir)).collect();
 
-    for (dir, account, ..) in &nodes {
-        let (key, _) = node::identity::NearKey::read(&dir.join("account_key.json")).unwrap();
-        let rpc =
-            NearRpc::new(&rpc_url, "signer.test", account, key.signing_key().clone()).unwrap();
-        let add = Call::VoteAddDomains {
-            schemes: SCHEMES.to_vec(),
-            epoch: 0,
-        };
-        rpc.submit(add).await.unwrap();
-    }
+    // The operators vote the domains in with `chainsig contract`, each from its node's
+    // directory; what the contract would refuse is refused before anything is sent.
+    operators_vote_the_domains_in(&nodes).await;
     let until = Instant::now() + Duration::from_secs(120);
     let state = loop {
         let state = viewer.state().await.unwrap();
@@ -247,6 +242,89 @@ async fn node_processes_generate_keys_and_sign() {
             log.contains("shutting down") && log.contains("node stopped"),
             "{log}"
         );
+    }
+}
+
+/// `chainsig contract ...` with a node's directory, off the runtime's threads (the devnet
+/// produces blocks on them while the command waits for its transaction).
+async fn contract_cmd(dir: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = common::args(&["contract"]);
+    args.extend(common::args(extra));
+    args.extend(common::args(&["--node-dir", dir.to_str().unwrap()]));
+    tokio::task::spawn_blocking(move || common::chainsig(&args))
+        .await
+        .unwrap()
+}
+
+type NodeInfo = (
+    std::path::PathBuf,
+    String,
+    SocketAddr,
+    SocketAddr,
+    serde_json::Value,
+);
+
+async fn operators_vote_the_domains_in(nodes: &[NodeInfo]) {
+    let node0 = &nodes[0].0;
+    let (code, out, err) = contract_cmd(node0, &["state"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("phase        Running, epoch 0, threshold 3"),
+        "{out}"
+    );
+    assert_eq!(out.matches("participant  node").count(), NODES, "{out}");
+
+    let schemes: Vec<String> = SCHEMES
+        .iter()
+        .map(|s| s.to_string().to_lowercase())
+        .collect();
+    let mut add = vec!["vote-add-domains", "--json"];
+    add.extend(schemes.iter().map(String::as_str));
+    // Refused with the contract's reason, nothing sent: a vote in the wrong phase, for a
+    // non-candidate, against a non-participant, for another epoch.
+    for (vote, reason) in [
+        (vec!["vote-abort"], "not allowed in the Running state"),
+        (
+            vec!["vote-join", "nobody.test"],
+            "nobody.test is not a registered candidate",
+        ),
+        (
+            vec!["vote-leave", "alice.test"],
+            "alice.test is not a participant",
+        ),
+        (
+            [&add[..], &["--epoch", "4"]].concat(),
+            "the current epoch is 0",
+        ),
+    ] {
+        let (code, _, err) = contract_cmd(node0, &vote).await;
+        assert!(
+            code == 2 && err.contains("would refuse") && err.contains(reason),
+            "{vote:?}: {err}"
+        );
+    }
+
+    let (code, out, err) = contract_cmd(node0, &add).await;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["method"], "vote_add_domains");
+    assert_eq!(v["account"], "node0.test");
+    assert_eq!(v["phase"], "Running");
+    // The same vote again: the contract says it has it.
+    let (code, _, err) = contract_cmd(node0, &add).await;
+    assert!(
+        code == 2 && err.contains("node0.test has already cast this vote"),
+        "{err}"
+    );
+    let (_, out, _) = contract_cmd(node0, &["state"]).await;
+    assert!(
+        out.contains("votes        add domains: backed by node0.test"),
+        "{out}"
+    );
+
+    for (dir, ..) in &nodes[1..] {
+        let (code, _, err) = contract_cmd(dir, &add).await;
+        assert_eq!(code, 0, "{err}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! NEAR's clients parse the answers and errors unchanged.
 //!
 //! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price`, `query`
-//! (`view_account`, `view_access_key`, `call_function`), `send_tx` (with `wait_until`),
+//! (`view_account`, `view_access_key`, `call_function`, `view_state`), `send_tx` (with `wait_until`),
 //! `broadcast_tx_commit`, `broadcast_tx_async`, `tx`, `EXPERIMENTAL_tx_status`,
 //! `EXPERIMENTAL_changes` (`data_changes` only) and `EXPERIMENTAL_changes_in_block` (data
 //! touches only) — see [`changes`]. A refused transaction gets an `InvalidTransaction` error and
@@ -31,7 +31,7 @@ use near_primitives::transaction::SignedTransaction;
 use near_primitives::types::{AccountId, Balance, BlockId, BlockReference, Finality};
 use near_primitives::views::{
     AccessKeyPermissionView, AccessKeyView, AccountView, CallResult, FinalExecutionOutcomeView,
-    QueryRequest, SignedTransactionView, TxExecutionStatus,
+    QueryRequest, SignedTransactionView, StateItem, TxExecutionStatus, ViewStateResult,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -143,6 +143,30 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
                 bootstrap_nonce: None,
             })
         }
+        QueryRequest::ViewState {
+            account_id,
+            prefix,
+            after_key,
+            limit,
+            ..
+        } => {
+            let a = ledger
+                .accounts
+                .get(&account_id)
+                .ok_or_else(|| unknown(&account_id))?;
+            let after = after_key.as_ref().map(|k| k.as_slice());
+            let listing = view_state(a.storage(), &prefix, after, limit);
+            match listing {
+                Some(result) => QueryResponseKind::ViewState(result),
+                None => {
+                    return Err(handler_error(RpcQueryError::TooLargeContractState {
+                        contract_account_id: account_id,
+                        block_height,
+                        block_hash,
+                    }))
+                }
+            }
+        }
         other => {
             return Err(RpcError::new_internal_error(
                 None,
@@ -155,6 +179,54 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
         block_height,
         block_hash,
     }))
+}
+
+/// The bytes of keys and values nearcore's RPC lists at most in one unpaged `view_state`
+/// (`trie_viewer_state_size_limit`, 50 kB).
+const VIEW_STATE_LIMIT: usize = 50_000;
+
+/// The records of `storage` under `prefix` after `after_key`, as nearcore lists them: at most
+/// `limit` records (with `last_key` set when more remain), or all of them when they fit in
+/// [`VIEW_STATE_LIMIT`] — `None` when they do not.
+fn view_state(
+    storage: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    prefix: &[u8],
+    after_key: Option<&[u8]>,
+    limit: Option<std::num::NonZeroU32>,
+) -> Option<ViewStateResult> {
+    use std::ops::Bound;
+    let start = match after_key {
+        Some(k) => Bound::Excluded(k.to_vec()),
+        None => Bound::Included(prefix.to_vec()),
+    };
+    let mut records = storage
+        .range((start, Bound::Unbounded))
+        .take_while(|(k, _)| k.starts_with(prefix));
+    let mut values = vec![];
+    let mut bytes = 0;
+    for (k, v) in records.by_ref() {
+        if limit.is_some_and(|l| values.len() as u64 >= u64::from(l.get())) {
+            let last_key = values.last().map(|i: &StateItem| i.key.clone());
+            return Some(ViewStateResult {
+                values,
+                proof: vec![],
+                last_key,
+            });
+        }
+        bytes += k.len() + v.len();
+        if limit.is_none() && bytes > VIEW_STATE_LIMIT {
+            return None;
+        }
+        values.push(StateItem {
+            key: k.clone().into(),
+            value: v.clone().into(),
+        });
+    }
+    Some(ViewStateResult {
+        values,
+        proof: vec![],
+        last_key: None,
+    })
 }
 
 /// nearcore's answer for a block it does not have.

@@ -223,3 +223,66 @@ async fn an_awaited_transaction_is_answered_at_the_block_that_finishes_it() {
     assert_eq!(answer["final_execution_status"], "FINAL");
     assert_eq!(answer["status"]["SuccessValue"], "");
 }
+
+#[test]
+fn view_state_lists_a_prefix_in_pages_and_refuses_what_is_too_large() {
+    let storage: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = [
+        (b"STATE".to_vec(), vec![1; 10]),
+        (b"r/1".to_vec(), vec![2]),
+        (b"r/2".to_vec(), vec![3]),
+        (b"r/3".to_vec(), vec![4]),
+        (b"s".to_vec(), vec![5]),
+    ]
+    .into_iter()
+    .collect();
+    let keys =
+        |r: &ViewStateResult| -> Vec<Vec<u8>> { r.values.iter().map(|i| i.key.to_vec()).collect() };
+    let all = view_state(&storage, b"r/", None, None).unwrap();
+    assert_eq!(
+        keys(&all),
+        [b"r/1".to_vec(), b"r/2".to_vec(), b"r/3".to_vec()]
+    );
+    assert_eq!(all.last_key, None);
+    let two = std::num::NonZeroU32::new(2);
+    let first = view_state(&storage, b"r/", None, two).unwrap();
+    assert_eq!(keys(&first), [b"r/1".to_vec(), b"r/2".to_vec()]);
+    let after = first.last_key.clone().unwrap();
+    let rest = view_state(&storage, b"r/", Some(&after), two).unwrap();
+    assert_eq!(keys(&rest), [b"r/3".to_vec()]);
+    assert_eq!(rest.last_key, None);
+    assert_eq!(
+        keys(&view_state(&storage, b"STATE", None, None).unwrap()),
+        [b"STATE".to_vec()]
+    );
+    let big: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+        [(b"k".to_vec(), vec![0; VIEW_STATE_LIMIT + 1])]
+            .into_iter()
+            .collect();
+    assert!(view_state(&big, b"", None, None).is_none());
+    assert_eq!(view_state(&big, b"", None, two).unwrap().values.len(), 1);
+}
+
+#[test]
+fn view_state_answers_in_nears_shape() {
+    let (_dir, devnet) = open(Duration::from_millis(100));
+    admit(
+        &mut devnet.ledger(),
+        ALICE,
+        &[("put", b"r/1"), ("put", b"other")],
+    );
+    devnet.produce_block().unwrap();
+    let params = serde_json::json!({"request_type": "view_state", "finality": "final",
+        "account_id": CONTRACT, "prefix_base64": b64(b"r/")});
+    let answer = query(&devnet.ledger(), params).unwrap();
+    let values = answer["values"].as_array().unwrap();
+    assert_eq!(values.len(), 1, "{answer}");
+    assert_eq!(values[0]["key"], b64(b"r/1"));
+    let params = serde_json::json!({"request_type": "view_state", "finality": "final",
+        "account_id": "nobody.test", "prefix_base64": ""});
+    let err = query(&devnet.ledger(), params).unwrap_err();
+    assert_eq!(
+        error_name(&err).as_deref(),
+        Some("UNKNOWN_ACCOUNT"),
+        "{err:?}"
+    );
+}
