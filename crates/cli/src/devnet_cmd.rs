@@ -39,6 +39,7 @@ fn schemes(nodes: usize, threshold: u64) -> Vec<SignatureScheme> {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
     /// How many MPC nodes.
     #[arg(long, default_value_t = 4)]
@@ -68,16 +69,60 @@ pub struct Args {
     /// Lake's layout and the nodes follow the chain from there instead of from its RPC.
     #[command(flatten)]
     lake: crate::chain_cmd::LakeArgs,
+    #[command(subcommand)]
+    action: Option<crate::devnet_members::Action>,
 }
 
-/// `devnet.json`: what a resumed devnet needs to know.
+/// `devnet.json`: what a resumed devnet needs to know. `devnet add-node` appends to
+/// `node_accounts` and `remove-node` to `removed` while the devnet runs; the devnet reads it
+/// again every half second and starts or stops node processes to match.
 #[derive(Serialize, Deserialize)]
-struct Layout {
-    nodes: usize,
-    threshold: u64,
-    rpc_port: u16,
-    block_ms: u64,
-    node_accounts: Vec<String>,
+pub(crate) struct Layout {
+    pub nodes: usize,
+    pub threshold: u64,
+    pub rpc_port: u16,
+    pub block_ms: u64,
+    /// Node `i` runs from `node{i}`.
+    pub node_accounts: Vec<String>,
+    /// Nodes that left the network: their processes are stopped, their directories kept.
+    #[serde(default)]
+    pub removed: Vec<String>,
+}
+
+impl Layout {
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("devnet.json")
+    }
+
+    pub fn load(dir: &Path) -> Result<Self, Failure> {
+        let path = Self::path(dir);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        serde_json::from_str(&text).map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+    }
+
+    /// Written whole and renamed into place: the running devnet never reads half a file.
+    pub fn save(&self, dir: &Path) -> Result<(), Failure> {
+        let path = Self::path(dir);
+        let tmp = dir.join("devnet.json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_string_pretty(self).expect("plain data"),
+        )
+        .map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// The nodes that have not been removed: their index and account.
+    pub fn active(&self) -> impl Iterator<Item = (usize, &String)> {
+        self.node_accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !self.removed.contains(a))
+    }
+
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
 }
 
 /// A child process, killed if still running when dropped.
@@ -148,7 +193,7 @@ impl NodeEndpoints {
     }
 }
 
-fn progress(msg: impl std::fmt::Display) {
+pub(crate) fn progress(msg: impl std::fmt::Display) {
     use std::io::Write;
     // A closed terminal must not stop the devnet (eprintln! would panic).
     let _ = writeln!(std::io::stderr(), "devnet: {msg}");
@@ -160,7 +205,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Failure + '_ {
 
 /// A free loopback port not in `taken`: the chain's RPC port is not listening yet when the
 /// nodes' ports are chosen, so the OS may offer it, and each port chosen is released at once.
-fn free_port(taken: &mut Vec<u16>) -> Result<u16, Failure> {
+pub(crate) fn free_port(taken: &mut Vec<u16>) -> Result<u16, Failure> {
     for _ in 0..100 {
         let port = node::ports::free_loopback_port()
             .map_err(|e| Failure::failed(format!("no free port: {e}")))?;
@@ -179,15 +224,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
             args.nodes, args.threshold
         )));
     }
-    let layout_path = args.dir.join("devnet.json");
-    let layout = if layout_path.exists() {
-        let text = std::fs::read_to_string(&layout_path).map_err(io(&layout_path))?;
-        let layout: Layout = serde_json::from_str(&text)
-            .map_err(|e| Failure::failed(format!("{}: {e}", layout_path.display())))?;
+    if let Some(action) = args.action {
+        return crate::devnet_members::run(action);
+    }
+    let layout = if Layout::path(&args.dir).exists() {
+        let layout = Layout::load(&args.dir)?;
         progress(format!(
             "resuming the devnet in {} ({} nodes, threshold {})",
             args.dir.display(),
-            layout.nodes,
+            layout.active().count(),
             layout.threshold
         ));
         layout
@@ -225,7 +270,7 @@ fn create(args: &Args) -> Result<Layout, Failure> {
         let http = format!("127.0.0.1:{}", free_port(&mut taken)?);
         let public = crate::node_cmd::init_dir(
             &dir,
-            &account,
+            node::identity::NewAccount::Named(&account),
             p2p.parse().expect("an address"),
             http.parse().expect("an address"),
             &rpc_url,
@@ -278,13 +323,9 @@ fn create(args: &Args) -> Result<Layout, Failure> {
         rpc_port: args.rpc_port,
         block_ms: args.block_ms,
         node_accounts,
+        removed: vec![],
     };
-    let layout_path = args.dir.join("devnet.json");
-    std::fs::write(
-        &layout_path,
-        serde_json::to_string_pretty(&layout).expect("plain data"),
-    )
-    .map_err(io(&layout_path))?;
+    layout.save(&args.dir)?;
     Ok(layout)
 }
 
@@ -372,7 +413,7 @@ async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
 /// with the reason it cannot go on.
 async fn run_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> Failure {
     match start_network(args, layout, procs).await {
-        Ok(()) => watch(procs).await,
+        Ok(()) => watch(&args.dir, &node_env(args), procs).await,
         Err(e) => e,
     }
 }
@@ -393,24 +434,17 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     .iter()
     .map(|s| s.to_string())
     .collect();
-    // The nodes read the lake the chain writes, through their config's environment overrides.
-    let mut node_env = vec![];
     if let Some(lake) = args.lake.config() {
         chain_args.extend([
             "--lake-endpoint".into(),
-            lake.endpoint.clone(),
+            lake.endpoint,
             "--lake-bucket".into(),
-            lake.bucket.clone(),
+            lake.bucket,
             "--lake-region".into(),
-            lake.region.clone(),
+            lake.region,
         ]);
-        node_env = vec![
-            ("CHAINSIG_INDEXER_SOURCE", "lake".to_owned()),
-            ("CHAINSIG_LAKE_ENDPOINT", lake.endpoint),
-            ("CHAINSIG_LAKE_BUCKET", lake.bucket),
-            ("CHAINSIG_LAKE_REGION", lake.region),
-        ];
     }
+    let node_env = node_env(args);
     let chain_args: Vec<&str> = chain_args.iter().map(String::as_str).collect();
     procs.push(spawn(
         "the chain",
@@ -440,16 +474,10 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
         state = Some(viewer.state().await.map_err(Failure::failed)?);
         progress("signer contract initialized with the nodes");
     }
-    for (i, _) in layout.node_accounts.iter().enumerate() {
-        let node_dir = dir.join(format!("node{i}"));
-        procs.push(spawn(
-            &format!("node {i}"),
-            &["node", "run", "--dir", &node_dir.to_string_lossy()],
-            &node_env,
-            node_dir.join("node.log"),
-        )?);
+    for (i, _) in layout.active() {
+        procs.push(spawn_node(dir, i, &node_env)?);
     }
-    progress(format!("{} nodes started", layout.nodes));
+    progress(format!("{} nodes started", layout.active().count()));
     let state = state.expect("read above");
     let schemes = schemes(layout.nodes, layout.threshold);
     if state.domains.is_empty() && state.state == contract::views::Phase::Running {
@@ -475,7 +503,36 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     ready_line(args, &rpc_url, &state)
 }
 
-fn node_key(dir: &Path, i: usize) -> Result<ed25519_dalek::SigningKey, Failure> {
+/// The nodes read the lake the chain writes (with --lake-*), through their config's
+/// environment overrides.
+fn node_env(args: &Args) -> Vec<(&'static str, String)> {
+    match args.lake.config() {
+        Some(lake) => vec![
+            ("CHAINSIG_INDEXER_SOURCE", "lake".to_owned()),
+            ("CHAINSIG_LAKE_ENDPOINT", lake.endpoint),
+            ("CHAINSIG_LAKE_BUCKET", lake.bucket),
+            ("CHAINSIG_LAKE_REGION", lake.region),
+        ],
+        None => vec![],
+    }
+}
+
+/// Node `i`'s process, named `node {i}`.
+fn spawn_node(dir: &Path, i: usize, env: &[(&str, String)]) -> Result<Proc, Failure> {
+    let node_dir = dir.join(format!("node{i}"));
+    spawn(
+        &node_name(i),
+        &["node", "run", "--dir", &node_dir.to_string_lossy()],
+        env,
+        node_dir.join("node.log"),
+    )
+}
+
+fn node_name(i: usize) -> String {
+    format!("node {i}")
+}
+
+pub(crate) fn node_key(dir: &Path, i: usize) -> Result<ed25519_dalek::SigningKey, Failure> {
     let paths = IdentityPaths::in_dir(&dir.join(format!("node{i}")));
     let (key, _) = NearKey::read(&paths.account_key).map_err(Failure::failed)?;
     Ok(key.signing_key().clone())
@@ -554,7 +611,7 @@ async fn wait_for_stock(
     domains: usize,
 ) -> Result<(), Failure> {
     let mut https = vec![];
-    for i in 0..layout.nodes {
+    for (i, _) in layout.active() {
         let config = node::config::NodeConfig::load(&dir.join(format!("node{i}")), |_| None)
             .map_err(Failure::failed)?;
         https.push(config.http.listen);
@@ -643,9 +700,13 @@ fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failu
     Ok(())
 }
 
-/// Resolves when a child exits on its own: the devnet cannot go on without it.
-async fn watch(procs: &mut [Proc]) -> Failure {
+/// Resolves when a child exits on its own: the devnet cannot go on without it. Meanwhile
+/// it starts the nodes `devnet add-node` records and stops those `remove-node` records.
+async fn watch(dir: &Path, env: &[(&str, String)], procs: &mut Vec<Proc>) -> Failure {
     loop {
+        if let Err(e) = sync_nodes(dir, env, procs).await {
+            return e;
+        }
         if let Err(e) = check_alive(procs) {
             return e;
         }
@@ -653,18 +714,51 @@ async fn watch(procs: &mut [Proc]) -> Failure {
     }
 }
 
-/// SIGTERM to the nodes, then the chain; SIGKILL whatever has not exited in 15 s.
+/// Node processes to match `devnet.json`: one for each active node, none for a removed one.
+async fn sync_nodes(
+    dir: &Path,
+    env: &[(&str, String)],
+    procs: &mut Vec<Proc>,
+) -> Result<(), Failure> {
+    let layout = Layout::load(dir)?;
+    for (i, account) in layout.node_accounts.iter().enumerate() {
+        let name = node_name(i);
+        let running = procs.iter().position(|p| p.name == name);
+        match (running, layout.removed.contains(account)) {
+            (None, false) => {
+                progress(format!("starting node {i} ({account})"));
+                procs.push(spawn_node(dir, i, env)?);
+            }
+            (Some(at), true) => {
+                progress(format!(
+                    "stopping node {i} ({account}): it left the network"
+                ));
+                let mut gone = procs.remove(at);
+                stop(&mut gone).await;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, then SIGKILL (by dropping it) if it has not exited in 15 s.
+async fn stop(p: &mut Proc) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = p.child.try_wait() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The nodes, then the chain, each stopped as [`stop`] does.
 async fn shut_down(procs: &mut [Proc]) {
     for p in procs.iter_mut().rev() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.child.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = p.child.try_wait() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        stop(p).await;
     }
 }

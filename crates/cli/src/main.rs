@@ -13,6 +13,7 @@ mod contract_cmd;
 mod cosmos_cmd;
 mod cpu;
 mod devnet_cmd;
+mod devnet_members;
 mod doge_cmd;
 mod eth_cmd;
 mod eth_sign_cmd;

@@ -64,7 +64,7 @@ fn init(args: InitArgs) -> Result<(), Failure> {
     let config_path = args.dir.join("config.toml");
     let public = init_dir(
         &args.dir,
-        &args.account,
+        identity::NewAccount::Named(&args.account),
         args.p2p_listen,
         args.http_listen,
         &args.rpc_url,
@@ -92,7 +92,7 @@ fn init(args: InitArgs) -> Result<(), Failure> {
 /// Creates a node directory: identity files and a config; refuses one that holds a node.
 pub fn init_dir(
     dir: &Path,
-    account: &str,
+    account: identity::NewAccount<'_>,
     p2p_listen: SocketAddr,
     http_listen: SocketAddr,
     rpc_url: &str,
@@ -109,7 +109,7 @@ pub fn init_dir(
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
     let public = identity::create(dir, account).map_err(Failure::failed)?;
     let config = template(&InitValues {
-        account_id: account,
+        account_id: &public.account_id,
         p2p_listen,
         http_listen,
         rpc_url,

@@ -187,7 +187,7 @@ pub struct PublicIdentity {
 }
 
 /// Writes a fresh TLS key, account key and store key into `dir`.
-pub fn create(dir: &Path, account_id: &str) -> Result<PublicIdentity, IdentityError> {
+pub fn create(dir: &Path, account: NewAccount<'_>) -> Result<PublicIdentity, IdentityError> {
     let paths = IdentityPaths::in_dir(dir);
     for p in [&paths.tls_key, &paths.account_key, &paths.store_key] {
         if p.exists() {
@@ -195,16 +195,30 @@ pub fn create(dir: &Path, account_id: &str) -> Result<PublicIdentity, IdentityEr
         }
     }
     let tls = NearKey::generate();
-    let account = NearKey::generate();
+    let account_key = NearKey::generate();
+    let account_id = match account {
+        NewAccount::Named(id) => id.to_owned(),
+        NewAccount::Implicit => hex::encode(account_key.signing_key().verifying_key().as_bytes()),
+    };
     tls.write(&paths.tls_key, None)?;
-    account.write(&paths.account_key, Some(account_id))?;
+    account_key.write(&paths.account_key, Some(&account_id))?;
     let store = Zeroizing::new(StoreKey::generate().to_hex());
     write_secret(&paths.store_key, store.as_bytes())?;
     Ok(PublicIdentity {
-        account_id: account_id.to_owned(),
-        account_public_key: account.public_key(),
+        account_id,
+        account_public_key: account_key.public_key(),
         tls_public_key: tls.public_key(),
     })
+}
+
+/// The NEAR account a new node's identity is for.
+#[derive(Clone, Copy, Debug)]
+pub enum NewAccount<'a> {
+    /// An account that exists or will be created under this name.
+    Named(&'a str),
+    /// The implicit account of the new account key: its 64 hex digits, which a transfer to it
+    /// creates (on NEAR and on the devnet).
+    Implicit,
 }
 
 #[cfg(test)]
@@ -216,7 +230,7 @@ mod tests {
     fn key_files_others_may_read_are_refused() {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
-        create(tmp.path(), "node0.test").unwrap();
+        create(tmp.path(), NewAccount::Named("node0.test")).unwrap();
         let paths = IdentityPaths::in_dir(tmp.path());
         assert!(NearKey::read_private(&paths.tls_key).is_ok());
         for mode in [0o644, 0o640, 0o604, 0o660] {
@@ -242,7 +256,7 @@ mod tests {
     fn identities_are_created_once_and_read_back() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let public = create(dir, "node0.test").unwrap();
+        let public = create(dir, NewAccount::Named("node0.test")).unwrap();
         let paths = IdentityPaths::in_dir(dir);
         let (tls, account) = (
             NearKey::read(&paths.tls_key).unwrap(),
@@ -261,9 +275,21 @@ mod tests {
             );
         }
         assert!(matches!(
-            create(dir, "node0.test"),
+            create(dir, NewAccount::Named("node0.test")),
             Err(IdentityError::Exists(_))
         ));
+    }
+
+    #[test]
+    fn an_implicit_account_is_named_by_its_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let public = create(tmp.path(), NewAccount::Implicit).unwrap();
+        assert_eq!(
+            public.account_id,
+            hex::encode(public.account_public_key.key_bytes())
+        );
+        let (_, account) = NearKey::read(&IdentityPaths::in_dir(tmp.path()).account_key).unwrap();
+        assert_eq!(account.as_deref(), Some(public.account_id.as_str()));
     }
 
     #[test]
