@@ -7,7 +7,7 @@
 //! the CPU time the devnet's chain and nodes (and the bench itself) used during the run from
 //! `/proc`, and prints it per signature. Before the run it measures the domain's protocol
 //! ceiling on this machine (the protocols alone, in process: [`mpc::cost`]) and prints the
-//! rate against it.
+//! rate against it. `--rate` runs a steady open-loop load instead ([`crate::bench_steady`]).
 
 use client::Signer;
 use sha2::{Digest, Sha256};
@@ -48,9 +48,19 @@ pub struct Args {
     /// node's stock) as an SVG picture here.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
+    /// A steady load instead: this many requests per second on each domain, whatever the
+    /// answers do, for --seconds; reports losses and the longest stall per domain.
+    #[arg(long, conflicts_with_all = ["requests", "concurrency", "plot"])]
+    rate: Option<f64>,
+    /// With --rate: how long the load lasts.
+    #[arg(long, default_value_t = 60, requires = "rate")]
+    seconds: u64,
+    /// With --rate: load every domain of the contract, not only --domain.
+    #[arg(long, requires = "rate")]
+    all_domains: bool,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -98,6 +108,20 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let rpc = key.rpc(&args.contract)?;
     let signer = Signer::new(rpc, &account);
+    if let Some(rate) = args.rate {
+        return crate::runtime()?.block_on(async {
+            let domains = if args.all_domains {
+                signer.domains().await
+            } else {
+                signer
+                    .domain(Some(args.domain), None)
+                    .await
+                    .map(|d| vec![d])
+            }
+            .map_err(crate::sign_cmd::failure)?;
+            crate::bench_steady::run(signer, domains, rate, args.seconds, args.json).await
+        });
+    }
     crate::runtime()?.block_on(bench(args, signer, nodes, cpu))
 }
 

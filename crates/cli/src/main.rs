@@ -7,6 +7,7 @@
 
 mod address_cmd;
 mod bench_cmd;
+mod bench_steady;
 mod btc_cmd;
 mod chain_cmd;
 mod contract_cmd;
