@@ -29,6 +29,7 @@ use super::protocols::ProtocolKind;
 use super::{protocols, JobError, Shared};
 use crate::keys::DomainKey;
 use crate::mesh::PeerInfo;
+use crate::store::{NextEpoch, Switched};
 
 /// What the loop remembers between polls.
 #[derive(Default)]
@@ -211,7 +212,11 @@ fn clean_up_after_switch(
         && memory.cleaned != Some((epoch, me.is_some()))
     {
         memory.cleaned = Some((epoch, me.is_some()));
-        cleanup(shared, epoch, me.is_some());
+        let next = me.map(|_| NextEpoch {
+            threshold: state.threshold.unwrap_or_default() as usize,
+            participants: ids(&state.participants).into_iter().collect(),
+        });
+        cleanup(shared, epoch, next.as_ref());
     }
 }
 
@@ -362,22 +367,33 @@ fn load_key(
     Ok(Some(key))
 }
 
-/// A confirmed epoch: stock of other epochs goes, and shares of older ones; a node that left
-/// keeps nothing.
-fn cleanup(shared: &Shared, epoch: u64, participant: bool) {
+/// A confirmed epoch: stock of other epochs goes (but the triples the new participant set
+/// may keep), and shares of older ones; a node that left (`next` is `None`) keeps nothing.
+fn cleanup(shared: &Shared, epoch: u64, next: Option<&NextEpoch>) {
+    let participant = next.is_some();
     let keep_from = if participant { epoch } else { u64::MAX };
     let result = (|| {
-        let dropped =
-            shared
-                .stockpile
-                .drop_outside_epoch(if participant { epoch } else { u64::MAX })?;
+        let switched = shared.stockpile.switch_epoch(keep_from, next)?;
         let deleted = shared.store.delete_key_shares_before(keep_from)?;
         shared.store.prune_consumed(epoch)?;
-        Ok::<_, crate::store::StoreError>((dropped, deleted))
+        Ok::<_, crate::store::StoreError>((switched, deleted))
     })();
     match result {
-        Ok((0, 0)) => {}
-        Ok((dropped, deleted)) => info!(epoch, dropped, deleted, participant, "epoch cleanup"),
+        Ok((
+            Switched {
+                dropped: 0,
+                carried: 0,
+            },
+            0,
+        )) => {}
+        Ok((switched, deleted)) => info!(
+            epoch,
+            dropped = switched.dropped,
+            carried = switched.carried,
+            deleted,
+            participant,
+            "epoch cleanup"
+        ),
         Err(e) => error!(epoch, error = %e, "epoch cleanup failed"),
     }
 }

@@ -29,7 +29,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use super::protocols::{Item, Ready, Secret};
 use super::{lock, ClaimError, JobError};
 use crate::keys::DomainKey;
-use crate::store::{ItemId, ItemTag, Kind, Store, StoreError};
+use crate::store::{ItemId, ItemTag, Kind, NextEpoch, Store, StoreError, Switched};
 
 /// How a domain's signatures get the items they spend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,14 +377,18 @@ impl Stockpile {
         Ok(Item { bytes, ready })
     }
 
-    /// Drops every item not made in `epoch` (see [`Store::drop_stock_outside_epoch`]); the
-    /// index reloads from the store.
-    pub fn drop_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {
+    /// Switches the stock to `epoch`, keeping what `next` allows (see
+    /// [`Store::switch_stock_epoch`]); the index reloads from the store.
+    pub fn switch_epoch(
+        &self,
+        epoch: u64,
+        next: Option<&NextEpoch>,
+    ) -> Result<Switched, StoreError> {
         let mut index = lock(&self.index);
-        let dropped = self.store.drop_stock_outside_epoch(epoch);
+        let dropped = self.store.switch_stock_epoch(epoch, next);
         index.0.clear();
-        // Decoded items of dropped ones go too; those of `epoch` are rebuilt on a restart
-        // anyway, so a clean slate costs one decode each at most.
+        // Decoded items go too (a carried triple's tag changed); those of `epoch` are rebuilt
+        // on a restart anyway, so a clean slate costs one decode each at most.
         lock(&self.ready).clear();
         dropped
     }

@@ -61,6 +61,37 @@ fn stock_epoch(
     })
 }
 
+/// Meta entry: the threshold of the epoch stock is kept for (set with [`STOCK_EPOCH`]).
+const STOCK_THRESHOLD: &str = "stock_threshold";
+
+fn stock_threshold(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<usize>, StoreError> {
+    Ok(match meta.get(STOCK_THRESHOLD)? {
+        Some(v) => Some(u64::from_be_bytes(
+            v.value()
+                .try_into()
+                .map_err(|_| StoreError::Malformed("stock threshold".into()))?,
+        ) as usize),
+        None => None,
+    })
+}
+
+/// The epoch stock switches to, as [`Store::switch_stock_epoch`] needs it.
+#[derive(Clone, Debug)]
+pub struct NextEpoch {
+    pub threshold: usize,
+    pub participants: std::collections::BTreeSet<ParticipantId>,
+}
+
+/// What an epoch switch did to the stock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Switched {
+    pub dropped: usize,
+    /// Triples kept for the new epoch.
+    pub carried: usize,
+}
+
 /// Why the store refused.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -566,20 +597,54 @@ impl Store {
         Ok(txn.open_table(CONSUMED)?.get(&id[..])?.is_some())
     }
 
-    /// Drops every stocked item not made in `epoch` (at each reshare or refresh: docs/design.md §8.5),
-    /// and from then on stocks items of `epoch` only (`u64::MAX`: none, for a node that
-    /// left). Dropped items are marked consumed. Returns how many were dropped.
-    pub fn drop_stock_outside_epoch(&self, epoch: u64) -> Result<usize, StoreError> {
+    /// Switches the stock to `epoch` (at each reshare or refresh: docs/design.md §8.5): from
+    /// then on only items of `epoch` are stocked (`u64::MAX`: none, for a node that left).
+    /// Items of other epochs are dropped and marked consumed — except the Beaver triples of the
+    /// epoch just ended that `next` (the new epoch's participants and threshold) may keep:
+    /// those whose every holder is a participant of the new epoch, when the threshold has not
+    /// changed. A triple is made without any key share, so a new sharing of the keys does not
+    /// touch it, and no one outside the new set holds a share of it; it is re-tagged to `epoch`
+    /// (and resealed, the tag being bound to the sealed secret). Presignatures and nonces,
+    /// made with the old shares or for the old set, always go.
+    pub fn switch_stock_epoch(
+        &self,
+        epoch: u64,
+        next: Option<&NextEpoch>,
+    ) -> Result<Switched, StoreError> {
         self.write(Durability::Immediate, |txn| {
+            let mut meta = txn.open_table(META)?;
+            let carry_from = match (stock_epoch(&meta)?, stock_threshold(&meta)?, next) {
+                (Some(from), Some(t), Some(next)) if from != epoch && t == next.threshold => {
+                    Some(from)
+                }
+                _ => None,
+            };
             let mut stock = txn.open_table(STOCK)?;
-            let mut stale = vec![];
+            let (mut stale, mut keep) = (vec![], vec![]);
             for entry in stock.iter()? {
                 let (k, v) = entry?;
                 let id: ItemId = k.value()[9..]
                     .try_into()
                     .map_err(|_| StoreError::Malformed("stock key".into()))?;
-                let (tag, _, _) = Self::parts(v.value(), &id)?;
-                if tag.epoch != epoch {
+                let (tag, tag_bytes, sealed) = Self::parts(v.value(), &id)?;
+                if tag.epoch == epoch {
+                    continue;
+                }
+                let carried = carry_from == Some(tag.epoch)
+                    && k.value()[0] == Kind::Triple as u8
+                    && next.is_some_and(|n| {
+                        tag.participants.iter().all(|p| n.participants.contains(p))
+                    });
+                if carried {
+                    let what = || format!("item {}", hex::encode(id));
+                    let secret = self.open_sealed("stock", k.value(), tag_bytes, sealed, what)?;
+                    let tag = ItemTag { epoch, ..tag };
+                    let tag_bytes = postcard::to_stdvec(&tag).expect("tags serialize");
+                    let mut value = (tag_bytes.len() as u32).to_be_bytes().to_vec();
+                    value.extend_from_slice(&tag_bytes);
+                    value.extend_from_slice(&self.seal("stock", k.value(), &tag_bytes, &secret));
+                    keep.push((k.value().to_vec(), value));
+                } else {
                     stale.push((k.value().to_vec(), id, tag.epoch));
                 }
             }
@@ -588,9 +653,18 @@ impl Store {
                 stock.remove(&k[..])?;
                 consumed.insert(&id[..], *e)?;
             }
-            txn.open_table(META)?
-                .insert(STOCK_EPOCH, &epoch.to_be_bytes()[..])?;
-            Ok(stale.len())
+            for (k, value) in &keep {
+                stock.insert(&k[..], &value[..])?;
+            }
+            meta.insert(STOCK_EPOCH, &epoch.to_be_bytes()[..])?;
+            match next {
+                Some(n) => meta.insert(STOCK_THRESHOLD, &(n.threshold as u64).to_be_bytes()[..])?,
+                None => meta.remove(STOCK_THRESHOLD)?,
+            };
+            Ok(Switched {
+                dropped: stale.len(),
+                carried: keep.len(),
+            })
         })
     }
 

@@ -239,7 +239,7 @@ fn resharing_drops_old_stock() {
         .unwrap();
     s.put_item(Kind::Presignature, D, &[3; 32], &tag(4), b"new")
         .unwrap();
-    assert_eq!(s.drop_stock_outside_epoch(4).unwrap(), 2);
+    assert_eq!(s.switch_stock_epoch(4, None).unwrap().dropped, 2);
     assert_eq!(s.items(Kind::Presignature, D).unwrap().len(), 1);
     assert!(
         s.is_consumed(&[1; 32]).unwrap(),
@@ -255,10 +255,103 @@ fn resharing_drops_old_stock() {
     s.put_item(Kind::Presignature, D, &[5; 32], &tag(4), b"current")
         .unwrap();
     // A node that left stocks nothing at all.
-    assert_eq!(s.drop_stock_outside_epoch(u64::MAX).unwrap(), 2);
+    assert_eq!(s.switch_stock_epoch(u64::MAX, None).unwrap().dropped, 2);
     assert!(s
         .put_item(Kind::Presignature, D, &[6; 32], &tag(4), b"x")
         .is_err());
+}
+
+/// The next epoch's set: participants `ids` at `threshold`.
+fn next(threshold: usize, ids: &[u32]) -> NextEpoch {
+    NextEpoch {
+        threshold,
+        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
+    }
+}
+
+#[test]
+fn triples_whose_holders_all_stay_survive_a_switch_at_the_same_threshold() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    let holders = |epoch, ids: &[u32]| ItemTag {
+        epoch,
+        owner: ParticipantId(ids[0]),
+        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
+    };
+    // Epoch 0 at threshold 3 among 0..=4.
+    s.switch_stock_epoch(0, Some(&next(3, &[0, 1, 2, 3, 4])))
+        .unwrap();
+    s.put_item(
+        Kind::Triple,
+        D,
+        &[1; 32],
+        &holders(0, &[0, 1, 2]),
+        b"t-stays",
+    )
+    .unwrap();
+    s.put_item(
+        Kind::Triple,
+        D,
+        &[2; 32],
+        &holders(0, &[0, 1, 4]),
+        b"t-leaver",
+    )
+    .unwrap();
+    s.put_item(
+        Kind::Presignature,
+        D,
+        &[3; 32],
+        &holders(0, &[0, 1, 2]),
+        b"presig",
+    )
+    .unwrap();
+    s.put_item(
+        Kind::Nonces,
+        D,
+        &[4; 32],
+        &holders(0, &[0, 1, 2]),
+        b"nonces",
+    )
+    .unwrap();
+
+    // Epoch 1: 4 leaves, 5 joins, threshold unchanged. Only the triple whose holders all stay
+    // is kept, re-tagged (and still opens: it was resealed under its new tag).
+    let switched = s
+        .switch_stock_epoch(1, Some(&next(3, &[0, 1, 2, 3, 5])))
+        .unwrap();
+    assert_eq!(
+        switched,
+        Switched {
+            dropped: 3,
+            carried: 1
+        }
+    );
+    let kept = s.items(Kind::Triple, D).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].1.epoch, 1);
+    let (tag, secret) = s.take_item(Kind::Triple, D, &[1; 32]).unwrap();
+    assert_eq!((tag.epoch, &secret[..]), (1, &b"t-stays"[..]));
+    for dropped in [[2; 32], [3; 32], [4; 32]] {
+        assert!(s.is_consumed(&dropped).unwrap());
+    }
+
+    // Epoch 2 at another threshold: nothing is kept.
+    s.put_item(Kind::Triple, D, &[5; 32], &holders(1, &[0, 1, 2]), b"t")
+        .unwrap();
+    let switched = s
+        .switch_stock_epoch(2, Some(&next(2, &[0, 1, 2, 3, 5])))
+        .unwrap();
+    assert_eq!(
+        switched,
+        Switched {
+            dropped: 1,
+            carried: 0
+        }
+    );
+    // Nor across two switches (only the epoch just ended carries), nor without a known set.
+    s.put_item(Kind::Triple, D, &[6; 32], &holders(2, &[0, 1, 2]), b"t")
+        .unwrap();
+    assert_eq!(s.switch_stock_epoch(3, None).unwrap().carried, 0);
 }
 
 #[test]

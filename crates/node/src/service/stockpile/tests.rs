@@ -241,7 +241,7 @@ fn dropping_other_epochs_empties_the_index_too() {
     s.put(Kind::Nonces, D, &[1; 32], &tag(0, &[0, 1]), item(b"a"))
         .unwrap();
     assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 1);
-    assert_eq!(s.drop_outside_epoch(2).unwrap(), 1);
+    assert_eq!(s.switch_epoch(2, None).unwrap().dropped, 1);
     assert_eq!(s.usable(Kind::Nonces, D, usable).unwrap(), 0);
     assert!(s
         .take_owned(Kind::Nonces, D, usable, &[])
