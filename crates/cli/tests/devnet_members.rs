@@ -1,9 +1,11 @@
 //! Membership changed on a running devnet with the commands an operator runs: `chainsig devnet
 //! add-node` (a new directory and implicit account, the process started by the devnet, the
 //! participants' votes, the resharing) and `remove-node` (the others vote it out, the devnet
-//! stops its process). The network holds every domain the devnet makes at 5 nodes,
-//! V2Secp256k1 included, and each domain signs before, between and after, under the same root
-//! keys (checked by an independent verifier).
+//! stops its process), while a steady load (`chainsig bench --rate`) flows on every domain. The
+//! network holds every domain the devnet makes at 5 nodes, V2Secp256k1 included; no request of
+//! the load is lost, and each domain signs before, between and after under the same root keys
+//! (checked by an independent verifier). The load's longest stall per domain is printed — a
+//! figure for the README, not an assertion.
 
 mod common;
 
@@ -62,6 +64,25 @@ fn nodes_join_and_leave_by_command_and_the_keys_stay() {
     assert!(schemes.contains(&"V2Secp256k1"), "{schemes:?}");
     sign_every_domain(&ready, "before");
 
+    // One request a second on every domain, open loop, through both changes.
+    let rpc = ready["rpc_url"].as_str().unwrap();
+    let load = std::process::Command::new(env!("CARGO_BIN_EXE_chainsig"))
+        .args([
+            "bench",
+            "--json",
+            "--rate",
+            "1",
+            "--all-domains",
+            "--seconds",
+            "75",
+        ])
+        .args(["--rpc", rpc, "--dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(10));
+
     let added = members(&dir, &["add-node"]);
     let newcomer = added["added"].as_str().unwrap().to_owned();
     assert_eq!(newcomer.len(), 64, "an implicit account: {added}");
@@ -84,6 +105,20 @@ fn nodes_join_and_leave_by_command_and_the_keys_stay() {
         assert!(Instant::now() < until, "node 0 still runs");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The load ran through both changes: nothing lost.
+    let out = load.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    for d in report["domains"].as_array().unwrap() {
+        eprintln!(
+            "load through a join and a leave: domain {} ({}): {}/{} answered, longest stall {:.2} s",
+            d["domain"], d["scheme"], d["answered"], d["sent"], d["longest_stall_s"].as_f64().unwrap()
+        );
+        assert_eq!(d["failed"], 0, "{d}");
+        assert_eq!(d["answered"], d["sent"], "{d}");
+    }
+    assert!(out.status.success());
+
     // A node that is not there any more is refused before anything happens.
     let mut again = common::args(&["devnet", "remove-node", "node0", "--dir"]);
     again.push(dir.to_str().unwrap().to_owned());

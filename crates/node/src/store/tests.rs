@@ -474,3 +474,36 @@ fn concurrent_takes_and_puts_are_grouped_and_each_answered_alone() {
         assert!(s.is_consumed(&[i; 32]).unwrap());
     }
 }
+
+#[test]
+fn triples_carry_over_switch_after_switch() {
+    let dir = TempDir::new();
+    let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
+    let holders = |epoch, ids: &[u32]| ItemTag {
+        epoch,
+        owner: ParticipantId(ids[0]),
+        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
+    };
+    s.switch_stock_epoch(0, Some(&next(3, &[0, 1, 2, 3])))
+        .unwrap();
+    s.put_item(Kind::Triple, D, &[1; 32], &holders(0, &[0, 1, 2]), b"a")
+        .unwrap();
+    // A join: kept.
+    let joined = s
+        .switch_stock_epoch(1, Some(&next(3, &[0, 1, 2, 3, 4])))
+        .unwrap();
+    assert_eq!(joined.carried, 1);
+    s.put_item(Kind::Triple, D, &[2; 32], &holders(1, &[2, 3, 4]), b"b")
+        .unwrap();
+    // A leave of 0: the triple made in epoch 1 without 0 stays, the carried one with 0 goes.
+    let left = s
+        .switch_stock_epoch(2, Some(&next(3, &[1, 2, 3, 4])))
+        .unwrap();
+    assert_eq!(
+        left,
+        Switched {
+            dropped: 1,
+            carried: 1
+        }
+    );
+}
