@@ -235,7 +235,7 @@ impl NearRpc {
             Some(s) if fresh(&s) => s,
             last => self.key_state(last.map(|s| s.nonce)).await?,
         };
-        let mut retried = false;
+        let mut retries = 0;
         loop {
             let nonce = known.nonce + 1;
             let signed = sign(
@@ -255,11 +255,15 @@ impl NearRpc {
                     return Ok(tx_hash);
                 }
                 // Refused as a transaction (a nonce used elsewhere, an old block hash): read
-                // the key afresh and try once more.
-                Err(e) if !retried && refused_as_transaction(&e) => {
-                    retried = true;
+                // the key afresh and try again. Another holder of the key that keeps sending
+                // (a node, beside its operator's commands) has nonces in flight that no final
+                // block shows yet, so after the first retry each one starts further ahead:
+                // NEAR takes any nonce above the key's.
+                Err(e) if retries < SEND_RETRIES && refused_as_transaction(&e) => {
                     *state = None;
                     known = self.key_state(Some(nonce - 1)).await?;
+                    known.nonce += NONCE_STRIDE * retries;
+                    retries += 1;
                 }
                 Err(e) => {
                     *state = None;
@@ -453,6 +457,11 @@ fn result_of(status: FinalExecutionStatus) -> Result<Vec<u8>, ChainError> {
         ))),
     }
 }
+
+/// How many times a transaction refused for its nonce or block hash is built again.
+const SEND_RETRIES: u64 = 4;
+/// How far past the key's nonce each retry after the first starts (times the retry).
+const NONCE_STRIDE: u64 = 16;
 
 /// Whether the RPC refused the transaction itself (its nonce, its block hash …) rather
 /// than failing to run it or to answer.

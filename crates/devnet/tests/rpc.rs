@@ -579,3 +579,31 @@ async fn two_clients_sharing_a_key_recover_from_each_others_nonces() {
     }
     net.stop().await;
 }
+
+/// Two holders of one key sending at once (a node answering requests, its operator's
+/// `chainsig contract`): while one keeps transactions coming, the other's nonce, read from the
+/// last final block, is taken again and again; it still gets its calls through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_goes_through_while_another_holder_of_the_key_keeps_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = start(dir.path()).await;
+    set_up(&net).await;
+    let node = std::sync::Arc::new(net.client(ALICE));
+    let operator = net.client(ALICE);
+    let busy = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            loop {
+                // The node's own sends recover by themselves; only the operator's are checked.
+                let _ = node.send("state", b"{}".to_vec(), 0).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        operator.call("state", b"{}".to_vec(), 0).await.unwrap();
+    }
+    busy.abort();
+    net.stop().await;
+}
