@@ -224,6 +224,35 @@ impl NearRpc {
         args: Vec<u8>,
         deposit: u128,
     ) -> Result<CryptoHash, ChainError> {
+        let call = Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: method.to_owned(),
+            args,
+            gas: Gas::from_gas(CALL_GAS),
+            deposit: Balance::from_yoctonear(deposit),
+        }));
+        self.send_actions(self.contract_id.clone(), vec![call])
+            .await
+    }
+
+    /// Sends `amount` yoctoNEAR from this account to `receiver` (a transfer to an implicit
+    /// account that does not exist yet creates it) and waits until it has executed.
+    pub async fn transfer(&self, receiver: &str, amount: u128) -> Result<(), ChainError> {
+        let transfer = Action::Transfer(near_primitives::transaction::TransferAction {
+            deposit: Balance::from_yoctonear(amount),
+        });
+        let tx_hash = self
+            .send_actions(account(receiver)?, vec![transfer])
+            .await?;
+        self.outcome(tx_hash).await.map(|_| ())
+    }
+
+    /// Sends `actions` to `receiver` as this account; returns once the chain has admitted the
+    /// transaction, with its hash.
+    async fn send_actions(
+        &self,
+        receiver: AccountId,
+        actions: Vec<Action>,
+    ) -> Result<CryptoHash, ChainError> {
         let Some(signing_key) = &self.key else {
             return Err(ChainError::Rejected(
                 "a read-only client sends no transactions".into(),
@@ -238,10 +267,15 @@ impl NearRpc {
         let mut retries = 0;
         loop {
             let nonce = known.nonce + 1;
-            let signed = sign(
-                signing_key,
-                self.transaction(method, &args, deposit, nonce, &known),
-            );
+            let tx = Transaction::V0(TransactionV0 {
+                signer_id: self.account_id.clone(),
+                public_key: self.public_key.clone(),
+                nonce,
+                receiver_id: receiver.clone(),
+                block_hash: known.block_hash,
+                actions: actions.clone(),
+            });
+            let signed = sign(signing_key, tx);
             let tx_hash = signed.get_hash();
             // Admitted (or refused) first, with the lock held so nonces arrive in order; then
             // the wait for execution (a `sign` waits for its signature) runs without it.
@@ -313,29 +347,6 @@ impl NearRpc {
             ));
         };
         Ok((key.nonce, response.block_hash))
-    }
-
-    fn transaction(
-        &self,
-        method: &str,
-        args: &[u8],
-        deposit: u128,
-        nonce: u64,
-        known: &KeyState,
-    ) -> Transaction {
-        Transaction::V0(TransactionV0 {
-            signer_id: self.account_id.clone(),
-            public_key: self.public_key.clone(),
-            nonce,
-            receiver_id: self.contract_id.clone(),
-            block_hash: known.block_hash,
-            actions: vec![Action::FunctionCall(Box::new(FunctionCallAction {
-                method_name: method.to_owned(),
-                args: args.to_vec(),
-                gas: Gas::from_gas(CALL_GAS),
-                deposit: Balance::from_yoctonear(deposit),
-            }))],
-        })
     }
 
     /// Waits until a transaction this account sent has executed; returns its result value (a

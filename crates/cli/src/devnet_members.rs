@@ -12,7 +12,6 @@
 
 use chain::{Call, Chain, ChainError, NearRpc};
 use contract::views::{Phase, StateView};
-use ed25519_dalek::Signer as _;
 use node::identity::{NearKey, NewAccount};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -96,7 +95,7 @@ async fn add_node(c: &Common) -> Result<(), Failure> {
     )?;
     let account = public.account_id;
     progress(format!("node {i}: account {account} in {}", dir.display()));
-    fund(&c.dir, &viewer, &account).await?;
+    fund(&c.dir, &rpc_url, &account).await?;
     layout.node_accounts.push(account.clone());
     layout.nodes = layout.node_accounts.len();
     layout.save(&c.dir)?;
@@ -169,23 +168,15 @@ fn has(state: &StateView, account: &str) -> bool {
 }
 
 /// The devnet's user sends [`NODE_FUNDS`] to `to` (an implicit account: the transfer creates
-/// it).
-async fn fund(dir: &Path, rpc: &NearRpc, to: &str) -> Result<(), Failure> {
+/// it). The user may be busy sending requests meanwhile (a bench): the client's nonce
+/// handling copes with another holder of the key.
+async fn fund(dir: &Path, rpc_url: &str, to: &str) -> Result<(), Failure> {
     let (key, _) = NearKey::read(&dir.join("user_key.json")).map_err(Failure::failed)?;
-    let public = key.signing_key().verifying_key().to_bytes();
-    let (nonce, block_hash) = rpc
-        .access_key(USER_ID, public)
-        .await
+    let user = NearRpc::new(rpc_url, CONTRACT_ID, USER_ID, key.signing_key().clone())
         .map_err(Failure::failed)?;
-    let tx = client::near::transfer(USER_ID, public, nonce + 1, to, block_hash, NODE_FUNDS)
-        .map_err(Failure::failed)?;
-    let signature = key.signing_key().sign(&client::near::signing_hash(&tx));
-    let signed =
-        client::near::assemble(tx, public, signature.to_bytes()).map_err(Failure::failed)?;
-    rpc.broadcast(signed)
+    user.transfer(to, NODE_FUNDS)
         .await
-        .map_err(|e| Failure::failed(format!("funding {to}: {e}")))?;
-    Ok(())
+        .map_err(|e| Failure::failed(format!("funding {to}: {e}")))
 }
 
 /// The active participants other than `except` vote for `make(epoch)`, one by one, until the
