@@ -281,7 +281,7 @@ async fn operators_vote_the_domains_in(nodes: &[NodeInfo]) {
     let mut add = vec!["vote-add-domains", "--json"];
     add.extend(schemes.iter().map(String::as_str));
     // Refused with the contract's reason, nothing sent: a vote in the wrong phase, for a
-    // non-candidate, against a non-participant, for another epoch.
+    // non-candidate, against a non-participant, for another epoch, for parameters it forbids.
     for (vote, reason) in [
         (vec!["vote-abort"], "not allowed in the Running state"),
         (
@@ -295,6 +295,16 @@ async fn operators_vote_the_domains_in(nodes: &[NodeInfo]) {
         (
             [&add[..], &["--epoch", "4"]].concat(),
             "the current epoch is 0",
+        ),
+        (
+            vec![
+                "vote-new-parameters",
+                "--participants",
+                "node0.test,node1.test",
+                "--threshold",
+                "3",
+            ],
+            "threshold 3 must be at least 2 and at most the 2 participants",
         ),
     ] {
         let (code, _, err) = contract_cmd(node0, &vote).await;
