@@ -269,15 +269,19 @@ fn next(threshold: usize, ids: &[u32]) -> NextEpoch {
     }
 }
 
+/// An item of `epoch` held by `ids`, the first owning it.
+fn holders(epoch: u64, ids: &[u32]) -> ItemTag {
+    ItemTag {
+        epoch,
+        owner: ParticipantId(ids[0]),
+        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
+    }
+}
+
 #[test]
 fn triples_whose_holders_all_stay_survive_a_switch_at_the_same_threshold() {
     let dir = TempDir::new();
     let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
-    let holders = |epoch, ids: &[u32]| ItemTag {
-        epoch,
-        owner: ParticipantId(ids[0]),
-        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
-    };
     // Epoch 0 at threshold 3 among 0..=4.
     s.switch_stock_epoch(0, Some(&next(3, &[0, 1, 2, 3, 4])))
         .unwrap();
@@ -479,11 +483,6 @@ fn concurrent_takes_and_puts_are_grouped_and_each_answered_alone() {
 fn triples_carry_over_switch_after_switch() {
     let dir = TempDir::new();
     let s = Store::open(&dir.db(), &StoreKey::generate()).unwrap();
-    let holders = |epoch, ids: &[u32]| ItemTag {
-        epoch,
-        owner: ParticipantId(ids[0]),
-        participants: ids.iter().map(|&i| ParticipantId(i)).collect(),
-    };
     s.switch_stock_epoch(0, Some(&next(3, &[0, 1, 2, 3])))
         .unwrap();
     s.put_item(Kind::Triple, D, &[1; 32], &holders(0, &[0, 1, 2]), b"a")
