@@ -142,11 +142,24 @@ impl Drop for Proc {
     }
 }
 
-/// The directories of a devnet's nodes (`D/node0`, `D/node1`, ...), in order.
+/// The directories of a devnet's nodes (`D/node0`, `D/node1`, ...), in order, without those
+/// `devnet remove-node` took out of the network.
 pub fn node_dirs(dir: &Path) -> Vec<PathBuf> {
+    let removed: Vec<usize> = Layout::load(dir)
+        .map(|l| {
+            l.node_accounts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| l.removed.contains(a))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .unwrap_or_default();
     (0..)
-        .map(|i| dir.join(format!("node{i}")))
-        .take_while(|d| d.exists())
+        .map(|i| (i, dir.join(format!("node{i}"))))
+        .take_while(|(_, d)| d.exists())
+        .filter(|(i, _)| !removed.contains(i))
+        .map(|(_, d)| d)
         .collect()
 }
 

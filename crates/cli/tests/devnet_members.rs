@@ -119,6 +119,20 @@ fn nodes_join_and_leave_by_command_and_the_keys_stay() {
     }
     assert!(out.status.success());
 
+    // `status` shows the five nodes of the network, all answering; not the one that left.
+    let rpc = ready["rpc_url"].as_str().unwrap();
+    let status = common::chainsig_json(&[
+        "status",
+        "--json",
+        "--rpc",
+        rpc,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let nodes = status["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5, "{status}");
+    assert!(nodes.iter().all(|n| !n["status"].is_null()), "{status}");
+
     // A node that is not there any more is refused before anything happens.
     let mut again = common::args(&["devnet", "remove-node", "node0", "--dir"]);
     again.push(dir.to_str().unwrap().to_owned());
