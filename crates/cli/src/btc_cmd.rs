@@ -9,7 +9,7 @@
 use client::address::BitcoinNetwork;
 use client::btc::{self, BtcError, Esplora, Spend, SpendKind, Utxo};
 
-use crate::sign_cmd::{domain_and_key, failure, Requester};
+use crate::sign_cmd::{domain_and_key, sign_inputs, Requester};
 use crate::Failure;
 
 #[derive(clap::Subcommand)]
@@ -133,20 +133,14 @@ fn send(args: SendArgs) -> Result<(), Failure> {
             }
         }
         let unsigned = spend.build().map_err(btc_failure)?;
-        let sighashes = unsigned.sighashes();
-        // One request per input, all in flight at once: a 10-input spend waits about as long
-        // as a one-input one.
-        eprintln!(
-            "asking the network to sign {} input(s) from {from} (path {path:?})...",
-            sighashes.len()
-        );
-        let total = sighashes.len();
-        let signatures = signer
-            .sign_all(&domain, &path, &sighashes, |n| {
-                eprintln!("  {n}/{total} signed")
-            })
-            .await
-            .map_err(failure)?;
+        let signatures = sign_inputs(
+            &signer,
+            &domain,
+            &path,
+            &from.to_string(),
+            &unsigned.sighashes(),
+        )
+        .await?;
         let tx = unsigned.assemble(&signatures).map_err(btc_failure)?;
         let raw = bitcoin::consensus::encode::serialize_hex(&tx);
         let txid = tx.compute_txid().to_string();

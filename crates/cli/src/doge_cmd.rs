@@ -8,7 +8,7 @@ use client::doge::{self, DogeNetwork, DogeSpend, KOINU_PER_DOGE};
 use primitives::SignatureScheme;
 
 use crate::btc_cmd::btc_failure;
-use crate::sign_cmd::{domain_and_key, failure, Requester};
+use crate::sign_cmd::{domain_and_key, sign_inputs, Requester};
 use crate::Failure;
 
 #[derive(clap::Subcommand)]
@@ -82,18 +82,14 @@ fn send(args: SendArgs) -> Result<(), Failure> {
             fee_per_kb: args.fee_per_kb,
         };
         let unsigned = spend.build().map_err(btc_failure)?;
-        let sighashes = unsigned.sighashes();
-        eprintln!(
-            "asking the network to sign {} input(s) from {from} (path {path:?})...",
-            sighashes.len()
-        );
-        let total = sighashes.len();
-        let signatures = signer
-            .sign_all(&domain, path, &sighashes, |n| {
-                eprintln!("  {n}/{total} signed")
-            })
-            .await
-            .map_err(failure)?;
+        let signatures = sign_inputs(
+            &signer,
+            &domain,
+            path,
+            &from,
+            &unsigned.sighashes(),
+        )
+        .await?;
         let tx = unsigned.assemble(&signatures).map_err(btc_failure)?;
         let raw = bitcoin::consensus::encode::serialize_hex(&tx);
         let txid = tx.compute_txid().to_string();

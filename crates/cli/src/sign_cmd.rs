@@ -106,6 +106,25 @@ pub struct Args {
     json: bool,
 }
 
+/// One signature per input of a UTXO spend from `from`, all requested at once (a 10-input
+/// spend waits about as long as a one-input one), with a progress line as each is answered.
+pub async fn sign_inputs(
+    signer: &Signer,
+    domain: &Domain,
+    path: &str,
+    from: &str,
+    sighashes: &[[u8; 32]],
+) -> Result<Vec<primitives::response::SignatureResponse>, Failure> {
+    let total = sighashes.len();
+    eprintln!("asking the network to sign {total} input(s) from {from} (path {path:?})...");
+    signer
+        .sign_all(domain, path, sighashes, |n| {
+            eprintln!("  {n}/{total} signed")
+        })
+        .await
+        .map_err(failure)
+}
+
 /// Reads hex with or without `0x`, naming the argument when it is not hex.
 pub fn hex_arg(name: &str, value: &str) -> Result<Vec<u8>, Failure> {
     hex::decode(value.strip_prefix("0x").unwrap_or(value))
