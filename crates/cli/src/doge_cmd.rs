@@ -75,21 +75,13 @@ fn send(args: SendArgs) -> Result<(), Failure> {
         let from = doge::address(&key, args.doge_network);
         let spend = DogeSpend {
             key,
-            network: args.doge_network,
             utxos,
             to,
             amount,
             fee_per_kb: args.fee_per_kb,
         };
         let unsigned = spend.build().map_err(btc_failure)?;
-        let signatures = sign_inputs(
-            &signer,
-            &domain,
-            path,
-            &from,
-            &unsigned.sighashes(),
-        )
-        .await?;
+        let signatures = sign_inputs(&signer, &domain, path, &from, &unsigned.sighashes()).await?;
         let tx = unsigned.assemble(&signatures).map_err(btc_failure)?;
         let raw = bitcoin::consensus::encode::serialize_hex(&tx);
         let txid = tx.compute_txid().to_string();

@@ -54,16 +54,17 @@ fn send(args: SendArgs) -> Result<(), Failure> {
     crate::runtime()?.block_on(async {
         let (domain, derived) =
             domain_and_key(&signer, args.domain, SignatureScheme::Ed25519, path).await?;
-        let key: [u8; 32] = derived
-            .key_bytes()
-            .try_into()
-            .map_err(|_| Failure::failed("an Ed25519 domain derived a key of another size"))?;
-        let from = hex::encode(key);
-        let (nonce, block_hash) = rpc.access_key(&from, key).await.map_err(|e| {
-            Failure::failed(format!(
+        let point = client::address::ed25519_of(&derived, "a NEAR implicit account")
+            .map_err(Failure::usage)?;
+        // The same account `chainsig address` prints as `near_implicit`.
+        let from = client::address::near_implicit(point);
+        let key = point.compress().to_bytes();
+        let (nonce, block_hash) = rpc.access_key(&from, key).await.map_err(|e| match e {
+            chain::ChainError::Rejected(_) => Failure::failed(format!(
                 "{e} (send something to {from} first: a transfer to an implicit account \
                  creates it)"
-            ))
+            )),
+            other => Failure::failed(other),
         })?;
         let tx = near::transfer(&from, key, nonce + 1, &args.to, block_hash, deposit)
             .map_err(near_failure)?;

@@ -101,6 +101,12 @@ async fn ledger_fields(
         None => rpc.sequence(from).await.map_err(xrp_failure)?,
     };
     let (fee, ledger) = rpc.fee_and_ledger().await.map_err(xrp_failure)?;
+    if args.fee.is_none() && fee > xrp::MAX_SERVER_FEE_DROPS {
+        return Err(Failure::failed(format!(
+            "the server asks a fee of {fee} drops, above {} (2 XRP); give --fee to pay it",
+            xrp::MAX_SERVER_FEE_DROPS
+        )));
+    }
     let last = args
         .last_ledger_sequence
         .unwrap_or(ledger.saturating_add(VALID_LEDGERS));

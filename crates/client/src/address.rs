@@ -136,9 +136,7 @@ pub fn bitcoin_p2tr(pk: &AffinePoint, network: BitcoinNetwork) -> bitcoin::Addre
 
 /// Dogecoin's pay-to-public-key-hash address (mainnet, version 0x1e: starts with `D`).
 pub fn dogecoin_p2pkh(pk: &AffinePoint) -> String {
-    bs58::encode(hash160(pk))
-        .with_check_version(0x1e)
-        .into_string()
+    crate::doge::address(pk, crate::doge::DogeNetwork::Mainnet)
 }
 
 /// The XRP Ledger's classic address (starts with `r`).

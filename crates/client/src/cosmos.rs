@@ -54,13 +54,6 @@ pub enum CosmosError {
     NotFunded(String),
 }
 
-impl CosmosError {
-    /// Whether asking again later may succeed (the node or the network, not the input).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transport { .. })
-    }
-}
-
 /// An amount in base units (`uatom`), from a whole number above zero.
 pub fn parse_amount(text: &str) -> Result<u128, CosmosError> {
     crate::amount::parse_decimal(text, 0)
@@ -87,8 +80,11 @@ pub fn check_address(address: &str, prefix: &str) -> Result<(), CosmosError> {
         address: address.to_owned(),
         prefix: prefix.to_owned(),
     };
-    let (hrp, data) = bech32::decode(address).map_err(|_| bad())?;
-    if hrp.as_str() != prefix || ![20, 32].contains(&data.len()) {
+    // bech32 only: the SDK refuses an address with bech32m's checksum.
+    let parsed = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(address)
+        .map_err(|_| bad())?;
+    let len = parsed.byte_iter().len();
+    if parsed.hrp().as_str() != prefix || ![20, 32].contains(&len) {
         return Err(bad());
     }
     Ok(())
@@ -195,22 +191,26 @@ impl CosmosSend {
 
     /// The 32-byte digest the network signs: SHA-256 of the `SignDoc`.
     pub fn signing_hash(&self) -> Result<[u8; 32], CosmosError> {
-        let (body_bytes, auth_info_bytes) = self.parts()?;
+        let (body, auth_info) = self.parts()?;
+        Ok(self.digest(&body, &auth_info))
+    }
+
+    fn digest(&self, body_bytes: &[u8], auth_info_bytes: &[u8]) -> [u8; 32] {
         let doc = proto::SignDoc {
-            body_bytes,
-            auth_info_bytes,
+            body_bytes: body_bytes.to_vec(),
+            auth_info_bytes: auth_info_bytes.to_vec(),
             chain_id: self.chain_id.clone(),
             account_number: self.account_number,
         };
-        Ok(Sha256::digest(doc.encode_to_vec()).into())
+        Sha256::digest(doc.encode_to_vec()).into()
     }
 
     /// The signed transaction, after checking `signature` under the key (and making its `s`
     /// low).
     pub fn assemble(&self, signature: &SignatureResponse) -> Result<SignedCosmos, CosmosError> {
-        let digest = self.signing_hash()?;
-        let sig = ecdsa::low_s(signature, &digest, &self.key)?;
         let (body_bytes, auth_info_bytes) = self.parts()?;
+        let digest = self.digest(&body_bytes, &auth_info_bytes);
+        let sig = ecdsa::low_s(signature, &digest, &self.key)?;
         let tx_bytes = proto::TxRaw {
             body_bytes,
             auth_info_bytes,

@@ -103,7 +103,6 @@ pub fn script_of(text: &str, network: DogeNetwork) -> Result<ScriptBuf, BtcError
 #[derive(Debug, Clone)]
 pub struct DogeSpend {
     pub key: AffinePoint,
-    pub network: DogeNetwork,
     pub utxos: Vec<Utxo>,
     pub to: ScriptBuf,
     pub amount: u64,
@@ -225,7 +224,6 @@ impl UnsignedDoge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k256::elliptic_curve::sec1::ToEncodedPoint;
 
     fn key() -> AffinePoint {
         (k256::ProjectivePoint::GENERATOR * k256::Scalar::from(7u64)).to_affine()
@@ -233,14 +231,20 @@ mod tests {
 
     #[test]
     fn addresses_round_trip_and_keep_to_their_network() {
+        // bitcore-lib-doge's address of the private key 0x0505…05 (compressed).
+        let secret = k256::SecretKey::from_slice(&[5; 32]).unwrap();
+        let known = address(
+            &secret.public_key().to_projective().to_affine(),
+            DogeNetwork::Mainnet,
+        );
+        assert_eq!(known, "DKVQopraAReCMjWanZiqaptUxUH1eBxsRc");
         let main = address(&key(), DogeNetwork::Mainnet);
-        assert!(main.starts_with('D'), "{main}");
-        assert_eq!(main, crate::address::dogecoin_p2pkh(&key()));
         let script = script_of(&main, DogeNetwork::Mainnet).unwrap();
-        assert!(script.is_p2pkh());
+        assert_eq!(script, p2pkh_script(&key()));
         assert!(script_of(&main, DogeNetwork::Testnet).is_err());
+        let test = address(&key(), DogeNetwork::Testnet);
+        assert_eq!(script_of(&test, DogeNetwork::Testnet).unwrap(), script);
         assert!(script_of("not-base58!", DogeNetwork::Mainnet).is_err());
-        let _ = key().to_encoded_point(true);
     }
 
     #[test]
@@ -256,7 +260,6 @@ mod tests {
         };
         let spend = DogeSpend {
             key: key(),
-            network: DogeNetwork::Mainnet,
             utxos: vec![utxo(1, 5), utxo(2, 50), utxo(3, 20)],
             to: script_of(&address(&key(), DogeNetwork::Mainnet), DogeNetwork::Mainnet).unwrap(),
             amount: 60 * KOINU_PER_DOGE,

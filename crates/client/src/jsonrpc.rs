@@ -1,5 +1,6 @@
 //! A JSON-RPC 2.0 caller over HTTP, shared by the Ethereum and Solana clients, and the HTTP
-//! JSON exchange every chain client uses (rippled's own JSON-RPC, Cosmos REST, Esplora).
+//! JSON exchange of rippled's own JSON-RPC and the Cosmos REST client (Esplora shares the HTTP
+//! client).
 
 use serde::de::DeserializeOwned;
 use std::time::Duration;

@@ -30,6 +30,9 @@ pub use rpc::{Submitted, XrplRpc};
 pub const DROPS_PER_XRP: u64 = 1_000_000;
 /// The reference fee of a plain transaction, in drops, when no server says otherwise.
 pub const BASE_FEE_DROPS: u64 = 10;
+/// The most fee a server may set for a payment without the user saying so (xrpl.js's
+/// `maxFeeXRP`, 2 XRP): an overloaded or hostile server must not burn the balance as fee.
+pub const MAX_SERVER_FEE_DROPS: u64 = 2 * DROPS_PER_XRP;
 /// How many ledgers (about 4 s each) a signed payment stays valid by default.
 pub const VALID_LEDGERS: u32 = 20;
 /// The Payment transaction type.
@@ -64,13 +67,6 @@ pub enum XrpError {
     Decode { method: String, reason: String },
     #[error("{0} is not on the ledger yet: an account exists once it has received the reserve (1 XRP on mainnet)")]
     NotFunded(String),
-}
-
-impl XrpError {
-    /// Whether asking again later may succeed (the server or the network, not the input).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transport { .. })
-    }
 }
 
 /// The 20-byte account id of a classic address.

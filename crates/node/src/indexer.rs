@@ -109,8 +109,8 @@ pub enum Attempt {
     Running,
     /// Ended without an answer at this instant; tried again after a pause.
     EndedAt(Instant),
-    /// Answered (by this node, or — the contract says so — by another): not led again while
-    /// the block that shows it closed is on its way.
+    /// No longer pending (answered by this node or another, or timed out — the contract says
+    /// so): not led again while the block that shows it closed is on its way.
     Answered,
 }
 

@@ -261,15 +261,6 @@ impl Metrics {
         }
     }
 
-    /// Requests closed with `outcome` (`answered`, `timed_out`).
-    pub fn requests_closed(&self, outcome: &str) -> u64 {
-        let outcome = outcome.to_owned();
-        self.life
-            .closed
-            .get_or_create(&OutcomeLabels { outcome })
-            .get()
-    }
-
     /// What `/health` says, for scrapers: healthy, store writable, requests pending.
     pub fn set_health(&self, healthy: bool, store_writable: bool, pending: usize) {
         self.life.healthy.set(i64::from(healthy));

@@ -21,7 +21,7 @@ const flags = I.SCRIPT_VERIFY_P2SH | I.SCRIPT_VERIFY_STRICTENC | I.SCRIPT_VERIFY
 const spent = doge.Script.fromAddress(from);
 const inputs = tx.inputs.map((input, i) => {
   const interpreter = new I();
-  const valid = interpreter.verify(input.script, spent, tx, i, flags, new doge.crypto.BN(values[i]));
+  const valid = interpreter.verify(input.script, spent, tx, i, flags, [], new doge.crypto.BN(values[i]));
   return { valid, error: interpreter.errstr || null };
 });
 console.log(JSON.stringify({

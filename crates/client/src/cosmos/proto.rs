@@ -1,5 +1,5 @@
 //! The few Cosmos SDK protobuf messages a bank send needs, declared with prost's derive
-//! instead of pulling cosmos-sdk-proto (and tendermint-proto) for eleven messages. Field
+//! instead of pulling cosmos-sdk-proto (and tendermint-proto) for twelve messages. Field
 //! numbers and types are those of `cosmos/tx/v1beta1/tx.proto`, `cosmos/bank/v1beta1/tx.proto`,
 //! `cosmos/base/v1beta1/coin.proto` and `cosmos/crypto/secp256k1/keys.proto`; the fixture test
 //! in `cosmos/tests.rs` pins the bytes against CosmJS.

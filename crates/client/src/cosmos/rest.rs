@@ -44,7 +44,7 @@ impl CosmosRest {
         }
     }
 
-    /// One request; the JSON answer and whether the status was a success.
+    /// One request; its HTTP status and JSON answer.
     async fn request(
         &self,
         path: &str,

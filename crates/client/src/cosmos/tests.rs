@@ -68,24 +68,53 @@ fn the_chain_id_and_account_number_are_signed() {
 #[test]
 fn what_a_node_would_refuse_is_refused_before_signing() {
     type Change = fn(&mut CosmosSend);
-    let cases: [(&str, Change); 5] = [
-        ("recipient of another chain", |s| {
-            s.to = crate::address::cosmos(key(6).verifying_key().as_affine(), "osmo").unwrap()
-        }),
-        ("bad denom", |s| s.denom = "1atom".into()),
-        ("zero amount", |s| s.amount = 0),
-        ("long memo", |s| s.memo = "m".repeat(MAX_MEMO + 1)),
-        ("no chain id", |s| s.chain_id.clear()),
+    type Expect = fn(&CosmosError) -> bool;
+    let cases: [(&str, Change, Expect); 6] = [
+        (
+            "recipient of another chain",
+            |s| s.to = crate::address::cosmos(key(6).verifying_key().as_affine(), "osmo").unwrap(),
+            |e| matches!(e, CosmosError::Address { .. }),
+        ),
+        (
+            "recipient with bech32m's checksum",
+            |s| {
+                let hrp = bech32::Hrp::parse("cosmos").unwrap();
+                s.to = bech32::encode::<bech32::Bech32m>(hrp, &[7; 20]).unwrap();
+            },
+            |e| matches!(e, CosmosError::Address { .. }),
+        ),
+        (
+            "bad denom",
+            |s| s.denom = "1atom".into(),
+            |e| matches!(e, CosmosError::Denom(_)),
+        ),
+        (
+            "zero amount",
+            |s| s.amount = 0,
+            |e| matches!(e, CosmosError::Amount(_)),
+        ),
+        (
+            "long memo",
+            |s| s.memo = "m".repeat(MAX_MEMO + 1),
+            |e| matches!(e, CosmosError::Memo(_)),
+        ),
+        (
+            "no chain id",
+            |s| s.chain_id.clear(),
+            |e| matches!(e, CosmosError::ChainId),
+        ),
     ];
-    for (what, change) in cases {
+    for (what, change, expect) in cases {
         let mut s = send();
         change(&mut s);
         let refused = s.signing_hash().unwrap_err();
-        assert!(
-            !matches!(refused, CosmosError::Prefix(_)),
-            "{what}: {refused}"
-        );
+        assert!(expect(&refused), "{what}: {refused}");
     }
+    // The same account with bech32's checksum is fine.
+    let hrp = bech32::Hrp::parse("cosmos").unwrap();
+    let mut ok = send();
+    ok.to = bech32::encode::<bech32::Bech32>(hrp, &[7; 20]).unwrap();
+    assert!(ok.signing_hash().is_ok());
 }
 
 #[test]

@@ -80,7 +80,15 @@ fn decode(method: &str, reason: impl Into<String>) -> XrpError {
 
 /// The `result` of an answer, or the error rippled put inside it.
 fn result_of(method: &str, answer: Value) -> Result<Value, XrpError> {
-    let result = answer.get("result").cloned().unwrap_or(Value::Null);
+    let Some(result) = answer.get("result").cloned() else {
+        return Err(XrpError::Decode {
+            method: method.to_owned(),
+            reason: format!(
+                "no result in {}",
+                answer.to_string().chars().take(200).collect::<String>()
+            ),
+        });
+    };
     if result["status"] == "error" || result.get("error").is_some() {
         let field = |k: &str| result[k].as_str().unwrap_or_default().to_owned();
         return Err(XrpError::Server {
