@@ -130,12 +130,14 @@ impl NearRpc {
             .map_err(|e| unavailable(format!("view {method} returned unexpected JSON: {e}")))
     }
 
-    /// The contract's records under `prefix` at `block` (a final block when `None`), and the
-    /// height they were read at.
+    /// At most `limit` of the contract's records under `prefix` at `block` (a final block when
+    /// `None`), and the height they were read at. nearcore refuses an unpaged listing of an
+    /// account holding more than 50 kB whatever the prefix, so callers page.
     pub async fn view_state(
         &self,
         prefix: &[u8],
         block: Option<u64>,
+        limit: std::num::NonZeroU32,
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, u64), ChainError> {
         let request = methods::query::RpcQueryRequest {
             block_reference: match block {
@@ -146,7 +148,7 @@ impl NearRpc {
                 account_id: self.contract_id.clone(),
                 prefix: prefix.to_vec().into(),
                 after_key: None,
-                limit: None,
+                limit: Some(limit),
                 include_proof: false,
             },
         };
@@ -166,13 +168,15 @@ impl NearRpc {
 
     /// The records a dry run needs ([`crate::dry_run::Snapshot`]), all read at one final block.
     pub async fn snapshot(&self) -> Result<crate::dry_run::Snapshot, ChainError> {
+        // Each key is whole and no other key starts with it: one record each.
+        const ONE: std::num::NonZeroU32 = std::num::NonZeroU32::MIN;
         let [state_key, candidates_key] = crate::dry_run::Snapshot::KEYS;
-        let (records, height) = self.view_state(state_key, None).await?;
+        let (records, height) = self.view_state(state_key, None, ONE).await?;
         let exact = |records: Vec<(Vec<u8>, Vec<u8>)>, key: &[u8]| {
             records.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
         };
         let state = exact(records, state_key);
-        let (records, _) = self.view_state(candidates_key, Some(height)).await?;
+        let (records, _) = self.view_state(candidates_key, Some(height), ONE).await?;
         Ok(crate::dry_run::Snapshot {
             state,
             candidates: exact(records, candidates_key),
@@ -183,7 +187,10 @@ impl NearRpc {
     /// Tries `call` as this account on a snapshot of the contract: the contract's refusal, if
     /// it would refuse ([`crate::dry_run`]).
     pub async fn dry_run(&self, call: &Call) -> Result<(), ChainError> {
-        let snapshot = self.snapshot().await?;
+        // A snapshot that cannot be read is no refusal by the contract.
+        let snapshot = self.snapshot().await.map_err(|e| {
+            unavailable(format!("reading the contract's state to try the call: {e}"))
+        })?;
         match snapshot.dry_run(self.contract_id.as_str(), &self.account, call.clone()) {
             Ok(_) => Ok(()),
             // Not a refusal: this is not a state the contract's rules can be tried on here.

@@ -135,7 +135,8 @@ impl Caller {
     fn rpc(&self) -> Result<NearRpc, Failure> {
         if let Some(dir) = &self.node_dir {
             let config = node_config(dir)?;
-            let (key, _) = node::identity::NearKey::read(&dir.join("account_key.json"))
+            let paths = node::identity::IdentityPaths::in_dir(dir);
+            let (key, _) = node::identity::NearKey::read_private(&paths.account_key)
                 .map_err(Failure::usage)?;
             return NearRpc::new(
                 &config.chain.rpc_url,

@@ -78,6 +78,7 @@ pub struct Args {
 /// again every half second and starts or stops node processes to match.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Layout {
+    /// The nodes the devnet was created with (its domains follow from it, on resume too).
     pub nodes: usize,
     pub threshold: u64,
     pub rpc_port: u16,
@@ -145,22 +146,20 @@ impl Drop for Proc {
 /// The directories of a devnet's nodes (`D/node0`, `D/node1`, ...), in order, without those
 /// `devnet remove-node` took out of the network.
 pub fn node_dirs(dir: &Path) -> Vec<PathBuf> {
-    let removed: Vec<usize> = Layout::load(dir)
-        .map(|l| {
-            l.node_accounts
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| l.removed.contains(a))
-                .map(|(i, _)| i)
-                .collect()
-        })
-        .unwrap_or_default();
-    (0..)
-        .map(|i| (i, dir.join(format!("node{i}"))))
-        .take_while(|(_, d)| d.exists())
-        .filter(|(i, _)| !removed.contains(i))
-        .map(|(_, d)| d)
-        .collect()
+    let all = || {
+        (0..)
+            .map(|i| dir.join(format!("node{i}")))
+            .take_while(|d| d.exists())
+            .collect()
+    };
+    match Layout::load(dir) {
+        Ok(layout) => layout
+            .active()
+            .map(|(i, _)| dir.join(format!("node{i}")))
+            .filter(|d| d.exists())
+            .collect(),
+        Err(_) => all(),
+    }
 }
 
 /// The HTTP endpoints (`/health`, `/metrics`) of a devnet's nodes, from their configs; a
@@ -717,8 +716,10 @@ fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failu
 /// it starts the nodes `devnet add-node` records and stops those `remove-node` records.
 async fn watch(dir: &Path, env: &[(&str, String)], procs: &mut Vec<Proc>) -> Failure {
     loop {
+        // A devnet.json being edited by hand, or a node that fails to start, is reported and
+        // tried again; it does not stop the network that runs.
         if let Err(e) = sync_nodes(dir, env, procs).await {
-            return e;
+            progress(format!("cannot follow devnet.json: {}", e.message));
         }
         if let Err(e) = check_alive(procs) {
             return e;

@@ -76,7 +76,7 @@ async fn running(viewer: &NearRpc) -> Result<StateView, Failure> {
 }
 
 async fn add_node(c: &Common) -> Result<(), Failure> {
-    let mut layout = Layout::load(&c.dir)?;
+    let layout = Layout::load(&c.dir)?;
     let rpc_url = layout.rpc_url();
     let viewer = NearRpc::read_only(&rpc_url, CONTRACT_ID).map_err(Failure::failed)?;
     let before = running(&viewer).await?;
@@ -96,8 +96,9 @@ async fn add_node(c: &Common) -> Result<(), Failure> {
     let account = public.account_id;
     progress(format!("node {i}: account {account} in {}", dir.display()));
     fund(&c.dir, &rpc_url, &account).await?;
+    // Reread now: another add or remove may have been recorded meanwhile.
+    let mut layout = Layout::load(&c.dir)?;
     layout.node_accounts.push(account.clone());
-    layout.nodes = layout.node_accounts.len();
     layout.save(&c.dir)?;
     progress(format!(
         "node {i} recorded; the devnet starts it and it registers as a candidate"
@@ -126,7 +127,7 @@ async fn add_node(c: &Common) -> Result<(), Failure> {
 }
 
 async fn remove_node(c: &Common, node: &str) -> Result<(), Failure> {
-    let mut layout = Layout::load(&c.dir)?;
+    let layout = Layout::load(&c.dir)?;
     let viewer = NearRpc::read_only(&layout.rpc_url(), CONTRACT_ID).map_err(Failure::failed)?;
     let before = running(&viewer).await?;
     let (i, account) = find(&layout, node)?;
@@ -141,6 +142,7 @@ async fn remove_node(c: &Common, node: &str) -> Result<(), Failure> {
     let epoch = before.epoch.unwrap_or(0) + 1;
     let timeout = Duration::from_secs(c.timeout);
     let after = next_epoch(&viewer, epoch, timeout, |s| !has(s, &account)).await?;
+    let mut layout = Layout::load(&c.dir)?;
     layout.removed.push(account.clone());
     layout.save(&c.dir)?;
     progress(format!(

@@ -66,7 +66,7 @@ fn nodes_join_and_leave_by_command_and_the_keys_stay() {
 
     // One request a second on every domain, open loop, through both changes.
     let rpc = ready["rpc_url"].as_str().unwrap();
-    let load = std::process::Command::new(env!("CARGO_BIN_EXE_chainsig"))
+    let mut load = std::process::Command::new(env!("CARGO_BIN_EXE_chainsig"))
         .args([
             "bench",
             "--json",
@@ -105,7 +105,12 @@ fn nodes_join_and_leave_by_command_and_the_keys_stay() {
         assert!(Instant::now() < until, "node 0 still runs");
         std::thread::sleep(Duration::from_millis(200));
     }
-    // The load ran through both changes: nothing lost.
+    // The load ran through both changes (it is still running: it covered the leave too),
+    // and nothing was lost.
+    assert!(
+        load.try_wait().unwrap().is_none(),
+        "the load ended before the leave"
+    );
     let out = load.wait_with_output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));

@@ -186,8 +186,9 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
 const VIEW_STATE_LIMIT: usize = 50_000;
 
 /// The records of `storage` under `prefix` after `after_key`, as nearcore lists them: at most
-/// `limit` records (with `last_key` set when more remain), or all of them when they fit in
-/// [`VIEW_STATE_LIMIT`] — `None` when they do not.
+/// `limit` records (with `last_key` set when more remain); unpaged, all of them — `None` when
+/// the account's whole storage is over [`VIEW_STATE_LIMIT`], whatever the prefix, as nearcore
+/// refuses it.
 fn view_state(
     storage: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
     prefix: &[u8],
@@ -195,6 +196,10 @@ fn view_state(
     limit: Option<std::num::NonZeroU32>,
 ) -> Option<ViewStateResult> {
     use std::ops::Bound;
+    let whole: usize = storage.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if limit.is_none() && whole > VIEW_STATE_LIMIT {
+        return None;
+    }
     let start = match after_key {
         Some(k) => Bound::Excluded(k.to_vec()),
         None => Bound::Included(prefix.to_vec()),
@@ -203,7 +208,6 @@ fn view_state(
         .range((start, Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with(prefix));
     let mut values = vec![];
-    let mut bytes = 0;
     for (k, v) in records.by_ref() {
         if limit.is_some_and(|l| values.len() as u64 >= u64::from(l.get())) {
             let last_key = values.last().map(|i: &StateItem| i.key.clone());
@@ -212,10 +216,6 @@ fn view_state(
                 proof: vec![],
                 last_key,
             });
-        }
-        bytes += k.len() + v.len();
-        if limit.is_none() && bytes > VIEW_STATE_LIMIT {
-            return None;
         }
         values.push(StateItem {
             key: k.clone().into(),

@@ -260,6 +260,16 @@ fn view_state_lists_a_prefix_in_pages_and_refuses_what_is_too_large() {
             .collect();
     assert!(view_state(&big, b"", None, None).is_none());
     assert_eq!(view_state(&big, b"", None, two).unwrap().values.len(), 1);
+    // As nearcore: over the limit the account cannot be listed unpaged under any prefix, even
+    // one whose own records are small; paged, it can.
+    let mut crowded = storage.clone();
+    crowded.insert(b"r/big".to_vec(), vec![0; VIEW_STATE_LIMIT]);
+    assert!(view_state(&crowded, b"STATE", None, None).is_none());
+    let one = std::num::NonZeroU32::new(1);
+    assert_eq!(
+        keys(&view_state(&crowded, b"STATE", None, one).unwrap()),
+        [b"STATE".to_vec()]
+    );
 }
 
 #[test]

@@ -375,7 +375,9 @@ fn cleanup(shared: &Shared, epoch: u64, next: Option<&NextEpoch>) {
     let result = (|| {
         let switched = shared.stockpile.switch_epoch(keep_from, next)?;
         let deleted = shared.store.delete_key_shares_before(keep_from)?;
-        shared.store.prune_consumed(epoch)?;
+        // Ids consumed in the epoch just ended are kept one epoch more: peers may hold carried
+        // triples whose id this node spent, and a claim on one must be refused as spent.
+        shared.store.prune_consumed(epoch.saturating_sub(1))?;
         Ok::<_, crate::store::StoreError>((switched, deleted))
     })();
     match result {

@@ -352,7 +352,7 @@ fn triples_whose_holders_all_stay_survive_a_switch_at_the_same_threshold() {
             carried: 0
         }
     );
-    // Nor across two switches (only the epoch just ended carries), nor without a known set.
+    // Nor without a known set (a node that left).
     s.put_item(Kind::Triple, D, &[6; 32], &holders(2, &[0, 1, 2]), b"t")
         .unwrap();
     assert_eq!(s.switch_stock_epoch(3, None).unwrap().carried, 0);
