@@ -23,6 +23,10 @@ pub enum FrameKind {
     /// A participant will not take part in an instance another started: `[32-byte instance
     /// id][reason, UTF-8]`. The starter gives up at once instead of waiting for its timeout.
     Refusal = 4,
+    /// A participant has taken an item to lead a signature request: the 32-byte request id.
+    /// The others hold off leading that request for a while, so that a failover does not
+    /// spend a second item on it (docs/design.md §8.4).
+    Leading = 5,
 }
 
 impl FrameKind {
@@ -32,6 +36,7 @@ impl FrameKind {
             2 => Some(Self::Heartbeat),
             3 => Some(Self::Start),
             4 => Some(Self::Refusal),
+            5 => Some(Self::Leading),
             _ => None,
         }
     }
@@ -158,9 +163,10 @@ mod tests {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         let mut batch = Vec::new();
         let sent: Vec<(FrameKind, Vec<u8>)> = (0..20u8)
-            .map(|i| match i % 3 {
+            .map(|i| match i % 4 {
                 0 => (FrameKind::Heartbeat, vec![]),
                 1 => (FrameKind::Protocol, vec![i; 100 * i as usize]),
+                2 => (FrameKind::Leading, vec![i; 32]),
                 _ => (FrameKind::Start, vec![i; 7]),
             })
             .collect();

@@ -72,7 +72,9 @@ async fn route(mut data: &[u8]) {
         }
     }
     while let Ok(start) = starts.try_recv() {
-        let (_, bytes) = start.open();
+        let (_, crate::router::Control::Start(bytes)) = start.open() else {
+            continue;
+        };
         if let Ok(task) = crate::service::task::Task::decode(&bytes) {
             let _ = (task.kind(), task.instances(), task.participants().len());
             let _ = task.split();

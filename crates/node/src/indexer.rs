@@ -101,6 +101,34 @@ pub struct Seen {
     /// Signer sets whose signature for this request came out invalid: this node does not lead
     /// it with them again (another set answers).
     pub failed_sets: Vec<Vec<primitives::ParticipantId>>,
+    /// Peers that said they lead it, each with when its first notice came (a peer's later
+    /// notices are not counted: one peer cannot hold a request back for ever).
+    pub led_by: Vec<(primitives::ParticipantId, Instant)>,
+    /// Its leader order under one epoch's participants, kept: leading is reconsidered many
+    /// times a second, and hashing every pending request's order each time cost a node a
+    /// tenth of a core with a thousand pending.
+    pub order: Option<(u64, Vec<primitives::ParticipantId>)>,
+}
+
+impl Seen {
+    /// Whether a peer other than `me` said it leads this request, and the hold that started
+    /// with the first such notice from a peer `counts` (one whose own turn has come) has not
+    /// run out. One hold per request, whoever sends notices and when: peers cannot chain
+    /// their holds into a request's timeout.
+    pub fn led_elsewhere(
+        &self,
+        me: primitives::ParticipantId,
+        now: Instant,
+        hold: Duration,
+        counts: impl Fn(primitives::ParticipantId) -> bool,
+    ) -> bool {
+        self.led_by
+            .iter()
+            .filter(|(p, _)| *p != me && counts(*p))
+            .map(|(_, at)| *at)
+            .min()
+            .is_some_and(|first| now.saturating_duration_since(first) < hold)
+    }
 }
 
 /// Where this node's attempt to lead a request stands.
@@ -127,6 +155,8 @@ pub struct Applied {
 /// A request the chain no longer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed {
+    /// The request.
+    pub id: RequestId,
     /// Blocks from the one that accepted it to the one that closed it.
     pub blocks: u64,
     /// Since this node first saw it.
@@ -222,6 +252,8 @@ impl Indexer {
                                     first_seen: Instant::now(),
                                     attempt: None,
                                     failed_sets: Vec::new(),
+                                    led_by: Vec::new(),
+                                    order: None,
                                 },
                             );
                             applied.added += 1;
@@ -231,6 +263,7 @@ impl Indexer {
                         if let Some(seen) = pending.remove(&id) {
                             applied.removed += 1;
                             applied.closed.push(Closed {
+                                id,
                                 blocks: height.saturating_sub(seen.view.created_at),
                                 waited: seen.first_seen.elapsed(),
                             });
@@ -268,6 +301,17 @@ impl Indexer {
     /// The pending requests, locked (for the signing scheduler).
     pub fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<RequestId, Seen>> {
         lock(&self.pending)
+    }
+
+    /// Notes that `peer` leads `id`: its first notice for a request this node sees pending
+    /// (one for a request not seen yet is dropped: this node is behind and will not lead it
+    /// before its own turn).
+    pub fn note_leader(&self, id: &RequestId, peer: primitives::ParticipantId) {
+        if let Some(seen) = lock(&self.pending).get_mut(id) {
+            if !seen.led_by.iter().any(|(p, _)| *p == peer) {
+                seen.led_by.push((peer, Instant::now()));
+            }
+        }
     }
 
     pub fn get(&self, id: &RequestId) -> Option<PendingRequestView> {

@@ -2,7 +2,7 @@ use super::*;
 use contract::storage::{request_key, RequestRecord, CANDIDATES_KEY, PENDING_KEY, STATE_KEY};
 use contract::{AccountId, PendingRequest};
 use primitives::request::Payload;
-use primitives::DomainId;
+use primitives::{DomainId, ParticipantId};
 
 fn record(n: u8) -> PendingRequest {
     PendingRequest {
@@ -195,4 +195,55 @@ fn the_replay_window_outlasts_any_request() {
         "NEAR's yields last 200 blocks whatever the config says"
     );
     assert_eq!(replay_window(5000), 10_050);
+}
+
+/// A peer's lead notice holds a pending request back from this node for `hold` after the
+/// first notice that counts; later notices, from the same peer or others, do not extend it,
+/// this node's own do not count, nor do peers whose turn has not come, and a notice for a
+/// request not seen is dropped.
+#[test]
+fn lead_notices_hold_a_request_once() {
+    let indexer = Indexer::default();
+    let (me, peer, other, early) = (
+        ParticipantId(0),
+        ParticipantId(1),
+        ParticipantId(2),
+        ParticipantId(3),
+    );
+    let id = RequestId([1; 32]);
+    indexer.note_leader(&id, peer);
+    indexer.apply(&block(5, vec![write(1)]));
+    let hold = Duration::from_secs(5);
+    let now = Instant::now();
+    let held = |at: Instant, who: ParticipantId| {
+        indexer.pending()[&id].led_elsewhere(who, at, hold, |p| p != early)
+    };
+    assert!(!held(now, me), "dropped: not seen then");
+    indexer.note_leader(&id, me);
+    assert!(!held(now, me), "its own notice");
+    indexer.note_leader(&id, early);
+    assert!(!held(now, me), "a peer whose turn has not come");
+    indexer.note_leader(&id, peer);
+    let first = indexer.pending()[&id].led_by[2].1;
+    indexer.note_leader(&id, peer);
+    indexer.note_leader(&id, other);
+    {
+        let pending = indexer.pending();
+        let seen = &pending[&id];
+        assert_eq!(seen.led_by.len(), 4, "one entry per peer");
+        assert_eq!(
+            seen.led_by[2],
+            (peer, first),
+            "a repeat does not renew the hold"
+        );
+    }
+    assert!(held(first, me));
+    assert!(
+        held(first + hold / 2, other),
+        "another peer's notice holds it too"
+    );
+    assert!(
+        !held(first + hold, me),
+        "the hold ends, whoever else announced later"
+    );
 }

@@ -6,7 +6,8 @@
 //! for instances that never start here expire; messages for an instance that has ended here
 //! (a slower peer's last round) are dropped at once for as long. Expiry walks a queue in
 //! arrival order, so a flood of ids costs each message O(1), not a scan. Task starts
-//! (`FrameKind::Start`) go to one queue the node's scheduler reads.
+//! (`FrameKind::Start`) and lead notices (`FrameKind::Leading`) go to one queue the node's
+//! scheduler reads.
 //!
 //! Everything kept here is charged to the peer that sent it, in bytes, against that peer's
 //! budget for the place it waits ([`budget`]): a peer that floods loses its own messages,
@@ -54,8 +55,17 @@ impl<T> Delivery<T> {
     }
 }
 
-/// A task start from a peer.
-pub type Start = Delivery<Vec<u8>>;
+/// What the node's scheduler reads from a peer, beside protocol messages.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Control {
+    /// A task start, still encoded.
+    Start(Vec<u8>),
+    /// The peer leads this signature request.
+    Leading([u8; 32]),
+}
+
+/// A task start or lead notice from a peer.
+pub type Start = Delivery<Control>;
 
 /// The longest refusal reason kept.
 const MAX_REASON: usize = 256;
@@ -285,14 +295,22 @@ impl Router {
     }
 
     fn start(&self, from: ParticipantId, payload: Vec<u8>) {
-        let Some(charge) = self.charge(from, Place::Starts, payload.len()) else {
+        self.control(from, payload.len(), Control::Start(payload));
+    }
+
+    fn leading(&self, from: ParticipantId, payload: &[u8]) {
+        let Ok(id) = <[u8; 32]>::try_from(payload) else {
+            debug!(peer = %from, len = payload.len(), "dropped a malformed lead notice");
             return;
         };
-        let _ = self.starts.send(Delivery {
-            from,
-            body: payload,
-            charge,
-        });
+        self.control(from, id.len(), Control::Leading(id));
+    }
+
+    fn control(&self, from: ParticipantId, len: usize, body: Control) {
+        let Some(charge) = self.charge(from, Place::Starts, len) else {
+            return;
+        };
+        let _ = self.starts.send(Delivery { from, body, charge });
     }
 }
 
@@ -302,6 +320,7 @@ impl Inbox for Router {
             FrameKind::Protocol => self.route(from, payload),
             FrameKind::Start => self.start(from, payload),
             FrameKind::Refusal => self.refused(from, &payload),
+            FrameKind::Leading => self.leading(from, &payload),
             FrameKind::Heartbeat => {}
         }
     }

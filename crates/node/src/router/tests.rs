@@ -102,7 +102,27 @@ async fn starts_go_to_the_scheduler() {
     router.deliver(ParticipantId(2), FrameKind::Start, b"task".to_vec());
     assert_eq!(
         starts.recv().await.unwrap().open(),
-        (ParticipantId(2), b"task".to_vec())
+        (ParticipantId(2), Control::Start(b"task".to_vec()))
+    );
+}
+
+/// A lead notice is a request id: it goes to the scheduler with its sender, charged like a
+/// start; anything else under that kind is dropped.
+#[tokio::test]
+async fn lead_notices_go_to_the_scheduler_and_malformed_ones_nowhere() {
+    let (router, mut starts) = Router::new(RouterLimits::default());
+    let peer = ParticipantId(3);
+    router.deliver(peer, FrameKind::Leading, vec![9; 31]);
+    router.deliver(peer, FrameKind::Leading, vec![9; 33]);
+    router.deliver(peer, FrameKind::Leading, vec![]);
+    router.deliver(peer, FrameKind::Leading, vec![7; 32]);
+    let d = starts.recv().await.unwrap();
+    assert!(router.standing(peer, Place::Starts).held > 0);
+    assert_eq!(d.open(), (peer, Control::Leading([7; 32])));
+    assert_eq!(router.standing(peer, Place::Starts).held, 0);
+    assert!(
+        starts.try_recv().is_err(),
+        "only the well-formed notice arrives"
     );
 }
 
@@ -129,6 +149,7 @@ async fn a_flooding_peer_loses_only_its_own_messages() {
         router.deliver(flooder, FrameKind::Protocol, msg(&unknown, &filler));
         router.deliver(flooder, FrameKind::Start, vec![1; mpc::MAX_MESSAGE_BYTES]);
         router.deliver(flooder, FrameKind::Start, vec![1; 1000]);
+        router.deliver(flooder, FrameKind::Leading, vec![2; 32]);
     }
     for place in Place::ALL {
         let s = router.standing(flooder, place);

@@ -13,7 +13,7 @@
 use chain::{BlockSource, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Shared;
 use crate::indexer::{fold, replay_window, Folded};
@@ -200,6 +200,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 warn!(request = %id, height, error = %e, "a request record does not decode");
             }
             for closed in &applied.closed {
+                debug!(
+                    request = %closed.id,
+                    blocks = closed.blocks,
+                    waited_ms = closed.waited.as_millis() as u64,
+                    timed_out = closed.timed_out(timeout),
+                    "request closed"
+                );
                 shared
                     .metrics
                     .request_closed(!closed.timed_out(timeout), closed.waited);

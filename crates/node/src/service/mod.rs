@@ -204,6 +204,15 @@ impl Shared {
         }
     }
 
+    /// Tells every peer that this node leads `request` (it has taken the item), so that a
+    /// peer whose failover turn comes meanwhile does not spend another on it.
+    pub fn announce_leading(&self, request: &contract::RequestId) {
+        for p in self.mesh.peers() {
+            self.mesh
+                .send(p, crate::frame::FrameKind::Leading, request.0.to_vec());
+        }
+    }
+
     /// Runs a job in the background, in the node's tracing span, until it ends or the node
     /// stops.
     pub fn spawn_job(&self, job: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -468,7 +477,13 @@ async fn dispatch_starts(
     mut starts: tokio::sync::mpsc::UnboundedReceiver<crate::router::Start>,
 ) {
     while let Some(start) = starts.recv().await {
-        let (from, bytes) = start.open();
+        let (from, bytes) = match start.open() {
+            (from, crate::router::Control::Start(bytes)) => (from, bytes),
+            (from, crate::router::Control::Leading(id)) => {
+                shared.indexer.note_leader(&contract::RequestId(id), from);
+                continue;
+            }
+        };
         let task = match task::Task::decode(&bytes) {
             Ok(t) => t,
             Err(e) => {

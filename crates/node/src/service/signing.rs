@@ -3,7 +3,9 @@
 //! as soon as the block that brought the request is read; the next after the failover time
 //! without an answer). The leader spends one item it owns whose whole set is alive, runs the
 //! one-round signature with that set, verifies the result under the derived key as the
-//! contract will, and submits `respond`.
+//! contract will, and submits `respond`. A node starts only as many attempts as it owns usable
+//! items, on its oldest requests, and tells its peers which request it leads (a lead notice),
+//! so that a failover does not spend a second item on it (docs/design.md §8.4).
 //!
 //! A request is never dropped while it is pending: the indexer holds it until a block shows
 //! it answered or timed out, and a restarted node resumes from its cursor. One this node
@@ -14,7 +16,8 @@
 
 use chain::Call;
 use contract::RequestId;
-use primitives::ParticipantId;
+use primitives::{DomainId, ParticipantId};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -37,15 +40,25 @@ const SEE_REQUEST: Duration = Duration::from_secs(5);
 /// How often leading is reconsidered without a new block: a failed attempt's retry, a
 /// leader's turn passing to the next.
 const RECHECK: Duration = Duration::from_millis(250);
+/// The shortest time between two passes over the pending requests.
+const MIN_PASS_GAP: Duration = Duration::from_millis(20);
 /// Blocks an indexer may trail the head and still lead.
 const LEAD_SLACK: u64 = 2;
 
 pub(super) async fn lead_loop(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();
+    let mut stocked = shared.stockpile.stocked();
     loop {
+        stocked.borrow_and_update();
         lead_due(&shared);
+        // Items are stocked many times a second under load: passes come at most this often.
+        tokio::select! {
+            _ = tokio::time::sleep(MIN_PASS_GAP) => {}
+            _ = stop.changed() => return,
+        }
         tokio::select! {
             _ = shared.lead_wake.notified() => {}
+            _ = stocked.changed() => {}
             _ = tokio::time::sleep(RECHECK) => {}
             _ = stop.changed() => return,
         }
@@ -70,6 +83,15 @@ fn lead_due(shared: &Arc<Shared>) {
     }
     let alive = shared.mesh.alive();
     let now = Instant::now();
+    let failover = shared.settings.failover;
+    // The items this node could spend now, per domain, counted once per pass (before the
+    // pending set is locked: the first count after an epoch switch reads the store): only
+    // that many attempts start, on the oldest requests, and the younger ones keep their place
+    // for the next item without an attempt. (Every request used to be tried, and one that
+    // found no item sat out a 1 s retry, so the next item went to whichever request's retry
+    // happened to be due: service in random order, and a tail of requests that waited out
+    // the contract's timeout while younger ones were answered — docs/design.md §10.)
+    let mut budgets = item_budgets(shared, &network, me, &alive);
     let mut pending = shared.indexer.pending();
     // Oldest first: each attempt takes its item as soon as it runs, so when items are short
     // they go to the requests that have waited longest, not to those whose ids sort first
@@ -86,14 +108,37 @@ fn lead_due(shared: &Arc<Shared>) {
             Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
             None => false,
         };
-        if busy || !network.keys.contains_key(&seen.view.domain_id) {
+        let domain = seen.view.domain_id;
+        if busy || !network.keys.contains_key(&domain) {
             continue;
         }
-        let order = leader_order(&id, network.participants.keys().copied());
+        if seen.order.as_ref().is_none_or(|(e, _)| *e != network.epoch) {
+            let order = leader_order(&id, network.participants.keys().copied());
+            seen.order = Some((network.epoch, order));
+        }
+        let order = seen.order.as_ref().map_or(&[][..], |(_, o)| &o[..]);
         let waited = now.duration_since(seen.first_seen);
-        if !my_turn(&order, &alive, me, waited, shared.settings.failover) {
+        if !my_turn(order, &alive, me, waited, failover) {
             continue;
         }
+        // A peer whose turn has come leads it: its answer is on the way, and leading too would
+        // spend an item on a refusal. One hold of half the failover time per request: peers
+        // that announce and never answer delay it no more than a leader that does not start.
+        let turn_came = |p| my_turn(order, &alive, p, waited, failover);
+        if seen.led_elsewhere(me, now, failover / 2, turn_came) {
+            continue;
+        }
+        // A request that avoids some sets (a signature of theirs came out invalid) may find
+        // none of the counted items usable: it is tried without being counted, and waits
+        // the retry pause when it finds nothing, so it neither spins nor starves younger ones.
+        let avoids = !seen.failed_sets.is_empty();
+        if !avoids {
+            match budgets.get_mut(&domain) {
+                Some(left) if *left > 0 => *left -= 1,
+                _ => continue,
+            }
+        }
+        debug!(request = %id, waited_ms = waited.as_millis() as u64, "leading");
         seen.attempt = Some(Attempt::Running);
         let avoid = seen.failed_sets.clone();
         let (shared, network) = (shared.clone(), network.clone());
@@ -101,15 +146,41 @@ fn lead_due(shared: &Arc<Shared>) {
             let result = lead(&shared, &network, me, id, &avoid).await;
             let failed_set = report(&shared, id, &result);
             if let Some(seen) = shared.indexer.pending().get_mut(&id) {
-                seen.attempt = Some(if answered(&result) {
-                    Attempt::Answered
-                } else {
-                    Attempt::EndedAt(Instant::now())
-                });
+                seen.attempt = match &result {
+                    _ if answered(&result) => Some(Attempt::Answered),
+                    // Nothing was spent or sent (another attempt took the item counted for
+                    // this one): the request keeps its place for the next item.
+                    Err(JobError::NoUsableItem { .. }) if !avoids => None,
+                    _ => Some(Attempt::EndedAt(Instant::now())),
+                };
                 seen.failed_sets.extend(failed_set);
             }
         });
     }
+}
+
+/// Per domain, how many items this node owns and could spend now; a domain whose count
+/// cannot be read gets no limit (its attempt meets the store's error and reports it).
+fn item_budgets(
+    shared: &Shared,
+    network: &Network,
+    me: ParticipantId,
+    alive: &std::collections::BTreeSet<ParticipantId>,
+) -> HashMap<DomainId, usize> {
+    let usable = Usable {
+        me,
+        epoch: network.epoch,
+        alive,
+    };
+    network
+        .keys
+        .iter()
+        .map(|(domain, key)| {
+            let kind = Recipe::of(key).spends();
+            let count = shared.stockpile.usable(kind, *domain, usable);
+            (*domain, count.unwrap_or(usize::MAX))
+        })
+        .collect()
 }
 
 /// Whether the request needs no more leading: this node's `respond` went through, or the
@@ -191,6 +262,7 @@ async fn lead(
         .stockpile
         .take_owned(kind, domain, usable, avoid)?
         .ok_or(JobError::NoUsableItem { domain, kind })?;
+    shared.announce_leading(&request);
     let id = sign_instance_id(&request, &mpc::InstanceId(item));
     let registration = shared.router.register(id).ok_or(JobError::Duplicate(id))?;
     let task = Task::Sign(SignTask {

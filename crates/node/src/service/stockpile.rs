@@ -234,6 +234,12 @@ impl Stockpile {
         })
     }
 
+    /// Changes whenever an item is stocked: the leading loop wakes on it, so a request waiting
+    /// for an item gets the next one as soon as it is made.
+    pub fn stocked(&self) -> watch::Receiver<u64> {
+        self.stocked.subscribe()
+    }
+
     /// Stocks an item this node helped make.
     pub fn put(
         &self,
