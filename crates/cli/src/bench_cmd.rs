@@ -151,6 +151,52 @@ async fn ceiling(signer: &Signer, scheme: primitives::SignatureScheme) -> Result
     })
 }
 
+/// Share of one core each of the chain's and nodes' processes may use and still count as
+/// quiet (idle, they follow blocks and send heartbeats).
+const QUIET: f64 = 0.05;
+/// How long to wait for them to be quiet before measuring anyway.
+const QUIET_WAIT: Duration = Duration::from_secs(180);
+
+/// Waits until the chain and nodes (when known, from --dir) use under [`QUIET`] of a core
+/// each, reporting progress; after [`QUIET_WAIT`] it says the ceiling will be understated.
+async fn wait_until_quiet(cpu: &crate::cpu::Groups) {
+    let busy = |used: &[(String, Duration)]| -> f64 {
+        used.iter()
+            .filter(|(name, _)| name != "bench")
+            .map(|(_, d)| d.as_secs_f64())
+            .sum()
+    };
+    let processes = cpu.processes_except("bench");
+    if processes == 0 {
+        return; // nothing known to watch (no --dir)
+    }
+    let quiet = QUIET * processes as f64;
+    let start = Instant::now();
+    let mut last_report = start;
+    loop {
+        let before = cpu.sample();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let share = busy(&crate::cpu::used(&before, &cpu.sample()));
+        if share < quiet {
+            return;
+        }
+        if start.elapsed() >= QUIET_WAIT {
+            eprintln!(
+                "bench: the network still uses {:.0}% of a core; the protocol ceiling measured now is understated",
+                share * 100.0
+            );
+            return;
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            last_report = Instant::now();
+            eprintln!(
+                "bench: waiting for the network to finish its refill before measuring the protocol ceiling ({:.0}% of a core in use)",
+                share * 100.0
+            );
+        }
+    }
+}
+
 async fn bench(
     args: Args,
     signer: Signer,
@@ -162,7 +208,10 @@ async fn bench(
         .await
         .map_err(crate::sign_cmd::failure)?;
     let (scheme, account) = (domain.scheme, signer.account().to_owned());
-    // Measured before the run, so that it neither slows the run nor counts in its CPU.
+    // Measured before the run, so that it neither slows the run nor counts in its CPU, and
+    // once the network is quiet: nodes still refilling their stock after a start took most
+    // of the cores and the ceiling came out a tenth of what it is.
+    wait_until_quiet(&cpu).await;
     let ceiling = ceiling(&signer, scheme).await?;
     let signer = Arc::new(signer);
     let next = Arc::new(AtomicUsize::new(0));

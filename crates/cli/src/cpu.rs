@@ -47,6 +47,15 @@ impl Groups {
         }
     }
 
+    /// How many processes the groups other than `except` hold.
+    pub fn processes_except(&self, except: &str) -> usize {
+        self.groups
+            .iter()
+            .filter(|(name, _)| name != except)
+            .map(|(_, pids)| pids.len())
+            .sum()
+    }
+
     /// Each group's total CPU now.
     pub fn sample(&self) -> Vec<(String, Duration)> {
         self.groups
