@@ -212,3 +212,23 @@ fn connection_budget(want: usize) -> usize {
     }
     budget
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_budget_stays_within_the_open_file_limit() {
+        use rustix::process::{getrlimit, Resource};
+        // Small enough for any limit: granted whole.
+        assert_eq!(connection_budget(16), 16);
+        // Whatever is asked, never more than the (possibly raised) soft limit leaves spare.
+        let budget = connection_budget(1 << 30);
+        let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        assert!(budget >= 1);
+        assert!(
+            budget as u64 <= soft.saturating_sub(SPARE_FILES).max(1),
+            "{budget} of {soft}"
+        );
+    }
+}

@@ -65,7 +65,7 @@ pub enum Control {
 }
 
 /// A task start or lead notice from a peer.
-pub type Start = Delivery<Control>;
+pub type ControlDelivery = Delivery<Control>;
 
 /// The longest refusal reason kept.
 const MAX_REASON: usize = 256;
@@ -110,7 +110,7 @@ pub struct Router {
     ledger: Ledger,
     // Unbounded: what waits in it is bounded by each peer's `starts` budget instead, so that
     // one peer's flood cannot fill a shared queue.
-    starts: mpsc::UnboundedSender<Start>,
+    starts: mpsc::UnboundedSender<ControlDelivery>,
 }
 
 /// A running instance's inbox; dropping it unregisters the instance.
@@ -132,7 +132,7 @@ impl Drop for Registration {
 
 impl Router {
     /// The router and the queue of task starts it fills.
-    pub fn new(limits: RouterLimits) -> (Arc<Self>, mpsc::UnboundedReceiver<Start>) {
+    pub fn new(limits: RouterLimits) -> (Arc<Self>, mpsc::UnboundedReceiver<ControlDelivery>) {
         let (starts, rx) = mpsc::unbounded_channel();
         let router = Arc::new(Self {
             inner: Mutex::default(),

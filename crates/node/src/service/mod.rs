@@ -474,7 +474,7 @@ impl Member {
 
 async fn dispatch_starts(
     shared: Arc<Shared>,
-    mut starts: tokio::sync::mpsc::UnboundedReceiver<crate::router::Start>,
+    mut starts: tokio::sync::mpsc::UnboundedReceiver<crate::router::ControlDelivery>,
 ) {
     while let Some(start) = starts.recv().await {
         let (from, bytes) = match start.open() {

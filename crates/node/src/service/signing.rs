@@ -17,7 +17,7 @@
 use chain::Call;
 use contract::RequestId;
 use primitives::{DomainId, ParticipantId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -28,7 +28,7 @@ use super::stockpile::{Recipe, Usable};
 use super::task::{sign_instance_id, Run, SignTask, Task};
 use super::{protocols, JobError, Member, Shared};
 use crate::driver::Liveness;
-use crate::indexer::Attempt;
+use crate::indexer::{Attempt, Seen};
 use crate::keys::DomainKey;
 use contract::views::PendingRequestView;
 
@@ -82,80 +82,118 @@ fn lead_due(shared: &Arc<Shared>) {
         return;
     }
     let alive = shared.mesh.alive();
-    let now = Instant::now();
-    let failover = shared.settings.failover;
-    // The items this node could spend now, per domain, counted once per pass (before the
-    // pending set is locked: the first count after an epoch switch reads the store): only
-    // that many attempts start, on the oldest requests, and the younger ones keep their place
-    // for the next item without an attempt. (Every request used to be tried, and one that
-    // found no item sat out a 1 s retry, so the next item went to whichever request's retry
-    // happened to be due: service in random order, and a tail of requests that waited out
-    // the contract's timeout while younger ones were answered — docs/design.md §10.)
+    let pass = Pass {
+        me,
+        epoch: network.epoch,
+        participants: &network.participants,
+        alive: &alive,
+        now: Instant::now(),
+        failover: shared.settings.failover,
+    };
+    // Counted before the pending set is locked: the first count after an epoch switch reads
+    // the store.
     let mut budgets = item_budgets(shared, &network, me, &alive);
-    let mut pending = shared.indexer.pending();
-    // Oldest first: each attempt takes its item as soon as it runs, so when items are short
-    // they go to the requests that have waited longest, not to those whose ids sort first
-    // (which starved requests with late-sorting ids past their timeout under load).
-    let mut by_age: Vec<(Instant, RequestId)> =
-        pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
-    by_age.sort_unstable();
-    for (_, id) in by_age {
-        let Some(seen) = pending.get_mut(&id) else {
-            continue;
-        };
-        let busy = match seen.attempt {
-            Some(Attempt::Running | Attempt::Answered) => true,
-            Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
-            None => false,
-        };
-        let domain = seen.view.domain_id;
-        if busy || !network.keys.contains_key(&domain) {
-            continue;
-        }
-        if seen.order.as_ref().is_none_or(|(e, _)| *e != network.epoch) {
-            let order = leader_order(&id, network.participants.keys().copied());
-            seen.order = Some((network.epoch, order));
-        }
-        let order = seen.order.as_ref().map_or(&[][..], |(_, o)| &o[..]);
-        let waited = now.duration_since(seen.first_seen);
-        if !my_turn(order, &alive, me, waited, failover) {
-            continue;
-        }
-        // A peer whose turn has come leads it: its answer is on the way, and leading too would
-        // spend an item on a refusal. One hold of half the failover time per request: peers
-        // that announce and never answer delay it no more than a leader that does not start.
-        let turn_came = |p| my_turn(order, &alive, p, waited, failover);
-        if seen.led_elsewhere(me, now, failover / 2, turn_came) {
-            continue;
-        }
-        // A request that avoids some sets (a signature of theirs came out invalid) may find
-        // none of the counted items usable: it is tried without being counted, and waits
-        // the retry pause when it finds nothing, so it neither spins nor starves younger ones.
-        let avoids = !seen.failed_sets.is_empty();
-        if !avoids {
-            match budgets.get_mut(&domain) {
-                Some(left) if *left > 0 => *left -= 1,
-                _ => continue,
-            }
-        }
-        debug!(request = %id, waited_ms = waited.as_millis() as u64, "leading");
-        seen.attempt = Some(Attempt::Running);
-        let avoid = seen.failed_sets.clone();
+    let chosen = pass.choose(&mut shared.indexer.pending(), &mut budgets);
+    for (id, avoid) in chosen {
         let (shared, network) = (shared.clone(), network.clone());
         Arc::clone(&shared).spawn_job(async move {
             let result = lead(&shared, &network, me, id, &avoid).await;
             let failed_set = report(&shared, id, &result);
             if let Some(seen) = shared.indexer.pending().get_mut(&id) {
-                seen.attempt = match &result {
-                    _ if answered(&result) => Some(Attempt::Answered),
-                    // Nothing was spent or sent (another attempt took the item counted for
-                    // this one): the request keeps its place for the next item.
-                    Err(JobError::NoUsableItem { .. }) if !avoids => None,
-                    _ => Some(Attempt::EndedAt(Instant::now())),
-                };
+                seen.attempt = after_attempt(&result, !avoid.is_empty());
                 seen.failed_sets.extend(failed_set);
             }
         });
+    }
+}
+
+/// One pass over the pending requests: who this node is and what it sees now.
+struct Pass<'a> {
+    me: ParticipantId,
+    epoch: u64,
+    participants: &'a std::collections::BTreeMap<ParticipantId, String>,
+    alive: &'a BTreeSet<ParticipantId>,
+    now: Instant,
+    failover: Duration,
+}
+
+impl Pass<'_> {
+    /// The requests to lead now, each with the signer sets it avoids, marked running.
+    /// `budgets` holds, per domain this node has a key for, the items it could spend: only
+    /// that many attempts start, on the oldest requests, and the younger ones keep their
+    /// place for the next item without an attempt. (Every request used to be tried, and one
+    /// that found no item sat out a 1 s retry, so the next item went to whichever request's
+    /// retry happened to be due: service in random order, and a tail of requests that waited
+    /// out the contract's timeout while younger ones were answered — docs/design.md §10.)
+    fn choose(
+        &self,
+        pending: &mut BTreeMap<RequestId, Seen>,
+        budgets: &mut HashMap<DomainId, usize>,
+    ) -> Vec<(RequestId, Vec<Vec<ParticipantId>>)> {
+        let (me, now, failover) = (self.me, self.now, self.failover);
+        // Oldest first: when items are short they go to the requests that have waited
+        // longest, not to those whose ids sort first (which starved requests with
+        // late-sorting ids past their timeout under load).
+        let mut by_age: Vec<(Instant, RequestId)> =
+            pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
+        by_age.sort_unstable();
+        let mut chosen = vec![];
+        for (_, id) in by_age {
+            let Some(seen) = pending.get_mut(&id) else {
+                continue;
+            };
+            let busy = match seen.attempt {
+                Some(Attempt::Running | Attempt::Answered) => true,
+                Some(Attempt::EndedAt(at)) => now.duration_since(at) < RETRY,
+                None => false,
+            };
+            let domain = seen.view.domain_id;
+            if busy || !budgets.contains_key(&domain) {
+                continue;
+            }
+            if seen.order.as_ref().is_none_or(|(e, _)| *e != self.epoch) {
+                let order = leader_order(&id, self.participants.keys().copied());
+                seen.order = Some((self.epoch, order));
+            }
+            let order = seen.order.as_ref().map_or(&[][..], |(_, o)| &o[..]);
+            let waited = now.duration_since(seen.first_seen);
+            if !my_turn(order, self.alive, me, waited, failover) {
+                continue;
+            }
+            // A peer whose turn has come leads it: its answer is on the way, and leading too
+            // would spend an item on a refusal. One hold of half the failover time per
+            // request: peers that announce and never answer delay it no more than a leader
+            // that does not start.
+            let turn_came = |p| my_turn(order, self.alive, p, waited, failover);
+            if seen.led_elsewhere(me, now, failover / 2, turn_came) {
+                continue;
+            }
+            // A request that avoids some sets (a signature of theirs came out invalid) may
+            // find none of the counted items usable: it is tried without being counted, and
+            // waits the retry pause when it finds nothing (see [`after_attempt`]), so it
+            // neither spins nor starves younger ones.
+            if seen.failed_sets.is_empty() {
+                match budgets.get_mut(&domain) {
+                    Some(left) if *left > 0 => *left -= 1,
+                    _ => continue,
+                }
+            }
+            debug!(request = %id, waited_ms = waited.as_millis() as u64, "leading");
+            seen.attempt = Some(Attempt::Running);
+            chosen.push((id, seen.failed_sets.clone()));
+        }
+        chosen
+    }
+}
+
+/// Where a request stands after this node's attempt to lead it.
+fn after_attempt(result: &Result<(), JobError>, avoids_sets: bool) -> Option<Attempt> {
+    match result {
+        _ if answered(result) => Some(Attempt::Answered),
+        // Nothing was spent or sent (another attempt took the item counted for this one):
+        // the request keeps its place for the next item.
+        Err(JobError::NoUsableItem { .. }) if !avoids_sets => None,
+        _ => Some(Attempt::EndedAt(Instant::now())),
     }
 }
 
@@ -165,7 +203,7 @@ fn item_budgets(
     shared: &Shared,
     network: &Network,
     me: ParticipantId,
-    alive: &std::collections::BTreeSet<ParticipantId>,
+    alive: &BTreeSet<ParticipantId>,
 ) -> HashMap<DomainId, usize> {
     let usable = Usable {
         me,
@@ -389,6 +427,144 @@ async fn run_sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Kind;
+
+    const ME: ParticipantId = ParticipantId(0);
+    const PEER: ParticipantId = ParticipantId(1);
+
+    /// Request `n` of `domain`, first seen `age` before `now`.
+    fn request(n: u8, domain: u64, age: Duration, now: Instant) -> (RequestId, Seen) {
+        let id = RequestId([n; 32]);
+        let view = PendingRequestView {
+            request_id: id,
+            predecessor: contract::AccountId("app.near".into()),
+            path: String::new(),
+            payload: primitives::request::Payload::Ecdsa(vec![n; 32]),
+            domain_id: DomainId(domain),
+            entropy: String::new(),
+            created_at: 1,
+        };
+        let seen = Seen {
+            view,
+            first_seen: now - age,
+            attempt: None,
+            failed_sets: vec![],
+            led_by: vec![],
+            order: None,
+        };
+        (id, seen)
+    }
+
+    fn chosen(pass: &Pass, pending: &mut BTreeMap<RequestId, Seen>, items: usize) -> Vec<u8> {
+        let mut budgets = HashMap::from([(DomainId(0), items)]);
+        let ids = pass.choose(pending, &mut budgets);
+        ids.iter().map(|(id, _)| id.0[0]).collect()
+    }
+
+    /// A pass of a node alone in its network (every turn is its own), failover 1 s.
+    fn alone<'a>(
+        participants: &'a BTreeMap<ParticipantId, String>,
+        alive: &'a BTreeSet<ParticipantId>,
+        now: Instant,
+    ) -> Pass<'a> {
+        Pass {
+            me: ME,
+            epoch: 1,
+            participants,
+            alive,
+            now,
+            failover: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn items_go_to_the_oldest_requests_and_the_rest_keep_their_place() {
+        let now = Instant::now();
+        let participants = BTreeMap::from([(ME, "me".to_owned())]);
+        let alive = BTreeSet::new();
+        let pass = alone(&participants, &alive, now);
+        let s = Duration::from_secs(1);
+        let mut pending = BTreeMap::from([
+            request(1, 0, 3 * s, now),
+            request(2, 0, s, now),
+            request(3, 0, 2 * s, now),
+            // No key for this domain here: never led.
+            request(4, 9, 9 * s, now),
+        ]);
+        assert_eq!(
+            chosen(&pass, &mut pending, 2),
+            vec![1, 3],
+            "two items, oldest first"
+        );
+        assert_eq!(pending[&RequestId([1; 32])].attempt, Some(Attempt::Running));
+        assert_eq!(
+            pending[&RequestId([2; 32])].attempt,
+            None,
+            "no attempt, no pause"
+        );
+        assert_eq!(
+            chosen(&pass, &mut pending, 0),
+            Vec::<u8>::new(),
+            "no item, no attempt"
+        );
+        assert_eq!(
+            chosen(&pass, &mut pending, 5),
+            vec![2],
+            "its turn at the next item"
+        );
+    }
+
+    #[test]
+    fn a_request_that_avoids_sets_is_tried_without_taking_the_count() {
+        let now = Instant::now();
+        let participants = BTreeMap::from([(ME, "me".to_owned())]);
+        let alive = BTreeSet::new();
+        let pass = alone(&participants, &alive, now);
+        let s = Duration::from_secs(1);
+        let (id, mut avoiding) = request(1, 0, 2 * s, now);
+        avoiding.failed_sets.push(vec![ME, PEER]);
+        let mut pending = BTreeMap::from([(id, avoiding), request(2, 0, s, now)]);
+        assert_eq!(chosen(&pass, &mut pending, 1), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_peer_whose_turn_came_holds_a_request_it_leads_for_half_the_failover() {
+        let now = Instant::now();
+        let participants = BTreeMap::from([(ME, "me".to_owned()), (PEER, "peer".to_owned())]);
+        let alive = BTreeSet::from([PEER]);
+        // Waited past the failover: both turns have come, whoever is first in order.
+        let pass = alone(&participants, &alive, now);
+        let (id, mut seen) = request(1, 0, Duration::from_secs(5), now);
+        seen.led_by.push((PEER, now - Duration::from_millis(100)));
+        let mut pending = BTreeMap::from([(id, seen)]);
+        assert_eq!(chosen(&pass, &mut pending, 1), Vec::<u8>::new(), "held");
+        let later = Pass {
+            now: now + Duration::from_millis(500),
+            ..alone(&participants, &alive, now)
+        };
+        assert_eq!(chosen(&later, &mut pending, 1), vec![1], "the hold ran out");
+    }
+
+    #[test]
+    fn finding_no_item_is_no_attempt_unless_the_request_avoids_sets() {
+        let none = Err(JobError::NoUsableItem {
+            domain: DomainId(0),
+            kind: Kind::Nonces,
+        });
+        assert_eq!(after_attempt(&none, false), None);
+        assert!(matches!(
+            after_attempt(&none, true),
+            Some(Attempt::EndedAt(_))
+        ));
+        assert_eq!(after_attempt(&Ok(()), false), Some(Attempt::Answered));
+        let failed = Err(JobError::Chain(chain::ChainError::Unavailable(
+            "down".into(),
+        )));
+        assert!(matches!(
+            after_attempt(&failed, false),
+            Some(Attempt::EndedAt(_))
+        ));
+    }
 
     #[test]
     fn a_request_the_contract_no_longer_holds_is_not_led_again() {
