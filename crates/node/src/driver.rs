@@ -2,9 +2,9 @@
 //! router's messages for it come in, until it returns, fails or runs out of time.
 //!
 //! The protocols' work (OT extensions, multiplications, proofs) happens inside `poke`, which
-//! can take tens of milliseconds: it runs on tokio's blocking pool so that heartbeats and
-//! signing never wait behind precomputation. Protocols whose steps cost less than that
-//! hand-off run inline ([`Drive::inline`]).
+//! can take tens of milliseconds: it runs on the node's low-priority [`Workers`] so that
+//! heartbeats and signing never wait behind precomputation. Protocols whose steps cost less
+//! than that hand-off run inline ([`Steps::Inline`]).
 
 use mpc::{Action, Instance, ProtocolError};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use crate::faults::Tamper;
 use crate::frame::FrameKind;
 use crate::mesh::Mesh;
 use crate::router::{Inbound, Registration};
+use crate::workers::Workers;
 
 /// Why an instance ended without output.
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +49,23 @@ pub enum Liveness {
     Patient,
 }
 
+/// Where an instance's steps run.
+#[derive(Clone, Copy)]
+pub enum Steps<'a> {
+    /// On the async worker that drives it: for protocols whose steps are far cheaper than a
+    /// hand-off between threads (nonces, fast presignatures, signatures).
+    Inline,
+    /// On the node's low-priority threads: for heavy steps.
+    On(&'a Workers),
+}
+
 /// How to drive one instance.
 #[derive(Clone, Copy)]
-pub struct Drive {
+pub struct Drive<'a> {
     /// No output within this: [`DriveError::Timeout`].
     pub limit: Duration,
     pub liveness: Liveness,
-    /// Run each step on the async worker rather than the blocking pool: for protocols whose
-    /// steps are far cheaper than a hand-off between threads.
-    pub inline: bool,
+    pub steps: Steps<'a>,
     /// Set only in fault-injection tests ([`crate::faults`]): changes every message sent.
     pub tamper: Option<Tamper>,
 }
@@ -66,12 +75,12 @@ pub async fn drive<T: Send + 'static>(
     mut instance: Instance<T>,
     mut registration: Registration,
     mesh: &Mesh,
-    how: Drive,
+    how: Drive<'_>,
 ) -> Result<T, DriveError> {
     let Drive {
         limit,
         liveness,
-        inline,
+        steps,
         tamper,
     } = how;
     let out = |mut bytes: Vec<u8>| {
@@ -85,17 +94,19 @@ pub async fn drive<T: Send + 'static>(
     let mut down_since: Option<Instant> = None;
     loop {
         loop {
-            let action = if inline {
-                instance.poke()
-            } else {
-                let (back, action) = tokio::task::spawn_blocking(move || {
-                    let action = instance.poke();
-                    (instance, action)
-                })
-                .await
-                .map_err(|_| DriveError::Cancelled)?;
-                instance = back;
-                action
+            let action = match steps {
+                Steps::Inline => instance.poke(),
+                Steps::On(workers) => {
+                    let (back, action) = workers
+                        .run(move || {
+                            let action = instance.poke();
+                            (instance, action)
+                        })
+                        .await
+                        .map_err(|_| DriveError::Cancelled)?;
+                    instance = back;
+                    action
+                }
             };
             match action? {
                 Action::Wait => break,

@@ -21,6 +21,7 @@ pub mod router;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod workers;
 
 /// `tokio::spawn` that keeps the caller's tracing span, so every log line of a node's tasks
 /// names the node (several nodes share one process in tests and the devnet).

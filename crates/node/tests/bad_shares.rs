@@ -48,6 +48,12 @@ async fn corrupted_signature_shares_are_reported_and_another_set_answers() {
         ..c.settings.clone()
     });
     c.start(liar).await;
+    // Items are made only with live peers: were the liar not yet seen alive again when the
+    // domain's first stock is made, no set would hold it and nothing could catch it lying.
+    c.wait("every node seeing the liar", Duration::from_secs(30), |c| {
+        c.statuses().iter().all(|s| s.peers_alive.len() == 3)
+    })
+    .await;
     c.add_domains(&[SignatureScheme::V2Secp256k1]).await;
     let domain = c.state().domains[0].clone();
 

@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::driver::{drive, Drive, DriveError, Liveness};
+use crate::driver::{drive, Drive, DriveError, Liveness, Steps};
 use crate::identity::NearKey;
 use crate::indexer::{Indexer, IndexerStatus};
 use crate::mesh::{Mesh, MeshSettings};
@@ -115,6 +115,8 @@ pub struct NodeParts {
 pub enum StartError {
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("cannot start the threads for heavy protocol steps: {0}")]
+    Workers(std::io::Error),
 }
 
 /// State every loop and job shares.
@@ -134,6 +136,8 @@ pub(crate) struct Shared {
     pub lead_wake: tokio::sync::Notify,
     /// Precomputed items, their permits and counts.
     pub stockpile: Arc<Stockpile>,
+    /// The low-priority threads heavy protocol steps run on.
+    pub workers: Arc<crate::workers::Workers>,
     pub metrics: Metrics,
     pub stop: watch::Sender<bool>,
     /// Every job (protocol instance, key event, signature): aborted together at shutdown.
@@ -185,7 +189,7 @@ impl Shared {
             r = drive(instance, registration, &self.mesh, Drive {
                 limit,
                 liveness,
-                inline: what.is_light(),
+                steps: if what.is_light() { Steps::Inline } else { Steps::On(&self.workers) },
                 tamper,
             }) => r,
             _ = stop.changed() => Err(DriveError::Cancelled),
@@ -347,8 +351,11 @@ impl Node {
         let (router, starts) = Router::new(settings.router.clone());
         let tls_public_key = tls_key.public_key();
         let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
+        let workers =
+            crate::workers::Workers::for_this_machine("heavy").map_err(StartError::Workers)?;
         let accept = mesh.serve(p2p_listener)?;
         let shared = Arc::new(Shared {
+            workers,
             account: account_id,
             public_url,
             tls_public_key,

@@ -40,11 +40,11 @@ impl ProtocolKind {
 
     /// Whether each step costs well under a millisecond of CPU (FROST nonces, the
     /// honest-majority presignature's steps at ~0.3–0.5 ms each at n=5, any signing round),
-    /// so that it runs on the async worker: handing it to the blocking pool would cost more
+    /// so that it runs on the async worker: handing it to another thread would cost more
     /// than the step (measured at 15 % of a node's CPU at 170 Ed25519 signatures/s, and at
     /// ~10 % in context switches at 125 V2Secp256k1 signatures/s). Heavy steps (OT
-    /// extensions, proofs, DKG) go to the blocking pool so that heartbeats never wait behind
-    /// them.
+    /// extensions, proofs, DKG) go to the node's low-priority heavy-step threads
+    /// ([`crate::workers`]) so that heartbeats and signing never wait behind them.
     pub fn is_light(self) -> bool {
         matches!(self, Self::Nonces | Self::FastPresign | Self::Sign)
     }

@@ -93,8 +93,9 @@ fn lead_due(shared: &Arc<Shared>) {
     // Counted before the pending set is locked: the first count after an epoch switch reads
     // the store.
     let mut budgets = item_budgets(shared, &network, me, &alive);
-    let chosen = pass.choose(&mut shared.indexer.pending(), &mut budgets);
-    for (id, avoid) in chosen {
+    let choice = pass.choose(&mut shared.indexer.pending(), &mut budgets);
+    shared.stockpile.starving(choice.starving);
+    for (id, avoid) in choice.lead {
         let (shared, network) = (shared.clone(), network.clone());
         Arc::clone(&shared).spawn_job(async move {
             let result = lead(&shared, &network, me, id, &avoid).await;
@@ -105,6 +106,14 @@ fn lead_due(shared: &Arc<Shared>) {
             }
         });
     }
+}
+
+/// What a pass chose: the requests to lead now (each with the signer sets it avoids), and the
+/// domains with requests left waiting for want of an item (their refill comes first).
+#[derive(Default)]
+struct Choice {
+    lead: Vec<(RequestId, Vec<Vec<ParticipantId>>)>,
+    starving: BTreeSet<DomainId>,
 }
 
 /// One pass over the pending requests: who this node is and what it sees now.
@@ -129,7 +138,7 @@ impl Pass<'_> {
         &self,
         pending: &mut BTreeMap<RequestId, Seen>,
         budgets: &mut HashMap<DomainId, usize>,
-    ) -> Vec<(RequestId, Vec<Vec<ParticipantId>>)> {
+    ) -> Choice {
         let (me, now, failover) = (self.me, self.now, self.failover);
         // Oldest first: when items are short they go to the requests that have waited
         // longest, not to those whose ids sort first (which starved requests with
@@ -137,7 +146,7 @@ impl Pass<'_> {
         let mut by_age: Vec<(Instant, RequestId)> =
             pending.iter().map(|(id, s)| (s.first_seen, *id)).collect();
         by_age.sort_unstable();
-        let mut chosen = vec![];
+        let mut chosen = Choice::default();
         for (_, id) in by_age {
             let Some(seen) = pending.get_mut(&id) else {
                 continue;
@@ -175,12 +184,15 @@ impl Pass<'_> {
             if seen.failed_sets.is_empty() {
                 match budgets.get_mut(&domain) {
                     Some(left) if *left > 0 => *left -= 1,
-                    _ => continue,
+                    _ => {
+                        chosen.starving.insert(domain);
+                        continue;
+                    }
                 }
             }
             debug!(request = %id, waited_ms = waited.as_millis() as u64, "leading");
             seen.attempt = Some(Attempt::Running);
-            chosen.push((id, seen.failed_sets.clone()));
+            chosen.lead.push((id, seen.failed_sets.clone()));
         }
         chosen
     }
@@ -457,7 +469,7 @@ mod tests {
 
     fn chosen(pass: &Pass, pending: &mut BTreeMap<RequestId, Seen>, items: usize) -> Vec<u8> {
         let mut budgets = HashMap::from([(DomainId(0), items)]);
-        let ids = pass.choose(pending, &mut budgets);
+        let ids = pass.choose(pending, &mut budgets).lead;
         ids.iter().map(|(id, _)| id.0[0]).collect()
     }
 
@@ -512,6 +524,26 @@ mod tests {
             vec![2],
             "its turn at the next item"
         );
+    }
+
+    #[test]
+    fn a_domain_whose_requests_wait_for_items_is_starving() {
+        let now = Instant::now();
+        let participants = BTreeMap::from([(ME, "me".to_owned())]);
+        let alive = BTreeSet::new();
+        let pass = alone(&participants, &alive, now);
+        let s = Duration::from_secs(1);
+        let starving = |pending: &mut BTreeMap<RequestId, Seen>, items| {
+            let mut budgets = HashMap::from([(DomainId(0), items), (DomainId(1), 0)]);
+            pass.choose(pending, &mut budgets).starving
+        };
+        let mut pending = BTreeMap::from([request(1, 0, 2 * s, now), request(2, 0, s, now)]);
+        assert_eq!(starving(&mut pending, 1), BTreeSet::from([DomainId(0)]));
+        // Both led now (one running, one given the next item): none waits.
+        assert_eq!(starving(&mut pending, 1), BTreeSet::new());
+        // A domain without requests is not starving, however empty its stock.
+        let mut idle = BTreeMap::from([request(3, 0, s, now)]);
+        assert_eq!(starving(&mut idle, 1), BTreeSet::new());
     }
 
     #[test]

@@ -16,9 +16,13 @@
 //! - **Permits and counts**: what this node starts holds one `n`-th of its own permits; what
 //!   each peer starts here holds one of that peer's ([`PeerPermits`]). Items being made are
 //!   counted in flight, per domain and kind, so that a refill does not start what is already
-//!   coming; and while several domains lack items, each may hold at most its fair share of
-//!   the permits, so that a slow domain (OT triples) never holds the slots a fast one needs.
-//!   A domain alone in need may use them all.
+//!   coming; and while several domains lack items, each may hold at most its share of the
+//!   permits ([`share_of`]), so that a slow domain (OT triples) never holds the slots a fast
+//!   one needs. A domain alone in need may use them all; while a domain is *starving*
+//!   (requests this node should lead wait for its items), only starving domains start — after
+//!   an epoch switch every domain refills at once, and equal shares left a loaded domain a
+//!   sixth of the slots and less of the CPU for minutes while the OT triples refilled
+//!   (docs/design.md §8.5).
 
 use primitives::{DomainId, ParticipantId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -127,6 +131,29 @@ pub(crate) fn fair_share(slots: usize, domains: usize) -> usize {
     (slots / domains.max(1)).max(1)
 }
 
+/// How many of a node's own `slots` `domain` may hold, among the domains `wanting` items and
+/// those `starving` (requests wait for their items). With none starving, an even share among
+/// those wanting (at least one each); otherwise the starving ones share them all (at least one
+/// each) and the others start nothing new until no request waits. CPU, not slots, is what a
+/// refill runs short of: one OT triple slot per node kept two cores busy while V2Secp256k1
+/// requests waited for presignatures that cost a few milliseconds each.
+pub(crate) fn share_of(
+    slots: usize,
+    domain: DomainId,
+    wanting: &BTreeSet<DomainId>,
+    starving: &BTreeSet<DomainId>,
+) -> usize {
+    let urgent = |d: &DomainId| wanting.contains(d) && starving.contains(d);
+    let urgent_count = wanting.iter().filter(|d| urgent(d)).count();
+    if urgent_count == 0 {
+        return fair_share(slots, wanting.len());
+    }
+    if !urgent(&domain) {
+        return 0;
+    }
+    fair_share(slots, urgent_count)
+}
+
 /// Decoded items kept in memory at most: above the stock any honest network asks for, so that
 /// a peer starting items without end costs this node no more memory than this.
 const MAX_READY: usize = 4096;
@@ -148,6 +175,9 @@ pub(crate) struct Stockpile {
     running: Mutex<HashMap<DomainId, usize>>,
     /// The domains whose stock lacks items now.
     wanting: Mutex<BTreeSet<DomainId>>,
+    /// The domains with requests this node should lead waiting for an item (the last leading
+    /// pass's view): their refill comes first.
+    starving: Mutex<BTreeSet<DomainId>>,
     own_permits: Arc<Semaphore>,
     max: usize,
     peer_permits: PeerPermits,
@@ -187,6 +217,7 @@ impl Stockpile {
             in_flight: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             wanting: Mutex::new(BTreeSet::new()),
+            starving: Mutex::new(BTreeSet::new()),
             own_permits: Arc::new(Semaphore::new(max)),
             max,
             peer_permits: PeerPermits::for_max(max_concurrent_protocols),
@@ -418,10 +449,20 @@ impl Stockpile {
         }
     }
 
+    /// Records the domains whose requests wait for an item this node lacks (from a leading
+    /// pass); a change wakes the refill loop, so that their refill starts at once.
+    pub fn starving(&self, domains: BTreeSet<DomainId>) {
+        let mut starving = lock(&self.starving);
+        if *starving != domains {
+            *starving = domains;
+            drop(starving);
+            self.wake.notify_one();
+        }
+    }
+
     /// A start of this node's own for `domain`, making `made.1` items of kind `made.0`: if a
     /// permit is free (one `n`-th of `max_concurrent_protocols`, `n` the network's size) and
-    /// the domain is within its fair share of them among the domains that lack items (all of
-    /// them, when only this one does).
+    /// the domain is within its share of them ([`share_of`]).
     pub fn start_own(
         self: &Arc<Self>,
         domain: DomainId,
@@ -430,10 +471,12 @@ impl Stockpile {
     ) -> Option<OwnStart> {
         let s = self;
         let weight = n.clamp(1, s.max);
-        let wanting = lock(&s.wanting).len();
+        let mut wanting = lock(&s.wanting).clone();
+        wanting.insert(domain);
+        let share = share_of(s.max / weight, domain, &wanting, &lock(&s.starving));
         let mut running = lock(&s.running);
         let mine = running.entry(domain).or_default();
-        if *mine >= fair_share(s.max / weight, wanting) {
+        if *mine >= share {
             return None;
         }
         let permit = take_share(&s.own_permits, s.max, n)?;

@@ -118,6 +118,50 @@ fn a_slow_domain_never_holds_the_slots_a_fast_one_needs() {
 }
 
 #[test]
+fn a_starving_domain_takes_the_slots_the_others_can_spare() {
+    let (ot, v2, ed, bip) = (DomainId(0), DomainId(1), DomainId(2), DomainId(3));
+    let all = BTreeSet::from([ot, v2, ed, bip]);
+    let none = BTreeSet::new();
+    // Nobody starving: even shares (after an epoch switch, one slot of six each).
+    assert_eq!(share_of(6, v2, &all, &none), 1);
+    assert_eq!(share_of(6, v2, &BTreeSet::from([ot, v2]), &none), 3);
+    // V2 starving: it has every slot, the others start nothing new.
+    let v2_starving = BTreeSet::from([v2]);
+    assert_eq!(share_of(6, v2, &all, &v2_starving), 6);
+    assert_eq!(share_of(6, ot, &all, &v2_starving), 0);
+    // Two starving share them; starving without wanting is no claim.
+    let two = BTreeSet::from([v2, ed]);
+    assert_eq!(share_of(6, v2, &all, &two), 3);
+    assert_eq!(share_of(6, v2, &BTreeSet::from([ot, v2]), &two), 6);
+    // A starving domain always has one, however many and few the slots.
+    assert_eq!(share_of(1, v2, &all, &all), 1);
+}
+
+#[test]
+fn starving_domains_get_their_share_from_start_own() {
+    // 30 permits over a network of 5: 6 starts of our own at once.
+    let (_dir, s) = stockpile(30);
+    let (slow, fast) = (DomainId(0), DomainId(1));
+    s.wants(slow, true);
+    s.wants(fast, true);
+    s.starving(BTreeSet::from([fast]));
+    assert!(
+        s.start_own(slow, (Kind::Triple, 2), 5).is_none(),
+        "nothing new while another domain's requests wait"
+    );
+    let fast_starts: Vec<_> = (0..10)
+        .filter_map(|_| s.start_own(fast, (Kind::Presignature, 1), 5))
+        .collect();
+    assert_eq!(fast_starts.len(), 6, "the starving domain has them all");
+    drop(fast_starts);
+    s.starving(BTreeSet::new());
+    assert!(
+        s.start_own(slow, (Kind::Triple, 2), 5).is_some(),
+        "and back"
+    );
+}
+
+#[test]
 fn only_usable_own_items_are_counted_and_taken() {
     let (_dir, s) = stockpile(8);
     // Stocked before the index is first read, and after: both are seen.

@@ -1,0 +1,146 @@
+//! The threads that run heavy protocol steps (OT extensions, multiplications, proofs, key
+//! generation and resharing): a few, at a lower scheduling priority than the async workers
+//! that carry signing, heartbeats and the chain (docs/design.md §8.3).
+//!
+//! These steps used to go to tokio's blocking pool, which grows a thread per step waiting
+//! (up to 512). During a refill a node ran dozens of OT steps at once, each thread the
+//! kernel's equal of the two async workers, and signatures that cost a few milliseconds
+//! waited behind them: a V2Secp256k1 domain answering 62 requests a second fell to 10–30 for
+//! the half-minute an epoch switch's refill took. Here the steps queue for a fixed set of
+//! threads (as many as the machine has cores) that run at nice +10: when signing wants the
+//! CPU it gets it, and precomputation takes every cycle signing leaves.
+//!
+//! Caveats: the priority is a hint to the kernel (set per thread, on Linux only; a failure
+//! is logged and the pool runs at normal priority); a step waits in the queue while all the
+//! threads are busy, which lengthens a precomputation but does not change how much is made
+//! per second of CPU.
+
+use std::sync::{mpsc, Arc, Mutex};
+use tracing::debug;
+
+/// The nice value heavy steps run at: well below the async workers (weight 110 against
+/// 1024 under Linux's scheduler), above nothing else the node runs.
+pub const NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of low-priority threads for heavy protocol steps. The threads end when the
+/// pool is dropped.
+pub struct Workers {
+    queue: Mutex<mpsc::Sender<Job>>,
+}
+
+/// The pool is gone (the node is shutting down): the step did not run.
+#[derive(Debug, thiserror::Error)]
+#[error("the heavy-step pool has stopped")]
+pub struct Stopped;
+
+impl Workers {
+    /// A pool of `threads` threads (at least one), named `name-N`.
+    pub fn start(name: &str, threads: usize) -> std::io::Result<Arc<Self>> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A step that panics drops its answer (its waiter sees the pool
+                            // as stopped) and the thread stays for the next.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Arc::new(Self {
+            queue: Mutex::new(tx),
+        }))
+    }
+
+    /// As many threads as the machine has cores.
+    pub fn for_this_machine(name: &str) -> std::io::Result<Arc<Self>> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::start(name, cores)
+    }
+
+    /// Runs `f` on one of the pool's threads and waits for its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        let (back, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The waiter may have gone (its instance timed out): the result is dropped.
+            let _ = back.send(f());
+        });
+        let sent = match self.queue.lock() {
+            Ok(queue) => queue.send(job).is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            return Err(Stopped);
+        }
+        result.await.map_err(|_| Stopped)
+    }
+}
+
+/// Lowers the calling thread's priority to [`NICE`], or leaves it if it is lower already
+/// (Linux sets nice values per thread; raising one back takes privileges).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let me = Some(rustix::thread::gettid());
+        let now = getpriority_process(me).unwrap_or(0);
+        if let Err(e) = setpriority_process(me, now.max(NICE)) {
+            debug!(error = %e, "cannot lower the heavy-step threads' priority");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn steps_run_on_the_pool_at_lower_priority_and_come_back() {
+        let caller = rustix::process::getpriority_process(None).unwrap();
+        let pool = Workers::start("test-heavy", 2).unwrap();
+        let (name, nice) = pool
+            .run(|| {
+                let name = std::thread::current().name().map(str::to_owned);
+                (name, rustix::process::getpriority_process(None).unwrap())
+            })
+            .await
+            .unwrap();
+        assert!(name.unwrap().starts_with("test-heavy-"));
+        assert_eq!(
+            nice,
+            caller.max(NICE),
+            "the step ran at the pool's priority"
+        );
+        // The caller's thread is untouched.
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), caller);
+        let sums = futures_util::future::join_all((0..8u64).map(|i| pool.run(move || i * 2))).await;
+        let sums: Vec<u64> = sums.into_iter().map(Result::unwrap).collect();
+        assert_eq!(sums, (0..8).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_an_error_not_a_hang() {
+        let pool = Workers::start("test-panic", 1).unwrap();
+        assert!(pool.run(|| panic!("boom")).await.is_err());
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7, "the thread lives on");
+    }
+}
