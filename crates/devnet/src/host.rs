@@ -11,12 +11,17 @@
 //! `promise_yield_resume` succeeds for a yield of this account that is still open (the chain
 //! answers from its index) or that this receipt created, once per yield and receipt.
 //!
+//! Promise batches may hold every action the devnet runs (function calls, with their gas
+//! weights, transfers, account creation and deletion, deploys, keys); a call's unused gas is
+//! shared among its weighted function calls when it ends ([`Host::distribute_gas`]).
+//!
 //! Caveats: storage reads and writes are not charged per trie node touched (NEAR charges
-//! those through the access tracker; the devnet's gas is therefore a little lower); actions a
-//! signer contract has no use for (staking, keys, deploys, global contracts, state init) are
-//! recorded as unsupported and fail the call after it returns.
+//! those through the access tracker; the devnet's gas is therefore a little lower); staking,
+//! global contracts, state init, gas keys and yields with caller-chosen ids are recorded as
+//! unsupported and fail the call after it returns.
 
 use near_crypto::PublicKey;
+use near_primitives_core::account::{AccessKey, AccessKeyPermission, FunctionCallPermission};
 use near_primitives_core::hash::{hash, CryptoHash, YieldId};
 use near_primitives_core::types::{AccountId, Balance, Gas, GasWeight, Nonce, NonceIndex};
 use near_primitives_core::universal_state_init::{
@@ -32,28 +37,7 @@ use crate::storage::Overlay;
 
 type Result<T, E = VMLogicError> = std::result::Result<T, E>;
 
-/// What a new receipt does.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ActionSpec {
-    FunctionCall {
-        method: String,
-        args: Vec<u8>,
-        deposit: u128,
-        gas: u64,
-    },
-    Transfer {
-        deposit: u128,
-    },
-}
-
-impl ActionSpec {
-    /// The tokens the action carries to its receiver.
-    pub fn deposit(&self) -> u128 {
-        match self {
-            Self::FunctionCall { deposit, .. } | Self::Transfer { deposit } => *deposit,
-        }
-    }
-}
+pub use crate::actions::ActionSpec;
 
 /// A receipt the running call created (by promise index).
 #[derive(Clone, Debug)]
@@ -65,6 +49,17 @@ pub struct NewReceipt {
     pub yield_data_id: Option<CryptoHash>,
     pub actions: Vec<ActionSpec>,
     pub refund_to: Option<AccountId>,
+    /// Who sends it, when not the account whose call created it (the system, for the balance
+    /// a deleted account leaves its beneficiary).
+    pub predecessor: Option<AccountId>,
+}
+
+/// A function call scheduled with a gas weight: which receipt and action, and the weight.
+#[derive(Clone, Copy, Debug)]
+pub struct Weighted {
+    pub receipt: ReceiptIndex,
+    pub action: usize,
+    pub weight: u64,
 }
 
 /// What the calls of one receipt share: its uncommitted writes and the yields it created or
@@ -88,6 +83,8 @@ pub struct Host<'a> {
     open_yield: &'a (dyn Fn(&CryptoHash) -> bool + Sync),
     pub receipts: Vec<NewReceipt>,
     pub resumes: Vec<(CryptoHash, Vec<u8>)>,
+    /// Function calls that share the call's unused gas, by weight.
+    pub weights: Vec<Weighted>,
     pub unsupported: Option<&'static str>,
 }
 
@@ -108,6 +105,7 @@ impl<'a> Host<'a> {
             open_yield,
             receipts: vec![],
             resumes: vec![],
+            weights: vec![],
             unsupported: None,
         }
     }
@@ -126,12 +124,46 @@ impl<'a> Host<'a> {
             .and_then(|i| self.receipts.get_mut(i))
     }
 
-    fn push_action(&mut self, index: ReceiptIndex, action: ActionSpec) {
+    /// Appends an action to a receipt; returns its index in the receipt.
+    fn push_action(&mut self, index: ReceiptIndex, action: ActionSpec) -> usize {
         match self.receipt(index) {
-            Some(r) => r.actions.push(action),
+            Some(r) => {
+                r.actions.push(action);
+                r.actions.len() - 1
+            }
             // The VM validates promise indices before calling us; this is defensive only.
-            None => self.unsupported = Some("an action on an unknown promise"),
+            None => {
+                self.unsupported = Some("an action on an unknown promise");
+                0
+            }
         }
+    }
+
+    /// Shares `unused` gas among the function calls scheduled with a weight, as nearcore
+    /// does: each gets its share rounded down, the last one also the remainder. Returns the
+    /// gas given (all of `unused`, or none when no call has a weight).
+    pub fn distribute_gas(&mut self, unused: u64) -> u64 {
+        let total: u128 = self.weights.iter().map(|w| u128::from(w.weight)).sum();
+        if total == 0 {
+            return 0;
+        }
+        let mut given = 0u64;
+        let weights = std::mem::take(&mut self.weights);
+        for (i, w) in weights.iter().enumerate() {
+            let share = if i + 1 == weights.len() {
+                unused.saturating_sub(given)
+            } else {
+                (u128::from(unused) * u128::from(w.weight) / total) as u64
+            };
+            given += share;
+            let action = self
+                .receipt(w.receipt)
+                .and_then(|r| r.actions.get_mut(w.action));
+            if let Some(ActionSpec::FunctionCall { gas, .. }) = action {
+                *gas = gas.saturating_add(share);
+            }
+        }
+        given
     }
 
     fn unsupported(&mut self, what: &'static str) {
@@ -228,6 +260,7 @@ impl External for Host<'_> {
             yield_data_id: None,
             actions: vec![],
             refund_to: None,
+            predecessor: None,
         });
         Ok(self.receipts.len() as u64 - 1)
     }
@@ -243,6 +276,7 @@ impl External for Host<'_> {
             yield_data_id: Some(data_id),
             actions: vec![],
             refund_to: None,
+            predecessor: None,
         });
         self.scope.created_yields.insert(data_id);
         Ok((self.receipts.len() as u64 - 1, data_id))
@@ -275,12 +309,12 @@ impl External for Host<'_> {
         Ok(false)
     }
 
-    fn append_action_create_account(&mut self, _: ReceiptIndex) {
-        self.unsupported("CreateAccount actions from contracts");
+    fn append_action_create_account(&mut self, receipt_index: ReceiptIndex) {
+        self.push_action(receipt_index, ActionSpec::CreateAccount);
     }
 
-    fn append_action_deploy_contract(&mut self, _: ReceiptIndex, _: Vec<u8>) {
-        self.unsupported("DeployContract actions from contracts");
+    fn append_action_deploy_contract(&mut self, receipt_index: ReceiptIndex, code: Vec<u8>) {
+        self.push_action(receipt_index, ActionSpec::DeployContract { code });
     }
 
     fn append_action_deploy_global_contract(
@@ -336,12 +370,10 @@ impl External for Host<'_> {
         args: Vec<u8>,
         attached_deposit: Balance,
         prepaid_gas: Gas,
-        _gas_weight: GasWeight,
+        gas_weight: GasWeight,
     ) -> Result<()> {
-        // Unused gas is not spread by weight: the signer contract gives its callbacks fixed
-        // gas and weight 0.
         let method = String::from_utf8(method_name).map_err(|_| HostError::BadUTF8)?;
-        self.push_action(
+        let action = self.push_action(
             receipt_index,
             ActionSpec::FunctionCall {
                 method,
@@ -350,6 +382,14 @@ impl External for Host<'_> {
                 gas: prepaid_gas.as_gas(),
             },
         );
+        // The call's unused gas is shared among these when it ends (`distribute_gas`).
+        if gas_weight.0 > 0 {
+            self.weights.push(Weighted {
+                receipt: receipt_index,
+                action,
+                weight: gas_weight.0,
+            });
+        }
         Ok(())
     }
 
@@ -392,29 +432,66 @@ impl External for Host<'_> {
         self.unsupported("staking");
     }
 
-    fn append_action_add_key_with_full_access(&mut self, _: ReceiptIndex, _: PublicKey, _: Nonce) {
-        self.unsupported("AddKey actions from contracts");
+    fn append_action_add_key_with_full_access(
+        &mut self,
+        receipt_index: ReceiptIndex,
+        public_key: PublicKey,
+        nonce: Nonce,
+    ) {
+        let access_key = AccessKey {
+            nonce,
+            permission: AccessKeyPermission::FullAccess,
+        };
+        self.push_action(
+            receipt_index,
+            ActionSpec::AddKey {
+                public_key,
+                access_key,
+            },
+        );
     }
 
     fn append_action_add_key_with_function_call(
         &mut self,
-        _: ReceiptIndex,
-        _: PublicKey,
-        _: Nonce,
-        _: Option<Balance>,
-        _: AccountId,
-        _: Vec<Vec<u8>>,
+        receipt_index: ReceiptIndex,
+        public_key: PublicKey,
+        nonce: Nonce,
+        allowance: Option<Balance>,
+        receiver_id: AccountId,
+        method_names: Vec<Vec<u8>>,
     ) -> Result<()> {
-        self.unsupported("AddKey actions from contracts");
+        let method_names = method_names
+            .into_iter()
+            .map(|name| String::from_utf8(name).map_err(|_| HostError::InvalidMethodName))
+            .collect::<Result<Vec<_>, _>>()?;
+        let access_key = AccessKey {
+            nonce,
+            permission: AccessKeyPermission::FunctionCall(FunctionCallPermission {
+                allowance,
+                receiver_id: receiver_id.into(),
+                method_names,
+            }),
+        };
+        self.push_action(
+            receipt_index,
+            ActionSpec::AddKey {
+                public_key,
+                access_key,
+            },
+        );
         Ok(())
     }
 
-    fn append_action_delete_key(&mut self, _: ReceiptIndex, _: PublicKey) {
-        self.unsupported("DeleteKey actions from contracts");
+    fn append_action_delete_key(&mut self, receipt_index: ReceiptIndex, public_key: PublicKey) {
+        self.push_action(receipt_index, ActionSpec::DeleteKey { public_key });
     }
 
-    fn append_action_delete_account(&mut self, _: ReceiptIndex, _: AccountId) {
-        self.unsupported("DeleteAccount actions from contracts");
+    fn append_action_delete_account(
+        &mut self,
+        receipt_index: ReceiptIndex,
+        beneficiary: AccountId,
+    ) {
+        self.push_action(receipt_index, ActionSpec::DeleteAccount { beneficiary });
     }
 
     fn get_receipt_receiver(&self, receipt_index: ReceiptIndex) -> &AccountId {

@@ -26,21 +26,24 @@
 //! accounts created later are NEAR's ed25519 implicit accounts, by a transfer to one (as on
 //! NEAR: the account named by the 64 hex digits of a key, with that key for full access).
 
+use near_primitives::account::{AccessKey, AccessKeyPermission};
 use near_primitives::errors::{
-    ActionError, ActionErrorKind, ActionsValidationError, CompilationError, FunctionCallError,
-    InvalidAccessKeyError, InvalidTxError, TxExecutionError,
+    ActionError, ActionErrorKind, FunctionCallError, InvalidAccessKeyError, InvalidTxError,
+    TxExecutionError,
 };
 use near_primitives::hash::{hash, CryptoHash};
-use near_primitives::transaction::{Action, SignedTransaction};
-use near_primitives::types::AccountId;
+use near_primitives::transaction::SignedTransaction;
+use near_primitives::types::{AccountId, Balance};
 use near_vm_runner::logic::ReturnData;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::actions::{self, ActionSpec};
+use crate::apply::Done;
 use crate::history::{Executed, History, ReceiptResult, TxRecord};
-use crate::host::{ActionSpec, Host, NewReceipt, Scope};
+use crate::host::{Host, NewReceipt, Scope};
 use crate::receipts::{Dep, Input, Pending, Receipt};
-use crate::storage::{Account, ChangeLog, Overlay, StateChange};
+use crate::storage::{Account, ChangeLog, StateChange};
 use crate::vm::{CallInput, Code, Vm};
 
 /// yoctoNEAR per unit of gas (NEAR's minimum gas price).
@@ -110,75 +113,12 @@ pub struct Dirty {
     pub pruned: BTreeSet<u64>,
 }
 
-/// What a successful receipt leaves to commit.
-struct Done {
-    value: ReturnData,
-    receipts: Vec<NewReceipt>,
-    resumes: Vec<(CryptoHash, Vec<u8>)>,
-    overlay: Overlay,
-    balance: u128,
-}
-
-fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
+pub(crate) fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
     let error = ActionError {
         index: Some(index as u64),
         kind,
     };
     ReceiptResult::Failed(serde_json::to_string(&error).expect("errors serialize"))
-}
-
-fn execution_error(message: String) -> ActionErrorKind {
-    ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(message))
-}
-
-/// The key an ed25519 implicit account's id spells: 64 lower-case hex digits.
-fn implicit_key(id: &AccountId) -> Option<near_crypto::PublicKey> {
-    let text = id.as_str();
-    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    let mut bytes = [0u8; 32];
-    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
-        bytes[i] = digit(pair[0]) << 4 | digit(pair[1]);
-    }
-    Some(near_crypto::PublicKey::ED25519(
-        near_crypto::ED25519PublicKey(bytes),
-    ))
-}
-
-/// A transaction's actions as receipt actions, and the deposits they carry.
-fn action_specs(tx: &SignedTransaction) -> Result<(Vec<ActionSpec>, u128), InvalidTxError> {
-    let mut actions = vec![];
-    let mut cost: u128 = 0;
-    for action in tx.transaction.actions() {
-        let spec = match action {
-            Action::FunctionCall(f) => ActionSpec::FunctionCall {
-                method: f.method_name.clone(),
-                args: f.args.clone(),
-                deposit: f.deposit.as_yoctonear(),
-                gas: f.gas.as_gas(),
-            },
-            Action::Transfer(t) => ActionSpec::Transfer {
-                deposit: t.deposit.as_yoctonear(),
-            },
-            other => {
-                let name = format!("{other:?}");
-                let name = name.split(['(', ' ']).next().unwrap_or("this").to_owned();
-                return Err(InvalidTxError::ActionsValidation(
-                    ActionsValidationError::UnsupportedProtocolFeature {
-                        protocol_feature: format!(
-                            "{name} actions (the devnet runs function calls and transfers)"
-                        ),
-                        version: near_primitives::version::PROTOCOL_VERSION,
-                    },
-                ));
-            }
-        };
-        cost = cost.saturating_add(spec.deposit());
-        actions.push(spec);
-    }
-    Ok((actions, cost))
 }
 
 impl Ledger {
@@ -226,6 +166,12 @@ impl Ledger {
 
     /// Checks a transaction and admits it: its receipt runs in the next block. A refused
     /// transaction changes nothing.
+    ///
+    /// As nearcore: the actions within the protocol's limits, the signer and its key, the
+    /// signature, the nonce (above the key's, below (height + 1) × 10⁶), the balance for the
+    /// deposits and the prepaid gas, a function-call key's allowance for the same and what
+    /// the key may sign. The signer pays deposits and gas now; unused gas is refunded when
+    /// each receipt has run.
     pub fn admit(&mut self, tx: SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
         let (hash, _) = tx.transaction.get_hash_and_size();
         if self.history.tx(&hash).is_some() {
@@ -234,15 +180,18 @@ impl Ledger {
         }
         let signer = tx.transaction.signer_id().clone();
         let public_key = tx.transaction.public_key().clone();
-        let (actions, cost) = action_specs(&tx)?;
+        let receiver = tx.transaction.receiver_id().clone();
+        let actions = actions::from_transaction(self.vm.limits(), tx.transaction.actions())
+            .map_err(InvalidTxError::ActionsValidation)?;
         let account =
             self.accounts
                 .get(&signer)
                 .ok_or_else(|| InvalidTxError::SignerDoesNotExist {
                     signer_id: signer.clone(),
                 })?;
-        let ak_nonce = *account.keys.get(&public_key).ok_or_else(|| {
-            InvalidTxError::InvalidAccessKeyError(InvalidAccessKeyError::AccessKeyNotFound {
+        let key_error = InvalidTxError::InvalidAccessKeyError;
+        let mut access_key = account.keys.get(&public_key).cloned().ok_or_else(|| {
+            key_error(InvalidAccessKeyError::AccessKeyNotFound {
                 account_id: signer.clone(),
                 public_key: Box::new(public_key.clone()),
             })
@@ -251,19 +200,51 @@ impl Ledger {
             return Err(InvalidTxError::InvalidSignature);
         }
         let tx_nonce = tx.transaction.nonce().nonce();
-        if tx_nonce <= ak_nonce {
-            return Err(InvalidTxError::InvalidNonce { tx_nonce, ak_nonce });
+        if tx_nonce <= access_key.nonce {
+            return Err(InvalidTxError::InvalidNonce {
+                tx_nonce,
+                ak_nonce: access_key.nonce,
+            });
         }
+        // Bounded by the height of the block that will include it.
+        let upper_bound =
+            (self.height + 1).saturating_mul(AccessKey::ACCESS_KEY_NONCE_RANGE_MULTIPLIER);
+        if tx_nonce >= upper_bound {
+            return Err(InvalidTxError::NonceTooLarge {
+                tx_nonce,
+                upper_bound,
+            });
+        }
+        let cost = actions.iter().fold(0u128, |sum, a| {
+            sum.saturating_add(a.deposit())
+                .saturating_add(u128::from(a.prepaid_gas()) * GAS_PRICE)
+        });
+        let yocto = Balance::from_yoctonear;
         if account.balance < cost {
             return Err(InvalidTxError::NotEnoughBalance {
                 signer_id: signer.clone(),
-                balance: near_primitives::types::Balance::from_yoctonear(account.balance),
-                cost: near_primitives::types::Balance::from_yoctonear(cost),
+                balance: yocto(account.balance),
+                cost: yocto(cost),
             });
         }
+        if let AccessKeyPermission::FunctionCall(permission) = &mut access_key.permission {
+            if let Some(allowance) = &mut permission.allowance {
+                *allowance = allowance.checked_sub(yocto(cost)).ok_or_else(|| {
+                    key_error(InvalidAccessKeyError::NotEnoughAllowance {
+                        account_id: signer.clone(),
+                        public_key: Box::new(public_key.clone()),
+                        allowance: *allowance,
+                        cost: yocto(cost),
+                    })
+                })?;
+            }
+            actions::function_call_key_allows(permission, &receiver, &actions)
+                .map_err(key_error)?;
+        }
+        access_key.nonce = tx_nonce;
         if let Some(account) = self.account_mut(&signer) {
             account.balance -= cost;
-            account.keys.insert(public_key.clone(), tx_nonce);
+            account.keys.insert(public_key.clone(), access_key);
         }
         let receipt_id = hash_of(&[b"receipt".as_slice(), hash.as_ref()]);
         let seq = self.pending.new_seq();
@@ -274,7 +255,7 @@ impl Ledger {
             predecessor: signer.clone(),
             signer: signer.clone(),
             signer_key: public_key,
-            receiver: tx.transaction.receiver_id().clone(),
+            receiver,
             refund_to: signer,
             actions,
             deps: vec![],
@@ -342,33 +323,32 @@ impl Ledger {
     }
 
     fn execute(&mut self, r: Receipt, inputs: Vec<Option<Vec<u8>>>) {
-        self.create_implicit_account(&r);
         let deposits: u128 = r.actions.iter().map(ActionSpec::deposit).sum();
-        let mut logs = vec![];
-        let mut gas_burnt = 0u64;
-        let (result, new) = match self.run_actions(&r, &inputs, deposits, &mut logs, &mut gas_burnt)
-        {
-            Ok(done) => self.commit(&r, done),
-            Err(e) => (e, vec![]),
+        let prepaid: u64 = r.actions.iter().map(ActionSpec::prepaid_gas).sum();
+        let ran = self.run_actions(&r, &inputs);
+        let (result, new, gas_used) = match ran.result {
+            Ok(done) => {
+                let (result, new) = self.commit(&r, done);
+                (result, new, ran.gas_used)
+            }
+            Err(e) => (e, vec![], ran.gas_burnt),
         };
-        if matches!(result, ReceiptResult::Failed(_)) && deposits > 0 {
+        // Refunds are not refunded again: a failed one's tokens are lost, as on NEAR.
+        let failed = matches!(result, ReceiptResult::Failed(_));
+        if failed && deposits > 0 && !r.predecessor.is_system() {
             if let Some(a) = self.account_mut(&r.refund_to) {
                 a.balance = a.balance.saturating_add(deposits);
             }
         }
-        if let Some(signer) = self.account_mut(&r.signer) {
-            signer.balance = signer
-                .balance
-                .saturating_sub(u128::from(gas_burnt) * GAS_PRICE);
-        }
+        self.refund_gas(&r, prepaid.saturating_sub(gas_used));
         self.history.add_executed(Executed {
             id: r.id,
             executor: r.receiver.clone(),
             block_height: self.height,
             index: 0,
-            logs,
+            logs: ran.logs,
             new_receipts: new.clone(),
-            gas_burnt,
+            gas_burnt: ran.gas_burnt,
             result,
         });
         self.dirty.executed.insert(r.id);
@@ -378,47 +358,53 @@ impl Ledger {
         }
     }
 
-    /// A transfer to an ed25519 implicit account that does not exist creates it, with the key
-    /// its id spells for full access. NEAR starts that key's nonce at (height − 1) × 10⁶, so
-    /// that transactions signed for an earlier incarnation of the account cannot be replayed.
-    fn create_implicit_account(&mut self, r: &Receipt) {
-        let transfers_only = r
-            .actions
-            .iter()
-            .all(|a| matches!(a, ActionSpec::Transfer { .. }));
-        if !transfers_only || self.accounts.contains_key(&r.receiver) {
+    /// Gives the signer back the price of the gas a receipt was given and did not use, and
+    /// its key's allowance too (nearcore's gas refund and `try_refund_allowance`).
+    fn refund_gas(&mut self, r: &Receipt, unused: u64) {
+        let refund = u128::from(unused) * GAS_PRICE;
+        if refund == 0 {
             return;
         }
-        let Some(key) = implicit_key(&r.receiver) else {
+        let Some(signer) = self.account_mut(&r.signer) else {
             return;
         };
-        let mut account = Account::default();
-        account
-            .keys
-            .insert(key, self.height.saturating_sub(1) * 1_000_000);
-        self.accounts.insert(r.receiver.clone(), account);
-        self.dirty.accounts.insert(r.receiver.clone());
+        signer.balance = signer.balance.saturating_add(refund);
+        let key = signer.keys.get_mut(&r.signer_key);
+        if let Some(AccessKeyPermission::FunctionCall(p)) = key.map(|k| &mut k.permission) {
+            if let Some(allowance) = &mut p.allowance {
+                *allowance = allowance.saturating_add(Balance::from_yoctonear(refund));
+            }
+        }
     }
 
-    /// Commits a successful receipt: its storage writes (logged), balance, new receipts and
-    /// resumes. Returns its result and new receipts' ids.
+    /// Commits a successful receipt: the receiver as it left it (created, changed or
+    /// deleted), its storage writes (logged), new code, new receipts and resumes. Returns its
+    /// result and new receipts' ids.
     fn commit(&mut self, r: &Receipt, done: Done) -> (ReceiptResult, Vec<CryptoHash>) {
-        let Some(account) = self.accounts.get_mut(&r.receiver) else {
-            // run_actions found the account; defensive only.
-            return (failed(execution_error("no receiver".into()), 0), vec![]);
-        };
-        account.balance = done.balance;
-        let (changes, dirty) = (&mut self.changes, &mut self.dirty);
-        account.commit(done.overlay, |key, value| {
-            changes.push(StateChange {
-                account_id: r.receiver.clone(),
-                key: key.to_vec(),
-                value: value.map(<[u8]>::to_vec),
-                cause: r.id,
+        let receiver = done.receiver;
+        self.dirty.accounts.insert(r.receiver.clone());
+        if receiver.deleted {
+            self.remove_account(r);
+        } else if receiver.exists {
+            if let Some(code) = receiver.deployed {
+                self.dirty.codes.insert(code.hash());
+                self.codes.insert(code.hash(), code);
+            }
+            let account = self.accounts.entry(r.receiver.clone()).or_default();
+            account.balance = receiver.balance;
+            account.keys = receiver.keys;
+            account.code_hash = receiver.code_hash;
+            let (changes, dirty) = (&mut self.changes, &mut self.dirty);
+            account.commit(done.overlay, |key, value| {
+                changes.push(StateChange {
+                    account_id: r.receiver.clone(),
+                    key: key.to_vec(),
+                    value: value.map(<[u8]>::to_vec),
+                    cause: r.id,
+                });
+                dirty.storage.insert((r.receiver.clone(), key.to_vec()));
             });
-            dirty.storage.insert((r.receiver.clone(), key.to_vec()));
-        });
-        dirty.accounts.insert(r.receiver.clone());
+        }
         // Spawned first: a yield this receipt created may be resumed by it too.
         let ids = self.spawn(r, done.receipts);
         for (data_id, data) in done.resumes {
@@ -431,123 +417,32 @@ impl Ledger {
             ReturnData::None => ReceiptResult::Value(vec![]),
             ReturnData::ReceiptIndex(i) => match ids.get(i as usize) {
                 Some(id) => ReceiptResult::Forward(*id),
-                None => failed(execution_error("bad promise index".into()), 0),
+                None => failed(
+                    ActionErrorKind::FunctionCallError(FunctionCallError::ExecutionError(
+                        "bad promise index".into(),
+                    )),
+                    0,
+                ),
             },
         };
         (result, ids)
     }
 
-    /// Runs a receipt's actions over a write overlay on the receiver's storage; an error is
-    /// the receipt's failure and leaves the ledger as it was.
-    fn run_actions(
-        &self,
-        r: &Receipt,
-        inputs: &[Option<Vec<u8>>],
-        deposits: u128,
-        logs: &mut Vec<String>,
-        gas_burnt: &mut u64,
-    ) -> Result<Done, ReceiptResult> {
-        let account = self.accounts.get(&r.receiver).ok_or_else(|| {
-            failed(
-                ActionErrorKind::AccountDoesNotExist {
-                    account_id: r.receiver.clone(),
-                },
-                0,
-            )
-        })?;
-        let mut balance = account.balance.saturating_add(deposits);
-        let mut scope = Scope::default();
-        let mut value = ReturnData::None;
-        let mut receipts = vec![];
-        let mut resumes = vec![];
-        let height = self.height;
-        let pending = &self.pending;
-        let open_yield = |id: &CryptoHash| pending.is_open_yield(id, &r.receiver, height);
-        for (index, action) in r.actions.iter().enumerate() {
-            let ActionSpec::FunctionCall {
-                method,
-                args,
-                deposit,
-                gas,
-            } = action
-            else {
-                value = ReturnData::None;
-                continue;
-            };
-            let code = account.code_hash.and_then(|h| self.codes.get(&h));
-            let Some(code) = code else {
-                return Err(failed(
-                    ActionErrorKind::FunctionCallError(FunctionCallError::CompilationError(
-                        CompilationError::CodeDoesNotExist {
-                            account_id: r.receiver.clone(),
-                        },
-                    )),
-                    index,
-                ));
-            };
-            let storage_usage = account.storage_usage(code.wasm().len()) - account.storage_bytes()
-                + account.storage_bytes_with(&scope.overlay);
-            let input = CallInput {
-                current: &r.receiver,
-                signer: &r.signer,
-                signer_key: borsh::to_vec(&r.signer_key).expect("keys serialize"),
-                predecessor: &r.predecessor,
-                method,
-                args,
-                promise_results: inputs.to_vec(),
-                block_height: height,
-                block_timestamp_ns: self.block_timestamp_ns(height),
-                random_seed: self.random_seed(height),
-                // The VM adds the attached deposit to this itself.
-                balance: balance.saturating_sub(*deposit),
-                storage_usage,
-                deposit: *deposit,
-                gas: *gas,
-                view: false,
-            };
-            let seed = hash_of(&[r.id.as_ref(), &(index as u64).to_le_bytes()]);
-            let mut host = Host::new(
-                account.storage(),
-                &mut scope,
-                r.receiver.clone(),
-                seed,
-                &open_yield,
-            );
-            let outcome = self.vm.run(code, &input, &mut host);
-            let (new_receipts, new_resumes, unsupported) =
-                (host.receipts, host.resumes, host.unsupported);
-            *gas_burnt = gas_burnt.saturating_add(outcome.burnt_gas);
-            logs.extend(outcome.logs);
-            // First: an unsupported host call also aborts the VM, with a less telling error.
-            if let Some(what) = unsupported {
-                return Err(failed(
-                    execution_error(format!("the devnet does not support {what}")),
-                    index,
-                ));
-            }
-            if let Some(e) = outcome.error {
-                return Err(failed(execution_error(e), index));
-            }
-            balance = outcome.balance;
-            // Promise indices are per call: shift this call's into the receipt's list.
-            let offset = receipts.len() as u64;
-            for mut nr in new_receipts {
-                nr.depends_on.iter_mut().for_each(|i| *i += offset);
-                receipts.push(nr);
-            }
-            resumes.extend(new_resumes);
-            value = match outcome.return_data {
-                ReturnData::ReceiptIndex(i) => ReturnData::ReceiptIndex(i + offset),
-                other => other,
-            };
+    /// Removes a deleted account, and its storage record by record (each logged as a
+    /// deletion, as nearcore reports a deleted account's data).
+    fn remove_account(&mut self, r: &Receipt) {
+        let Some(account) = self.accounts.remove(&r.receiver) else {
+            return;
+        };
+        for key in account.storage().keys() {
+            self.changes.push(StateChange {
+                account_id: r.receiver.clone(),
+                key: key.clone(),
+                value: None,
+                cause: r.id,
+            });
+            self.dirty.storage.insert((r.receiver.clone(), key.clone()));
         }
-        Ok(Done {
-            value,
-            receipts,
-            resumes,
-            overlay: scope.overlay,
-            balance,
-        })
     }
 
     /// Queues the receipts a call created; returns their ids, by promise index.
@@ -573,7 +468,7 @@ impl Ledger {
                 id: *id,
                 seq,
                 tx: parent.tx,
-                predecessor: parent.receiver.clone(),
+                predecessor: nr.predecessor.unwrap_or_else(|| parent.receiver.clone()),
                 signer: parent.signer.clone(),
                 signer_key: parent.signer_key.clone(),
                 refund_to: nr.refund_to.unwrap_or_else(|| parent.receiver.clone()),
@@ -649,7 +544,7 @@ pub enum ViewError {
     Execution(String),
 }
 
-fn hash_of(parts: &[&[u8]]) -> CryptoHash {
+pub(crate) fn hash_of(parts: &[&[u8]]) -> CryptoHash {
     hash(&parts.concat())
 }
 

@@ -24,6 +24,8 @@
 //! dir, produces blocks at a fixed interval, announces each new head on a watch channel
 //! ([`Devnet::heads`]) once the block is saved, and answers RPC.
 
+pub mod actions;
+pub mod apply;
 pub mod history;
 pub mod host;
 pub mod lake;
@@ -133,7 +135,11 @@ impl Devnet {
         for a in genesis.accounts {
             let mut account = storage::Account::default();
             account.balance = a.balance;
-            account.keys = a.keys.into_iter().map(|k| (k, 0)).collect();
+            account.keys = a
+                .keys
+                .into_iter()
+                .map(|k| (k, near_primitives::account::AccessKey::full_access()))
+                .collect();
             ledger.dirty.accounts.insert(a.account_id.clone());
             if ledger
                 .accounts

@@ -2,7 +2,8 @@
 //! NEAR's clients parse the answers and errors unchanged.
 //!
 //! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price`, `query`
-//! (`view_account`, `view_access_key`, `call_function`, `view_state`), `send_tx` (with `wait_until`),
+//! (`view_account`, `view_access_key`, `view_access_key_list`, `view_code`, `call_function`,
+//! `view_state`), `send_tx` (with `wait_until`),
 //! `broadcast_tx_commit`, `broadcast_tx_async`, `tx`, `EXPERIMENTAL_tx_status`,
 //! `EXPERIMENTAL_changes` (`data_changes` only) and `EXPERIMENTAL_changes_in_block` (data
 //! touches only) — see [`changes`]. A refused transaction gets an `InvalidTransaction` error and
@@ -19,7 +20,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use near_crypto::KeyType;
+use near_crypto::{KeyType, PublicKeyHandle};
 use near_jsonrpc_primitives::errors::RpcError;
 use near_jsonrpc_primitives::types::query::{
     QueryResponseKind, RpcQueryError, RpcQueryRequest, RpcQueryResponse,
@@ -30,8 +31,9 @@ use near_primitives::hash::CryptoHash;
 use near_primitives::transaction::SignedTransaction;
 use near_primitives::types::{AccountId, Balance, BlockId, BlockReference, Finality};
 use near_primitives::views::{
-    AccessKeyPermissionView, AccessKeyView, AccountView, CallResult, FinalExecutionOutcomeView,
-    QueryRequest, SignedTransactionView, StateItem, TxExecutionStatus, ViewStateResult,
+    AccessKeyInfoView, AccessKeyList, AccessKeyView, AccountView, CallResult, ContractCodeView,
+    FinalExecutionOutcomeView, QueryRequest, SignedTransactionView, StateItem, TxExecutionStatus,
+    ViewStateResult,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -113,16 +115,42 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
                 .accounts
                 .get(&account_id)
                 .ok_or_else(|| unknown(&account_id))?;
-            let nonce = account.keys.get(&public_key).copied().ok_or_else(|| {
+            let key = account.keys.get(&public_key).cloned().ok_or_else(|| {
                 handler_error(RpcQueryError::UnknownAccessKey {
-                    public_key: public_key.clone(),
+                    public_key: public_key.clone().into(),
                     block_height,
                     block_hash,
                 })
             })?;
-            QueryResponseKind::AccessKey(AccessKeyView {
-                nonce,
-                permission: AccessKeyPermissionView::FullAccess,
+            QueryResponseKind::AccessKey(AccessKeyView::from(key))
+        }
+        QueryRequest::ViewAccessKeyList {
+            account_id,
+            after_key,
+            limit,
+        } => {
+            let account = ledger
+                .accounts
+                .get(&account_id)
+                .ok_or_else(|| unknown(&account_id))?;
+            QueryResponseKind::AccessKeyList(access_key_list(account, after_key, limit))
+        }
+        QueryRequest::ViewCode { account_id } => {
+            let account = ledger
+                .accounts
+                .get(&account_id)
+                .ok_or_else(|| unknown(&account_id))?;
+            let code = account.code_hash.and_then(|h| ledger.codes.get(&h));
+            let Some(code) = code else {
+                return Err(handler_error(RpcQueryError::NoContractCode {
+                    contract_account_id: account_id,
+                    block_height,
+                    block_hash,
+                }));
+            };
+            QueryResponseKind::ViewCode(ContractCodeView {
+                code: code.wasm().to_vec(),
+                hash: code.hash(),
             })
         }
         QueryRequest::ViewAccount { account_id } => {
@@ -179,6 +207,39 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
         block_height,
         block_hash,
     }))
+}
+
+/// An account's access keys, in key order: those after `after_key` (when given), at most
+/// `limit` of them (with `last_key` set when more remain).
+fn access_key_list(
+    account: &crate::storage::Account,
+    after_key: Option<PublicKeyHandle>,
+    limit: Option<std::num::NonZeroU32>,
+) -> AccessKeyList {
+    let mut keys = account.keys.iter().peekable();
+    if let Some(after) = &after_key {
+        // Past the key named (none left when it is not a key of the account).
+        while keys
+            .next()
+            .is_some_and(|(k, _)| PublicKeyHandle::from(k) != *after)
+        {}
+    }
+    let limit = limit.map_or(usize::MAX, |l| l.get() as usize);
+    let mut list = AccessKeyList {
+        keys: vec![],
+        last_key: None,
+    };
+    while let Some((public_key, key)) = keys.next() {
+        list.keys.push(AccessKeyInfoView::new(
+            public_key,
+            AccessKeyView::from(key.clone()),
+        ));
+        if list.keys.len() == limit && keys.peek().is_some() {
+            list.last_key = Some(public_key.into());
+            break;
+        }
+    }
+    list
 }
 
 /// The bytes of keys and values nearcore's RPC lists at most in one unpaged `view_state`

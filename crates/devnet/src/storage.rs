@@ -13,6 +13,7 @@
 //! grouped by key instead; both keep every key's own changes in order).
 
 use near_crypto::PublicKey;
+use near_primitives::account::AccessKey;
 use near_primitives::hash::CryptoHash;
 use near_primitives::types::AccountId;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,8 @@ use std::collections::{BTreeMap, VecDeque};
 pub const RECORD_OVERHEAD: u64 = 40;
 /// Bytes NEAR counts for an account itself.
 pub const ACCOUNT_OVERHEAD: u64 = 100;
-/// Bytes NEAR counts for each access key.
+/// Bytes NEAR counts for an ed25519 full-access key (33 for the key, 9 for the access key,
+/// 40 for the record); [`key_bytes`] counts any key.
 pub const ACCESS_KEY_BYTES: u64 = 82;
 
 /// Blocks whose state changes are kept (in memory and on disk). Nodes replay at most a few
@@ -38,11 +40,18 @@ fn record_bytes(key: &[u8], value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64 + RECORD_OVERHEAD
 }
 
+/// Bytes NEAR counts for an access key: the borsh forms of the public key and the access key,
+/// plus the record overhead.
+pub fn key_bytes(public_key: &PublicKey, access_key: &AccessKey) -> u64 {
+    let len = |v: Result<usize, std::io::Error>| v.unwrap_or_default() as u64;
+    len(borsh::object_length(public_key)) + len(borsh::object_length(access_key)) + RECORD_OVERHEAD
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Account {
     pub balance: u128,
-    /// Full-access keys and their nonces.
-    pub keys: BTreeMap<PublicKey, u64>,
+    /// Access keys: nonce and permission.
+    pub keys: BTreeMap<PublicKey, AccessKey>,
     pub code_hash: Option<CryptoHash>,
     storage: BTreeMap<Vec<u8>, Vec<u8>>,
     /// NEAR's count of the storage records' bytes, kept as they change.
@@ -60,13 +69,10 @@ impl Account {
         self.storage_bytes
     }
 
-    /// Bytes the account occupies, as NEAR counts them (100 per account, 40 per record, 82
-    /// per key, plus the code).
+    /// Bytes the account occupies, as NEAR counts them (100 per account, 40 per record, each
+    /// key's borsh bytes, plus the code).
     pub fn storage_usage(&self, code_len: usize) -> u64 {
-        ACCOUNT_OVERHEAD
-            + code_len as u64
-            + self.storage_bytes
-            + self.keys.len() as u64 * ACCESS_KEY_BYTES
+        storage_usage(code_len, self.storage_bytes, &self.keys)
     }
 
     /// Writes one record, keeping the count; returns the value it replaced.
@@ -116,6 +122,16 @@ impl Account {
             }
         }
     }
+}
+
+/// Bytes an account with this code, records' bytes and keys occupies, as NEAR counts them.
+pub fn storage_usage(
+    code_len: usize,
+    storage_bytes: u64,
+    keys: &BTreeMap<PublicKey, AccessKey>,
+) -> u64 {
+    let keys: u64 = keys.iter().map(|(k, a)| key_bytes(k, a)).sum();
+    ACCOUNT_OVERHEAD + code_len as u64 + storage_bytes + keys
 }
 
 /// One committed storage write (`value: Some`) or removal (`None`), with the receipt that
@@ -208,8 +224,10 @@ mod tests {
     #[test]
     fn storage_usage_equals_a_full_recount_after_writes_and_removes() {
         let mut a = Account::default();
-        a.keys
-            .insert(PublicKey::empty(near_crypto::KeyType::ED25519), 0);
+        a.keys.insert(
+            PublicKey::empty(near_crypto::KeyType::ED25519),
+            AccessKey::full_access(),
+        );
         let mut state = 7u64;
         for i in 0..500u64 {
             state = state

@@ -1,8 +1,9 @@
 //! The devnet's data dir: the ledger in one redb file, per key, written after every block.
 //!
-//! Tables (data layout 2, recorded in `meta` as `layout`):
+//! Tables (data layout 3, recorded in `meta` as `layout`):
 //! - `meta`: `layout`, and `chain` (height, seed, genesis time, block interval);
-//! - `accounts`: account id → balance, keys with nonces, code hash, storage byte count;
+//! - `accounts`: account id → balance, access keys (nonce and permission), code hash, storage
+//!   byte count;
 //! - `storage`: account id + 0x00 + storage key → value (NEAR account ids never hold 0x00);
 //! - `receipts`: receipt id → a receipt waiting to run (with its creation sequence number);
 //! - `code` (by hash), `txs` (by hash), `executed` (by receipt id): written once each;
@@ -15,10 +16,14 @@
 //! yet included are on any chain. Loading reads everything back into memory and rebuilds the
 //! indexes (receipts, yields, transactions and receipts by height).
 //!
-//! Caveats: a data dir written by an older devnet (one record for the whole state, no
-//! `layout`) is refused with [`StoreError::Layout`]: there is no migration.
+//! Caveats: a data dir written by an older devnet is refused with [`StoreError::Layout`]:
+//! there is no migration. Layout 1 kept the whole state in one record; layout 2 kept keys as
+//! full-access nonces only, and its transactions were not charged for their gas in advance
+//! (their waiting receipts would be refunded gas nobody paid).
+//! Code is kept by hash and never removed, even when no account uses it any more.
 
 use near_crypto::PublicKey;
+use near_primitives::account::AccessKey;
 use near_primitives::hash::CryptoHash;
 use near_primitives::types::AccountId;
 use redb::{
@@ -45,7 +50,7 @@ const EXECUTED: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("execut
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 
 /// The data layout this devnet reads and writes.
-pub const LAYOUT: u32 = 2;
+pub const LAYOUT: u32 = 3;
 const LAYOUT_KEY: &str = "layout";
 const CHAIN_KEY: &str = "chain";
 /// The single record of the first layout.
@@ -88,7 +93,7 @@ struct ChainMeta {
 #[derive(Serialize, Deserialize)]
 struct AccountRecord {
     balance: u128,
-    keys: Vec<(PublicKey, u64)>,
+    keys: Vec<(PublicKey, AccessKey)>,
     code_hash: Option<CryptoHash>,
     storage_bytes: u64,
 }
@@ -328,7 +333,7 @@ fn save_state(
         if let Some(a) = ledger.accounts.get(id) {
             let record = encode(&AccountRecord {
                 balance: a.balance,
-                keys: a.keys.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+                keys: a.keys.iter().map(|(k, a)| (k.clone(), a.clone())).collect(),
                 code_hash: a.code_hash,
                 storage_bytes: a.storage_bytes(),
             })?;
@@ -336,6 +341,9 @@ fn save_state(
                 .insert(id.as_str(), record.as_slice())
                 .map_err(dberr)?;
             stats.wrote("accounts");
+        } else if accounts.remove(id.as_str()).map_err(dberr)?.is_some() {
+            // Deleted (its storage records are dirty too, and removed below).
+            stats.removed("accounts");
         }
     }
     let mut storage = w.open_table(STORAGE).map_err(dberr)?;

@@ -295,7 +295,7 @@ pub fn ledger() -> Ledger {
 
 /// A transaction from `signer` calling the contract's `methods` (name, input) in order.
 pub fn call(ledger: &Ledger, signer: &str, methods: &[(&str, &[u8])]) -> SignedTransaction {
-    let nonce = ledger.accounts[&id(signer)].keys[&public(signer)] + 1;
+    let nonce = ledger.accounts[&id(signer)].keys[&public(signer)].nonce + 1;
     let tx = Transaction::V0(TransactionV0 {
         signer_id: id(signer),
         public_key: public(signer),

@@ -7,8 +7,8 @@
 //! the guest's error if it failed. What the call asked of the chain (receipts, resumes) stays
 //! in the host for the chain to act on.
 
-use near_parameters::vm::Config;
-use near_parameters::{RuntimeConfigStore, RuntimeFeesConfig};
+use near_parameters::vm::{Config, LimitConfig};
+use near_parameters::{AccountCreationConfig, RuntimeConfigStore, RuntimeFeesConfig};
 use near_primitives_core::account::AccountContract;
 use near_primitives_core::config::ViewConfig;
 use near_primitives_core::hash::CryptoHash;
@@ -25,7 +25,8 @@ use std::sync::Arc;
 
 use crate::host::Host;
 
-/// A deployed contract's code, as the VM asks for it.
+/// A deployed contract's code, as the VM asks for it (a handle: clones share the code).
+#[derive(Clone)]
 pub struct Code {
     hash: CryptoHash,
     code: Arc<ContractCode>,
@@ -86,6 +87,8 @@ pub struct CallOutcome {
     pub return_data: ReturnData,
     pub logs: Vec<String>,
     pub burnt_gas: u64,
+    /// Burnt gas plus the gas the call gave the receipts it created.
+    pub used_gas: u64,
     /// The account's balance after the call's outgoing deposits.
     pub balance: u128,
     /// The guest's failure, in NEAR's words (e.g. `Smart contract panicked: …`).
@@ -96,6 +99,7 @@ pub struct CallOutcome {
 pub struct Vm {
     config: Arc<Config>,
     fees: Arc<RuntimeFeesConfig>,
+    account_creation: AccountCreationConfig,
     cache: Box<dyn ContractRuntimeCache>,
     yield_timeout_blocks: u64,
     view_gas: Gas,
@@ -137,9 +141,22 @@ impl Vm {
             yield_timeout_blocks: config.limit_config.yield_timeout_length_in_blocks,
             config: Arc::new(config),
             fees: runtime.fees.clone(),
+            account_creation: runtime.account_creation_config.clone(),
             cache,
             view_gas: Gas::from_teragas(300),
         }
+    }
+
+    /// The protocol's limits (actions per receipt, contract size, method names...).
+    pub fn limits(&self) -> &LimitConfig {
+        &self.config.limit_config
+    }
+
+    /// Who may create top-level accounts: with NEAR's current (mainnet) parameters, only
+    /// `registrar` (top-level names shorter than 65 characters, i.e. all of them, are
+    /// reserved to it).
+    pub fn account_creation(&self) -> &AccountCreationConfig {
+        &self.account_creation
     }
 
     /// Blocks after which an unresumed yield resolves as failed (NEAR: 200).
@@ -194,6 +211,7 @@ impl Vm {
                 return_data: outcome.return_data,
                 logs: outcome.logs,
                 burnt_gas: outcome.burnt_gas.as_gas(),
+                used_gas: outcome.used_gas.as_gas(),
                 balance: outcome.balance.as_yoctonear(),
             },
             // The VM's own failure (not the guest's): reported as the call's failure.
@@ -202,6 +220,7 @@ impl Vm {
                 return_data: ReturnData::None,
                 logs: vec![],
                 burnt_gas: 0,
+                used_gas: 0,
                 balance: input.balance,
             },
         }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::testing::{admit, id, ledger, public, secret, stored, ALICE, BOB, CONTRACT};
 use crate::NEAR;
-use near_primitives::transaction::{Transaction, TransactionV0};
+use near_primitives::transaction::{Action, Transaction, TransactionV0};
 use near_primitives::types::Balance;
 
 fn status(ledger: &Ledger, tx: &CryptoHash) -> TxStatus {
@@ -251,7 +251,7 @@ fn a_transfer_to_an_implicit_account_creates_it_with_its_key() {
         unreachable!()
     };
     let implicit = hex::encode(pk.0);
-    let alice_nonce = l.accounts[&id(ALICE)].keys[&public(ALICE)] + 1;
+    let alice_nonce = l.accounts[&id(ALICE)].keys[&public(ALICE)].nonce + 1;
     l.admit(transfer(
         ALICE,
         &secret(ALICE),
@@ -263,7 +263,7 @@ fn a_transfer_to_an_implicit_account_creates_it_with_its_key() {
     l.produce_block();
     let created = &l.accounts[&id(&implicit)];
     assert_eq!(created.balance, 5 * NEAR);
-    let nonce = created.keys[&key.public_key()];
+    let nonce = created.keys[&key.public_key()].nonce;
     assert_eq!(nonce, (l.height - 1) * 1_000_000);
     // Its key signs for it: a transfer back is admitted and runs.
     l.admit(transfer(&implicit, &key, nonce + 1, BOB, NEAR))

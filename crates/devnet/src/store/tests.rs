@@ -7,7 +7,7 @@ use std::time::Duration;
 type AccountSnapshot = (
     AccountId,
     u128,
-    Vec<(PublicKey, u64)>,
+    Vec<(PublicKey, near_primitives::account::AccessKey)>,
     u64,
     Vec<(Vec<u8>, Vec<u8>)>,
 );
@@ -34,7 +34,7 @@ fn snapshot(l: &Ledger) -> Snapshot {
                 (
                     id.clone(),
                     a.balance,
-                    a.keys.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+                    a.keys.iter().map(|(k, n)| (k.clone(), n.clone())).collect(),
                     a.storage_bytes(),
                     a.storage().clone().into_iter().collect(),
                 )
