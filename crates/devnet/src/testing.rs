@@ -5,7 +5,12 @@
 //! - `put`: writes input → input; `del`: removes input; `put_fail`: `put`, then panics;
 //! - `yield`: creates a yield whose callback is `cb`, keeping its data id under `y`;
 //! - `resume`: resumes the yield under `y` with the input as payload, panics if refused;
-//! - `cb`: writes the yield's promise status under `cb` (1 resumed, 2 failed: timed out).
+//! - `cb`: writes the yield's promise status under `cb` (1 resumed, 2 failed: timed out);
+//! - `spawn`: one promise batch to [`SUB`]: create it, give it 10 NEAR, deploy the input as
+//!   its code, add [`SUB_FULL`] for full access and [`SUB_FC`] for `put` on the contract with
+//!   a 1 NEAR allowance, and call its `put` with `w` and no gas but weight 1 (it runs only
+//!   with a share of the call's unused gas);
+//! - `delete_self`: deletes [`SUB`] (run it there), its balance going to Alice.
 
 use near_crypto::{KeyType, PublicKey, SecretKey};
 use near_primitives::hash::CryptoHash;
@@ -22,6 +27,16 @@ pub const ALICE: &str = "alice.test";
 pub const BOB: &str = "bob.test";
 /// An account no test touches.
 pub const IDLE: &str = "idle.test";
+/// The account that may create top-level accounts (NEAR's `registrar`).
+pub const REGISTRAR: &str = "registrar";
+/// The sub-account the contract's `spawn` creates.
+pub const SUB: &str = "sub.contract.test";
+/// The keys `spawn` gives [`SUB`] (seeds of [`secret`]).
+pub const SUB_FULL: &str = "sub-full";
+pub const SUB_FC: &str = "sub-fc";
+/// What `spawn` gives [`SUB`], and the allowance of [`SUB_FC`].
+pub const SUB_BALANCE: u128 = 10 * NEAR;
+pub const SUB_ALLOWANCE: u128 = NEAR;
 
 fn uleb(mut v: u64, out: &mut Vec<u8>) {
     loop {
@@ -57,9 +72,14 @@ fn section(id: u8, items: Vec<Vec<u8>>, out: &mut Vec<u8>) {
 }
 
 fn name(s: &str) -> Vec<u8> {
+    name_bytes(s.as_bytes())
+}
+
+/// Bytes with their length first (a wasm vector).
+fn name_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = vec![];
-    uleb(s.len() as u64, &mut out);
-    out.extend(s.as_bytes());
+    uleb(bytes.len() as u64, &mut out);
+    out.extend(bytes);
     out
 }
 
@@ -109,12 +129,58 @@ const YIELD_CREATE: u32 = 6;
 const YIELD_RESUME: u32 = 7;
 const STORAGE_READ: u32 = 8;
 const PROMISE_RESULT: u32 = 9;
-const PUT: u32 = 10;
+const BATCH_CREATE: u32 = 10;
+const CREATE_ACCOUNT: u32 = 11;
+const DEPLOY: u32 = 12;
+const TRANSFER: u32 = 13;
+const ADD_FULL_KEY: u32 = 14;
+const ADD_FC_KEY: u32 = 15;
+const DELETE_ACCOUNT: u32 = 16;
+const CALL_WEIGHT: u32 = 17;
+const PUT: u32 = 18;
 const DROP: &[u8] = &[0x1a];
 /// Where the input is copied to.
 const INPUT_PTR: i64 = 1024;
 /// Where a data id is copied to.
 const ID_PTR: i64 = 64;
+/// The second data segment: what `spawn` and `delete_self` need, at these offsets.
+const DATA: i64 = 256;
+const SUB_PTR: i64 = DATA;
+const AMOUNT_PTR: i64 = DATA + 32;
+/// Sixteen zero bytes (never written).
+const ZERO_PTR: i64 = DATA + 64;
+const FULL_KEY_PTR: i64 = DATA + 96;
+const FC_KEY_PTR: i64 = DATA + 144;
+const RECEIVER_PTR: i64 = DATA + 192;
+const METHOD_PTR: i64 = DATA + 224;
+const ARG_PTR: i64 = DATA + 232;
+const BENEFICIARY_PTR: i64 = DATA + 240;
+const ALLOWANCE_PTR: i64 = DATA + 256;
+
+/// The second data segment's bytes.
+fn spawn_data() -> Vec<u8> {
+    let mut data = vec![0u8; 272];
+    let mut put = |at: i64, bytes: &[u8]| {
+        let at = (at - DATA) as usize;
+        data[at..at + bytes.len()].copy_from_slice(bytes);
+    };
+    put(SUB_PTR, SUB.as_bytes());
+    put(AMOUNT_PTR, &SUB_BALANCE.to_le_bytes());
+    put(
+        FULL_KEY_PTR,
+        &borsh::to_vec(&public(SUB_FULL)).expect("keys serialize"),
+    );
+    put(
+        FC_KEY_PTR,
+        &borsh::to_vec(&public(SUB_FC)).expect("keys serialize"),
+    );
+    put(RECEIVER_PTR, CONTRACT.as_bytes());
+    put(METHOD_PTR, b"put");
+    put(ARG_PTR, b"w");
+    put(BENEFICIARY_PTR, ALICE.as_bytes());
+    put(ALLOWANCE_PTR, &SUB_ALLOWANCE.to_le_bytes());
+    data
+}
 
 fn read_input() -> Code {
     Code::default()
@@ -150,6 +216,10 @@ pub fn wasm() -> Vec<u8> {
         func(&[i; 7], &[i]),    // 6
         func(&[i; 4], &[0x7f]), // 7
         func(&[i, i], &[i]),    // 8
+        func(&[i; 3], &[]),     // 9
+        func(&[i; 4], &[]),     // 10
+        func(&[i; 9], &[]),     // 11
+        func(&[i; 8], &[]),     // 12
     ];
     let imports = [
         ("input", 0),
@@ -162,6 +232,14 @@ pub fn wasm() -> Vec<u8> {
         ("promise_yield_resume", 7),
         ("storage_read", 4),
         ("promise_result", 8),
+        ("promise_batch_create", 8),
+        ("promise_batch_action_create_account", 0),
+        ("promise_batch_action_deploy_contract", 9),
+        ("promise_batch_action_transfer", 2),
+        ("promise_batch_action_add_key_with_full_access", 10),
+        ("promise_batch_action_add_key_with_function_call", 11),
+        ("promise_batch_action_delete_account", 9),
+        ("promise_batch_action_function_call_weight", 12),
     ]
     .iter()
     .map(|(f, t)| [name("env"), name(f), vec![0x00, *t]].concat())
@@ -229,7 +307,65 @@ pub fn wasm() -> Vec<u8> {
         .i64(5)
         .call(STORAGE_WRITE)
         .op(DROP);
-    let exports = ["put", "del", "put_fail", "yield", "resume", "cb"];
+    // The batch is this call's first promise: index 0.
+    let spawn = input_len(
+        read_input()
+            .i64(SUB.len() as i64)
+            .i64(SUB_PTR)
+            .call(BATCH_CREATE)
+            .op(DROP)
+            .i64(0)
+            .call(CREATE_ACCOUNT)
+            .i64(0)
+            .i64(AMOUNT_PTR)
+            .call(TRANSFER)
+            .i64(0),
+    )
+    .i64(INPUT_PTR)
+    .call(DEPLOY)
+    .i64(0)
+    .i64(33)
+    .i64(FULL_KEY_PTR)
+    .i64(0)
+    .call(ADD_FULL_KEY)
+    .i64(0)
+    .i64(33)
+    .i64(FC_KEY_PTR)
+    .i64(0)
+    .i64(ALLOWANCE_PTR)
+    .i64(CONTRACT.len() as i64)
+    .i64(RECEIVER_PTR)
+    .i64(3)
+    .i64(METHOD_PTR)
+    .call(ADD_FC_KEY)
+    .i64(0)
+    .i64(3)
+    .i64(METHOD_PTR)
+    .i64(1)
+    .i64(ARG_PTR)
+    .i64(ZERO_PTR)
+    .i64(0)
+    .i64(1)
+    .call(CALL_WEIGHT);
+    let delete_self = Code::default()
+        .i64(SUB.len() as i64)
+        .i64(SUB_PTR)
+        .call(BATCH_CREATE)
+        .op(DROP)
+        .i64(0)
+        .i64(ALICE.len() as i64)
+        .i64(BENEFICIARY_PTR)
+        .call(DELETE_ACCOUNT);
+    let exports = [
+        "put",
+        "del",
+        "put_fail",
+        "yield",
+        "resume",
+        "cb",
+        "spawn",
+        "delete_self",
+    ];
     let mut out = b"\0asm\x01\0\0\0".to_vec();
     section(1, types, &mut out);
     section(2, imports, &mut out);
@@ -249,11 +385,15 @@ pub fn wasm() -> Vec<u8> {
             .collect(),
         &mut out,
     );
-    let bodies = [put, del, put_fail, yield_, resume, cb];
+    let bodies = [put, del, put_fail, yield_, resume, cb, spawn, delete_self];
     section(10, bodies.into_iter().map(Code::body).collect(), &mut out);
     let mut data = vec![0x00, 0x41, 0x00, 0x0b];
     data.extend(name("y\0cb"));
-    section(11, vec![data], &mut out);
+    let mut second = vec![0x00, 0x41];
+    sleb(DATA, &mut second);
+    second.push(0x0b);
+    second.extend(name_bytes(&spawn_data()));
+    section(11, vec![data, second], &mut out);
     out
 }
 
@@ -269,9 +409,9 @@ pub fn public(account: &str) -> PublicKey {
     secret(account).public_key()
 }
 
-/// Alice, Bob and an idle account with 100 NEAR each, and the contract.
+/// Alice, Bob, an idle account and the registrar with 100 NEAR each, and the contract.
 pub fn genesis() -> Result<Genesis, String> {
-    let accounts = [ALICE, BOB, IDLE, CONTRACT]
+    let accounts = [ALICE, BOB, IDLE, CONTRACT, REGISTRAR]
         .into_iter()
         .map(|a| GenesisAccount {
             account_id: id(a),
@@ -332,4 +472,48 @@ pub fn admit(
 /// The contract's committed value under `key`.
 pub fn stored(ledger: &Ledger, key: &[u8]) -> Option<Vec<u8>> {
     ledger.accounts[&id(CONTRACT)].storage().get(key).cloned()
+}
+
+/// A transaction of `actions` from `signer` to `receiver`, signed with `key` at its next
+/// nonce.
+pub fn signed(
+    ledger: &Ledger,
+    signer: &str,
+    key: &SecretKey,
+    receiver: &str,
+    actions: Vec<Action>,
+) -> SignedTransaction {
+    let nonce = ledger.accounts[&id(signer)]
+        .keys
+        .get(&key.public_key())
+        .map_or(0, |k| k.nonce)
+        + 1;
+    let tx = Transaction::V0(TransactionV0 {
+        signer_id: id(signer),
+        public_key: key.public_key(),
+        nonce,
+        receiver_id: id(receiver),
+        block_hash: CryptoHash::default(),
+        actions,
+    });
+    let signature = key.sign(tx.get_hash_and_size().0.as_ref());
+    SignedTransaction::new(signature, tx)
+}
+
+/// Admits a transaction and produces blocks until it has an outcome (at most 5), then one
+/// more so that the receipts it created have run too.
+pub fn run(
+    ledger: &mut Ledger,
+    tx: SignedTransaction,
+) -> Result<crate::ledger::TxStatus, near_primitives::errors::InvalidTxError> {
+    let hash = ledger.admit(tx)?;
+    for _ in 0..5 {
+        ledger.produce_block();
+        let status = ledger.tx_status(&hash).expect("an admitted transaction");
+        if status != crate::ledger::TxStatus::Pending {
+            ledger.produce_block();
+            return Ok(status);
+        }
+    }
+    Ok(crate::ledger::TxStatus::Pending)
 }

@@ -1,0 +1,439 @@
+//! Each action's success and its refusals, as nearcore has them: at admission
+//! (`InvalidTxError`) or when the receipt runs (`ActionError` naming the failing action).
+
+use near_primitives::account::{AccessKey, AccessKeyPermission, FunctionCallPermission};
+use near_primitives::errors::{
+    ActionError, ActionErrorKind, ActionsValidationError, InvalidAccessKeyError, InvalidTxError,
+    TxExecutionError,
+};
+use near_primitives::transaction::{
+    Action, AddKeyAction, CreateAccountAction, DeleteAccountAction, DeleteKeyAction,
+    DeployContractAction, FunctionCallAction, StakeAction, TransferAction,
+};
+use near_primitives::types::Balance;
+
+use crate::ledger::{Ledger, TxStatus, GAS_PRICE};
+use crate::testing::{
+    id, ledger, public, run, secret, signed, wasm, ALICE, BOB, CONTRACT, REGISTRAR, SUB,
+    SUB_ALLOWANCE, SUB_BALANCE, SUB_FC, SUB_FULL,
+};
+use crate::NEAR;
+
+const NEW: &str = "x.alice.test";
+const CALL_TGAS: u64 = 100;
+
+fn create() -> Action {
+    Action::CreateAccount(CreateAccountAction {})
+}
+
+fn transfer(deposit: u128) -> Action {
+    Action::Transfer(TransferAction {
+        deposit: Balance::from_yoctonear(deposit),
+    })
+}
+
+fn add_key(seed: &str, access_key: AccessKey) -> Action {
+    Action::AddKey(Box::new(AddKeyAction {
+        public_key: public(seed),
+        access_key,
+    }))
+}
+
+fn delete_key(seed: &str) -> Action {
+    Action::DeleteKey(Box::new(DeleteKeyAction {
+        public_key: public(seed),
+    }))
+}
+
+fn deploy() -> Action {
+    Action::DeployContract(DeployContractAction { code: wasm() })
+}
+
+fn call(method: &str, args: &[u8], deposit: u128) -> Action {
+    Action::FunctionCall(Box::new(FunctionCallAction {
+        method_name: method.into(),
+        args: args.to_vec(),
+        gas: near_primitives::gas::Gas::from_teragas(CALL_TGAS),
+        deposit: Balance::from_yoctonear(deposit),
+    }))
+}
+
+fn delete_account(beneficiary: &str) -> Action {
+    Action::DeleteAccount(DeleteAccountAction {
+        beneficiary_id: id(beneficiary),
+    })
+}
+
+/// A key for calls to `receiver`'s `methods` (any when empty).
+fn function_call_key(receiver: &str, methods: &[&str], allowance: Option<u128>) -> AccessKey {
+    AccessKey {
+        nonce: 0,
+        permission: AccessKeyPermission::FunctionCall(FunctionCallPermission {
+            allowance: allowance.map(Balance::from_yoctonear),
+            receiver_id: receiver.into(),
+            method_names: methods.iter().map(|m| m.to_string()).collect(),
+        }),
+    }
+}
+
+/// `signer` sends `actions` to `receiver`, signed with its own key.
+fn send(l: &mut Ledger, signer: &str, receiver: &str, actions: Vec<Action>) -> TxStatus {
+    let tx = signed(l, signer, &secret(signer), receiver, actions);
+    run(l, tx).expect("admitted")
+}
+
+fn action_error(status: TxStatus) -> ActionError {
+    match status {
+        TxStatus::Failed(TxExecutionError::ActionError(e)) => e,
+        other => panic!("expected an action error, got {other:?}"),
+    }
+}
+
+fn balance(l: &Ledger, account: &str) -> u128 {
+    l.accounts[&id(account)].balance
+}
+
+/// Alice creates `x.alice.test` with 10 NEAR, a key of its own and the test contract.
+fn create_sub_account(l: &mut Ledger) -> TxStatus {
+    let batch = vec![
+        create(),
+        transfer(10 * NEAR),
+        add_key(NEW, AccessKey::full_access()),
+        deploy(),
+    ];
+    send(l, ALICE, NEW, batch)
+}
+
+#[test]
+fn a_sub_account_is_created_funded_keyed_and_deployed_in_one_batch_then_called() {
+    let mut l = ledger();
+    let before = balance(&l, ALICE);
+    assert_eq!(create_sub_account(&mut l), TxStatus::Value(vec![]));
+    let created = &l.accounts[&id(NEW)];
+    assert_eq!(created.balance, 10 * NEAR);
+    assert_eq!(before - balance(&l, ALICE), 10 * NEAR, "no gas: no call");
+    let code = crate::vm::Code::new(wasm());
+    assert_eq!(created.code_hash, Some(code.hash()));
+    assert!(l.codes.contains_key(&code.hash()));
+    let key = &created.keys[&public(NEW)];
+    assert_eq!(key.permission, AccessKeyPermission::FullAccess);
+    assert!(key.nonce > 0 && key.nonce % AccessKey::ACCESS_KEY_NONCE_RANGE_MULTIPLIER == 0);
+    // 100 for the account, 82 for the key, the code.
+    assert_eq!(
+        created.storage_usage(wasm().len()),
+        182 + wasm().len() as u64
+    );
+    // Its own key signs a call to its own contract.
+    let tx = signed(&l, NEW, &secret(NEW), NEW, vec![call("put", b"k", 0)]);
+    assert_eq!(run(&mut l, tx).unwrap(), TxStatus::Value(vec![]));
+    assert_eq!(
+        l.accounts[&id(NEW)].storage().get(b"k".as_slice()),
+        Some(&b"k".to_vec())
+    );
+}
+
+#[test]
+fn a_sub_account_is_created_only_by_its_parent_and_only_once() {
+    let mut l = ledger();
+    let before = balance(&l, BOB);
+    let e = action_error(send(&mut l, BOB, NEW, vec![create(), transfer(NEAR)]));
+    assert_eq!(e.index, Some(0));
+    assert!(
+        matches!(&e.kind, ActionErrorKind::CreateAccountNotAllowed { account_id, predecessor_id }
+            if account_id == &id(NEW) && predecessor_id == &id(BOB)),
+        "{e:?}"
+    );
+    assert!(!l.accounts.contains_key(&id(NEW)));
+    assert_eq!(balance(&l, BOB), before, "the deposit came back");
+    assert_eq!(create_sub_account(&mut l), TxStatus::Value(vec![]));
+    let e = action_error(create_sub_account(&mut l));
+    assert!(
+        matches!(e.kind, ActionErrorKind::AccountAlreadyExists { .. }),
+        "{e:?}"
+    );
+    assert_eq!(l.accounts[&id(NEW)].balance, 10 * NEAR);
+}
+
+#[test]
+fn a_top_level_account_is_created_only_by_the_registrar() {
+    let mut l = ledger();
+    let e = action_error(send(&mut l, ALICE, "toplevel", vec![create()]));
+    assert!(
+        matches!(&e.kind, ActionErrorKind::CreateAccountOnlyByRegistrar { registrar_account_id, .. }
+            if registrar_account_id == &id(REGISTRAR)),
+        "{e:?}"
+    );
+    let batch = vec![create(), transfer(NEAR)];
+    assert_eq!(
+        send(&mut l, REGISTRAR, "toplevel", batch),
+        TxStatus::Value(vec![])
+    );
+    assert_eq!(balance(&l, "toplevel"), NEAR);
+}
+
+#[test]
+fn an_implicit_account_is_created_by_a_lone_transfer_only() {
+    let mut l = ledger();
+    let implicit = hex::encode(&borsh::to_vec(&public("implicit")).unwrap()[1..]);
+    let e = action_error(send(
+        &mut l,
+        ALICE,
+        &implicit,
+        vec![create(), transfer(NEAR)],
+    ));
+    assert!(
+        matches!(
+            e.kind,
+            ActionErrorKind::OnlyImplicitAccountCreationAllowed { .. }
+        ),
+        "{e:?}"
+    );
+    let e = action_error(send(
+        &mut l,
+        ALICE,
+        &implicit,
+        vec![transfer(NEAR), transfer(NEAR)],
+    ));
+    assert!(
+        matches!(e.kind, ActionErrorKind::AccountDoesNotExist { .. }),
+        "{e:?}"
+    );
+    assert_eq!(
+        send(&mut l, ALICE, &implicit, vec![transfer(NEAR)]),
+        TxStatus::Value(vec![])
+    );
+    assert_eq!(balance(&l, &implicit), NEAR);
+}
+
+#[test]
+fn keys_are_added_and_deleted_by_their_account_only() {
+    let mut l = ledger();
+    let fc = function_call_key(CONTRACT, &["put"], Some(NEAR));
+    assert_eq!(
+        send(&mut l, ALICE, ALICE, vec![add_key("fc", fc.clone())]),
+        TxStatus::Value(vec![])
+    );
+    let stored = &l.accounts[&id(ALICE)].keys[&public("fc")];
+    assert_eq!(stored.permission, fc.permission);
+    // Adding it again, deleting a key the account lacks, or touching another's keys fails.
+    let e = action_error(send(&mut l, ALICE, ALICE, vec![add_key("fc", fc.clone())]));
+    assert!(
+        matches!(e.kind, ActionErrorKind::AddKeyAlreadyExists { .. }),
+        "{e:?}"
+    );
+    let e = action_error(send(&mut l, ALICE, ALICE, vec![delete_key("missing")]));
+    assert!(
+        matches!(e.kind, ActionErrorKind::DeleteKeyDoesNotExist { .. }),
+        "{e:?}"
+    );
+    let e = action_error(send(&mut l, BOB, ALICE, vec![delete_key("fc")]));
+    assert!(
+        matches!(&e.kind, ActionErrorKind::ActorNoPermission { actor_id, .. } if actor_id == &id(BOB)),
+        "{e:?}"
+    );
+    assert_eq!(
+        send(&mut l, ALICE, ALICE, vec![delete_key("fc")]),
+        TxStatus::Value(vec![])
+    );
+    assert!(!l.accounts[&id(ALICE)].keys.contains_key(&public("fc")));
+    // A deleted key signs nothing.
+    let tx = signed(
+        &l,
+        ALICE,
+        &secret("fc"),
+        CONTRACT,
+        vec![call("put", b"k", 0)],
+    );
+    assert!(matches!(
+        l.admit(tx),
+        Err(InvalidTxError::InvalidAccessKeyError(
+            InvalidAccessKeyError::AccessKeyNotFound { .. }
+        ))
+    ));
+}
+
+#[test]
+fn a_function_call_key_signs_one_call_without_deposit_to_its_receiver_and_methods() {
+    let mut l = ledger();
+    let allowance = 3 * u128::from(CALL_TGAS) * 1_000_000_000_000 * GAS_PRICE / 2;
+    let fc = function_call_key(CONTRACT, &["put"], Some(allowance));
+    send(&mut l, ALICE, ALICE, vec![add_key("fc", fc)]);
+    let key = secret("fc");
+    let refused = |l: &mut Ledger, receiver: &str, actions: Vec<Action>| {
+        let before = l.accounts[&id(ALICE)].clone();
+        let tx = signed(l, ALICE, &key, receiver, actions);
+        let e = l.admit(tx).expect_err("refused");
+        let after = &l.accounts[&id(ALICE)];
+        assert_eq!((after.balance, &after.keys), (before.balance, &before.keys));
+        match e {
+            InvalidTxError::InvalidAccessKeyError(e) => e,
+            other => panic!("{other:?}"),
+        }
+    };
+    let e = refused(&mut l, BOB, vec![transfer(1)]);
+    assert_eq!(e, InvalidAccessKeyError::RequiresFullAccess);
+    // (Allowance is checked first, as nearcore does: this batch costs no more than a call.)
+    let e = refused(&mut l, CONTRACT, vec![call("put", b"a", 0), transfer(0)]);
+    assert_eq!(e, InvalidAccessKeyError::RequiresFullAccess);
+    let e = refused(&mut l, CONTRACT, vec![call("put", b"a", 1)]);
+    assert_eq!(e, InvalidAccessKeyError::DepositWithFunctionCall);
+    let e = refused(&mut l, CONTRACT, vec![call("del", b"a", 0)]);
+    assert_eq!(
+        e,
+        InvalidAccessKeyError::MethodNameMismatch {
+            method_name: "del".into()
+        }
+    );
+    let e = refused(&mut l, BOB, vec![call("put", b"a", 0)]);
+    assert_eq!(
+        e,
+        InvalidAccessKeyError::ReceiverMismatch {
+            tx_receiver: id(BOB),
+            ak_receiver: CONTRACT.into()
+        }
+    );
+    // Allowed: charged its prepaid gas, refunded what it did not burn.
+    let tx = signed(&l, ALICE, &key, CONTRACT, vec![call("put", b"a", 0)]);
+    let hash = l.admit(tx).unwrap();
+    let allowance_of = |l: &Ledger| {
+        let key = &l.accounts[&id(ALICE)].keys[&public("fc")];
+        let AccessKeyPermission::FunctionCall(p) = &key.permission else {
+            panic!("not a function-call key");
+        };
+        p.allowance.unwrap().as_yoctonear()
+    };
+    assert_eq!(
+        allowance_of(&l),
+        allowance - u128::from(CALL_TGAS) * 1_000_000_000_000 * GAS_PRICE
+    );
+    // Until it has run, what is left does not cover a second call's prepaid gas.
+    let e = refused(&mut l, CONTRACT, vec![call("put", b"b", 0)]);
+    assert!(
+        matches!(e, InvalidAccessKeyError::NotEnoughAllowance { .. }),
+        "{e:?}"
+    );
+    l.produce_block();
+    assert_eq!(l.tx_status(&hash), Some(TxStatus::Value(vec![])));
+    let burnt = l
+        .history
+        .executed(&l.history.tx(&hash).unwrap().receipt)
+        .unwrap()
+        .gas_burnt;
+    assert!(burnt > 0);
+    assert_eq!(allowance_of(&l), allowance - u128::from(burnt) * GAS_PRICE);
+}
+
+#[test]
+fn a_deployed_contract_is_called_and_only_the_account_deploys_to_itself() {
+    let mut l = ledger();
+    let e = action_error(send(&mut l, BOB, ALICE, vec![deploy()]));
+    assert!(
+        matches!(e.kind, ActionErrorKind::ActorNoPermission { .. }),
+        "{e:?}"
+    );
+    assert_eq!(l.accounts[&id(ALICE)].code_hash, None);
+    let batch = vec![deploy(), call("put", b"a", 0)];
+    assert_eq!(send(&mut l, ALICE, ALICE, batch), TxStatus::Value(vec![]));
+    assert_eq!(
+        l.accounts[&id(ALICE)].storage().get(b"a".as_slice()),
+        Some(&b"a".to_vec())
+    );
+}
+
+#[test]
+fn a_deleted_account_sends_its_balance_to_the_beneficiary_and_leaves_nothing() {
+    let mut l = ledger();
+    create_sub_account(&mut l);
+    let tx = signed(&l, NEW, &secret(NEW), NEW, vec![call("put", b"k", 0)]);
+    run(&mut l, tx).unwrap();
+    let left = balance(&l, NEW);
+    let bob = balance(&l, BOB);
+    let tx = signed(&l, NEW, &secret(NEW), NEW, vec![delete_account(BOB)]);
+    assert_eq!(run(&mut l, tx).unwrap(), TxStatus::Value(vec![]));
+    assert!(!l.accounts.contains_key(&id(NEW)));
+    assert_eq!(balance(&l, BOB), bob + left);
+    // Its storage is gone, each record logged as a deletion.
+    let deleted = (1..=l.height)
+        .filter_map(|h| l.changes.block(h))
+        .flatten()
+        .any(|c| c.account_id == id(NEW) && c.key == b"k" && c.value.is_none());
+    assert!(deleted);
+    // Someone else's account is not theirs to delete; and a delete comes last.
+    let e = action_error(send(&mut l, BOB, ALICE, vec![delete_account(BOB)]));
+    assert!(
+        matches!(e.kind, ActionErrorKind::ActorNoPermission { .. }),
+        "{e:?}"
+    );
+    let tx = signed(
+        &l,
+        ALICE,
+        &secret(ALICE),
+        ALICE,
+        vec![delete_account(BOB), transfer(1)],
+    );
+    assert_eq!(
+        l.admit(tx),
+        Err(InvalidTxError::ActionsValidation(
+            ActionsValidationError::DeleteActionMustBeFinal
+        ))
+    );
+}
+
+#[test]
+fn actions_the_devnet_lacks_are_refused_at_admission() {
+    let mut l = ledger();
+    let stake = Action::Stake(Box::new(StakeAction {
+        stake: Balance::from_yoctonear(NEAR),
+        public_key: public(ALICE),
+    }));
+    let tx = signed(&l, ALICE, &secret(ALICE), ALICE, vec![stake]);
+    assert!(matches!(
+        l.admit(tx),
+        Err(InvalidTxError::ActionsValidation(
+            ActionsValidationError::UnsupportedProtocolFeature { .. }
+        ))
+    ));
+    let zero_gas = Action::FunctionCall(Box::new(FunctionCallAction {
+        method_name: "put".into(),
+        args: vec![],
+        gas: near_primitives::gas::Gas::from_gas(0),
+        deposit: Balance::ZERO,
+    }));
+    let tx = signed(&l, ALICE, &secret(ALICE), CONTRACT, vec![zero_gas]);
+    assert_eq!(
+        l.admit(tx),
+        Err(InvalidTxError::ActionsValidation(
+            ActionsValidationError::FunctionCallZeroAttachedGas
+        ))
+    );
+}
+
+#[test]
+fn a_contract_creates_keys_and_deploys_to_a_sub_account_through_a_promise_batch() {
+    let mut l = ledger();
+    let contract = balance(&l, CONTRACT);
+    let args = wasm();
+    assert_eq!(
+        send(&mut l, ALICE, CONTRACT, vec![call("spawn", &args, 0)]),
+        TxStatus::Value(vec![])
+    );
+    let sub = &l.accounts[&id(SUB)];
+    assert_eq!(sub.code_hash, Some(crate::vm::Code::new(wasm()).hash()));
+    assert_eq!(sub.balance, SUB_BALANCE);
+    assert_eq!(balance(&l, CONTRACT), contract - SUB_BALANCE);
+    assert_eq!(
+        sub.keys[&public(SUB_FULL)].permission,
+        AccessKeyPermission::FullAccess
+    );
+    let fc = function_call_key(CONTRACT, &["put"], Some(SUB_ALLOWANCE));
+    assert_eq!(sub.keys[&public(SUB_FC)].permission, fc.permission);
+    // The call scheduled with no gas and weight 1 ran on the gas `spawn` left.
+    assert_eq!(sub.storage().get(b"w".as_slice()), Some(&b"w".to_vec()));
+    // The sub-account deletes itself; Alice gets its balance.
+    let alice = balance(&l, ALICE);
+    let status = send(&mut l, ALICE, SUB, vec![call("delete_self", b"", 0)]);
+    assert_eq!(status, TxStatus::Value(vec![]));
+    l.produce_block();
+    assert!(!l.accounts.contains_key(&id(SUB)));
+    assert!(balance(&l, ALICE) > alice + SUB_BALANCE - NEAR / 100);
+}
