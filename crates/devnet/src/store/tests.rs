@@ -111,7 +111,7 @@ fn a_block_writes_only_the_records_it_changed() {
     let store = Store::open(dir.path()).unwrap();
     let mut l = ledger();
     let stats = store.save(&mut l).unwrap();
-    assert_eq!(stats.written["accounts"], 4);
+    assert_eq!(stats.written["accounts"], 5);
     assert_eq!(stats.written["code"], 1);
     admit(&mut l, ALICE, &[("put", b"k"), ("put", b"l")]);
     l.produce_block();
@@ -232,4 +232,109 @@ fn a_fresh_store_records_its_layout() {
         meta.get(LAYOUT_KEY).unwrap().unwrap().value(),
         LAYOUT.to_le_bytes()
     );
+}
+
+#[test]
+fn created_accounts_keys_with_permissions_and_deletions_survive_a_restart() {
+    use crate::testing::{run, secret, signed, wasm, SUB, SUB_FC};
+    use near_primitives::account::AccessKeyPermission;
+    use near_primitives::transaction::{
+        Action, CreateAccountAction, DeleteAccountAction, FunctionCallAction, TransferAction,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let interval = Duration::from_millis(100);
+    let doomed = "doomed.alice.test";
+    let call = |method: &str, args: Vec<u8>| {
+        Action::FunctionCall(Box::new(FunctionCallAction {
+            method_name: method.into(),
+            args,
+            gas: near_primitives::gas::Gas::from_teragas(100),
+            deposit: near_primitives::types::Balance::ZERO,
+        }))
+    };
+    let before = {
+        let (devnet, _) = Devnet::open(dir.path(), genesis, interval).unwrap();
+        {
+            let mut l = devnet.ledger();
+            // The contract creates SUB with its code, keys and a record.
+            let tx = signed(&l, ALICE, &secret(ALICE), CONTRACT, vec![call("spawn", wasm())]);
+            run(&mut l, tx).unwrap();
+            // Alice creates an account with a record, then deletes it.
+            let create = vec![
+                Action::CreateAccount(CreateAccountAction {}),
+                Action::Transfer(TransferAction {
+                    deposit: near_primitives::types::Balance::from_yoctonear(crate::NEAR),
+                }),
+                Action::DeployContract(near_primitives::transaction::DeployContractAction {
+                    code: wasm(),
+                }),
+                call("put", b"gone".to_vec()),
+                Action::AddKey(Box::new(near_primitives::transaction::AddKeyAction {
+                    public_key: crate::testing::public(doomed),
+                    access_key: near_primitives::account::AccessKey::full_access(),
+                })),
+            ];
+            let tx = signed(&l, ALICE, &secret(ALICE), doomed, create);
+            run(&mut l, tx).unwrap();
+        }
+        devnet.produce_block().unwrap();
+        {
+            let mut l = devnet.ledger();
+            assert!(l.accounts[&id(doomed)].storage().contains_key(b"gone".as_slice()));
+            let delete = Action::DeleteAccount(DeleteAccountAction {
+                beneficiary_id: id(BOB),
+            });
+            // Only the account deletes itself.
+            let tx = signed(&l, doomed, &secret(doomed), doomed, vec![delete]);
+            assert_eq!(
+                run(&mut l, tx).unwrap(),
+                crate::ledger::TxStatus::Value(vec![])
+            );
+            assert!(!l.accounts.contains_key(&id(doomed)));
+        }
+        devnet.produce_block().unwrap();
+        let l = devnet.ledger();
+        (snapshot(&l), l.accounts[&id(SUB)].code_hash)
+    };
+    let (devnet, created) = Devnet::open(dir.path(), genesis, interval).unwrap();
+    assert!(!created);
+    let l = devnet.ledger();
+    assert_eq!((snapshot(&l), l.accounts[&id(SUB)].code_hash), before);
+    assert!(matches!(
+        l.accounts[&id(SUB)].keys[&crate::testing::public(SUB_FC)].permission,
+        AccessKeyPermission::FunctionCall(_)
+    ));
+    assert!(!l.accounts.contains_key(&id(doomed)));
+    // No record of the deleted account is left in the database.
+    let r = devnet.store.db.begin_read().unwrap();
+    assert!(r.open_table(ACCOUNTS).unwrap().get(doomed).unwrap().is_none());
+    let prefix = [doomed.as_bytes(), &[0]].concat();
+    let storage = r.open_table(STORAGE).unwrap();
+    let left = storage
+        .iter()
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().0.value().starts_with(&prefix))
+        .count();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn a_data_dir_of_layout_2_is_refused_and_names_its_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::create(dir.path().join("chain.redb")).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(META)
+            .unwrap()
+            .insert(LAYOUT_KEY, 2u32.to_le_bytes().as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let error = match Store::open(dir.path()) {
+        Err(e) => e,
+        Ok(_) => panic!("layout 2 was opened"),
+    };
+    let message = error.to_string();
+    assert!(message.contains("data layout 2"), "{message}");
+    assert!(message.contains("remove that directory"), "{message}");
 }
