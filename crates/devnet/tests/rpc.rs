@@ -607,3 +607,175 @@ async fn a_call_goes_through_while_another_holder_of_the_key_keeps_sending() {
     busy.abort();
     net.stop().await;
 }
+
+/// An app developer's flow, as near-api-js's `createAccount` / `deployContract` send it: one
+/// batch creates a sub-account, funds it, adds a full-access and a function-call key and
+/// deploys code; the RPC views show the keys with their permissions, the code and the
+/// account's size; the function-call key is refused for a transfer and another account's
+/// sub-account cannot be created, both in nearcore's JSON shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_account_with_keys_and_code_is_created_and_viewed_in_nears_shape() {
+    use near_primitives::account::{AccessKey, AccessKeyPermission, FunctionCallPermission};
+    use near_primitives::errors::{ActionErrorKind, InvalidAccessKeyError, InvalidTxError};
+    use near_primitives::transaction::{
+        AddKeyAction, CreateAccountAction, DeployContractAction, TransferAction,
+    };
+    use near_primitives::views::AccessKeyPermissionView;
+    let dir = tempfile::tempdir().unwrap();
+    let net = start(dir.path()).await;
+    let client = JsonRpcClient::connect(&net.url);
+    let (alice, k) = net.keys[ALICE].clone();
+    let app = format!("app.{alice}");
+    let (full, limited) = (key(50), key(51));
+    let code = testkit::signer_wasm();
+    let permission = FunctionCallPermission {
+        allowance: Some(Balance::from_yoctonear(NEAR)),
+        receiver_id: CONTRACT.into(),
+        method_names: vec!["state".into()],
+    };
+    let tx = |signer: &str, k: &SigningKey, nonce: u64, receiver: &str, actions| {
+        sign(
+            k,
+            Transaction::V0(TransactionV0 {
+                signer_id: signer.parse().unwrap(),
+                public_key: near_key(k),
+                nonce,
+                receiver_id: receiver.parse().unwrap(),
+                block_hash: CryptoHash::default(),
+                actions,
+            }),
+        )
+    };
+    let batch = vec![
+        Action::CreateAccount(CreateAccountAction {}),
+        Action::Transfer(TransferAction {
+            deposit: Balance::from_yoctonear(5 * NEAR),
+        }),
+        Action::AddKey(Box::new(AddKeyAction {
+            public_key: near_key(&full),
+            access_key: AccessKey::full_access(),
+        })),
+        Action::AddKey(Box::new(AddKeyAction {
+            public_key: near_key(&limited),
+            access_key: AccessKey {
+                nonce: 0,
+                permission: AccessKeyPermission::FunctionCall(permission.clone()),
+            },
+        })),
+        Action::DeployContract(DeployContractAction { code: code.clone() }),
+    ];
+    let send = |signed| {
+        client.call(methods::send_tx::RpcSendTransactionRequest {
+            signed_transaction: signed,
+            wait_until: TxExecutionStatus::ExecutedOptimistic,
+        })
+    };
+    let outcome = send(tx(&alice, &k, 1, &app, batch)).await.unwrap();
+    let outcome = outcome.final_execution_outcome.unwrap().into_outcome();
+    assert!(
+        matches!(outcome.status, FinalExecutionStatus::SuccessValue(_)),
+        "{:?}",
+        outcome.status
+    );
+    let query = |request| {
+        client.call(methods::query::RpcQueryRequest {
+            block_reference: BlockReference::Finality(Finality::Final),
+            request,
+        })
+    };
+    let account_id: near_primitives::types::AccountId = app.parse().unwrap();
+    let QueryResponseKind::ViewAccount(view) = query(QueryRequest::ViewAccount {
+        account_id: account_id.clone(),
+    })
+    .await
+    .unwrap()
+    .kind
+    else {
+        panic!("not an account");
+    };
+    assert_eq!(view.amount.as_yoctonear(), 5 * NEAR);
+    assert_eq!(view.code_hash, CryptoHash::hash_bytes(&code));
+    let limited_key = AccessKey {
+        nonce: 0,
+        permission: AccessKeyPermission::FunctionCall(permission.clone()),
+    };
+    let key_bytes = |k: &AccessKey| borsh::object_length(k).unwrap() as u64 + 33 + 40;
+    let expected =
+        100 + code.len() as u64 + key_bytes(&AccessKey::full_access()) + key_bytes(&limited_key);
+    assert_eq!(view.storage_usage, expected);
+    let QueryResponseKind::ViewCode(view) = query(QueryRequest::ViewCode {
+        account_id: account_id.clone(),
+    })
+    .await
+    .unwrap()
+    .kind
+    else {
+        panic!("not code");
+    };
+    assert_eq!(view.code, code);
+    let QueryResponseKind::AccessKey(view) = query(QueryRequest::ViewAccessKey {
+        account_id: account_id.clone(),
+        public_key: near_key(&limited),
+    })
+    .await
+    .unwrap()
+    .kind
+    else {
+        panic!("not an access key");
+    };
+    assert_eq!(
+        view.permission,
+        AccessKeyPermissionView::FunctionCall {
+            allowance: Some(Balance::from_yoctonear(NEAR)),
+            receiver_id: CONTRACT.into(),
+            method_names: vec!["state".into()],
+        }
+    );
+    let QueryResponseKind::AccessKeyList(list) = query(QueryRequest::ViewAccessKeyList {
+        account_id: account_id.clone(),
+        after_key: None,
+        limit: None,
+    })
+    .await
+    .unwrap()
+    .kind
+    else {
+        panic!("not a key list");
+    };
+    assert_eq!(list.keys.len(), 2);
+    // The function-call key may not sign a transfer: refused as nearcore refuses it.
+    let nonce = view.nonce + 1;
+    let transfer = vec![Action::Transfer(TransferAction {
+        deposit: Balance::from_yoctonear(1),
+    })];
+    let e = send(tx(&app, &limited, nonce, &alice, transfer))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.handler_error(),
+            Some(RpcTransactionError::InvalidTransaction {
+                context: InvalidTxError::InvalidAccessKeyError(
+                    InvalidAccessKeyError::RequiresFullAccess
+                )
+            })
+        ),
+        "{e:?}"
+    );
+    // Another account's sub-account is not the app's to create.
+    let other = format!("x.{}", NODES[0]);
+    let create = vec![Action::CreateAccount(CreateAccountAction {})];
+    let outcome = send(tx(&app, &full, nonce, &other, create)).await.unwrap();
+    let outcome = outcome.final_execution_outcome.unwrap().into_outcome();
+    let FinalExecutionStatus::Failure(failure) = outcome.status else {
+        panic!("created another's sub-account");
+    };
+    let near_primitives::errors::TxExecutionError::ActionError(e) = failure else {
+        panic!("{failure:?}");
+    };
+    assert!(
+        matches!(e.kind, ActionErrorKind::CreateAccountNotAllowed { .. }),
+        "{e:?}"
+    );
+    net.stop().await;
+}

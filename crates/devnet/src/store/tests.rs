@@ -257,7 +257,13 @@ fn created_accounts_keys_with_permissions_and_deletions_survive_a_restart() {
         {
             let mut l = devnet.ledger();
             // The contract creates SUB with its code, keys and a record.
-            let tx = signed(&l, ALICE, &secret(ALICE), CONTRACT, vec![call("spawn", wasm())]);
+            let tx = signed(
+                &l,
+                ALICE,
+                &secret(ALICE),
+                CONTRACT,
+                vec![call("spawn", wasm())],
+            );
             run(&mut l, tx).unwrap();
             // Alice creates an account with a record, then deletes it.
             let create = vec![
@@ -280,7 +286,9 @@ fn created_accounts_keys_with_permissions_and_deletions_survive_a_restart() {
         devnet.produce_block().unwrap();
         {
             let mut l = devnet.ledger();
-            assert!(l.accounts[&id(doomed)].storage().contains_key(b"gone".as_slice()));
+            assert!(l.accounts[&id(doomed)]
+                .storage()
+                .contains_key(b"gone".as_slice()));
             let delete = Action::DeleteAccount(DeleteAccountAction {
                 beneficiary_id: id(BOB),
             });
@@ -307,7 +315,12 @@ fn created_accounts_keys_with_permissions_and_deletions_survive_a_restart() {
     assert!(!l.accounts.contains_key(&id(doomed)));
     // No record of the deleted account is left in the database.
     let r = devnet.store.db.begin_read().unwrap();
-    assert!(r.open_table(ACCOUNTS).unwrap().get(doomed).unwrap().is_none());
+    assert!(r
+        .open_table(ACCOUNTS)
+        .unwrap()
+        .get(doomed)
+        .unwrap()
+        .is_none());
     let prefix = [doomed.as_bytes(), &[0]].concat();
     let storage = r.open_table(STORAGE).unwrap();
     let left = storage
