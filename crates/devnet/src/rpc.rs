@@ -117,7 +117,7 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
                 .ok_or_else(|| unknown(&account_id))?;
             let key = account.keys.get(&public_key).cloned().ok_or_else(|| {
                 handler_error(RpcQueryError::UnknownAccessKey {
-                    public_key: public_key.clone().into(),
+                    public_key: public_key.clone(),
                     block_height,
                     block_hash,
                 })

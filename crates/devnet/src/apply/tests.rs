@@ -117,7 +117,12 @@ fn a_sub_account_is_created_funded_keyed_and_deployed_in_one_batch_then_called()
     assert!(l.codes.contains_key(&code.hash()));
     let key = &created.keys[&public(NEW)];
     assert_eq!(key.permission, AccessKeyPermission::FullAccess);
-    assert!(key.nonce > 0 && key.nonce % AccessKey::ACCESS_KEY_NONCE_RANGE_MULTIPLIER == 0);
+    assert!(
+        key.nonce > 0
+            && key
+                .nonce
+                .is_multiple_of(AccessKey::ACCESS_KEY_NONCE_RANGE_MULTIPLIER)
+    );
     // 100 for the account, 82 for the key, the code.
     assert_eq!(
         created.storage_usage(wasm().len()),
