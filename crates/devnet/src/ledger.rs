@@ -1,30 +1,35 @@
-//! The devnet's chain state and its rules: accounts with keys and balances, transactions
-//! turned into receipts, receipts executed block by block (function calls in NEAR's VM,
-//! transfers), promises and yields resolved as NEAR resolves them.
+//! The devnet's chain state and its rules: accounts with access keys and balances,
+//! transactions turned into receipts, receipts executed block by block ([`crate::apply`]:
+//! function calls in NEAR's VM, transfers, account creation and deletion, deploys, keys),
+//! promises and yields resolved as NEAR resolves them.
 //!
 //! Execution follows NEAR's receipt model, on one shard:
-//! - a transaction is checked when it arrives (signature, access key, nonce, balance for its
-//!   deposits; a refused one changes nothing), its deposits are taken from the signer, and it
-//!   becomes one receipt executed in the next block;
+//! - a transaction is checked when it arrives, as nearcore checks it (its actions within the
+//!   protocol's limits, signature, access key and what a function-call key may sign, nonce,
+//!   balance and allowance; a refused one changes nothing); its deposits and prepaid gas are
+//!   taken from the signer (and the key's allowance), and it becomes one receipt executed in
+//!   the next block;
 //! - a receipt runs when everything it waits for has resolved: other receipts' results
 //!   (following `promise_return` forwards) or a yield's data; a yield not resumed within the
 //!   protocol's `yield_timeout_length_in_blocks` (200) resolves as failed;
 //! - receipts a block creates run in a later block, so a `sign` answers a few blocks after the
 //!   `respond` that resumed it, as on NEAR; a block runs its ready receipts in creation order;
-//! - a receipt's actions are atomic: its storage writes go to an overlay over the receiver's
-//!   committed storage ([`crate::host::Scope`]), committed when every action succeeded and
-//!   dropped otherwise, with its new receipts and resumes; a failed receipt's deposits are
-//!   refunded; gas burnt is charged to the signer regardless.
+//! - a receipt's actions are atomic: they run over a copy of the receiver's account and an
+//!   overlay over its committed storage ([`crate::host::Scope`]), committed when every action
+//!   succeeded and dropped otherwise, with its new receipts and resumes; a failed receipt's
+//!   deposits are refunded (except a refund's: those tokens are lost, as on NEAR);
+//! - when a receipt has run, the gas it was given and neither burnt nor passed on to the
+//!   receipts it created is refunded to the signer (and its key's allowance), at once rather
+//!   than by a refund receipt.
 //!
 //! Work per block is proportional to what the block does: the waiting receipts are indexed
 //! ([`crate::receipts`]), storage usage is a running count ([`crate::storage`]), and every
 //! committed storage write is logged per block with its receipt ([`crate::storage::ChangeLog`]).
 //! What changed since the last save is tracked in [`Dirty`] for the store.
 //!
-//! Caveats: one shard, no validators, no storage staking; gas is charged at a fixed price after
-//! execution rather than prepaid; keys and deploys happen at genesis only, and the only
-//! accounts created later are NEAR's ed25519 implicit accounts, by a transfer to one (as on
-//! NEAR: the account named by the 64 hex digits of a key, with that key for full access).
+//! Caveats: one shard, no validators, no storage staking; gas is priced at a fixed
+//! [`GAS_PRICE`] and only burnt gas is paid: no per-action send or execution fees from NEAR's
+//! runtime config (a transfer or a deploy costs nothing), and refunds are not receipts.
 
 use near_primitives::account::{AccessKey, AccessKeyPermission};
 use near_primitives::errors::{

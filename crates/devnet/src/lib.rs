@@ -9,11 +9,18 @@
 //! - [`receipts`]: the waiting receipts, indexed (open yields, yield timeouts, receipts
 //!   waiting for receipts), so a block looks only at receipts something happened to.
 //! - [`history`]: transactions and executed receipts, by id and by block height.
-//! - [`ledger`]: accounts, keys, balances, transactions → receipts → outcomes, blocks with
-//!   random seeds, yield timeouts (200 blocks); pure apart from the VM.
+//! - [`actions`]: the actions the devnet runs (all of NEAR's common ones: create and delete
+//!   accounts, deploy, add and delete keys, transfer, function calls) and nearcore's checks
+//!   before admission: the protocol's limits and what a function-call key may sign.
+//! - [`apply`]: one receipt's actions run against its receiver with nearcore's semantics and
+//!   errors, without changing the ledger until it commits.
+//! - [`ledger`]: accounts, access keys, balances, transactions → receipts → outcomes, gas
+//!   prepaid and refunded, blocks with random seeds, yield timeouts (200 blocks); pure apart
+//!   from the VM.
 //! - [`store`]: the ledger persisted in redb per key, one transaction per block holding only
 //!   what changed.
-//! - [`rpc`]: `status`, `block`, `chunk`, `gas_price`, `query`, `send_tx`,
+//! - [`rpc`]: `status`, `block`, `chunk`, `gas_price`, `query` (accounts, access keys with
+//!   their permissions, code, state, view calls), `send_tx`,
 //!   `broadcast_tx_commit` / `_async`, `tx`, `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_changes`
 //!   (data changes), `EXPERIMENTAL_changes_in_block`, with NEAR's shapes; [`views`] builds
 //!   nearcore's views of blocks and outcomes for it and for [`lake`].
