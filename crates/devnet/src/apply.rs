@@ -21,7 +21,10 @@
 //!   to the calls it scheduled with a weight; the receipts it created are checked against the
 //!   protocol's limits (`NewReceiptValidationError`).
 //!
-//! Caveats: no storage staking (`LackBalanceForState` never happens); no per-action fees; ETH
+//! Each action burns its execution fee ([`crate::fees`]) before it is checked, and the receipt
+//! its base fee, as on NEAR (a receipt from `system`, a refund, burns nothing).
+//!
+//! Caveats: no storage staking (`LackBalanceForState` never happens); ETH
 //! and deterministic implicit accounts are not created by a transfer (it fails with
 //! `AccountDoesNotExist`).
 
@@ -130,6 +133,10 @@ impl Ledger {
             gas_burnt: 0,
             gas_used: 0,
         };
+        if !r.predecessor.is_system() {
+            run.gas_burnt = self.vm.fees().receipt_exec();
+            run.gas_used = run.gas_burnt;
+        }
         let mut result = Ok(());
         for (index, action) in r.actions.iter().enumerate() {
             if let Err(kind) = run.action(index, action) {
@@ -166,6 +173,12 @@ impl Ledger {
 
 impl Run<'_> {
     fn action(&mut self, index: usize, action: &ActionSpec) -> Result<(), ActionErrorKind> {
+        // Burnt before anything is checked, as nearcore does (refunds are free).
+        if !self.r.predecessor.is_system() {
+            let fee = self.ledger.vm.fees().exec(action, &self.r.receiver);
+            self.gas_burnt = self.gas_burnt.saturating_add(fee);
+            self.gas_used = self.gas_used.saturating_add(fee);
+        }
         self.check_existence(action)?;
         self.check_actor(action)?;
         self.value = ReturnData::None;
@@ -421,21 +434,13 @@ impl Run<'_> {
         if let Some(e) = outcome.error {
             return Err(execution_error(e));
         }
-        host.distribute_gas(gas.saturating_sub(outcome.used_gas));
-        // What the signer is not refunded: the gas burnt and the gas given to the receipts
-        // this call created. (The VM's `used_gas` also counts their execution fees, which
-        // nearcore burns when they run; the devnet charges no such fees, so not counting
-        // them here refunds them.)
-        let given: u64 = host
-            .receipts
-            .iter()
-            .flat_map(|nr| &nr.actions)
-            .map(ActionSpec::prepaid_gas)
-            .fold(0, u64::saturating_add);
+        // Used: burnt, and given to the receipts it created (their gas and execution fees),
+        // with its unused gas when some of them have a weight.
+        let shared = host.distribute_gas(gas.saturating_sub(outcome.used_gas));
         self.gas_used = self
             .gas_used
-            .saturating_add(outcome.burnt_gas)
-            .saturating_add(given);
+            .saturating_add(outcome.used_gas)
+            .saturating_add(shared);
         for nr in &host.receipts {
             actions::validate(ledger.vm.limits(), &nr.actions).map_err(|e| {
                 ActionErrorKind::NewReceiptValidationError(

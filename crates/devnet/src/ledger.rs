@@ -6,9 +6,9 @@
 //! Execution follows NEAR's receipt model, on one shard:
 //! - a transaction is checked when it arrives, as nearcore checks it (its actions within the
 //!   protocol's limits, signature, access key and what a function-call key may sign, nonce,
-//!   balance and allowance; a refused one changes nothing); its deposits and prepaid gas are
-//!   taken from the signer (and the key's allowance), and it becomes one receipt executed in
-//!   the next block;
+//!   balance and allowance; a refused one changes nothing); its deposits, its send fees
+//!   (burnt) and its prepaid gas and execution fees ([`crate::fees`]) are taken from the
+//!   signer (and the key's allowance), and it becomes one receipt executed in the next block;
 //! - a receipt runs when everything it waits for has resolved: other receipts' results
 //!   (following `promise_return` forwards) or a yield's data; a yield not resumed within the
 //!   protocol's `yield_timeout_length_in_blocks` (200) resolves as failed;
@@ -18,9 +18,9 @@
 //!   overlay over its committed storage ([`crate::host::Scope`]), committed when every action
 //!   succeeded and dropped otherwise, with its new receipts and resumes; a failed receipt's
 //!   deposits are refunded (except a refund's: those tokens are lost, as on NEAR);
-//! - when a receipt has run, the gas it was given and neither burnt nor passed on to the
-//!   receipts it created is refunded to the signer (and its key's allowance), at once rather
-//!   than by a refund receipt.
+//! - when a receipt has run, the gas it was given (with its execution fees) and neither burnt
+//!   nor passed on to the receipts it created is refunded to the signer (and its key's
+//!   allowance), at once rather than by a refund receipt.
 //!
 //! Work per block is proportional to what the block does: the waiting receipts are indexed
 //! ([`crate::receipts`]), storage usage is a running count ([`crate::storage`]), and every
@@ -28,8 +28,8 @@
 //! What changed since the last save is tracked in [`Dirty`] for the store.
 //!
 //! Caveats: one shard, no validators, no storage staking; gas is priced at a fixed
-//! [`GAS_PRICE`] and only burnt gas is paid: no per-action send or execution fees from NEAR's
-//! runtime config (a transfer or a deploy costs nothing), and refunds are not receipts.
+//! [`GAS_PRICE`] (NEAR's minimum; no price changes between blocks); refunds are not receipts
+//! (they are immediate, and free).
 
 use near_primitives::account::{AccessKey, AccessKeyPermission};
 use near_primitives::errors::{
@@ -220,9 +220,13 @@ impl Ledger {
                 upper_bound,
             });
         }
-        let cost = actions.iter().fold(0u128, |sum, a| {
+        // Its send fees are burnt now; its execution fees and gas are prepaid.
+        let gas = self
+            .tx_gas_burnt(&signer, &receiver, &actions)
+            .saturating_add(self.vm.fees().total_exec(&actions, &receiver))
+            .saturating_add(actions.iter().map(ActionSpec::prepaid_gas).sum());
+        let cost = actions.iter().fold(u128::from(gas) * GAS_PRICE, |sum, a| {
             sum.saturating_add(a.deposit())
-                .saturating_add(u128::from(a.prepaid_gas()) * GAS_PRICE)
         });
         let yocto = Balance::from_yoctonear;
         if account.balance < cost {
@@ -278,6 +282,16 @@ impl Ledger {
         Ok(hash)
     }
 
+    /// The gas a transaction burns when it is admitted: its receipt's send fees.
+    pub fn tx_gas_burnt(
+        &self,
+        signer: &AccountId,
+        receiver: &AccountId,
+        actions: &[ActionSpec],
+    ) -> u64 {
+        self.vm.fees().send(signer == receiver, actions, receiver)
+    }
+
     fn queue(&mut self, r: Receipt) {
         self.dirty.receipts.insert(r.id);
         self.pending.push(r);
@@ -329,7 +343,11 @@ impl Ledger {
 
     fn execute(&mut self, r: Receipt, inputs: Vec<Option<Vec<u8>>>) {
         let deposits: u128 = r.actions.iter().map(ActionSpec::deposit).sum();
-        let prepaid: u64 = r.actions.iter().map(ActionSpec::prepaid_gas).sum();
+        // Its gas and execution fees, prepaid by its sender (refunds are free).
+        let mut prepaid: u64 = r.actions.iter().map(ActionSpec::prepaid_gas).sum();
+        if !r.predecessor.is_system() {
+            prepaid += self.vm.fees().total_exec(&r.actions, &r.receiver);
+        }
         let ran = self.run_actions(&r, &inputs);
         let (result, new, gas_used) = match ran.result {
             Ok(done) => {

@@ -14,6 +14,7 @@
 //!   before admission: the protocol's limits and what a function-call key may sign.
 //! - [`apply`]: one receipt's actions run against its receiver with nearcore's semantics and
 //!   errors, without changing the ledger until it commits.
+//! - [`fees`]: NEAR's action fees (send and execution) from its runtime config.
 //! - [`ledger`]: accounts, access keys, balances, transactions → receipts → outcomes, gas
 //!   prepaid and refunded, blocks with random seeds, yield timeouts (200 blocks); pure apart
 //!   from the VM.
@@ -33,6 +34,7 @@
 
 pub mod actions;
 pub mod apply;
+pub mod fees;
 pub mod history;
 pub mod host;
 pub mod lake;

@@ -517,3 +517,17 @@ pub fn run(
     }
     Ok(crate::ledger::TxStatus::Pending)
 }
+
+/// The tokens a transaction burnt, all told (its own outcome and its receipts').
+pub fn burnt(ledger: &Ledger, tx: &CryptoHash) -> u128 {
+    let outcome = crate::views::final_outcome(ledger, tx).expect("a finished transaction");
+    let own = outcome
+        .transaction_outcome
+        .outcome
+        .tokens_burnt
+        .as_yoctonear();
+    let receipts = outcome.receipts_outcome.iter();
+    own + receipts
+        .map(|r| r.outcome.tokens_burnt.as_yoctonear())
+        .sum::<u128>()
+}

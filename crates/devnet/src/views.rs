@@ -102,13 +102,22 @@ fn metadata() -> ExecutionMetadataView {
     }
 }
 
-/// A transaction's own outcome: its conversion into its first receipt.
+/// A transaction's own outcome: its conversion into its first receipt, burning its send fees.
 pub fn transaction_outcome(
     ledger: &Ledger,
     hash: CryptoHash,
     record: &TxRecord,
     tx: &SignedTransaction,
 ) -> ExecutionOutcomeWithIdView {
+    // Its send fees (an admitted transaction's actions all convert).
+    let actions: Vec<_> = tx
+        .transaction
+        .actions()
+        .iter()
+        .filter_map(|a| crate::actions::ActionSpec::from_action(a).ok())
+        .collect();
+    let t = &tx.transaction;
+    let gas_burnt = ledger.tx_gas_burnt(t.signer_id(), t.receiver_id(), &actions);
     ExecutionOutcomeWithIdView {
         proof: vec![],
         block_hash: ledger.block_hash(record.included_at),
@@ -116,8 +125,8 @@ pub fn transaction_outcome(
         outcome: ExecutionOutcomeView {
             logs: vec![],
             receipt_ids: vec![record.receipt],
-            gas_burnt: near_primitives::gas::Gas::from_gas(0),
-            tokens_burnt: Balance::ZERO,
+            gas_burnt: near_primitives::gas::Gas::from_gas(gas_burnt),
+            tokens_burnt: Balance::from_yoctonear(u128::from(gas_burnt) * GAS_PRICE),
             executor_id: tx.transaction.signer_id().clone(),
             status: ExecutionStatusView::SuccessReceiptId(record.receipt),
             metadata: metadata(),

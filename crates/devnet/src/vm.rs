@@ -23,6 +23,7 @@ use near_vm_runner::{
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::fees::Fees;
 use crate::host::Host;
 
 /// A deployed contract's code, as the VM asks for it (a handle: clones share the code).
@@ -100,6 +101,7 @@ pub struct Vm {
     config: Arc<Config>,
     fees: Arc<RuntimeFeesConfig>,
     account_creation: AccountCreationConfig,
+    action_fees: Fees,
     cache: Box<dyn ContractRuntimeCache>,
     yield_timeout_blocks: u64,
     view_gas: Gas,
@@ -142,6 +144,7 @@ impl Vm {
             config: Arc::new(config),
             fees: runtime.fees.clone(),
             account_creation: runtime.account_creation_config.clone(),
+            action_fees: Fees::new(runtime.fees.clone(), &runtime.wasm_config),
             cache,
             view_gas: Gas::from_teragas(300),
         }
@@ -150,6 +153,11 @@ impl Vm {
     /// The protocol's limits (actions per receipt, contract size, method names...).
     pub fn limits(&self) -> &LimitConfig {
         &self.config.limit_config
+    }
+
+    /// NEAR's action fees.
+    pub fn fees(&self) -> &Fees {
+        &self.action_fees
     }
 
     /// Who may create top-level accounts: with NEAR's current (mainnet) parameters, only

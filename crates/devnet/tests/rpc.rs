@@ -378,13 +378,21 @@ async fn an_unanswered_sign_times_out_after_200_blocks_keeping_only_the_deposit(
         message.starts_with("Smart contract panicked:") && message.contains("timed out"),
         "{json}"
     );
-    // Gas is reported; the excess deposit came back at once and the 1 yoctoNEAR stays.
-    let burnt: u128 = outcome
-        .receipts_outcome
-        .iter()
-        .map(|r| r.outcome.tokens_burnt.as_yoctonear())
-        .sum();
-    assert!(burnt > 0);
+    // Gas and fees are reported (the transaction's send fees, each receipt's execution fees
+    // and gas); the excess deposit came back at once and the 1 yoctoNEAR stays: the signer
+    // paid exactly what was burnt, the rest of the prepaid gas came back.
+    let sent = outcome
+        .transaction_outcome
+        .outcome
+        .tokens_burnt
+        .as_yoctonear();
+    assert!(sent > 0);
+    let burnt: u128 = sent
+        + outcome
+            .receipts_outcome
+            .iter()
+            .map(|r| r.outcome.tokens_burnt.as_yoctonear())
+            .sum::<u128>();
     let mut contract_runs = outcome
         .receipts_outcome
         .iter()

@@ -14,7 +14,7 @@ use near_primitives::types::Balance;
 
 use crate::ledger::{Ledger, TxStatus, GAS_PRICE};
 use crate::testing::{
-    id, ledger, public, run, secret, signed, wasm, ALICE, BOB, CONTRACT, REGISTRAR, SUB,
+    burnt, id, ledger, public, run, secret, signed, wasm, ALICE, BOB, CONTRACT, REGISTRAR, SUB,
     SUB_ALLOWANCE, SUB_BALANCE, SUB_FC, SUB_FULL,
 };
 use crate::NEAR;
@@ -78,8 +78,15 @@ fn function_call_key(receiver: &str, methods: &[&str], allowance: Option<u128>) 
 
 /// `signer` sends `actions` to `receiver`, signed with its own key.
 fn send(l: &mut Ledger, signer: &str, receiver: &str, actions: Vec<Action>) -> TxStatus {
+    sent(l, signer, receiver, actions).0
+}
+
+/// As [`send`], with the tokens the transaction burnt (its fees and gas).
+fn sent(l: &mut Ledger, signer: &str, receiver: &str, actions: Vec<Action>) -> (TxStatus, u128) {
     let tx = signed(l, signer, &secret(signer), receiver, actions);
-    run(l, tx).expect("admitted")
+    let hash = tx.get_hash();
+    let status = run(l, tx).expect("admitted");
+    (status, burnt(l, &hash))
 }
 
 fn action_error(status: TxStatus) -> ActionError {
@@ -94,24 +101,35 @@ fn balance(l: &Ledger, account: &str) -> u128 {
 }
 
 /// Alice creates `x.alice.test` with 10 NEAR, a key of its own and the test contract.
-fn create_sub_account(l: &mut Ledger) -> TxStatus {
+fn create_sub_account(l: &mut Ledger) -> (TxStatus, u128) {
     let batch = vec![
         create(),
         transfer(10 * NEAR),
         add_key(NEW, AccessKey::full_access()),
         deploy(),
     ];
-    send(l, ALICE, NEW, batch)
+    sent(l, ALICE, NEW, batch)
 }
 
 #[test]
 fn a_sub_account_is_created_funded_keyed_and_deployed_in_one_batch_then_called() {
     let mut l = ledger();
     let before = balance(&l, ALICE);
-    assert_eq!(create_sub_account(&mut l), TxStatus::Value(vec![]));
+    let (status, burnt) = create_sub_account(&mut l);
+    assert_eq!(status, TxStatus::Value(vec![]));
     let created = &l.accounts[&id(NEW)];
     assert_eq!(created.balance, 10 * NEAR);
-    assert_eq!(before - balance(&l, ALICE), 10 * NEAR, "no gas: no call");
+    // The deposit and the fees: NEAR's send and execution fees of each action (the deploy's
+    // by the byte), all burnt, none refunded.
+    assert!(burnt > 0);
+    assert_eq!(before - balance(&l, ALICE), 10 * NEAR + burnt);
+    // The receipt ran no code: it burnt its actions' execution fees.
+    let ran = (1..=l.height)
+        .flat_map(|h| l.history.executed_at(h))
+        .filter_map(|r| l.history.executed(r))
+        .find(|e| e.executor == id(NEW))
+        .expect("the receipt ran");
+    assert!(ran.gas_burnt > 0);
     let code = crate::vm::Code::new(wasm());
     assert_eq!(created.code_hash, Some(code.hash()));
     assert!(l.codes.contains_key(&code.hash()));
@@ -141,7 +159,8 @@ fn a_sub_account_is_created_funded_keyed_and_deployed_in_one_batch_then_called()
 fn a_sub_account_is_created_only_by_its_parent_and_only_once() {
     let mut l = ledger();
     let before = balance(&l, BOB);
-    let e = action_error(send(&mut l, BOB, NEW, vec![create(), transfer(NEAR)]));
+    let (status, burnt) = sent(&mut l, BOB, NEW, vec![create(), transfer(NEAR)]);
+    let e = action_error(status);
     assert_eq!(e.index, Some(0));
     assert!(
         matches!(&e.kind, ActionErrorKind::CreateAccountNotAllowed { account_id, predecessor_id }
@@ -149,9 +168,9 @@ fn a_sub_account_is_created_only_by_its_parent_and_only_once() {
         "{e:?}"
     );
     assert!(!l.accounts.contains_key(&id(NEW)));
-    assert_eq!(balance(&l, BOB), before, "the deposit came back");
-    assert_eq!(create_sub_account(&mut l), TxStatus::Value(vec![]));
-    let e = action_error(create_sub_account(&mut l));
+    assert_eq!(balance(&l, BOB), before - burnt, "the deposit came back");
+    assert_eq!(create_sub_account(&mut l).0, TxStatus::Value(vec![]));
+    let e = action_error(create_sub_account(&mut l).0);
     assert!(
         matches!(e.kind, ActionErrorKind::AccountAlreadyExists { .. }),
         "{e:?}"
@@ -307,10 +326,10 @@ fn a_function_call_key_signs_one_call_without_deposit_to_its_receiver_and_method
         };
         p.allowance.unwrap().as_yoctonear()
     };
-    assert_eq!(
-        allowance_of(&l),
-        allowance - u128::from(CALL_TGAS) * 1_000_000_000_000 * GAS_PRICE
-    );
+    // Its prepaid gas and its fees (a few Tgas).
+    let prepaid = u128::from(CALL_TGAS) * 1_000_000_000_000 * GAS_PRICE;
+    let charged = allowance - allowance_of(&l);
+    assert!(charged > prepaid && charged < prepaid + 10_000_000_000_000 * GAS_PRICE);
     // Until it has run, what is left does not cover a second call's prepaid gas.
     let e = refused(&mut l, CONTRACT, vec![call("put", b"b", 0)]);
     assert!(
@@ -319,13 +338,7 @@ fn a_function_call_key_signs_one_call_without_deposit_to_its_receiver_and_method
     );
     l.produce_block();
     assert_eq!(l.tx_status(&hash), Some(TxStatus::Value(vec![])));
-    let burnt = l
-        .history
-        .executed(&l.history.tx(&hash).unwrap().receipt)
-        .unwrap()
-        .gas_burnt;
-    assert!(burnt > 0);
-    assert_eq!(allowance_of(&l), allowance - u128::from(burnt) * GAS_PRICE);
+    assert_eq!(allowance_of(&l), allowance - burnt(&l, &hash));
 }
 
 #[test]
@@ -353,10 +366,11 @@ fn a_deleted_account_sends_its_balance_to_the_beneficiary_and_leaves_nothing() {
     run(&mut l, tx).unwrap();
     let left = balance(&l, NEW);
     let bob = balance(&l, BOB);
-    let tx = signed(&l, NEW, &secret(NEW), NEW, vec![delete_account(BOB)]);
-    assert_eq!(run(&mut l, tx).unwrap(), TxStatus::Value(vec![]));
+    // The account pays for its own deletion; the beneficiary gets the rest.
+    let (status, fees) = sent(&mut l, NEW, NEW, vec![delete_account(BOB)]);
+    assert_eq!(status, TxStatus::Value(vec![]));
     assert!(!l.accounts.contains_key(&id(NEW)));
-    assert_eq!(balance(&l, BOB), bob + left);
+    assert_eq!(balance(&l, BOB), bob + left - fees);
     // Its storage is gone, each record logged as a deletion.
     let deleted = (1..=l.height)
         .filter_map(|h| l.changes.block(h))
