@@ -224,7 +224,7 @@ impl Ledger {
         let gas = self
             .tx_gas_burnt(&signer, &receiver, &actions)
             .saturating_add(self.vm.fees().total_exec(&actions, &receiver))
-            .saturating_add(actions.iter().map(ActionSpec::prepaid_gas).sum());
+            .saturating_add(total_gas(&actions));
         let cost = actions.iter().fold(u128::from(gas) * GAS_PRICE, |sum, a| {
             sum.saturating_add(a.deposit())
         });
@@ -342,11 +342,14 @@ impl Ledger {
     }
 
     fn execute(&mut self, r: Receipt, inputs: Vec<Option<Vec<u8>>>) {
-        let deposits: u128 = r.actions.iter().map(ActionSpec::deposit).sum();
+        let deposits = r
+            .actions
+            .iter()
+            .fold(0u128, |sum, a| sum.saturating_add(a.deposit()));
         // Its gas and execution fees, prepaid by its sender (refunds are free).
-        let mut prepaid: u64 = r.actions.iter().map(ActionSpec::prepaid_gas).sum();
+        let mut prepaid = total_gas(&r.actions);
         if !r.predecessor.is_system() {
-            prepaid += self.vm.fees().total_exec(&r.actions, &r.receiver);
+            prepaid = prepaid.saturating_add(self.vm.fees().total_exec(&r.actions, &r.receiver));
         }
         let ran = self.run_actions(&r, &inputs);
         let (result, new, gas_used) = match ran.result {
@@ -565,6 +568,13 @@ pub enum ViewError {
     NoContractCode,
     #[error("{0}")]
     Execution(String),
+}
+
+/// The gas a receipt's function calls bring.
+fn total_gas(actions: &[ActionSpec]) -> u64 {
+    actions
+        .iter()
+        .fold(0, |sum, a| sum.saturating_add(a.prepaid_gas()))
 }
 
 pub(crate) fn hash_of(parts: &[&[u8]]) -> CryptoHash {
