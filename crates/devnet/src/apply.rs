@@ -165,8 +165,9 @@ impl Ledger {
             }),
             logs,
             gas_burnt,
-            // A failed receipt's new receipts are dropped: it used only what it burnt.
-            gas_used: gas_used.max(gas_burnt),
+            // (For a failed receipt the ledger counts `gas_burnt` instead: its new receipts
+            // are dropped.)
+            gas_used,
         }
     }
 }
