@@ -136,8 +136,8 @@ pub fn from_transaction(
     Ok(specs)
 }
 
-/// nearcore's `validate_actions`: the batch's size, a delete only last, each action's limits,
-/// and the batch's total gas.
+/// nearcore's `validate_actions`: the batch's size and number of deploys, a delete only last,
+/// each action's limits (a call's gas and method name among them), and the batch's total gas.
 pub fn validate(
     limits: &LimitConfig,
     actions: &[ActionSpec],
@@ -146,6 +146,16 @@ pub fn validate(
         return Err(ActionsValidationError::TotalNumberOfActionsExceeded {
             total_number_of_actions: actions.len() as u64,
             limit: limits.max_actions_per_receipt,
+        });
+    }
+    let deploys = actions
+        .iter()
+        .filter(|a| matches!(a, ActionSpec::DeployContract { .. }))
+        .count() as u64;
+    if deploys > limits.max_deploy_actions_per_receipt {
+        return Err(ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+            number_of_deploy_actions: deploys,
+            limit: limits.max_deploy_actions_per_receipt,
         });
     }
     let mut total_gas: u64 = 0;
@@ -174,6 +184,9 @@ fn validate_one(limits: &LimitConfig, action: &ActionSpec) -> Result<(), Actions
         } => {
             if *gas == 0 {
                 return Err(ActionsValidationError::FunctionCallZeroAttachedGas);
+            }
+            if method.is_empty() {
+                return Err(ActionsValidationError::FunctionCallEmptyMethodName);
             }
             if method.len() as u64 > limits.max_length_method_name {
                 return Err(

@@ -170,12 +170,15 @@ fn a_sub_account_is_created_only_by_its_parent_and_only_once() {
     assert!(!l.accounts.contains_key(&id(NEW)));
     assert_eq!(balance(&l, BOB), before - burnt, "the deposit came back");
     assert_eq!(create_sub_account(&mut l).0, TxStatus::Value(vec![]));
-    let e = action_error(create_sub_account(&mut l).0);
+    let alice = balance(&l, ALICE);
+    let (status, burnt) = create_sub_account(&mut l);
+    let e = action_error(status);
     assert!(
         matches!(e.kind, ActionErrorKind::AccountAlreadyExists { .. }),
         "{e:?}"
     );
     assert_eq!(l.accounts[&id(NEW)].balance, 10 * NEAR);
+    assert_eq!(balance(&l, ALICE), alice - burnt, "the 10 NEAR came back");
 }
 
 #[test]
@@ -199,12 +202,9 @@ fn a_top_level_account_is_created_only_by_the_registrar() {
 fn an_implicit_account_is_created_by_a_lone_transfer_only() {
     let mut l = ledger();
     let implicit = hex::encode(&borsh::to_vec(&public("implicit")).unwrap()[1..]);
-    let e = action_error(send(
-        &mut l,
-        ALICE,
-        &implicit,
-        vec![create(), transfer(NEAR)],
-    ));
+    let alice = balance(&l, ALICE);
+    let (status, burnt) = sent(&mut l, ALICE, &implicit, vec![create(), transfer(NEAR)]);
+    let e = action_error(status);
     assert!(
         matches!(
             e.kind,
@@ -212,16 +212,16 @@ fn an_implicit_account_is_created_by_a_lone_transfer_only() {
         ),
         "{e:?}"
     );
-    let e = action_error(send(
-        &mut l,
-        ALICE,
-        &implicit,
-        vec![transfer(NEAR), transfer(NEAR)],
-    ));
+    assert_eq!(balance(&l, ALICE), alice - burnt, "the deposit came back");
+    let alice = balance(&l, ALICE);
+    let batch = vec![transfer(NEAR), transfer(NEAR)];
+    let (status, burnt) = sent(&mut l, ALICE, &implicit, batch);
+    let e = action_error(status);
     assert!(
         matches!(e.kind, ActionErrorKind::AccountDoesNotExist { .. }),
         "{e:?}"
     );
+    assert_eq!(balance(&l, ALICE), alice - burnt, "both deposits came back");
     assert_eq!(
         send(&mut l, ALICE, &implicit, vec![transfer(NEAR)]),
         TxStatus::Value(vec![])
@@ -425,17 +425,37 @@ fn actions_the_devnet_lacks_are_refused_at_admission() {
             ActionsValidationError::FunctionCallZeroAttachedGas
         ))
     );
+    let tx = signed(&l, ALICE, &secret(ALICE), CONTRACT, vec![call("", b"", 0)]);
+    assert_eq!(
+        l.admit(tx),
+        Err(InvalidTxError::ActionsValidation(
+            ActionsValidationError::FunctionCallEmptyMethodName
+        ))
+    );
+    let deploys = vec![deploy(); 11];
+    let tx = signed(&l, ALICE, &secret(ALICE), ALICE, deploys);
+    assert_eq!(
+        l.admit(tx),
+        Err(InvalidTxError::ActionsValidation(
+            ActionsValidationError::TotalNumberOfDeployActionsExceeded {
+                number_of_deploy_actions: 11,
+                limit: 10,
+            }
+        ))
+    );
 }
 
 #[test]
 fn a_contract_creates_keys_and_deploys_to_a_sub_account_through_a_promise_batch() {
     let mut l = ledger();
     let contract = balance(&l, CONTRACT);
+    let alice = balance(&l, ALICE);
     let args = wasm();
-    assert_eq!(
-        send(&mut l, ALICE, CONTRACT, vec![call("spawn", &args, 0)]),
-        TxStatus::Value(vec![])
-    );
+    let (status, burnt) = sent(&mut l, ALICE, CONTRACT, vec![call("spawn", &args, 0)]);
+    assert_eq!(status, TxStatus::Value(vec![]));
+    // Alice paid what was burnt, no more and no less: the gas shared by weight is neither
+    // refunded twice nor lost.
+    assert_eq!(balance(&l, ALICE), alice - burnt);
     let sub = &l.accounts[&id(SUB)];
     assert_eq!(sub.code_hash, Some(crate::vm::Code::new(wasm()).hash()));
     assert_eq!(sub.balance, SUB_BALANCE);
@@ -450,9 +470,9 @@ fn a_contract_creates_keys_and_deploys_to_a_sub_account_through_a_promise_batch(
     assert_eq!(sub.storage().get(b"w".as_slice()), Some(&b"w".to_vec()));
     // The sub-account deletes itself; Alice gets its balance.
     let alice = balance(&l, ALICE);
-    let status = send(&mut l, ALICE, SUB, vec![call("delete_self", b"", 0)]);
+    let (status, burnt) = sent(&mut l, ALICE, SUB, vec![call("delete_self", b"", 0)]);
     assert_eq!(status, TxStatus::Value(vec![]));
     l.produce_block();
     assert!(!l.accounts.contains_key(&id(SUB)));
-    assert!(balance(&l, ALICE) > alice + SUB_BALANCE - NEAR / 100);
+    assert_eq!(balance(&l, ALICE), alice - burnt + SUB_BALANCE);
 }
