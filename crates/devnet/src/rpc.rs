@@ -209,33 +209,36 @@ fn query(ledger: &Ledger, params: Value) -> Result<Value, RpcError> {
     }))
 }
 
-/// An account's access keys, in key order: those after `after_key` (when given), at most
-/// `limit` of them (with `last_key` set when more remain).
+/// An account's access keys in nearcore's (trie) order, by key handle: those after
+/// `after_key` (when given; it need not be a key of the account, as nearcore seeks past it),
+/// at most `limit` of them (with `last_key` set when more remain).
 fn access_key_list(
     account: &crate::storage::Account,
     after_key: Option<PublicKeyHandle>,
     limit: Option<std::num::NonZeroU32>,
 ) -> AccessKeyList {
-    let mut keys = account.keys.iter().peekable();
-    if let Some(after) = &after_key {
-        // Past the key named (none left when it is not a key of the account).
-        while keys
-            .next()
-            .is_some_and(|(k, _)| PublicKeyHandle::from(k) != *after)
-        {}
-    }
+    let mut sorted: Vec<_> = account
+        .keys
+        .iter()
+        .map(|(public_key, key)| (PublicKeyHandle::from(public_key), public_key, key))
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut keys = sorted
+        .into_iter()
+        .filter(|(handle, ..)| after_key.as_ref().is_none_or(|after| handle > after))
+        .peekable();
     let limit = limit.map_or(usize::MAX, |l| l.get() as usize);
     let mut list = AccessKeyList {
         keys: vec![],
         last_key: None,
     };
-    while let Some((public_key, key)) = keys.next() {
+    while let Some((handle, public_key, key)) = keys.next() {
         list.keys.push(AccessKeyInfoView::new(
             public_key,
             AccessKeyView::from(key.clone()),
         ));
         if list.keys.len() == limit && keys.peek().is_some() {
-            list.last_key = Some(public_key.into());
+            list.last_key = Some(handle);
             break;
         }
     }

@@ -296,3 +296,44 @@ fn view_state_answers_in_nears_shape() {
         "{err:?}"
     );
 }
+
+#[test]
+fn access_keys_are_listed_in_trie_order_and_paged_past_any_handle() {
+    use near_crypto::{KeyType, SecretKey};
+    use near_primitives::account::AccessKey;
+    let mut account = crate::storage::Account::default();
+    let mut handles = vec![];
+    for seed in ["a", "b", "c", "d"] {
+        let key = SecretKey::from_seed(KeyType::ED25519, seed).public_key();
+        handles.push(PublicKeyHandle::from(&key));
+        account.keys.insert(key, AccessKey::full_access());
+    }
+    handles.sort();
+    let listed = |l: &AccessKeyList| -> Vec<PublicKeyHandle> {
+        l.keys.iter().map(|k| k.public_key.clone()).collect()
+    };
+    let two = std::num::NonZeroU32::new(2);
+    let first = access_key_list(&account, None, two);
+    assert_eq!(listed(&first), handles[..2]);
+    assert_eq!(first.last_key.as_ref(), Some(&handles[1]));
+    let rest = access_key_list(&account, first.last_key.clone(), two);
+    assert_eq!(listed(&rest), handles[2..]);
+    assert_eq!(rest.last_key, None, "nothing after the last page");
+    // A handle the account does not hold: the keys that sort after it, as nearcore seeks.
+    let stranger = (0..)
+        .map(|i| {
+            let key = SecretKey::from_seed(KeyType::ED25519, &format!("stranger{i}"));
+            PublicKeyHandle::from(&key.public_key())
+        })
+        .find(|h| *h > handles[0] && *h < handles[3])
+        .unwrap();
+    let after: Vec<_> = handles.iter().filter(|h| **h > stranger).cloned().collect();
+    assert!(
+        !after.is_empty() && after.len() < handles.len(),
+        "a handle among the keys"
+    );
+    assert_eq!(
+        listed(&access_key_list(&account, Some(stranger), None)),
+        after
+    );
+}
