@@ -27,7 +27,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// A fixed pool of low-priority threads for heavy protocol steps. The threads end when the
 /// pool is dropped.
 pub struct Workers {
-    queue: Mutex<mpsc::Sender<Job>>,
+    queue: mpsc::Sender<Job>,
 }
 
 /// The pool is gone (the node is shutting down): the step did not run.
@@ -63,9 +63,7 @@ impl Workers {
                     }
                 })?;
         }
-        Ok(Arc::new(Self {
-            queue: Mutex::new(tx),
-        }))
+        Ok(Arc::new(Self { queue: tx }))
     }
 
     /// As many threads as the machine has cores.
@@ -84,13 +82,7 @@ impl Workers {
             // The waiter may have gone (its instance timed out): the result is dropped.
             let _ = back.send(f());
         });
-        let sent = match self.queue.lock() {
-            Ok(queue) => queue.send(job).is_ok(),
-            Err(_) => false,
-        };
-        if !sent {
-            return Err(Stopped);
-        }
+        self.queue.send(job).map_err(|_| Stopped)?;
         result.await.map_err(|_| Stopped)
     }
 }
