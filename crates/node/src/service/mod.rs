@@ -47,6 +47,7 @@ use crate::metrics::Metrics;
 use crate::router::{Place, Router, RouterLimits, Standing};
 use crate::store::Store;
 use network::Network;
+use protocols::Lane;
 use stockpile::Stockpile;
 
 pub(crate) use error::{ClaimError, JobError};
@@ -136,8 +137,8 @@ pub(crate) struct Shared {
     pub lead_wake: tokio::sync::Notify,
     /// Precomputed items, their permits and counts.
     pub stockpile: Arc<Stockpile>,
-    /// The low-priority threads heavy protocol steps run on.
-    pub workers: Arc<crate::workers::Workers>,
+    /// The threads heavy protocol steps run on.
+    pub workers: crate::workers::Pools,
     pub metrics: Metrics,
     pub stop: watch::Sender<bool>,
     /// Every job (protocol instance, key event, signature): aborted together at shutdown.
@@ -189,7 +190,11 @@ impl Shared {
             r = drive(instance, registration, &self.mesh, Drive {
                 limit,
                 liveness,
-                steps: if what.is_light() { Steps::Inline } else { Steps::On(&self.workers) },
+                steps: match what.lane() {
+                    Lane::Inline => Steps::Inline,
+                    Lane::Keys => Steps::On(&self.workers.keys),
+                    Lane::Precompute => Steps::On(&self.workers.precompute),
+                },
                 tamper,
             }) => r,
             _ = stop.changed() => Err(DriveError::Cancelled),
@@ -351,8 +356,7 @@ impl Node {
         let (router, starts) = Router::new(settings.router.clone());
         let tls_public_key = tls_key.public_key();
         let mesh = Mesh::new(tls_key, settings.mesh.clone(), router.clone());
-        let workers =
-            crate::workers::Workers::for_this_machine("heavy").map_err(StartError::Workers)?;
+        let workers = crate::workers::Pools::for_this_machine().map_err(StartError::Workers)?;
         let accept = mesh.serve(p2p_listener)?;
         let shared = Arc::new(Shared {
             workers,

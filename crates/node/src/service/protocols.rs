@@ -38,16 +38,33 @@ impl ProtocolKind {
         }
     }
 
-    /// Whether each step costs well under a millisecond of CPU (FROST nonces, the
-    /// honest-majority presignature's steps at ~0.3–0.5 ms each at n=5, any signing round),
-    /// so that it runs on the async worker: handing it to another thread would cost more
-    /// than the step (measured at 15 % of a node's CPU at 170 Ed25519 signatures/s, and at
-    /// ~10 % in context switches at 125 V2Secp256k1 signatures/s). Heavy steps (OT
-    /// extensions, proofs, DKG) go to the node's low-priority heavy-step threads
-    /// ([`crate::workers`]) so that heartbeats and signing never wait behind them.
-    pub fn is_light(self) -> bool {
-        matches!(self, Self::Nonces | Self::FastPresign | Self::Sign)
+    /// Where its steps run. Steps that cost well under a millisecond of CPU (FROST nonces,
+    /// the honest-majority presignature's steps at ~0.3–0.5 ms each at n=5, any signing
+    /// round) run on the async worker: handing them to another thread would cost more than
+    /// the step (measured at 15 % of a node's CPU at 170 Ed25519 signatures/s, and at ~10 %
+    /// in context switches at 125 V2Secp256k1 signatures/s). Heavy steps go to the node's
+    /// heavy-step threads ([`crate::workers`]): OT extensions and multiplications at the
+    /// lowest priority, so that heartbeats and signing never wait behind them; key
+    /// generation and resharing on their own threads, so that a refill never holds back an
+    /// epoch switch.
+    pub fn lane(self) -> Lane {
+        match self {
+            Self::Nonces | Self::FastPresign | Self::Sign => Lane::Inline,
+            Self::Keygen | Self::Reshare => Lane::Keys,
+            Self::Triple | Self::Presign => Lane::Precompute,
+        }
     }
+}
+
+/// Where a protocol's steps run (see [`ProtocolKind::lane`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// On the async worker that drives it.
+    Inline,
+    /// On the key-work threads, at the node's own priority.
+    Keys,
+    /// On the precomputation threads, at the lowest priority.
+    Precompute,
 }
 
 /// Why an instance could not be built.
