@@ -62,6 +62,19 @@ pub enum TxStatus {
     Failed(TxExecutionError),
 }
 
+/// How far a transaction's receipts have run, in the terms of nearcore's `wait_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Execution {
+    /// A receipt other than a refund has yet to run.
+    Running,
+    /// Every receipt but refunds has run (nearcore's `EXECUTED`). Refunds are the receipts
+    /// from `system`: here a deleted account's balance on its way to the beneficiary (gas and
+    /// deposit refunds are immediate).
+    Executed,
+    /// Every receipt has run (nearcore's `FINAL`: blocks are final when they exist).
+    Final,
+}
+
 /// Everything the chain knows.
 pub struct Ledger {
     pub height: u64,
@@ -312,6 +325,25 @@ impl Ledger {
                 crate::history::ReceiptResult::action_error(&e),
             )),
         })
+    }
+
+    /// How far the receipts of transaction `hash` have run: all of them count, those whose
+    /// result it returns and those it only started, as nearcore waits for them.
+    pub fn tx_execution(&self, hash: &CryptoHash) -> Option<Execution> {
+        let record = self.history.tx(hash)?;
+        let mut execution = Execution::Final;
+        for id in &record.receipts {
+            if self.history.executed(id).is_some() {
+                continue;
+            }
+            match self.pending.get(id) {
+                Some(r) if r.predecessor.is_system() => execution = Execution::Executed,
+                Some(_) => return Some(Execution::Running),
+                // Neither run nor waiting: nothing will run it.
+                None => {}
+            }
+        }
+        Some(execution)
     }
 
     /// Produces the next block: every receipt whose inputs are ready runs, in creation order.

@@ -23,7 +23,8 @@
 //! - [`rpc`]: `status`, `block`, `chunk`, `gas_price`, `query` (accounts, access keys with
 //!   their permissions, code, state, view calls), `send_tx`,
 //!   `broadcast_tx_commit` / `_async`, `tx`, `EXPERIMENTAL_tx_status`, `EXPERIMENTAL_changes`
-//!   (data changes), `EXPERIMENTAL_changes_in_block`, with NEAR's shapes; [`views`] builds
+//!   (data changes), `EXPERIMENTAL_changes_in_block`, `EXPERIMENTAL_protocol_config`, with
+//!   NEAR's shapes and transaction statuses; [`views`] builds
 //!   nearcore's views of blocks and outcomes for it and for [`lake`].
 //! - [`lake`]: publishing each block to an S3 bucket in NEAR Lake's layout, for nodes that
 //!   follow the chain through NEAR Lake.

@@ -1,13 +1,20 @@
 //! NEAR's JSON-RPC over the devnet's ledger (docs/design.md §4.5), with nearcore's own types, so
 //! NEAR's clients parse the answers and errors unchanged.
 //!
-//! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price`, `query`
-//! (`view_account`, `view_access_key`, `view_access_key_list`, `view_code`, `call_function`,
-//! `view_state`), `send_tx` (with `wait_until`),
+//! Methods: `status`, `block` (by finality, height or hash), `chunk`, `gas_price` (these
+//! three also with nearcore's positional `[id]`), `EXPERIMENTAL_protocol_config` (see
+//! [`protocol`]), `query` (`view_account`, `view_access_key`, `view_access_key_list`,
+//! `view_code`, `call_function`, `view_state`), `send_tx` (with `wait_until`),
 //! `broadcast_tx_commit`, `broadcast_tx_async`, `tx`, `EXPERIMENTAL_tx_status`,
 //! `EXPERIMENTAL_changes` (`data_changes` only) and `EXPERIMENTAL_changes_in_block` (data
 //! touches only) — see [`changes`]. A refused transaction gets an `InvalidTransaction` error and
 //! changes nothing; a bad body gets a parse error; an unknown method `METHOD_NOT_FOUND`.
+//!
+//! A transaction's status is nearcore's: `INCLUDED` once in a block, `EXECUTED` (what
+//! `EXECUTED_OPTIMISTIC` waits for) once every receipt it led to but refunds has run — those
+//! whose result it returns and those it only started —, `FINAL` once refunds too (a deleted
+//! account's balance reaching its beneficiary); blocks are final when they exist. Its outcome
+//! comes with `EXECUTED` and `FINAL`.
 //!
 //! Waiting is driven by the chain's head announcements, never by polling: a transaction
 //! awaited to some status is checked again at each new block; `block`, `chunk` and the two
@@ -38,13 +45,14 @@ use near_primitives::views::{
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::ledger::{Ledger, ViewError, GAS_PRICE};
+use crate::ledger::{Execution, Ledger, ViewError, GAS_PRICE};
 use crate::views::{self, chunk_header, final_outcome, AUTHOR};
 use crate::Devnet;
 
 mod changes;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod protocol;
 #[cfg(test)]
 mod tests;
 
@@ -303,7 +311,7 @@ fn unknown_block() -> RpcError {
 
 /// The height a `block` / `chunk` request names.
 fn height_of(ledger: &Ledger, params: &Value) -> Result<u64, RpcError> {
-    let reference = match params.get("block_id") {
+    let reference = match params.get("block_id").filter(|id| !id.is_null()) {
         Some(id) => BlockReference::BlockId(
             serde_json::from_value(id.clone()).map_err(|e| RpcError::parse_error(e.to_string()))?,
         ),
@@ -413,17 +421,52 @@ fn signed_tx(base64: &str) -> Result<SignedTransaction, RpcError> {
         .map_err(|e| RpcError::parse_error(format!("signed transaction does not decode: {e}")))
 }
 
-/// The `{final_execution_status, ...outcome}` body of `send_tx` and `tx`.
-fn transaction_response(
-    included: bool,
+/// Where a transaction stands, as `wait_until` and `final_execution_status` name it, and its
+/// outcome once it has executed.
+struct TxState {
+    status: TxExecutionStatus,
     outcome: Option<FinalExecutionOutcomeView>,
-    receipts: bool,
-) -> Value {
-    let status = match (&outcome, included) {
-        (Some(_), _) => TxExecutionStatus::Final,
-        (None, true) => TxExecutionStatus::Included,
-        (None, false) => TxExecutionStatus::None,
-    };
+}
+
+impl TxState {
+    /// `None` for a transaction the chain does not know. Blocks are final when they exist, so
+    /// no status is only optimistic.
+    fn of(ledger: &Ledger, hash: &CryptoHash) -> Option<Self> {
+        let record = ledger.history.tx(hash)?;
+        let included = record.included_at <= ledger.height;
+        let outcome = final_outcome(ledger, hash);
+        let status = match (ledger.tx_execution(hash)?, &outcome) {
+            (Execution::Final, Some(_)) => TxExecutionStatus::Final,
+            (Execution::Executed, Some(_)) => TxExecutionStatus::Executed,
+            _ if included => TxExecutionStatus::Included,
+            _ => TxExecutionStatus::None,
+        };
+        let executed = matches!(
+            status,
+            TxExecutionStatus::Executed | TxExecutionStatus::Final
+        );
+        Some(Self {
+            status,
+            outcome: outcome.filter(|_| executed),
+        })
+    }
+
+    /// Whether it has reached `until`.
+    fn reached(&self, until: &TxExecutionStatus) -> bool {
+        use TxExecutionStatus as S;
+        let rank = |s: &S| match s {
+            S::None => 0,
+            S::Included | S::IncludedFinal => 1,
+            S::ExecutedOptimistic | S::Executed => 2,
+            S::Final => 3,
+        };
+        rank(&self.status) >= rank(until)
+    }
+}
+
+/// The `{final_execution_status, ...outcome}` body of `send_tx` and `tx`.
+fn transaction_response(state: TxState, receipts: bool) -> Value {
+    let TxState { status, outcome } = state;
     let mut response = serde_json::json!({ "final_execution_status": status });
     if let Some(outcome) = outcome {
         if let (Value::Object(r), Value::Object(b)) = (&mut response, to_json(outcome)) {
@@ -474,29 +517,18 @@ impl Devnet {
         loop {
             // Seen before looking: a block produced after the look wakes the wait below.
             heads.borrow_and_update();
-            let (known, included, outcome, height) = {
+            let (state, height) = {
                 let ledger = self.ledger();
-                let record = ledger.history.tx(&hash);
-                (
-                    record.is_some(),
-                    record.is_some_and(|r| r.included_at <= ledger.height),
-                    final_outcome(&ledger, &hash),
-                    ledger.height,
-                )
+                (TxState::of(&ledger, &hash), ledger.height)
             };
-            if !known {
+            let Some(state) = state else {
                 return Err(RpcTransactionError::UnknownTransaction {
                     requested_transaction_hash: hash,
                 }
                 .into());
-            }
-            let done = match until {
-                TxExecutionStatus::None => true,
-                TxExecutionStatus::Included => included,
-                _ => outcome.is_some(),
             };
-            if done {
-                return Ok(transaction_response(included, outcome, receipts));
+            if state.reached(&until) {
+                return Ok(transaction_response(state, receipts));
             }
             if height > last_block || tokio::time::Instant::now() >= wall_deadline {
                 return Err(RpcTransactionError::TimeoutError(None).into());
@@ -524,6 +556,19 @@ impl Devnet {
     }
 }
 
+/// nearcore's positional form of a one-parameter request (`block [id]`, `chunk [hash]`,
+/// `gas_price [id or null]`, as near-api-js sends the last two) as its named form; a `null`
+/// id names no block (the head).
+fn positional(params: Value, name: &str) -> Value {
+    match params {
+        Value::Array(mut items) if items.len() == 1 => match items.remove(0) {
+            Value::Null => serde_json::json!({}),
+            id => serde_json::json!({ name: id }),
+        },
+        other => other,
+    }
+}
+
 async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<Value, RpcError> {
     let missing = |what: &str| RpcError::parse_error(format!("{method} needs {what}"));
     let tx_b64 = |params: &Value| -> Result<SignedTransaction, RpcError> {
@@ -537,10 +582,12 @@ async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<V
     match method {
         "status" => Ok(status(&devnet.ledger())),
         "block" => {
+            let params = positional(params, "block_id");
             devnet.await_next_block(&params).await;
             block(&devnet.ledger(), &params)
         }
         "chunk" => {
+            let params = positional(params, "chunk_id");
             devnet.await_next_block(&params).await;
             chunk(&devnet.ledger(), &params)
         }
@@ -552,7 +599,11 @@ async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<V
             devnet.await_next_block(&params).await;
             changes::changes_in_block(&devnet.ledger(), params)
         }
-        "gas_price" => Ok(serde_json::json!({"gas_price": GAS_PRICE.to_string()})),
+        "gas_price" => {
+            height_of(&devnet.ledger(), &positional(params, "block_id"))?;
+            Ok(serde_json::json!({"gas_price": GAS_PRICE.to_string()}))
+        }
+        "EXPERIMENTAL_protocol_config" => protocol::protocol_config(&devnet.ledger(), &params),
         "query" => {
             let devnet = devnet.clone();
             // Views run wasm: keep them off the async workers.
@@ -567,8 +618,9 @@ async fn dispatch(devnet: &Arc<Devnet>, method: &str, params: Value) -> Result<V
         }
         "broadcast_tx_commit" => {
             let hash = devnet.submit(tx_b64(&params)?)?;
+            // nearcore's `send_tx` at its default `wait_until`.
             let mut v = devnet
-                .await_tx(hash, TxExecutionStatus::Final, false)
+                .await_tx(hash, TxExecutionStatus::ExecutedOptimistic, false)
                 .await?;
             if let Value::Object(o) = &mut v {
                 o.remove("final_execution_status");

@@ -8,7 +8,9 @@
 //! in the host for the chain to act on.
 
 use near_parameters::vm::{Config, LimitConfig};
-use near_parameters::{AccountCreationConfig, RuntimeConfigStore, RuntimeFeesConfig};
+use near_parameters::{
+    AccountCreationConfig, RuntimeConfig, RuntimeConfigStore, RuntimeFeesConfig,
+};
 use near_primitives_core::account::AccountContract;
 use near_primitives_core::config::ViewConfig;
 use near_primitives_core::hash::CryptoHash;
@@ -96,8 +98,13 @@ pub struct CallOutcome {
     pub error: Option<String>,
 }
 
+/// Blocks per epoch, as NEAR mainnet's (the VM's `epoch_height` counts them).
+pub const EPOCH_LENGTH: u64 = 43_200;
+
 /// The VM with NEAR's current protocol configuration.
 pub struct Vm {
+    /// The protocol's whole runtime configuration, as `EXPERIMENTAL_protocol_config` shows it.
+    runtime: Arc<RuntimeConfig>,
     config: Arc<Config>,
     fees: Arc<RuntimeFeesConfig>,
     account_creation: AccountCreationConfig,
@@ -140,6 +147,7 @@ impl Vm {
         let mut config = Config::clone(&runtime.wasm_config);
         config.vm_kind = config.vm_kind.replace_with_wasmtime_if_unsupported();
         Self {
+            runtime: runtime.clone(),
             yield_timeout_blocks: config.limit_config.yield_timeout_length_in_blocks,
             config: Arc::new(config),
             fees: runtime.fees.clone(),
@@ -148,6 +156,12 @@ impl Vm {
             cache,
             view_gas: Gas::from_teragas(300),
         }
+    }
+
+    /// NEAR's runtime configuration at the current protocol version (fees, limits, storage
+    /// cost), of which the VM runs the wasm part.
+    pub fn runtime_config(&self) -> &RuntimeConfig {
+        &self.runtime
     }
 
     /// The protocol's limits (actions per receipt, contract size, method names...).
@@ -192,7 +206,7 @@ impl Vm {
             promise_results: promise_results.into(),
             block_height: input.block_height,
             block_timestamp: input.block_timestamp_ns,
-            epoch_height: input.block_height / 43_200 + 1,
+            epoch_height: input.block_height / EPOCH_LENGTH + 1,
             account_balance: Balance::from_yoctonear(input.balance),
             account_locked_balance: Balance::ZERO,
             storage_usage: input.storage_usage,

@@ -337,3 +337,151 @@ fn access_keys_are_listed_in_trie_order_and_paged_past_any_handle() {
         after
     );
 }
+
+#[tokio::test]
+async fn the_protocol_config_is_the_runtime_config_the_chain_runs() {
+    let (_dir, devnet) = open(Duration::from_millis(100));
+    let answer = dispatch(
+        &devnet,
+        "EXPERIMENTAL_protocol_config",
+        serde_json::json!({"finality": "final"}),
+    )
+    .await
+    .unwrap();
+    // near-api-js reads the storage cost from it for every balance.
+    let storage = devnet
+        .ledger()
+        .vm
+        .runtime_config()
+        .storage_amount_per_byte();
+    assert_eq!(
+        answer["runtime_config"]["storage_amount_per_byte"],
+        storage.as_yoctonear().to_string()
+    );
+    assert_eq!(
+        storage.as_yoctonear(),
+        10u128.pow(19),
+        "NEAR's 1 NEAR per 100 kB"
+    );
+    let config: near_jsonrpc_primitives::types::config::RpcProtocolConfigResponse =
+        serde_json::from_value(answer).unwrap();
+    let view = config.config_view;
+    assert_eq!(view.chain_id, crate::CHAIN_ID);
+    assert_eq!(
+        view.protocol_version,
+        near_primitives::version::PROTOCOL_VERSION
+    );
+    assert_eq!(view.min_gas_price.as_yoctonear(), GAS_PRICE);
+    assert_eq!(view.max_gas_price.as_yoctonear(), GAS_PRICE);
+    assert_eq!(view.shard_layout.num_shards(), 1);
+    // By height: one it has, and one it has not.
+    let at = |h: u64| {
+        dispatch(
+            &devnet,
+            "EXPERIMENTAL_protocol_config",
+            serde_json::json!({"block_id": h}),
+        )
+    };
+    assert!(at(1).await.is_ok());
+    let e = at(99).await.unwrap_err();
+    assert_eq!(error_name(&e).as_deref(), Some("UNKNOWN_BLOCK"));
+}
+
+#[tokio::test]
+async fn block_chunk_and_gas_price_take_nearcores_positional_ids() {
+    let (_dir, devnet) = open(Duration::from_secs(10));
+    devnet.produce_block().unwrap();
+    devnet.produce_block().unwrap();
+    let block = dispatch(&devnet, "block", serde_json::json!([1]))
+        .await
+        .unwrap();
+    assert_eq!(block["header"]["height"], 1);
+    let hash = block["header"]["hash"].clone();
+    let by_hash = dispatch(&devnet, "block", serde_json::json!([hash]))
+        .await
+        .unwrap();
+    assert_eq!(by_hash["header"]["height"], 1);
+    // near-api-js's viewChunk sends `[chunk hash]`.
+    let chunk_hash = block["chunks"][0]["chunk_hash"].clone();
+    let chunk = dispatch(&devnet, "chunk", serde_json::json!([chunk_hash]))
+        .await
+        .unwrap();
+    assert_eq!(chunk["header"]["chunk_hash"], chunk_hash);
+    assert_eq!(chunk["header"]["height_created"], 1);
+    // near-api-js's viewGasPrice sends `[null]` (the head) or `[id]`.
+    for params in [
+        serde_json::json!([null]),
+        serde_json::json!([2]),
+        serde_json::json!({"block_id": null}),
+    ] {
+        let price = dispatch(&devnet, "gas_price", params).await.unwrap();
+        assert_eq!(price["gas_price"], GAS_PRICE.to_string());
+    }
+    let e = dispatch(&devnet, "gas_price", serde_json::json!([99]))
+        .await
+        .unwrap_err();
+    assert_eq!(error_name(&e).as_deref(), Some("UNKNOWN_BLOCK"));
+}
+
+/// A deleted account's balance goes to the beneficiary in a refund receipt: `EXECUTED`
+/// answers before it has run, `FINAL` after, as nearcore's statuses do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_waits_for_the_deleted_accounts_balance_to_reach_the_beneficiary() {
+    use crate::testing::{secret, signed};
+    let (_dir, devnet) = open(Duration::from_secs(10));
+    let balance = |account: &str| devnet.ledger().accounts[&id(account)].balance;
+    let alice_before = balance(ALICE);
+    let tx = signed(
+        &devnet.ledger(),
+        BOB,
+        &secret(BOB),
+        BOB,
+        vec![near_primitives::transaction::Action::DeleteAccount(
+            near_primitives::transaction::DeleteAccountAction {
+                beneficiary_id: id(ALICE),
+            },
+        )],
+    );
+    let hash = tx.get_hash();
+    let send = serde_json::json!({
+        "signed_tx_base64": b64(&borsh::to_vec(&tx).unwrap()),
+        "wait_until": "NONE",
+    });
+    let sent = dispatch(&devnet, "send_tx", send).await.unwrap();
+    assert_eq!(sent["final_execution_status"], "NONE");
+    assert!(
+        sent.get("status").is_none(),
+        "no outcome before it runs: {sent}"
+    );
+    let bob_before = balance(BOB);
+    let status = |until: &str| {
+        let devnet = devnet.clone();
+        let params =
+            serde_json::json!({"tx_hash": hash, "sender_account_id": BOB, "wait_until": until});
+        tokio::spawn(async move { dispatch(&devnet, "tx", params).await.unwrap() })
+    };
+
+    // The deletion runs; the refund to Alice is a receipt of the next block.
+    devnet.produce_block().unwrap();
+    let executed = status("EXECUTED_OPTIMISTIC").await.unwrap();
+    assert_eq!(executed["final_execution_status"], "EXECUTED");
+    assert_eq!(executed["status"]["SuccessValue"], "");
+    assert_eq!(balance(ALICE), alice_before);
+    let final_ = status("FINAL");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !final_.is_finished(),
+        "FINAL answered before the refund ran"
+    );
+
+    devnet.produce_block().unwrap();
+    let final_ = tokio::time::timeout(Duration::from_secs(2), final_)
+        .await
+        .expect("answered at the block")
+        .unwrap();
+    assert_eq!(final_["final_execution_status"], "FINAL");
+    assert_eq!(final_["receipts_outcome"].as_array().unwrap().len(), 2);
+    // Alice got Bob's balance as the deletion left it: its fees were paid at admission.
+    assert_eq!(balance(ALICE), alice_before + bob_before);
+    assert!(!devnet.ledger().accounts.contains_key(&id(BOB)));
+}
