@@ -2,7 +2,8 @@
 # Installs the chains' own software that the tests run offline: anvil (Ethereum's dev node, from
 # npm @foundry-rs/anvil), solc-js (Solidity's compiler, npm, for the ERC-20 the Ethereum test
 # deploys), litesvm (Solana's runtime, npm), bitcore-lib-doge, xrpl.js and CosmJS (Dogecoin's,
-# the XRP Ledger's and the Cosmos SDK's codecs and signature checks, npm) and promtool into
+# the XRP Ledger's and the Cosmos SDK's codecs and signature checks, npm), near-api-js (NEAR's
+# JavaScript client, which the devnet must serve unchanged, npm) and promtool into
 # target/test-tools, and what the bitcoinkernel crate (Bitcoin Core's validation) needs to
 # build. Installs missing Debian packages (as root).
 set -euo pipefail
@@ -40,7 +41,7 @@ if [ -x "$anvil" ] && [ -f "$litesvm" ] && cmp -s scripts/test-tools/package.jso
 fi
 mkdir -p "$dir"
 cp scripts/test-tools/package.json "$dir/package.json"
-echo "installing anvil, solc, litesvm, bitcore-lib-doge, xrpl.js and CosmJS into $dir..."
+echo "installing anvil, solc, litesvm, bitcore-lib-doge, xrpl.js, CosmJS and near-api-js into $dir..."
 # No install scripts: the platform packages carry the binaries themselves.
 (cd "$dir" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error)
 "$anvil" --version | head -1

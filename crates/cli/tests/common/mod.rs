@@ -177,8 +177,21 @@ pub fn start_at(
     block_ms: u64,
     extra: &[&str],
 ) -> (Devnet, serde_json::Value) {
+    start_stocked(dir, port, block_ms, 12, extra)
+}
+
+/// [`start_at`] ready once each node owns `ready_stock` items per domain (a test that signs
+/// once needs few).
+pub fn start_stocked(
+    dir: &Path,
+    port: u16,
+    block_ms: u64,
+    ready_stock: usize,
+    extra: &[&str],
+) -> (Devnet, serde_json::Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chainsig"))
-        .args(["devnet", "--json", "--ready-stock", "12"])
+        .args(["devnet", "--json", "--ready-stock"])
+        .arg(ready_stock.to_string())
         .arg("--block-ms")
         .arg(block_ms.to_string())
         .arg("--rpc-port")
