@@ -52,8 +52,8 @@ impl Pools {
     }
 }
 
-/// A fixed pool of low-priority threads for heavy protocol steps. The threads end when the
-/// pool is dropped.
+/// A fixed pool of threads for heavy protocol steps, at one priority. The threads end when
+/// the pool is dropped.
 pub struct Workers {
     queue: mpsc::Sender<Job>,
 }
@@ -156,6 +156,18 @@ mod tests {
         let sums = futures_util::future::join_all((0..8u64).map(|i| pool.run(move || i * 2))).await;
         let sums: Vec<u64> = sums.into_iter().map(Result::unwrap).collect();
         assert_eq!(sums, (0..8).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn key_work_keeps_the_nodes_priority_and_precomputation_runs_at_the_lowest() {
+        let caller = rustix::process::getpriority_process(None).unwrap();
+        let pools = Pools::for_this_machine().unwrap();
+        let nice = || rustix::process::getpriority_process(None).unwrap();
+        assert_eq!(pools.keys.run(nice).await.unwrap(), caller);
+        assert_eq!(
+            pools.precompute.run(nice).await.unwrap(),
+            caller.max(PRECOMPUTE_NICE)
+        );
     }
 
     #[tokio::test]
