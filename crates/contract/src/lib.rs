@@ -20,6 +20,7 @@ mod crypto;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+mod init_running;
 #[cfg(any(test, feature = "native"))]
 mod native;
 mod protocol;
@@ -32,6 +33,7 @@ pub mod views;
 pub use crypto::{verify_response, Crypto};
 pub use error::says_not_pending;
 pub use error::ContractError;
+pub use init_running::InitRunningArgs;
 #[cfg(any(test, feature = "native"))]
 pub use native::NativeCrypto;
 pub use protocol::{CANDIDATE_DEPOSIT, MAX_CANDIDATES};

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! NotInitialized ──init──► Running(no domains)
+//! NotInitialized ──init_running──► Running(domains with their keys)   (crate::init_running)
 //! Running ──vote_add_domains (all participants)──► Initializing ──vote_pk (all agree)──► Running
 //! Running ──vote_join / vote_leave / vote_new_parameters (threshold)──► Resharing
 //! Resharing ──vote_reshared (all new participants)──► Running(epoch+1)
@@ -31,7 +32,7 @@ type Result<T> = std::result::Result<T, ContractError>;
 /// Whether `n` participants at `threshold` can hold domains of `schemes`: at least 2 of them,
 /// `2 ≤ threshold ≤ n`, and as many as each scheme's signer sets need (`2t − 1` for
 /// honest-majority ECDSA).
-fn check_threshold(
+pub(crate) fn check_threshold(
     n: usize,
     threshold: u64,
     schemes: impl IntoIterator<Item = SignatureScheme>,

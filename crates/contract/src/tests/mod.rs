@@ -1,5 +1,6 @@
 //! The contract core, method by method, without a host.
 
+mod init_running;
 mod lifecycle;
 mod membership;
 mod near_mpc;
