@@ -2,8 +2,8 @@
 
 use contract::storage::Storage;
 use contract::{
-    AccountId, Config, Contract, ContractError, Ctx, Effect, InitParticipant, NativeCrypto,
-    RequestId,
+    AccountId, Config, Contract, ContractError, Ctx, Effect, InitParticipant, InitRunningArgs,
+    NativeCrypto, RequestId,
 };
 use primitives::request::SignArgs;
 use primitives::request::SignRequestArgs;
@@ -21,6 +21,9 @@ pub enum Call {
         threshold: u64,
         config: Option<Config>,
     },
+    /// `init_running`: the contract starts Running with domains and their keys (NEAR's
+    /// migration method; the seeded devnet starts with its dealt keys this way).
+    InitRunning(InitRunningArgs),
     Sign {
         request: SignRequestArgs,
     },
@@ -83,6 +86,7 @@ impl Call {
     pub fn method_name(&self) -> &'static str {
         match self {
             Self::Init { .. } => "init",
+            Self::InitRunning(_) => "init_running",
             Self::Sign { .. } => "sign",
             Self::Respond { .. } => "respond",
             Self::RegisterCandidate { .. } => "register_candidate",
@@ -112,15 +116,17 @@ impl Call {
 
     /// Runs the call on `c` with the contract's own method (the in-process chain dispatches
     /// here, and so does a dry run before sending: [`crate::dry_run`]); the effects are the
-    /// host's to carry out. `init` on an existing contract is refused as the
-    /// contract refuses it.
+    /// host's to carry out. `init` and `init_running` on an existing contract are refused as
+    /// the contract refuses them.
     pub fn run<S: Storage + Default>(
         self,
         c: &mut Contract<S>,
         ctx: &Ctx,
     ) -> Result<Vec<Effect>, ContractError> {
         Ok(match self {
-            Call::Init { .. } => return Err(ContractError::AlreadyInitialized),
+            Call::Init { .. } | Call::InitRunning(_) => {
+                return Err(ContractError::AlreadyInitialized)
+            }
             Call::Sign { request } => c.sign(ctx, SignArgs { request })?,
             Call::Respond {
                 request_id,
@@ -222,6 +228,22 @@ mod tests {
                 threshold: 2,
                 config: None,
             },
+            Call::InitRunning(InitRunningArgs {
+                domains: vec![],
+                next_domain_id: 0,
+                keyset: contract::views::near_state::Keyset {
+                    epoch_id: 0,
+                    domains: vec![],
+                },
+                parameters: contract::views::near_state::ThresholdParameters {
+                    participants: contract::views::near_state::ParticipantsJson {
+                        next_id: 0,
+                        participants: vec![],
+                    },
+                    threshold: 2,
+                },
+                init_config: None,
+            }),
             sign.clone(),
             Call::RegisterCandidate {
                 url: "https://x".into(),

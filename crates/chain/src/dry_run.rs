@@ -39,7 +39,7 @@ impl Snapshot {
     ) -> Result<Vec<Effect>, ContractError> {
         let Some(state) = &self.state else {
             return match call {
-                Call::Init { .. } => Ok(vec![]),
+                Call::Init { .. } | Call::InitRunning(_) => Ok(vec![]),
                 _ => Err(ContractError::NotInitialized),
             };
         };

@@ -201,17 +201,23 @@ impl LocalChain {
             random_seed: self.random_seed(),
             prepaid_gas: 300_000_000_000_000,
         };
-        if let Call::Init {
-            participants,
-            threshold,
-            config,
-        } = &call
-        {
+        let init = match &call {
+            Call::Init {
+                participants,
+                threshold,
+                config,
+            } => {
+                let ps = participants.iter().cloned().map(Into::into).collect();
+                Some(Contract::<LoggedStorage>::init_by(&ctx, ps, *threshold, config.clone()))
+            }
+            Call::InitRunning(args) => Some(Contract::init_running_by(&ctx, args.clone())),
+            _ => None,
+        };
+        if let Some(init) = init {
             if self.contract.is_some() {
                 return Err(ContractError::AlreadyInitialized.into());
             }
-            let ps = participants.iter().cloned().map(Into::into).collect();
-            let mut c = Contract::<LoggedStorage>::init_by(&ctx, ps, *threshold, config.clone())?;
+            let mut c = init?;
             let root = encode_root(c.root());
             c.storage_mut().write(STATE_KEY, &root);
             self.contract = Some(c);

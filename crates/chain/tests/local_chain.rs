@@ -207,6 +207,39 @@ fn only_the_contract_account_initializes() {
     c.call("signer.near", 0, init()).unwrap();
 }
 
+/// `init_running` with the running chain's own `state()`: a second chain starts where the
+/// first is, and signs at once; only its contract account may, and only once.
+#[test]
+fn init_running_starts_a_chain_where_another_runs() {
+    let first = chain();
+    let contract::views::near_state::ProtocolContractState::Running(running) =
+        first.contract().unwrap().state_json().unwrap()
+    else {
+        panic!("the first chain runs")
+    };
+    let call = || Call::InitRunning(contract::InitRunningArgs::from_state(running.clone(), None));
+    let mut c = LocalChain::new("signer.near", [2; 32]);
+    assert_eq!(
+        c.call("eve.near", 0, call()).unwrap_err(),
+        TxError::Contract(ContractError::NotContractAccount("signer.near".into()))
+    );
+    c.call("signer.near", 0, call()).unwrap();
+    assert_eq!(
+        c.call("signer.near", 0, call()).unwrap_err(),
+        TxError::Contract(ContractError::AlreadyInitialized)
+    );
+    let t = c.call("app.near", 1, sign_call("moved", 4)).unwrap().unwrap();
+    let id = request_id("app.near", "moved", 4);
+    let sig = signature("app.near", "moved", 4);
+    let respond = Call::Respond {
+        request_id: id,
+        response: sig.clone(),
+    };
+    c.call(NODES[2], 0, respond).unwrap();
+    c.produce_block();
+    assert_eq!(c.result(t), Some(&Ok(sig)));
+}
+
 #[test]
 fn each_complete_block_reports_the_contracts_storage_changes() {
     use chain::DataChange;

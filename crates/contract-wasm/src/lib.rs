@@ -23,11 +23,13 @@
 //! Build: `cargo build -p contract-wasm --target wasm32-unknown-unknown --profile wasm`.
 
 use contract::storage::{decode_root, encode_root, STATE_KEY};
-use contract::views::near_state::ProtocolContractState;
+use contract::views::near_state::{
+    DomainConfigJson, Keyset, ProtocolContractState, ThresholdParameters,
+};
 use contract::views::{PendingRequestView, SystemLoad};
 use contract::{
     AccountId, Config, Contract, ContractError, Crypto, Ctx, Effect, InitParticipant,
-    ParticipantInfo, RequestId, Root, Storage, YieldId, YieldOutcome,
+    InitRunningArgs, ParticipantInfo, RequestId, Root, Storage, YieldId, YieldOutcome,
 };
 use near_sdk::{env, near, Gas, GasWeight, NearToken, PromiseError};
 use primitives::request::{SignArgs, SignRequestArgs};
@@ -208,6 +210,31 @@ impl Signer {
             threshold,
             config,
         ));
+        env::storage_write(STATE_KEY, &encode_root(c.root()));
+    }
+
+    /// Starts the contract already Running: NEAR's `init_running`, with its arguments — the
+    /// domains, the next domain id, the keyset and the parameters of a running network (what
+    /// its `state()` shows) — to move a network to this contract, or to start one whose keys
+    /// were made elsewhere (the seeded devnet's). Only the contract account may call it, once.
+    pub fn init_running(
+        domains: Vec<DomainConfigJson>,
+        next_domain_id: u64,
+        keyset: Keyset,
+        parameters: ThresholdParameters,
+        init_config: Option<Config>,
+    ) {
+        if env::storage_has_key(STATE_KEY) {
+            or_panic::<()>(Err(ContractError::AlreadyInitialized));
+        }
+        let args = InitRunningArgs {
+            domains,
+            next_domain_id,
+            keyset,
+            parameters,
+            init_config,
+        };
+        let c = or_panic(Contract::<EnvStorage>::init_running_by(&ctx(), args));
         env::storage_write(STATE_KEY, &encode_root(c.root()));
     }
 

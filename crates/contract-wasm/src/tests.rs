@@ -264,3 +264,76 @@ fn votes_take_no_deposit() {
     call(NODES[0], 1, 5);
     Signer::vote_abort(0);
 }
+
+/// `init_running`'s arguments for the three nodes (ids kept as given) with one Secp256k1
+/// domain whose root secret the test knows, in NEAR's JSON.
+fn running_args() -> serde_json::Value {
+    let participants: Vec<serde_json::Value> = NODES
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            serde_json::json!([a, i * 2, {"url": format!("https://{a}:3000"),
+                "tls_public_key": tls_key(i as u64)}])
+        })
+        .collect();
+    serde_json::json!({
+        "domains": [{"id": 0, "protocol": "CaitSith", "reconstruction_threshold": 2,
+                     "purpose": "Sign"}],
+        "next_domain_id": 1,
+        "keyset": {"epoch_id": 4, "domains": [{"domain_id": 0, "attempt": 0,
+                   "key": {"Secp256k1": {"near_public_key": root_key()}}}]},
+        "parameters": {"threshold": 2, "participants": {"next_id": 5,
+                       "participants": participants}}
+    })
+}
+
+fn init_running_as(who: &str) {
+    call(who, 0, 1);
+    let args: InitRunningArgs = serde_json::from_value(running_args()).unwrap();
+    Signer::init_running(
+        args.domains,
+        args.next_domain_id,
+        args.keyset,
+        args.parameters,
+        args.init_config,
+    );
+}
+
+#[test]
+fn init_running_starts_a_network_that_signs_at_once() {
+    init_running_as("signer.test");
+    call("anyone.near", 0, 2);
+    assert_eq!(Signer::public_key(None), root_key());
+    let ProtocolContractState::Running(running) = Signer::state() else {
+        panic!("started Running")
+    };
+    assert_eq!(running.keyset.epoch_id, 4);
+    let ids: Vec<u32> = running
+        .parameters
+        .participants
+        .participants
+        .iter()
+        .map(|p| p.1 .0)
+        .collect();
+    assert_eq!(ids, [0, 2, 4], "participant ids as given");
+
+    call("user.near", 1, 10);
+    Signer::sign(args("moved", 5));
+    let id = pending(&args("moved", 5));
+    call("carol.near", 0, 11);
+    Signer::respond(id, signature("user.near", "moved", 5));
+    assert!(Signer::pending_request(id).is_none(), "answered");
+}
+
+#[test]
+#[should_panic(expected = "only the contract account signer.test may initialize it")]
+fn nobody_else_starts_it_running() {
+    init_running_as("eve.near");
+}
+
+#[test]
+#[should_panic(expected = "the contract is already initialized")]
+fn init_running_runs_on_an_uninitialized_contract_only() {
+    signer();
+    init_running_as("signer.test");
+}
