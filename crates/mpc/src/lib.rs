@@ -14,6 +14,9 @@
 //! | Ed25519 | [`frost`] with [`frost::Ed25519`] | frost-ed25519 3.0 | DKG; our own reshare/refresh; nonce precompute; tweaked sign |
 //! | BIP340 | [`frost`] with [`frost::Bip340`] | frost-secp256k1-tr 3.0 | as Ed25519, with BIP340's even-Y rule |
 //!
+//! [`dealer`] splits a master secret from a seed into the shares these protocols use, for
+//! devnets only (no threshold security: the dealer knows the key).
+//!
 //! Every participant is evaluated at `id + 1` in every scheme, so shares of one key agree on
 //! their Lagrange coefficients whichever protocol reads them (docs/design.md §7.5).
 //!
@@ -22,6 +25,7 @@
 //! does not type-check. Its `Debug` output never shows secrets.
 
 pub mod cost;
+pub mod dealer;
 pub mod ecdsa;
 pub mod frost;
 #[cfg(any(test, feature = "fuzzing"))]

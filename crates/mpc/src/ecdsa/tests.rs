@@ -154,6 +154,38 @@ fn signs_under_derived_keys() {
     }
 }
 
+/// Shares a dealer made from a seed (`crate::dealer`) are a DKG's in everything but who
+/// knew the key: any t reconstruct the key, the set presigns with triples and signs, and the
+/// same seed deals the same shares.
+#[test]
+fn dealt_shares_sign_as_generated_ones_do() {
+    for (n, t) in [(3u32, 2usize), (5, 3)] {
+        let all = range(n);
+        let keys = crate::dealer::ecdsa(&[7; 32], &all, t).unwrap();
+        let root = keys[&all[0]].public_key();
+        assert!(keys.values().all(|k| k.public_key() == root));
+        for subset in [&all[..t], &all[n as usize - t..]] {
+            let secret = reconstruct(&keys, subset);
+            assert_eq!((ProjectivePoint::GENERATOR * secret).to_affine(), root);
+        }
+        let below = reconstruct(&keys, &all[..t - 1]);
+        assert_ne!((ProjectivePoint::GENERATOR * below).to_affine(), root);
+        let signers = all[all.len() - t..].to_vec();
+        let input = new_input(root, "alice.near", "ethereum-1");
+        let sig = sign_all(&signers, presignatures(&signers, t, &keys), input);
+        assert_valid(&sig, &input);
+
+        let again = crate::dealer::ecdsa(&[7; 32], &all, t).unwrap();
+        let bytes = |k: &KeyShare| postcard::to_stdvec(k).unwrap();
+        assert!(all.iter().all(|p| bytes(&again[p]) == bytes(&keys[p])));
+        let other = crate::dealer::ecdsa(&[8; 32], &all, t).unwrap();
+        assert_ne!(other[&all[0]].public_key(), root, "another seed, another key");
+    }
+    for (set, t) in [(range(3), 1), (range(3), 4), (ids(&[1, 1, 2]), 2), (range(1), 2)] {
+        assert!(crate::dealer::ecdsa(&[7; 32], &set, t).is_err(), "{set:?} t={t}");
+    }
+}
+
 #[test]
 fn reshare_keeps_the_key_and_refresh_changes_every_share() {
     let old = range(3);

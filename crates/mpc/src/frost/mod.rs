@@ -66,6 +66,10 @@ pub trait Scheme: Ciphersuite + Send + Sync + 'static {
     /// `generator() * s`, which frost-core's generic `Group` offers).
     fn mul_base(s: &Scalar<Self>) -> Element<Self>;
 
+    /// 64 uniform bytes reduced into the scalar field (a dealer's secret from a seed:
+    /// [`crate::dealer`]); the bias is below 2⁻¹²⁸ on both curves.
+    fn scalar_from_wide(bytes: &[u8; 64]) -> Scalar<Self>;
+
     /// The key package that signs, from the derived key's: the derived key itself, except
     /// where the scheme signs under a key computed from it (BIP340: the Taproot output key).
     fn signing_key_package(key_package: KeyPackage<Self>) -> KeyPackage<Self> {
@@ -112,6 +116,10 @@ impl Scheme for Ed25519 {
     fn mul_base(s: &Scalar<Self>) -> Element<Self> {
         curve25519_dalek::EdwardsPoint::mul_base(s)
     }
+
+    fn scalar_from_wide(bytes: &[u8; 64]) -> Scalar<Self> {
+        curve25519_dalek::Scalar::from_bytes_mod_order_wide(bytes)
+    }
 }
 
 impl Scheme for Bip340 {
@@ -139,6 +147,12 @@ impl Scheme for Bip340 {
     fn mul_base(s: &Scalar<Self>) -> Element<Self> {
         use k256::elliptic_curve::ops::MulByGenerator;
         k256::ProjectivePoint::mul_by_generator(s)
+    }
+
+    fn scalar_from_wide(bytes: &[u8; 64]) -> Scalar<Self> {
+        use k256::elliptic_curve::bigint::U512;
+        use k256::elliptic_curve::ops::Reduce;
+        <k256::Scalar as Reduce<U512>>::reduce(U512::from_be_slice(bytes))
     }
 
     /// BIP341 key path with no script tree (`primitives::taproot`): frost-secp256k1-tr's

@@ -115,6 +115,39 @@ fn bip340_signs_under_derived_keys() {
     signs_under_derived_keys::<Bip340>();
 }
 
+/// Shares a dealer made from a seed (`crate::dealer`) sign as a DKG's do, for any t of n;
+/// the same seed deals the same shares, another seed another key.
+fn dealt_shares_sign<C: Scheme>() {
+    for (n, t) in [(3u32, 2usize), (5, 3)] {
+        let all = range(n);
+        let keys = crate::dealer::frost::<C>(&[5; 32], &all, t).unwrap();
+        let group_key = keys[&all[0]].verifying_key();
+        assert!(keys
+            .values()
+            .all(|k| k.verifying_key() == group_key && k.threshold() == t as u16));
+        sign_and_verify(&all[all.len() - t..], &keys, "alice.near", &[7u8; 32]);
+        sign_and_verify(&all[..t], &keys, "bob.near", b"a whole transaction, not a hash");
+
+        let again = crate::dealer::frost::<C>(&[5; 32], &all, t).unwrap();
+        let bytes = |k: &KeyShare<C>| postcard::to_stdvec(k).unwrap();
+        assert!(all.iter().all(|p| bytes(&again[p]) == bytes(&keys[p])));
+        let other = crate::dealer::frost::<C>(&[6; 32], &all, t).unwrap();
+        assert_ne!(other[&all[0]].verifying_key(), group_key);
+    }
+    assert!(crate::dealer::frost::<C>(&[5; 32], &range(3), 1).is_err());
+    assert!(crate::dealer::frost::<C>(&[5; 32], &ids(&[2, 2, 3]), 2).is_err());
+}
+
+#[test]
+fn ed25519_dealt_shares_sign() {
+    dealt_shares_sign::<Ed25519>();
+}
+
+#[test]
+fn bip340_dealt_shares_sign() {
+    dealt_shares_sign::<Bip340>();
+}
+
 fn share_scalar<C: Scheme>(k: &KeyShare<C>) -> Vec<u8> {
     k.key_package.signing_share().serialize()
 }

@@ -43,6 +43,17 @@ fn signs_under_derived_keys() {
     }
 }
 
+/// A V2Secp256k1 domain's dealt shares (`crate::dealer`) presign without triples and sign.
+#[test]
+fn dealt_shares_presign_and_sign() {
+    let all = range(5);
+    let keys = crate::dealer::ecdsa(&[9; 32], &all, 3).unwrap();
+    let root = keys[&all[0]].public_key();
+    let presigs = presignatures(&all, 3, &keys);
+    let input = new_input(root, "alice.near", "ethereum-1");
+    assert_valid(&sign_all(&all, presigs, input), &input);
+}
+
 #[test]
 fn r_is_the_inverse_nonce_and_sigma_shares_k_times_x() {
     let all = range(5);
