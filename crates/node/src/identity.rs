@@ -72,6 +72,12 @@ impl NearKey {
         Self(SigningKey::generate(&mut OsRng))
     }
 
+    /// The key whose 32-byte ed25519 secret is `secret` (a devnet derives its keys from its
+    /// seed this way).
+    pub fn from_secret(secret: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(secret))
+    }
+
     pub fn public_key(&self) -> NearPublicKey {
         NearPublicKey::ed25519_from_bytes(self.0.verifying_key().as_bytes())
             .expect("an ed25519 public key is a valid point")
@@ -82,7 +88,7 @@ impl NearKey {
     }
 
     /// `ed25519:` + base58 of the 64-byte secret ‖ public, as near-cli writes private keys.
-    fn private_key_string(&self) -> Zeroizing<String> {
+    pub fn private_key_string(&self) -> Zeroizing<String> {
         let bytes = Zeroizing::new(self.0.to_keypair_bytes());
         Zeroizing::new(format!(
             "ed25519:{}",
@@ -186,23 +192,54 @@ pub struct PublicIdentity {
     pub tls_public_key: NearPublicKey,
 }
 
+/// A node's three keys, before they are written.
+pub struct NodeKeys {
+    pub tls: NearKey,
+    pub account: NearKey,
+    pub store: StoreKey,
+}
+
+impl NodeKeys {
+    /// Fresh random keys.
+    pub fn generate() -> Self {
+        Self {
+            tls: NearKey::generate(),
+            account: NearKey::generate(),
+            store: StoreKey::generate(),
+        }
+    }
+}
+
 /// Writes a fresh TLS key, account key and store key into `dir`.
 pub fn create(dir: &Path, account: NewAccount<'_>) -> Result<PublicIdentity, IdentityError> {
+    create_with(dir, account, NodeKeys::generate())
+}
+
+/// Writes `keys` into `dir` as a node's identity (a devnet's seeded keys; [`create`] for
+/// fresh ones).
+pub fn create_with(
+    dir: &Path,
+    account: NewAccount<'_>,
+    keys: NodeKeys,
+) -> Result<PublicIdentity, IdentityError> {
     let paths = IdentityPaths::in_dir(dir);
     for p in [&paths.tls_key, &paths.account_key, &paths.store_key] {
         if p.exists() {
             return Err(IdentityError::Exists(p.clone()));
         }
     }
-    let tls = NearKey::generate();
-    let account_key = NearKey::generate();
+    let NodeKeys {
+        tls,
+        account: account_key,
+        store,
+    } = keys;
     let account_id = match account {
         NewAccount::Named(id) => id.to_owned(),
         NewAccount::Implicit => hex::encode(account_key.signing_key().verifying_key().as_bytes()),
     };
     tls.write(&paths.tls_key, None)?;
     account_key.write(&paths.account_key, Some(&account_id))?;
-    let store = Zeroizing::new(StoreKey::generate().to_hex());
+    let store = Zeroizing::new(store.to_hex());
     write_secret(&paths.store_key, store.as_bytes())?;
     Ok(PublicIdentity {
         account_id,
@@ -278,6 +315,24 @@ mod tests {
             create(dir, NewAccount::Named("node0.test")),
             Err(IdentityError::Exists(_))
         ));
+    }
+
+    #[test]
+    fn given_keys_are_written_as_they_are() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = || NodeKeys {
+            tls: NearKey::from_secret(&[1; 32]),
+            account: NearKey::from_secret(&[2; 32]),
+            store: StoreKey::new([3; 32]),
+        };
+        let public = create_with(tmp.path(), NewAccount::Named("n.test"), keys()).unwrap();
+        assert_eq!(public.tls_public_key, keys().tls.public_key());
+        assert_eq!(public.account_public_key, keys().account.public_key());
+        let paths = IdentityPaths::in_dir(tmp.path());
+        let (tls, _) = NearKey::read(&paths.tls_key).unwrap();
+        assert_eq!(tls.signing_key().to_bytes(), [1; 32]);
+        let store = std::fs::read_to_string(&paths.store_key).unwrap();
+        assert_eq!(store, "03".repeat(32));
     }
 
     #[test]

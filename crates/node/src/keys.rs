@@ -5,9 +5,10 @@
 //! the `match`es here and in [`crate::service::protocols`].
 
 use mpc::frost::{Bip340, Ed25519, Scheme};
-use primitives::{NearPublicKey, SignatureScheme};
+use primitives::{NearPublicKey, ParticipantId, SignatureScheme};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
 /// This node's share of one domain's root key.
@@ -83,11 +84,72 @@ impl DomainKey {
     }
 }
 
+/// Every participant's share of one domain's master key, dealt from `seed` by
+/// [`mpc::dealer`] instead of generated: for devnets only (whoever has the seed has the key),
+/// where the same seed must give the same keys (docs/design.md §4.5).
+pub fn deal(
+    scheme: SignatureScheme,
+    seed: &[u8; 32],
+    participants: &[ParticipantId],
+    threshold: usize,
+) -> Result<BTreeMap<ParticipantId, DomainKey>, mpc::InitError> {
+    fn each<T>(
+        shares: BTreeMap<ParticipantId, T>,
+        wrap: fn(T) -> DomainKey,
+    ) -> BTreeMap<ParticipantId, DomainKey> {
+        shares.into_iter().map(|(p, k)| (p, wrap(k))).collect()
+    }
+    let (n, t) = (participants, threshold);
+    Ok(match scheme {
+        SignatureScheme::Secp256k1 => each(mpc::dealer::ecdsa(seed, n, t)?, DomainKey::Ecdsa),
+        SignatureScheme::V2Secp256k1 => {
+            each(mpc::dealer::ecdsa(seed, n, t)?, DomainKey::V2Ecdsa)
+        }
+        SignatureScheme::Ed25519 => {
+            each(mpc::dealer::frost::<Ed25519>(seed, n, t)?, DomainKey::Ed25519)
+        }
+        SignatureScheme::Bip340 => {
+            each(mpc::dealer::frost::<Bip340>(seed, n, t)?, DomainKey::Bip340)
+        }
+    })
+}
+
 impl std::fmt::Debug for DomainKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DomainKey")
             .field("scheme", &self.scheme())
             .field("public_key", &self.public_key().to_string())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dealt shares are the scheme's own: stored and read back as the node reads a
+    /// generated share, all naming one key, the same for the same seed.
+    #[test]
+    fn dealt_shares_are_stored_as_generated_ones() {
+        let ps: Vec<ParticipantId> = (0..3).map(ParticipantId).collect();
+        for scheme in [
+            SignatureScheme::Secp256k1,
+            SignatureScheme::Ed25519,
+            SignatureScheme::Bip340,
+            SignatureScheme::V2Secp256k1,
+        ] {
+            let keys = deal(scheme, &[4; 32], &ps, 2).unwrap();
+            let root = keys[&ps[0]].public_key();
+            assert_eq!(root.curve(), scheme.curve());
+            for key in keys.values() {
+                assert_eq!(key.scheme(), scheme);
+                let back = DomainKey::decode(scheme, &key.encode()).unwrap();
+                assert_eq!(back.public_key(), root);
+            }
+            let again = deal(scheme, &[4; 32], &ps, 2).unwrap();
+            assert_eq!(again[&ps[2]].encode(), keys[&ps[2]].encode());
+            assert!(!format!("{:?}", keys[&ps[0]]).contains("share"));
+        }
+        assert!(deal(SignatureScheme::Bip340, &[4; 32], &ps, 4).is_err());
     }
 }

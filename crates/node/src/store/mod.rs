@@ -36,6 +36,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+/// The store's file in a node's directory.
+pub const FILE: &str = "store.redb";
+
 const KEY_SHARES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key_shares");
 const STOCK: TableDefinition<&[u8], &[u8]> = TableDefinition::new("stock");
 const CONSUMED: TableDefinition<&[u8], u64> = TableDefinition::new("consumed");
