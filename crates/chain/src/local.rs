@@ -208,7 +208,12 @@ impl LocalChain {
                 config,
             } => {
                 let ps = participants.iter().cloned().map(Into::into).collect();
-                Some(Contract::<LoggedStorage>::init_by(&ctx, ps, *threshold, config.clone()))
+                Some(Contract::<LoggedStorage>::init_by(
+                    &ctx,
+                    ps,
+                    *threshold,
+                    config.clone(),
+                ))
             }
             Call::InitRunning(args) => Some(Contract::init_running_by(&ctx, args.clone())),
             _ => None,

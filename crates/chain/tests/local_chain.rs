@@ -228,7 +228,10 @@ fn init_running_starts_a_chain_where_another_runs() {
         c.call("signer.near", 0, call()).unwrap_err(),
         TxError::Contract(ContractError::AlreadyInitialized)
     );
-    let t = c.call("app.near", 1, sign_call("moved", 4)).unwrap().unwrap();
+    let t = c
+        .call("app.near", 1, sign_call("moved", 4))
+        .unwrap()
+        .unwrap();
     let id = request_id("app.near", "moved", 4);
     let sig = signature("app.near", "moved", 4);
     let respond = Call::Respond {

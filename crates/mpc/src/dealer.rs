@@ -58,9 +58,9 @@ pub fn ecdsa(
     participants: &[Participant],
     threshold: usize,
 ) -> Result<BTreeMap<Participant, crate::ecdsa::KeyShare>, InitError> {
+    use k256::elliptic_curve::bigint::U512;
     use k256::elliptic_curve::ops::Reduce;
     use k256::elliptic_curve::Field;
-    use k256::elliptic_curve::bigint::U512;
     use k256::{ProjectivePoint, Scalar};
 
     let sorted = check_set(participants, Some(threshold))?;
@@ -69,7 +69,9 @@ pub fn ecdsa(
         &wide[..],
     )));
     if bool::from(secret.is_zero()) {
-        return Err(InitError::new("the seed gives a zero secret; use another seed"));
+        return Err(InitError::new(
+            "the seed gives a zero secret; use another seed",
+        ));
     }
     let public_key = (ProjectivePoint::GENERATOR * *secret).to_affine();
     let mut rng = coefficients_rng(seed);

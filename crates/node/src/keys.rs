@@ -102,12 +102,11 @@ pub fn deal(
     let (n, t) = (participants, threshold);
     Ok(match scheme {
         SignatureScheme::Secp256k1 => each(mpc::dealer::ecdsa(seed, n, t)?, DomainKey::Ecdsa),
-        SignatureScheme::V2Secp256k1 => {
-            each(mpc::dealer::ecdsa(seed, n, t)?, DomainKey::V2Ecdsa)
-        }
-        SignatureScheme::Ed25519 => {
-            each(mpc::dealer::frost::<Ed25519>(seed, n, t)?, DomainKey::Ed25519)
-        }
+        SignatureScheme::V2Secp256k1 => each(mpc::dealer::ecdsa(seed, n, t)?, DomainKey::V2Ecdsa),
+        SignatureScheme::Ed25519 => each(
+            mpc::dealer::frost::<Ed25519>(seed, n, t)?,
+            DomainKey::Ed25519,
+        ),
         SignatureScheme::Bip340 => {
             each(mpc::dealer::frost::<Bip340>(seed, n, t)?, DomainKey::Bip340)
         }

@@ -144,10 +144,7 @@ fn what_it_cannot_hold_is_refused() {
             "names domain 1 where the domains have 0",
             Box::new(|a| a.keyset.domains.swap(0, 1)),
         ),
-        (
-            "below next_domain_id 2",
-            Box::new(|a| a.next_domain_id = 2),
-        ),
+        ("below next_domain_id 2", Box::new(|a| a.next_domain_id = 2)),
         (
             "ids must increase",
             Box::new(|a| {

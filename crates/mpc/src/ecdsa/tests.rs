@@ -179,10 +179,22 @@ fn dealt_shares_sign_as_generated_ones_do() {
         let bytes = |k: &KeyShare| postcard::to_stdvec(k).unwrap();
         assert!(all.iter().all(|p| bytes(&again[p]) == bytes(&keys[p])));
         let other = crate::dealer::ecdsa(&[8; 32], &all, t).unwrap();
-        assert_ne!(other[&all[0]].public_key(), root, "another seed, another key");
+        assert_ne!(
+            other[&all[0]].public_key(),
+            root,
+            "another seed, another key"
+        );
     }
-    for (set, t) in [(range(3), 1), (range(3), 4), (ids(&[1, 1, 2]), 2), (range(1), 2)] {
-        assert!(crate::dealer::ecdsa(&[7; 32], &set, t).is_err(), "{set:?} t={t}");
+    for (set, t) in [
+        (range(3), 1),
+        (range(3), 4),
+        (ids(&[1, 1, 2]), 2),
+        (range(1), 2),
+    ] {
+        assert!(
+            crate::dealer::ecdsa(&[7; 32], &set, t).is_err(),
+            "{set:?} t={t}"
+        );
     }
 }
 

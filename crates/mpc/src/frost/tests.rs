@@ -126,7 +126,12 @@ fn dealt_shares_sign<C: Scheme>() {
             .values()
             .all(|k| k.verifying_key() == group_key && k.threshold() == t as u16));
         sign_and_verify(&all[all.len() - t..], &keys, "alice.near", &[7u8; 32]);
-        sign_and_verify(&all[..t], &keys, "bob.near", b"a whole transaction, not a hash");
+        sign_and_verify(
+            &all[..t],
+            &keys,
+            "bob.near",
+            b"a whole transaction, not a hash",
+        );
 
         let again = crate::dealer::frost::<C>(&[5; 32], &all, t).unwrap();
         let bytes = |k: &KeyShare<C>| postcard::to_stdvec(k).unwrap();
