@@ -8,11 +8,25 @@
 //! node vote for the Secp256k1, Ed25519 and Bip340 domains, waits for their key generation
 //! and for stock, and prints one ready line. Started again on the same dir it resumes: same
 //! chain, same keys. Ctrl-C (or SIGTERM) stops every process cleanly.
+//!
+//! The genesis also funds a few user accounts (listed in the ready line, with their keys) and
+//! NEAR's `registrar`, the only account that may create top-level accounts.
+//!
+//! With `--seed S` every key comes from the seed ([`crate::devnet_seed`]): the accounts', the
+//! nodes', and the domains' master keys, which a dealer splits into the nodes' stores
+//! (`mpc::dealer`) instead of a key generation; the contract then starts Running with them
+//! (`init_running`). The same seed makes the same devnet again after its directory is gone —
+//! with no security at all: the seed is every key.
 
 use chain::{Call, Chain, InitParticipant, NearRpc};
+use contract::views::near_state::{
+    DomainConfigJson, KeyForDomain, Keyset, ParticipantInfoJson, ParticipantsJson,
+    PublicKeyExtended, ThresholdParameters,
+};
 use contract::views::StateView;
+use contract::InitRunningArgs;
 use node::identity::{IdentityPaths, NearKey};
-use primitives::SignatureScheme;
+use primitives::{DomainId, ParticipantId, SignatureScheme};
 use serde::{Deserialize, Serialize};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -20,10 +34,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::chain_cmd::{GenesisFile, GenesisFileAccount};
+use crate::devnet_seed::{Keys, Seed};
 use crate::Failure;
 
 pub const CONTRACT_ID: &str = "signer.devnet";
 pub const USER_ID: &str = "user.devnet";
+/// The account NEAR's runtime lets create top-level accounts: nearcore's
+/// `registrar_account_id`, `registrar` in every network's parameters (localnet's too, whose
+/// genesis tools name it so); the devnet applies the same rule (`devnet::apply`).
+pub const REGISTRAR_ID: &str = "registrar";
+/// Funded user accounts besides `user.devnet`: `user1.devnet` … `user3.devnet`.
+const MORE_USERS: usize = 3;
+/// What each user account and the registrar hold at genesis.
+const USER_BALANCE: u128 = 1000 * devnet::NEAR;
+/// The contract's `init_running` arguments of a seeded devnet, public keys only: written when
+/// the devnet is made, sent when its contract is initialized.
+const INIT_RUNNING_FILE: &str = "init_running.json";
 /// The domains a devnet of `nodes` at `threshold` adds: Secp256k1, Ed25519 and Bip340, and
 /// V2Secp256k1 (honest-majority ECDSA) when there are the `2t − 1` nodes it signs with.
 fn schemes(nodes: usize, threshold: u64) -> Vec<SignatureScheme> {
@@ -65,6 +91,12 @@ pub struct Args {
     /// Print the ready line as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Derive every key of a new devnet from this text — accounts, nodes, master keys (dealt,
+    /// not generated) — so the same seed makes the same devnet again after its directory is
+    /// removed, as anvil's fixed mnemonic does. No security: the seed is every key; devnet
+    /// only. An existing devnet resumes only with the seed it was made with.
+    #[arg(long)]
+    seed: Option<String>,
     /// With --lake-endpoint and --lake-bucket, the chain publishes its blocks there in NEAR
     /// Lake's layout and the nodes follow the chain from there instead of from its RPC.
     #[command(flatten)]
@@ -88,6 +120,23 @@ pub(crate) struct Layout {
     /// Nodes that left the network: their processes are stopped, their directories kept.
     #[serde(default)]
     pub removed: Vec<String>,
+    /// The funded user accounts and their key files (relative to the devnet's directory);
+    /// empty for a devnet made before there were several, whose user alone is listed.
+    #[serde(default)]
+    pub accounts: Vec<KeyedAccount>,
+    /// The registrar and its key file, when the genesis has one.
+    #[serde(default)]
+    pub registrar: Option<KeyedAccount>,
+    /// The fingerprint of the seed the devnet was made with (`--seed`), if any.
+    #[serde(default)]
+    pub seed: Option<String>,
+}
+
+/// An account whose key the devnet holds.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct KeyedAccount {
+    pub account_id: String,
+    pub key_file: PathBuf,
 }
 
 impl Layout {
@@ -239,8 +288,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(action) = args.action {
         return crate::devnet_members::run(action);
     }
+    let seed = args.seed.as_deref().map(Seed::new).transpose()?;
     let layout = if Layout::path(&args.dir).exists() {
         let layout = Layout::load(&args.dir)?;
+        check_seed(&args.dir, &layout, seed.as_ref())?;
         progress(format!(
             "resuming the devnet in {} ({} nodes, threshold {})",
             args.dir.display(),
@@ -249,13 +300,37 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ));
         layout
     } else {
-        create(&args)?
+        let keys = match seed {
+            Some(seed) => Keys::Seeded(seed),
+            None => Keys::Random,
+        };
+        create(&args, &keys)?
     };
     crate::runtime()?.block_on(serve(&args, &layout))
 }
 
-/// Writes a new devnet's genesis, node dirs and key files.
-fn create(args: &Args) -> Result<Layout, Failure> {
+/// A `--seed` resumes only the devnet that seed made: another seed's devnet (or a random
+/// one) has other keys, and would silently not be what the seed promises.
+fn check_seed(dir: &Path, layout: &Layout, seed: Option<&Seed>) -> Result<(), Failure> {
+    let Some(seed) = seed else {
+        return Ok(());
+    };
+    let made_with = match &layout.seed {
+        Some(fingerprint) if *fingerprint == seed.fingerprint() => return Ok(()),
+        Some(_) => "another seed",
+        None => "no seed (random keys)",
+    };
+    Err(Failure::usage(format!(
+        "{} holds a devnet made with {made_with}; --seed recreates only the devnet it made. \
+         Remove the directory to make this seed's devnet, or leave --seed out to resume \
+         this one",
+        dir.display()
+    )))
+}
+
+/// Writes a new devnet's genesis, node dirs and key files; seeded, it deals the domains'
+/// master keys into the nodes' stores too.
+fn create(args: &Args, keys: &Keys) -> Result<Layout, Failure> {
     let wasm = std::fs::read(&args.wasm).map_err(|e| {
         Failure::failed(format!(
             "cannot read the signer contract's wasm at {}: {e} (build it with \
@@ -264,64 +339,58 @@ fn create(args: &Args) -> Result<Layout, Failure> {
         ))
     })?;
     progress(format!(
-        "creating a devnet in {}: {} nodes, threshold {}",
+        "creating a devnet in {}: {} nodes, threshold {}{}",
         args.dir.display(),
         args.nodes,
-        args.threshold
+        args.threshold,
+        if keys.seed().is_some() {
+            ", every key from --seed (devnet only: the seed gives every key)"
+        } else {
+            ""
+        }
     ));
     let chain_dir = args.dir.join("chain");
     std::fs::create_dir_all(&chain_dir).map_err(io(&chain_dir))?;
-    let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
-    let mut accounts = vec![];
-    let mut node_accounts = vec![];
-    let mut taken = vec![args.rpc_port];
-    for i in 0..args.nodes {
-        let dir = args.dir.join(format!("node{i}"));
-        let account = format!("node{i}.devnet");
-        let p2p = format!("127.0.0.1:{}", free_port(&mut taken)?);
-        let http = format!("127.0.0.1:{}", free_port(&mut taken)?);
-        let public = crate::node_cmd::init_dir(
-            &dir,
-            node::identity::NewAccount::Named(&account),
-            p2p.parse().expect("an address"),
-            http.parse().expect("an address"),
-            &rpc_url,
-            CONTRACT_ID,
-        )?;
-        accounts.push(GenesisFileAccount {
-            account_id: account.clone(),
-            balance: (100 * devnet::NEAR).to_string(),
-            public_keys: vec![public.account_public_key.to_string()],
-            wasm: None,
-        });
-        node_accounts.push(account);
-    }
-    let contract_key = NearKey::generate();
+    let mut genesis = vec![];
+    let node_accounts = create_nodes(args, keys, &mut genesis)?;
+    let contract_key = keys.account("contract");
     let contract_key_path = args.dir.join("contract_key.json");
     contract_key
         .write(&contract_key_path, Some(CONTRACT_ID))
         .map_err(Failure::failed)?;
     std::fs::write(chain_dir.join("signer.wasm"), &wasm).map_err(io(&chain_dir))?;
-    accounts.push(GenesisFileAccount {
+    genesis.push(GenesisFileAccount {
         account_id: CONTRACT_ID.into(),
         balance: (100 * devnet::NEAR).to_string(),
         public_keys: vec![contract_key.public_key().to_string()],
         wasm: Some("signer.wasm".into()),
     });
-    let user_key = NearKey::generate();
-    user_key
-        .write(&args.dir.join("user_key.json"), Some(USER_ID))
-        .map_err(Failure::failed)?;
-    accounts.push(GenesisFileAccount {
-        account_id: USER_ID.into(),
-        balance: (1000 * devnet::NEAR).to_string(),
-        public_keys: vec![user_key.public_key().to_string()],
-        wasm: None,
-    });
-    let seed: [u8; 32] = rand::random();
+    let mut accounts = vec![keyed_account(
+        &args.dir,
+        keys.account("user"),
+        USER_ID,
+        "user_key.json",
+        &mut genesis,
+    )?];
+    for k in 1..=MORE_USERS {
+        accounts.push(keyed_account(
+            &args.dir,
+            keys.account(&format!("user{k}")),
+            &format!("user{k}.devnet"),
+            &format!("user{k}_key.json"),
+            &mut genesis,
+        )?);
+    }
+    let registrar = keyed_account(
+        &args.dir,
+        keys.account("registrar"),
+        REGISTRAR_ID,
+        "registrar_key.json",
+        &mut genesis,
+    )?;
     let genesis = GenesisFile {
-        seed: hex::encode(seed),
-        accounts,
+        seed: hex::encode(keys.genesis()),
+        accounts: genesis,
     };
     let genesis_path = chain_dir.join("genesis.json");
     std::fs::write(
@@ -336,9 +405,176 @@ fn create(args: &Args) -> Result<Layout, Failure> {
         block_ms: args.block_ms,
         node_accounts,
         removed: vec![],
+        accounts,
+        registrar: Some(registrar),
+        seed: keys.seed().map(Seed::fingerprint),
     };
+    if let Some(seed) = keys.seed() {
+        deal_master_keys(&args.dir, seed, &layout)?;
+    }
     layout.save(&args.dir)?;
     Ok(layout)
+}
+
+/// The node directories `node0` … with their keys, each node's account funded in `genesis`.
+fn create_nodes(
+    args: &Args,
+    keys: &Keys,
+    genesis: &mut Vec<GenesisFileAccount>,
+) -> Result<Vec<String>, Failure> {
+    let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
+    let mut node_accounts = vec![];
+    let mut taken = vec![args.rpc_port];
+    for i in 0..args.nodes {
+        let dir = args.dir.join(format!("node{i}"));
+        let account = format!("node{i}.devnet");
+        let p2p = format!("127.0.0.1:{}", free_port(&mut taken)?);
+        let http = format!("127.0.0.1:{}", free_port(&mut taken)?);
+        let public = crate::node_cmd::init_dir(
+            &dir,
+            node::identity::NewAccount::Named(&account),
+            p2p.parse().expect("an address"),
+            http.parse().expect("an address"),
+            &rpc_url,
+            CONTRACT_ID,
+            keys.node(i),
+        )?;
+        genesis.push(GenesisFileAccount {
+            account_id: account.clone(),
+            balance: (100 * devnet::NEAR).to_string(),
+            public_keys: vec![public.account_public_key.to_string()],
+            wasm: None,
+        });
+        node_accounts.push(account);
+    }
+    Ok(node_accounts)
+}
+
+/// An account funded in `genesis` whose key the devnet writes to `file` in `dir` (near-cli's
+/// format).
+fn keyed_account(
+    dir: &Path,
+    key: NearKey,
+    account_id: &str,
+    file: &str,
+    genesis: &mut Vec<GenesisFileAccount>,
+) -> Result<KeyedAccount, Failure> {
+    key.write(&dir.join(file), Some(account_id))
+        .map_err(Failure::failed)?;
+    genesis.push(GenesisFileAccount {
+        account_id: account_id.to_owned(),
+        balance: USER_BALANCE.to_string(),
+        public_keys: vec![key.public_key().to_string()],
+        wasm: None,
+    });
+    Ok(KeyedAccount {
+        account_id: account_id.to_owned(),
+        key_file: file.into(),
+    })
+}
+
+/// Deals each domain's master key from the seed (`mpc::dealer`) into every node's store,
+/// under epoch 0 as a key generation leaves it, and writes the contract's `init_running`
+/// arguments with the public keys. The shares go from here to the stores only.
+fn deal_master_keys(dir: &Path, seed: &Seed, layout: &Layout) -> Result<(), Failure> {
+    let schemes = schemes(layout.nodes, layout.threshold);
+    let ids: Vec<ParticipantId> = (0..layout.nodes as u32).map(ParticipantId).collect();
+    let stores = (0..layout.nodes)
+        .map(|i| open_store(dir, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut keyset = vec![];
+    for (i, scheme) in schemes.iter().enumerate() {
+        let id = DomainId(i as u64);
+        let dealt = |e: &dyn std::fmt::Display| {
+            Failure::failed(format!("dealing domain {i}'s {scheme} key: {e}"))
+        };
+        let master = seed.master_key(id, *scheme);
+        let shares = node::keys::deal(*scheme, &master, &ids, layout.threshold as usize)
+            .map_err(|e| dealt(&e))?;
+        for (p, share) in &shares {
+            let store = stores
+                .get(p.0 as usize)
+                .ok_or_else(|| dealt(&"no such node"))?;
+            store
+                .put_key_share(id, 0, &share.encode())
+                .map_err(|e| dealt(&e))?;
+        }
+        let public = shares
+            .values()
+            .next()
+            .ok_or_else(|| dealt(&"no shares"))?
+            .public_key();
+        keyset.push(KeyForDomain {
+            domain_id: id,
+            key: PublicKeyExtended::new(public),
+            attempt: 0,
+        });
+    }
+    let mut participants = vec![];
+    for (i, account) in layout.node_accounts.iter().enumerate() {
+        let p = participant(dir, i, account)?;
+        let info = ParticipantInfoJson {
+            url: p.url,
+            tls_public_key: p.tls_public_key,
+        };
+        participants.push((contract::AccountId(p.account_id), ids[i], info));
+    }
+    let args = InitRunningArgs {
+        domains: schemes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| DomainConfigJson::new(DomainId(i as u64), *s, layout.threshold))
+            .collect(),
+        next_domain_id: schemes.len() as u64,
+        keyset: Keyset {
+            epoch_id: 0,
+            domains: keyset,
+        },
+        parameters: ThresholdParameters {
+            participants: ParticipantsJson {
+                next_id: layout.nodes as u32,
+                participants,
+            },
+            threshold: layout.threshold,
+        },
+        init_config: None,
+    };
+    let path = dir.join(INIT_RUNNING_FILE);
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&args).expect("plain data"),
+    )
+    .map_err(io(&path))?;
+    progress(format!(
+        "dealt the master keys of {} domains from the seed into the nodes' stores",
+        schemes.len()
+    ));
+    Ok(())
+}
+
+/// Node `i`'s store, opened with its key, as the node opens it.
+fn open_store(dir: &Path, i: usize) -> Result<node::store::Store, Failure> {
+    let node_dir = dir.join(format!("node{i}"));
+    let config = node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
+    let key = config
+        .store_key(&node_dir, |_| None)
+        .map_err(Failure::failed)?;
+    let path = node_dir.join(node::store::FILE);
+    node::store::Store::open(&path, &key)
+        .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+}
+
+/// How the contract lists node `i`: its account, url and TLS key.
+fn participant(dir: &Path, i: usize, account: &str) -> Result<InitParticipant, Failure> {
+    let node_dir = dir.join(format!("node{i}"));
+    let config = node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
+    let paths = IdentityPaths::in_dir(&node_dir);
+    let (tls, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
+    Ok(InitParticipant {
+        account_id: account.to_owned(),
+        url: config.p2p.public_url,
+        tls_public_key: tls.public_key(),
+    })
 }
 
 fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Result<Proc, Failure> {
@@ -482,9 +718,9 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     };
     progress(format!("chain up at {rpc_url}"));
     if state.is_none() {
-        init_contract(dir, layout, &rpc_url).await?;
+        let what = init_contract(dir, layout, &rpc_url).await?;
         state = Some(viewer.state().await.map_err(Failure::failed)?);
-        progress("signer contract initialized with the nodes");
+        progress(what);
     }
     for (i, _) in layout.active() {
         procs.push(spawn_node(dir, i, &node_env)?);
@@ -512,7 +748,7 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
     }
     let state = wait_for_keys(&viewer, procs, schemes.len()).await?;
     wait_for_stock(layout, dir, args.ready_stock, procs, schemes.len()).await?;
-    ready_line(args, &rpc_url, &state)
+    ready_line(args, layout, &rpc_url, &state)
 }
 
 /// The nodes read the lake the chain writes (with --lake-*), through their config's
@@ -550,32 +786,43 @@ pub(crate) fn node_key(dir: &Path, i: usize) -> Result<ed25519_dalek::SigningKey
     Ok(key.signing_key().clone())
 }
 
-async fn init_contract(dir: &Path, layout: &Layout, rpc_url: &str) -> Result<(), Failure> {
-    let mut participants = vec![];
-    for (i, account) in layout.node_accounts.iter().enumerate() {
-        let node_dir = dir.join(format!("node{i}"));
-        let config =
-            node::config::NodeConfig::load(&node_dir, |_| None).map_err(Failure::failed)?;
-        let paths = IdentityPaths::in_dir(&node_dir);
-        let (tls, _) = NearKey::read(&paths.tls_key).map_err(Failure::failed)?;
-        participants.push(InitParticipant {
-            account_id: account.clone(),
-            url: config.p2p.public_url,
-            tls_public_key: tls.public_key(),
-        });
-    }
+/// Initializes the contract with the nodes; a seeded devnet's starts Running with its dealt
+/// keys (`init_running`), any other's with no domains (`init`).
+async fn init_contract(
+    dir: &Path,
+    layout: &Layout,
+    rpc_url: &str,
+) -> Result<&'static str, Failure> {
+    let running = dir.join(INIT_RUNNING_FILE);
+    let (call, what) = if running.exists() {
+        let text = std::fs::read_to_string(&running).map_err(io(&running))?;
+        let args: InitRunningArgs = serde_json::from_str(&text)
+            .map_err(|e| Failure::failed(format!("{}: {e}", running.display())))?;
+        (
+            Call::InitRunning(args),
+            "signer contract started Running with the nodes and the dealt keys",
+        )
+    } else {
+        let participants = layout
+            .node_accounts
+            .iter()
+            .enumerate()
+            .map(|(i, account)| participant(dir, i, account))
+            .collect::<Result<_, _>>()?;
+        let init = Call::Init {
+            participants,
+            threshold: layout.threshold,
+            config: None,
+        };
+        (init, "signer contract initialized with the nodes")
+    };
     let (key, _) = NearKey::read(&dir.join("contract_key.json")).map_err(Failure::failed)?;
     let rpc = NearRpc::new(rpc_url, CONTRACT_ID, CONTRACT_ID, key.signing_key().clone())
         .map_err(Failure::failed)?;
-    let init = Call::Init {
-        participants,
-        threshold: layout.threshold,
-        config: None,
-    };
-    rpc.submit(init)
+    rpc.submit(call)
         .await
         .map_err(|e| Failure::failed(format!("initializing the signer contract: {e}")))?;
-    Ok(())
+    Ok(what)
 }
 
 async fn wait_for_keys(
@@ -590,7 +837,7 @@ async fn wait_for_keys(
         if let Ok(state) = viewer.state().await {
             if state.state == contract::views::Phase::Running && state.domains.len() >= domains {
                 progress(format!(
-                    "keys generated for {} domains (epoch {})",
+                    "keys in place for {} domains (epoch {})",
                     state.domains.len(),
                     state.epoch.unwrap_or(0)
                 ));
@@ -672,9 +919,48 @@ fn stock_floor(stock: &[node::metrics::StockLevel], domains: usize) -> usize {
     usable.into_iter().min().unwrap_or(0)
 }
 
-fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failure> {
+/// A funded account as the ready line lists it: its key read back from its file.
+struct Listed {
+    account_id: String,
+    key_file: PathBuf,
+    key: NearKey,
+}
+
+/// The devnet's funded user accounts (the user alone for a devnet made before there were
+/// several) and its registrar, with their keys.
+fn listed_accounts(dir: &Path, layout: &Layout) -> Result<(Vec<Listed>, Option<Listed>), Failure> {
+    let read = |a: &KeyedAccount| {
+        let path = dir.join(&a.key_file);
+        let key_file = std::fs::canonicalize(&path).unwrap_or(path);
+        let (key, _) = NearKey::read(&key_file).map_err(Failure::failed)?;
+        Ok::<_, Failure>(Listed {
+            account_id: a.account_id.clone(),
+            key_file,
+            key,
+        })
+    };
+    let user = KeyedAccount {
+        account_id: USER_ID.into(),
+        key_file: "user_key.json".into(),
+    };
+    let accounts = match layout.accounts.as_slice() {
+        [] => std::slice::from_ref(&user),
+        all => all,
+    };
+    let users = accounts.iter().map(read).collect::<Result<_, _>>()?;
+    let registrar = layout.registrar.as_ref().map(read).transpose()?;
+    Ok((users, registrar))
+}
+
+fn ready_line(
+    args: &Args,
+    layout: &Layout,
+    rpc_url: &str,
+    state: &StateView,
+) -> Result<(), Failure> {
     let key_file = args.dir.join("user_key.json");
     let key_file = std::fs::canonicalize(&key_file).unwrap_or(key_file);
+    let (accounts, registrar) = listed_accounts(&args.dir, layout)?;
     let domains: Vec<serde_json::Value> = state
         .domains
         .iter()
@@ -687,11 +973,28 @@ fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failu
         })
         .collect();
     if args.json {
+        // As anvil lists its accounts: each with its private key, devnet keys all.
+        let listed: Vec<serde_json::Value> = accounts
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "account_id": a.account_id,
+                    "public_key": a.key.public_key(),
+                    "private_key": a.key.private_key_string().as_str(),
+                    "key_file": a.key_file,
+                })
+            })
+            .collect();
+        let registrar = registrar
+            .map(|r| serde_json::json!({"account_id": r.account_id, "key_file": r.key_file}));
         let line = serde_json::json!({
             "rpc_url": rpc_url,
             "contract_id": CONTRACT_ID,
             "domains": domains,
             "user": {"account_id": USER_ID, "key_file": key_file},
+            "accounts": listed,
+            "registrar": registrar,
+            "seeded": layout.seed.is_some(),
         });
         println!("{line}");
     } else {
@@ -700,6 +1003,25 @@ fn ready_line(args: &Args, rpc_url: &str, state: &StateView) -> Result<(), Failu
             println!("  domain {} {:?}: {}", d.id.0, d.scheme, d.public_key);
         }
         println!("  user {USER_ID}, key file {}", key_file.display());
+        println!("  funded accounts (1000 NEAR each at genesis):");
+        for a in &accounts {
+            println!(
+                "    {:<14} {}  key file {}",
+                a.account_id,
+                a.key.public_key(),
+                a.key_file.display()
+            );
+        }
+        if let Some(r) = &registrar {
+            println!(
+                "  {} (creates top-level accounts), key file {}",
+                r.account_id,
+                r.key_file.display()
+            );
+        }
+        if layout.seed.is_some() {
+            println!("  every key derived from --seed: a devnet for development, no security");
+        }
         println!(
             "try: chainsig sign --rpc {rpc_url} --account {USER_ID} --key-file {} --path demo \
              --payload {}",

@@ -92,6 +92,9 @@ async fn add_node(c: &Common) -> Result<(), Failure> {
         addr(http),
         &rpc_url,
         CONTRACT_ID,
+        // Random even on a seeded devnet: the seed is not kept, and a node added later is
+        // not part of what the seed recreates.
+        node::identity::NodeKeys::generate(),
     )?;
     let account = public.account_id;
     progress(format!("node {i}: account {account} in {}", dir.display()));

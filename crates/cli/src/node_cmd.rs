@@ -69,6 +69,7 @@ fn init(args: InitArgs) -> Result<(), Failure> {
         args.http_listen,
         &args.rpc_url,
         &args.contract_id,
+        identity::NodeKeys::generate(),
     )?;
     if args.json {
         let out = serde_json::json!({
@@ -89,7 +90,8 @@ fn init(args: InitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Creates a node directory: identity files and a config; refuses one that holds a node.
+/// Creates a node directory with `keys` as its identity, and a config; refuses one that
+/// holds a node.
 pub fn init_dir(
     dir: &Path,
     account: identity::NewAccount<'_>,
@@ -97,6 +99,7 @@ pub fn init_dir(
     http_listen: SocketAddr,
     rpc_url: &str,
     contract_id: &str,
+    keys: identity::NodeKeys,
 ) -> Result<identity::PublicIdentity, Failure> {
     let config_path = dir.join("config.toml");
     if config_path.exists() {
@@ -107,7 +110,7 @@ pub fn init_dir(
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::failed(format!("cannot create {}: {e}", dir.display())))?;
-    let public = identity::create(dir, account).map_err(Failure::failed)?;
+    let public = identity::create_with(dir, account, keys).map_err(Failure::failed)?;
     let config = template(&InitValues {
         account_id: &public.account_id,
         p2p_listen,

@@ -111,7 +111,7 @@ async fn serve(
     let chain =
         chain_of(&config, &account_key).map_err(|e| Failure::failed(format!("chain: {e}")))?;
     let blocks = block_source(&config).map_err(|e| Failure::failed(format!("indexer: {e}")))?;
-    let store_path = dir.join("store.redb");
+    let store_path = dir.join(node::store::FILE);
     let store = Store::open(&store_path, &store_key)
         .map_err(|e| Failure::failed(format!("{}: {e}", store_path.display())))?;
     let bind = |what: &'static str, addr| async move {
