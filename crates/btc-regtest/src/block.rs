@@ -63,7 +63,9 @@ pub fn mine(
     fees: Amount,
     txs: Vec<Transaction>,
 ) -> Block {
-    let value = subsidy(height).checked_add(fees).unwrap_or(Amount::MAX_MONEY);
+    let value = subsidy(height)
+        .checked_add(fees)
+        .unwrap_or(Amount::MAX_MONEY);
     let mut txdata = vec![coinbase(height, to, value)];
     txdata.extend(txs);
     let mut block = Block {
@@ -87,7 +89,9 @@ pub fn mine(
         value: Amount::ZERO,
         script_pubkey: ScriptBuf::from_bytes(script),
     });
-    block.header.merkle_root = block.compute_merkle_root().expect("a block with a coinbase");
+    block.header.merkle_root = block
+        .compute_merkle_root()
+        .expect("a block with a coinbase");
     let target = block.header.target();
     // At regtest's target one hash in two succeeds; a new time gives new nonces if ever needed.
     while block.header.validate_pow(target).is_err() {
@@ -136,6 +140,10 @@ mod tests {
         );
         assert_eq!(block.bip34_block_height(), Ok(300));
         let low = coinbase(1, ScriptBuf::new(), Amount::ZERO);
-        assert_eq!(low.input[0].script_sig.as_bytes(), [0x51, 0x00], "OP_1 OP_0");
+        assert_eq!(
+            low.input[0].script_sig.as_bytes(),
+            [0x51, 0x00],
+            "OP_1 OP_0"
+        );
     }
 }

@@ -131,8 +131,10 @@ impl Chain {
             .build()
             .map_err(kernel)?;
         let (data, blocks) = (dir.join("chainstate"), dir.join("blocks"));
-        let chainman = ChainstateManager::new(&context, utf8(&data)?, utf8(&blocks)?)
-            .map_err(|e| ChainError::Kernel(format!("{e} (is {} a chain's directory?)", dir.display())))?;
+        let chainman =
+            ChainstateManager::new(&context, utf8(&data)?, utf8(&blocks)?).map_err(|e| {
+                ChainError::Kernel(format!("{e} (is {} a chain's directory?)", dir.display()))
+            })?;
         let mut chain = Self {
             chainman,
             _context: context,
@@ -278,9 +280,11 @@ impl Chain {
         let (mut confirmed, mut dropped) = (vec![], vec![]);
         let mut last = None;
         for entry in batch {
-            let inputs_exist = entry.tx.input.iter().all(|i| {
-                self.index.coin(&i.previous_output).is_some()
-            });
+            let inputs_exist = entry
+                .tx
+                .input
+                .iter()
+                .all(|i| self.index.coin(&i.previous_output).is_some());
             if !inputs_exist {
                 dropped.push((entry.txid, "a transaction it spends was dropped".to_owned()));
                 continue;
@@ -360,7 +364,14 @@ impl Chain {
             .index
             .tip()
             .ok_or_else(|| ChainError::Stored("no genesis block".into()))?;
-        let block = block::mine(tip.hash, self.next_time(), tip.height + 1, to.clone(), fees, txs);
+        let block = block::mine(
+            tip.hash,
+            self.next_time(),
+            tip.height + 1,
+            to.clone(),
+            fees,
+            txs,
+        );
         self.connect(block)
     }
 
@@ -375,7 +386,11 @@ impl Chain {
         let _ = self.chainman.process_block(&checked);
         let hash = block.block_hash();
         if self.kernel_tip() != hash {
-            let verdict = self.refusal.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let verdict = self
+                .refusal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             let reason = verdict.map_or("not connected".to_owned(), |r| format!("{r:?}"));
             return Err(ChainError::Rejected { height, reason });
         }
@@ -442,10 +457,7 @@ fn checked_sum(outputs: &[TxOut]) -> Option<Amount> {
 }
 
 /// Every input's script, verified by the validation engine under all consensus rules.
-fn verify_scripts(
-    tx: &bitcoinkernel::Transaction,
-    prevouts: &[TxOut],
-) -> Result<(), TxRejected> {
+fn verify_scripts(tx: &bitcoinkernel::Transaction, prevouts: &[TxOut]) -> Result<(), TxRejected> {
     let malformed = |e: KernelError| TxRejected::Malformed(e.to_string());
     let scripts: Vec<ScriptPubkey> = prevouts
         .iter()

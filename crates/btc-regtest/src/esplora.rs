@@ -26,7 +26,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bitcoin::{Address, Amount, BlockHash, Network, OutPoint, Script, ScriptBuf, Transaction, TxOut, Txid};
+use bitcoin::{
+    Address, Amount, BlockHash, Network, OutPoint, Script, ScriptBuf, Transaction, TxOut, Txid,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -45,8 +47,8 @@ const PAGE: usize = 25;
 const MEMPOOL_PAGE: usize = 50;
 /// Esplora's confirmation targets.
 const TARGETS: [u32; 28] = [
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-    144, 504, 1008,
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 144,
+    504, 1008,
 ];
 
 pub fn router(service: Arc<Service>) -> Router {
@@ -71,7 +73,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/address/{address}", get(address))
         .route("/address/{address}/txs", get(address_txs))
         .route("/address/{address}/txs/chain", get(address_chain_txs))
-        .route("/address/{address}/txs/chain/{last}", get(address_chain_txs_after))
+        .route(
+            "/address/{address}/txs/chain/{last}",
+            get(address_chain_txs_after),
+        )
         .route("/address/{address}/txs/mempool", get(address_mempool_txs))
         .route("/address/{address}/utxo", get(address_utxos))
         .route("/mempool", get(mempool))
@@ -114,11 +119,7 @@ fn text_ok(text: String) -> Answer {
 }
 
 fn bytes_ok(bytes: Vec<u8>) -> Answer {
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        bytes,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 fn parse_txid(text: &str) -> Result<Txid, Refusal> {
@@ -139,7 +140,11 @@ fn parse_address(text: &str) -> Result<ScriptBuf, Refusal> {
         .ok()
         .and_then(|a| a.require_network(Network::Regtest).ok())
         .map(|a| a.script_pubkey())
-        .ok_or_else(|| bad(format!("Invalid Bitcoin address: {text:?} is not a regtest address")))
+        .ok_or_else(|| {
+            bad(format!(
+                "Invalid Bitcoin address: {text:?} is not a regtest address"
+            ))
+        })
 }
 
 async fn tip_height(State(s): Shared) -> Answer {
@@ -177,14 +182,20 @@ fn blocks_down_from(chain: &Chain, start: u32) -> Answer {
 async fn block_at(State(s): Shared, Path(height): Path<String>) -> Answer {
     let height = parse_height(&height)?;
     let chain = s.chain();
-    let block = chain.index().block_at(height).ok_or_else(|| not_found("Block"))?;
+    let block = chain
+        .index()
+        .block_at(height)
+        .ok_or_else(|| not_found("Block"))?;
     text_ok(block.hash.to_string())
 }
 
 async fn block(State(s): Shared, Path(hash): Path<String>) -> Answer {
     let hash = parse_block_hash(&hash)?;
     let chain = s.chain();
-    let block = chain.index().block(&hash).ok_or_else(|| not_found("Block"))?;
+    let block = chain
+        .index()
+        .block(&hash)
+        .ok_or_else(|| not_found("Block"))?;
     json_ok(block_view(&chain, block))
 }
 
@@ -222,14 +233,20 @@ async fn block_status(State(s): Shared, Path(hash): Path<String>) -> Answer {
     let Some(block) = chain.index().block(&hash) else {
         return json_ok(json!({"in_best_chain": false}));
     };
-    let next = chain.index().block_at(block.height + 1).map(|b| b.hash.to_string());
+    let next = chain
+        .index()
+        .block_at(block.height + 1)
+        .map(|b| b.hash.to_string());
     json_ok(json!({"in_best_chain": true, "height": block.height, "next_best": next}))
 }
 
 async fn block_txids(State(s): Shared, Path(hash): Path<String>) -> Answer {
     let hash = parse_block_hash(&hash)?;
     let chain = s.chain();
-    let block = chain.index().block(&hash).ok_or_else(|| not_found("Block"))?;
+    let block = chain
+        .index()
+        .block(&hash)
+        .ok_or_else(|| not_found("Block"))?;
     let ids: Vec<String> = block.txids.iter().map(Txid::to_string).collect();
     json_ok(json!(ids))
 }
@@ -237,14 +254,20 @@ async fn block_txids(State(s): Shared, Path(hash): Path<String>) -> Answer {
 async fn block_header(State(s): Shared, Path(hash): Path<String>) -> Answer {
     let hash = parse_block_hash(&hash)?;
     let chain = s.chain();
-    let block = chain.index().block(&hash).ok_or_else(|| not_found("Block"))?;
+    let block = chain
+        .index()
+        .block(&hash)
+        .ok_or_else(|| not_found("Block"))?;
     text_ok(bitcoin::consensus::encode::serialize_hex(&block.header))
 }
 
 async fn block_raw(State(s): Shared, Path(hash): Path<String>) -> Answer {
     let hash = parse_block_hash(&hash)?;
     let chain = s.chain();
-    let meta = chain.index().block(&hash).ok_or_else(|| not_found("Block"))?;
+    let meta = chain
+        .index()
+        .block(&hash)
+        .ok_or_else(|| not_found("Block"))?;
     let txdata = meta
         .txids
         .iter()
@@ -351,7 +374,9 @@ fn outspend_view(chain: &Chain, outpoint: OutPoint) -> Value {
     }
     if let Some(txid) = chain.mempool().spender(&outpoint) {
         let vin = chain.mempool().get(&txid).and_then(|e| {
-            e.tx.input.iter().position(|i| i.previous_output == outpoint)
+            e.tx.input
+                .iter()
+                .position(|i| i.previous_output == outpoint)
         });
         return json!({"spent": true, "txid": txid.to_string(), "vin": vin,
             "status": status_view(chain, None)});
@@ -542,7 +567,12 @@ async fn faucet_pay(State(s): Shared, body: Bytes) -> Answer {
 /// `GET /regtest/faucet` (devnet only): its address and what it can spend now.
 async fn faucet_info(State(s): Shared) -> Answer {
     let script = s.faucet().script_pubkey();
-    let spendable: Amount = s.chain().spendable(&script).iter().map(|(_, o)| o.value).sum();
+    let spendable: Amount = s
+        .chain()
+        .spendable(&script)
+        .iter()
+        .map(|(_, o)| o.value)
+        .sum();
     json_ok(json!({
         "address": s.faucet().address().to_string(),
         "spendable_sats": spendable.to_sat(),

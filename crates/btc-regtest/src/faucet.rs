@@ -72,7 +72,12 @@ impl Faucet {
 
     /// Pays `amount` to `to` from the faucet's spendable coins (largest first), change back to
     /// the faucet; the payment enters the mempool and is mined with the next block.
-    pub fn pay(&self, chain: &mut Chain, to: ScriptBuf, amount: Amount) -> Result<Txid, FaucetError> {
+    pub fn pay(
+        &self,
+        chain: &mut Chain,
+        to: ScriptBuf,
+        amount: Amount,
+    ) -> Result<Txid, FaucetError> {
         if amount < DUST {
             return Err(FaucetError::Dust(amount));
         }
@@ -81,7 +86,7 @@ impl Faucet {
         }
         let own = self.script_pubkey();
         let mut coins = chain.spendable(&own);
-        coins.sort_by(|a, b| b.1.value.cmp(&a.1.value));
+        coins.sort_by_key(|c| std::cmp::Reverse(c.1.value));
         let (inputs, total) = select(&coins, amount)?;
         let fee = Amount::from_sat(FEE_RATE * vsize_estimate(inputs.len()));
         let mut output = vec![TxOut {
@@ -113,7 +118,6 @@ impl Faucet {
         sign_p2wpkh(&self.secp, &self.key, &mut tx, &spent)?;
         Ok(chain.submit(tx)?)
     }
-
 }
 
 /// Signs every input of `tx` as a P2WPKH spend of `key`'s address, SIGHASH_ALL; `spent` are
@@ -155,7 +159,10 @@ fn select(
     for (n, (_, coin)) in coins.iter().take(MAX_INPUTS).enumerate() {
         total = total.checked_add(coin.value).unwrap_or(Amount::MAX);
         let fee = Amount::from_sat(FEE_RATE * vsize_estimate(n + 1));
-        if amount.checked_add(fee).is_some_and(|needed| total >= needed) {
+        if amount
+            .checked_add(fee)
+            .is_some_and(|needed| total >= needed)
+        {
             return Ok((coins[..=n].to_vec(), total));
         }
     }

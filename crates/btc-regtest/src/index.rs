@@ -200,7 +200,10 @@ impl Index {
 
     /// The median of the last 11 blocks' times: a new block's time must exceed it (BIP113).
     pub fn median_time_past(&self) -> u32 {
-        let start = self.blocks.len().saturating_sub(crate::block::MEDIAN_TIME_SPAN);
+        let start = self
+            .blocks
+            .len()
+            .saturating_sub(crate::block::MEDIAN_TIME_SPAN);
         let mut times: Vec<u32> = self.blocks[start..].iter().map(|b| b.header.time).collect();
         times.sort_unstable();
         times.get(times.len() / 2).copied().unwrap_or(0)

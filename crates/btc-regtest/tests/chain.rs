@@ -81,7 +81,9 @@ fn funded(dir: &std::path::Path) -> (Service, Wallet, (OutPoint, TxOut)) {
     service.prepare().unwrap();
     assert_eq!(service.chain().height(), INITIAL_BLOCKS);
     let wallet = Wallet::new(7);
-    let txid = service.pay(wallet.script(), Amount::from_int_btc(1)).unwrap();
+    let txid = service
+        .pay(wallet.script(), Amount::from_int_btc(1))
+        .unwrap();
     assert!(service.chain().mempool().get(&txid).is_some());
     let mined = service.mine(1, None).unwrap();
     assert_eq!(mined[0].confirmed, vec![txid]);
@@ -97,11 +99,17 @@ fn a_valid_spend_is_mined_and_its_outputs_listed() {
     let other = Wallet::new(8);
     let spend = wallet.spend(
         std::slice::from_ref(&utxo),
-        vec![pay(&other.script(), 40_000_000), pay(&wallet.script(), 59_990_000)],
+        vec![
+            pay(&other.script(), 40_000_000),
+            pay(&wallet.script(), 59_990_000),
+        ],
     );
     let mut chain = service.chain();
     let txid = chain.submit(spend.clone()).unwrap();
-    assert_eq!(chain.mempool().get(&txid).unwrap().fee, Amount::from_sat(10_000));
+    assert_eq!(
+        chain.mempool().get(&txid).unwrap().fee,
+        Amount::from_sat(10_000)
+    );
     // A child spending the unconfirmed change is taken too, and mined after its parent.
     let change = (OutPoint::new(txid, 1), spend.output[1].clone());
     let child = wallet.spend(&[change], vec![pay(&other.script(), 59_980_000)]);
@@ -140,24 +148,41 @@ fn the_mempool_refuses_what_bitcoin_core_would() {
         matches!(refused, TxRejected::Script { input: 0, .. }),
         "{refused}"
     );
-    assert!(refused.to_string().starts_with("mandatory-script-verify-flag-failed"));
+    assert!(refused
+        .to_string()
+        .starts_with("mandatory-script-verify-flag-failed"));
     // Signed by another key.
     let forged = other.spend(std::slice::from_ref(&utxo), to_other(99_000_000));
-    assert!(matches!(chain.submit(forged), Err(TxRejected::Script { .. })));
+    assert!(matches!(
+        chain.submit(forged),
+        Err(TxRejected::Script { .. })
+    ));
     // More out than in.
     let greedy = wallet.spend(std::slice::from_ref(&utxo), to_other(100_000_001));
-    assert!(matches!(chain.submit(greedy), Err(TxRejected::InBelowOut { .. })));
+    assert!(matches!(
+        chain.submit(greedy),
+        Err(TxRejected::InBelowOut { .. })
+    ));
     // An output nobody created.
     let nowhere = (OutPoint::new(utxo.0.txid, 7), utxo.1.clone());
     let missing = wallet.spend(&[nowhere], to_other(1000));
-    assert_eq!(chain.submit(missing), Err(TxRejected::MissingInput(OutPoint::new(utxo.0.txid, 7))));
+    assert_eq!(
+        chain.submit(missing),
+        Err(TxRejected::MissingInput(OutPoint::new(utxo.0.txid, 7)))
+    );
     // A lock time 100 blocks ahead.
     let mut late = good.clone();
     late.lock_time = absolute::LockTime::from_height(chain.height() + 100).unwrap();
     let late = {
         let mut tx = late;
         tx.input[0].witness = Witness::new();
-        sign_p2wpkh(&wallet.secp, &wallet.key, &mut tx, &[utxo.1.clone()]).unwrap();
+        sign_p2wpkh(
+            &wallet.secp,
+            &wallet.key,
+            &mut tx,
+            std::slice::from_ref(&utxo.1),
+        )
+        .unwrap();
         tx
     };
     assert_eq!(chain.submit(late), Err(TxRejected::NonFinal));
@@ -179,8 +204,11 @@ fn the_mempool_refuses_what_bitcoin_core_would() {
     // A coinbase one block old is not spendable yet.
     let tip = chain.index().tip().unwrap();
     let fresh = coin(&chain, tip.txids[0], 0);
-    let early = wallet.spend(&[fresh.clone()], to_other(1_000_000));
-    assert_eq!(chain.submit(early), Err(TxRejected::ImmatureCoinbase(fresh.0)));
+    let early = wallet.spend(std::slice::from_ref(&fresh), to_other(1_000_000));
+    assert_eq!(
+        chain.submit(early),
+        Err(TxRejected::ImmatureCoinbase(fresh.0))
+    );
 }
 
 #[test]
@@ -215,16 +243,27 @@ fn mining_drops_a_transaction_the_block_rules_refuse_and_keeps_the_rest() {
     let (service, wallet, utxo) = funded(dir.path());
     let other = Wallet::new(8);
     // A second confirmed output of the wallet's, for a transaction that is valid.
-    let second = service.pay(wallet.script(), Amount::from_int_btc(2)).unwrap();
+    let second = service
+        .pay(wallet.script(), Amount::from_int_btc(2))
+        .unwrap();
     service.mine(1, None).unwrap();
     let mut chain = service.chain();
     let second = coin(&chain, second, 0);
     // A relative lock (BIP68) of 50 blocks on a two-block-old output: the mempool does not
     // check relative locks, the block rules do.
-    let mut locked = wallet.spend(std::slice::from_ref(&utxo), vec![pay(&other.script(), 99_000_000)]);
+    let mut locked = wallet.spend(
+        std::slice::from_ref(&utxo),
+        vec![pay(&other.script(), 99_000_000)],
+    );
     locked.input[0].sequence = Sequence::from_height(50);
     locked.input[0].witness = Witness::new();
-    sign_p2wpkh(&wallet.secp, &wallet.key, &mut locked, &[utxo.1.clone()]).unwrap();
+    sign_p2wpkh(
+        &wallet.secp,
+        &wallet.key,
+        &mut locked,
+        std::slice::from_ref(&utxo.1),
+    )
+    .unwrap();
     let locked_id = chain.submit(locked).unwrap();
     let valid = wallet.spend(&[second], vec![pay(&other.script(), 199_000_000)]);
     let valid_id = chain.submit(valid).unwrap();

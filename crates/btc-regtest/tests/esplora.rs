@@ -107,14 +107,20 @@ fn esplora_serves_funds_mines_and_refuses() {
     // A key of the test's own, funded by the faucet.
     let secp = Secp256k1::signing_only();
     let key = SecretKey::from_slice(&[3u8; 32]).unwrap();
-    let address = Address::p2wpkh(&CompressedPublicKey(key.public_key(&secp)), Network::Regtest);
+    let address = Address::p2wpkh(
+        &CompressedPublicKey(key.public_key(&secp)),
+        Network::Regtest,
+    );
     let body = serde_json::json!({"address": address.to_string(), "sats": 50_000_000});
     let (status, paid) = service.post("/regtest/faucet", &body.to_string());
     assert_eq!(status, 200, "{paid}");
     let paid: serde_json::Value = serde_json::from_str(&paid).unwrap();
     let funding = paid["txid"].as_str().unwrap().to_owned();
     let unconfirmed = service.get_json(&format!("/address/{address}/utxo"));
-    assert_eq!(unconfirmed[0]["status"]["confirmed"], false, "{unconfirmed}");
+    assert_eq!(
+        unconfirmed[0]["status"]["confirmed"], false,
+        "{unconfirmed}"
+    );
     service.wait_confirmed(&funding);
     let utxos = service.get_json(&format!("/address/{address}/utxo"));
     assert_eq!(utxos.as_array().unwrap().len(), 1, "{utxos}");
@@ -156,20 +162,29 @@ fn esplora_serves_funds_mines_and_refuses() {
     bad.input[0].witness = Witness::from_slice(&items);
     let (status, refused) = service.post("/tx", &bitcoin::consensus::encode::serialize_hex(&bad));
     assert_eq!(status, 400);
-    assert!(refused.contains("mandatory-script-verify-flag-failed"), "{refused}");
+    assert!(
+        refused.contains("mandatory-script-verify-flag-failed"),
+        "{refused}"
+    );
     let (status, txid) = service.post("/tx", &bitcoin::consensus::encode::serialize_hex(&spend));
     assert_eq!(status, 200, "{txid}");
     assert_eq!(txid, spend.compute_txid().to_string());
     let mined_at = service.wait_confirmed(&txid);
     let tx = service.get_json(&format!("/tx/{txid}"));
     assert_eq!(tx["fee"], 10_000);
-    assert_eq!(tx["vin"][0]["prevout"]["scriptpubkey_address"], address.to_string());
+    assert_eq!(
+        tx["vin"][0]["prevout"]["scriptpubkey_address"],
+        address.to_string()
+    );
     assert_eq!(tx["vout"][0]["scriptpubkey_type"], "v0_p2wpkh");
     assert_eq!(tx["status"]["block_height"], mined_at);
     let outspend = service.get_json(&format!("/tx/{funding}/outspend/{vout}"));
     assert_eq!(outspend["spent"], true);
     assert_eq!(outspend["txid"], txid.as_str());
-    assert_eq!(service.get_json(&format!("/address/{address}/utxo")), serde_json::json!([]));
+    assert_eq!(
+        service.get_json(&format!("/address/{address}/utxo")),
+        serde_json::json!([])
+    );
     let history = service.get_json(&format!("/address/{address}/txs"));
     assert_eq!(history[0]["txid"], txid.as_str(), "newest first");
     assert_eq!(history[1]["txid"], funding.as_str());
