@@ -1,84 +1,22 @@
-//! Bitcoin Core's own validation accepts what the devnet signs: a regtest chain mined here
-//! (rust-bitcoin) and validated by `bitcoinkernel`, coinbases paying the derived P2WPKH and
-//! P2TR addresses, and `chainsig btc send` spending them (ECDSA by the Secp256k1 domain,
-//! Taproot key path by the Bip340 domain). A block with the spends becomes the tip; the same
-//! block with either signature tampered does not. A third spend goes through a loopback
-//! Esplora API (UTXOs, fee estimate, broadcast) into the next block. Dogecoin spends pass both
-//! Bitcoin Core's interpreter and bitcore-lib-doge's (Dogecoin's rules and addresses).
+//! Bitcoin Core's own validation accepts what the devnet signs: a regtest chain
+//! (`btc_regtest::Chain`: blocks built with rust-bitcoin, each connected by `bitcoinkernel`)
+//! whose first coinbases pay the derived P2WPKH and P2TR addresses, and `chainsig btc send`
+//! spending them (ECDSA by the Secp256k1 domain, Taproot key path by the Bip340 domain). A
+//! block with the spends becomes the tip; the same block with either signature tampered does
+//! not. A third spend goes through the chain's own Esplora API (UTXOs, fee estimate, broadcast
+//! into the mempool, whose scripts the kernel verifies) into the next block. Dogecoin spends
+//! pass both Bitcoin Core's interpreter and bitcore-lib-doge's (Dogecoin's rules and addresses).
 
 mod common;
 
-use bitcoin::blockdata::block::{Header, Version as BlockVersion};
-use bitcoin::blockdata::script::Builder;
 use bitcoin::hashes::Hash;
-use bitcoin::{
-    Amount, Block, BlockHash, CompactTarget, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
-    TxMerkleNode, TxOut, Witness,
-};
-use bitcoinkernel::{ChainType, ChainstateManager, ContextBuilder};
+use bitcoin::{Amount, ScriptBuf, Transaction, Witness};
+use btc_regtest::{Chain, ChainError, Service};
 use common::{args, chainsig, requester};
+use std::sync::Arc;
 
 /// Where every test spend pays (BIP173's regtest P2WPKH example).
 const RECIPIENT: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-
-/// A coinbase at `height` paying 50 BTC to `to`; with a witness commitment when asked.
-fn coinbase(height: u32, to: ScriptBuf) -> Transaction {
-    Transaction {
-        version: bitcoin::transaction::Version::TWO,
-        lock_time: bitcoin::absolute::LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig: Builder::new()
-                .push_int(height as i64)
-                .push_int(0)
-                .into_script(),
-            sequence: Sequence::MAX,
-            witness: Witness::from_slice(&[[0u8; 32]]),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_btc(50.0).unwrap(),
-            script_pubkey: to,
-        }],
-    }
-}
-
-/// A block on `prev` with `txs` after a coinbase, its witness commitment and proof of work.
-fn mine(prev: BlockHash, time: u32, height: u32, to: ScriptBuf, txs: Vec<Transaction>) -> Block {
-    let mut txdata = vec![coinbase(height, to)];
-    txdata.extend(txs);
-    let mut block = Block {
-        header: Header {
-            version: BlockVersion::from_consensus(0x2000_0000),
-            prev_blockhash: prev,
-            merkle_root: TxMerkleNode::all_zeros(),
-            time,
-            bits: CompactTarget::from_consensus(0x207f_ffff),
-            nonce: 0,
-        },
-        txdata,
-    };
-    let witness_root = block.witness_root().unwrap();
-    let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
-    let mut script = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
-    script.extend_from_slice(commitment.as_byte_array());
-    block.txdata[0].output.push(TxOut {
-        value: Amount::ZERO,
-        script_pubkey: ScriptBuf::from_bytes(script),
-    });
-    block.header.merkle_root = block.compute_merkle_root().unwrap();
-    let target = block.header.target();
-    while block.header.validate_pow(target).is_err() {
-        block.header.nonce += 1;
-    }
-    block
-}
-
-fn submit(chainman: &ChainstateManager, block: &Block) -> i32 {
-    let raw = bitcoin::consensus::serialize(block);
-    let _ = chainman.process_block(&bitcoinkernel::Block::new(&raw).unwrap());
-    // process_block may call an invalid block new: only the tip tells.
-    chainman.active_chain().height()
-}
 
 /// `chainsig btc send` of 1.5 BTC from the derived address of `kind` (spending `utxo`), as
 /// the transaction it prints.
@@ -135,36 +73,22 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     };
     let (p2wpkh, p2tr) = (address("btc_p2wpkh"), address("btc_p2tr"));
 
-    let kernel_dir = tmp.path().join("kernel");
-    let ctx = ContextBuilder::new()
-        .chain_type(ChainType::Regtest)
-        .build()
-        .unwrap();
-    let chainman = ChainstateManager::new(
-        &ctx,
-        kernel_dir.join("data").to_str().unwrap(),
-        kernel_dir.join("blocks").to_str().unwrap(),
-    )
-    .unwrap();
-    let genesis = bitcoin::constants::genesis_block(bitcoin::Network::Regtest);
-    let (mut prev, mut time) = (genesis.block_hash(), genesis.header.time);
+    let service = Arc::new(Service::new(
+        Chain::open(&tmp.path().join("regtest")).unwrap(),
+    ));
     let burn = ScriptBuf::new_op_return([0u8; 4]);
     // Blocks 1 and 2 pay the derived P2WPKH and P2TR addresses; 99 more make both coinbases
     // spendable at height 102.
     let mut funding = vec![];
     for (height, to) in [(1, &p2wpkh), (2, &p2tr)] {
-        time += 1;
-        let b = mine(prev, time, height, to.script_pubkey(), vec![]);
-        assert_eq!(submit(&chainman, &b), height as i32);
-        funding.push(format!("{}:0:5000000000", b.txdata[0].compute_txid()));
-        prev = b.block_hash();
+        let mined = service.mine(1, Some(to.script_pubkey())).unwrap();
+        assert_eq!(mined[0].height, height);
+        let chain = service.chain();
+        let coinbase = chain.index().block_at(height).unwrap().txids[0];
+        funding.push(format!("{coinbase}:0:5000000000"));
     }
-    for h in 3..=101 {
-        time += 1;
-        let b = mine(prev, time, h, burn.clone(), vec![]);
-        assert_eq!(submit(&chainman, &b), h as i32);
-        prev = b.block_hash();
-    }
+    service.mine(99, Some(burn.clone())).unwrap();
+    assert_eq!(service.chain().height(), 101);
 
     // Wrong inputs are refused before anything is signed: exit 2, one clear line.
     let mainnet_recipient = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
@@ -209,46 +133,38 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     ];
     assert_eq!(spends[1].input[0].witness.len(), 1, "a key-path witness");
     // A block with either spend tampered is refused by Bitcoin Core.
-    time += 1;
     for (i, spend) in spends.iter().enumerate() {
         let mut txs = spends.to_vec();
         txs[i] = tampered(spend);
-        let bad = mine(prev, time, 102, burn.clone(), txs);
-        assert_eq!(
-            submit(&chainman, &bad),
-            101,
-            "a tampered spend ({i}) was accepted"
+        let refused = service.chain().generate_block(&burn, txs);
+        assert!(
+            matches!(refused, Err(ChainError::Rejected { .. })),
+            "a tampered spend ({i}) was accepted: {refused:?}"
         );
+        assert_eq!(service.chain().height(), 101);
     }
     // Intact: the block becomes the tip.
-    let good = mine(prev, time, 102, burn.clone(), spends.to_vec());
-    assert_eq!(
-        submit(&chainman, &good),
-        102,
-        "the devnet-signed spends were refused"
-    );
+    service
+        .chain()
+        .generate_block(&burn, spends.to_vec())
+        .expect("the devnet-signed spends were refused");
+    assert_eq!(service.chain().height(), 102);
 
     for (kind, address) in [("p2wpkh", &p2wpkh), ("p2tr", &p2tr)] {
         ten_inputs_verify_by_bitcoin_core(&ready, kind, address);
     }
     dogecoin_inputs_verify_by_the_script_interpreter(&ready);
 
-    // Through an Esplora API: the P2WPKH change just confirmed is found, the fee rate read,
-    // the spend broadcast; Bitcoin Core takes the block with what was broadcast.
+    // Through the chain's Esplora API: the P2WPKH change just confirmed is found, the fee
+    // rate read, the spend broadcast into the mempool (its script verified by the kernel);
+    // Bitcoin Core takes the next block with it.
     let change = &spends[0].output[1];
     assert_eq!(
         change.script_pubkey,
         p2wpkh.script_pubkey(),
         "change comes back"
     );
-    let esplora = Esplora::start(
-        &p2wpkh.to_string(),
-        serde_json::json!([{
-            "txid": spends[0].compute_txid().to_string(), "vout": 1,
-            "value": change.value.to_sat(),
-            "status": {"confirmed": true, "block_height": 102}
-        }]),
-    );
+    let esplora = Esplora::start(Arc::clone(&service));
     let mut a = args(&[
         "btc",
         "send",
@@ -265,23 +181,31 @@ fn bitcoin_core_accepts_devnet_signed_p2wpkh_and_p2tr_spends() {
     a.extend(requester(&ready, "bitcoin-1"));
     let v = common::chainsig_json(&a);
     assert_eq!(v["broadcast"], true);
-    let sent = esplora.received();
+    let sent: Vec<Transaction> = service
+        .chain()
+        .mempool()
+        .entries()
+        .iter()
+        .map(|e| e.tx.clone())
+        .collect();
     assert_eq!(sent.len(), 1);
     let tx = &sent[0];
     assert_eq!(tx.compute_txid().to_string(), v["txid"]);
-    // The fee follows the 6-block estimate (3.2 sat/vB, rounded up to 4).
+    assert_eq!(tx.input[0].previous_output.txid, spends[0].compute_txid());
+    // The fee follows the 6-block estimate (1 sat/vB on a chain with room in every block).
     let out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
     let fee = change.value.to_sat() - out;
     assert_eq!(v["fee_sats"], fee);
     assert!(
-        fee >= 4 * tx.vsize() as u64 && fee < 5 * tx.vsize() as u64,
+        fee >= tx.vsize() as u64 && fee < 2 * tx.vsize() as u64,
         "fee {fee}"
     );
-    let block = mine(good.block_hash(), time + 1, 103, burn, sent);
+    let mined = service.mine(1, Some(burn)).unwrap();
+    assert_eq!(mined[0].height, 103);
     assert_eq!(
-        submit(&chainman, &block),
-        103,
-        "the spend broadcast through Esplora was refused"
+        mined[0].confirmed,
+        vec![tx.compute_txid()],
+        "the spend broadcast through Esplora was not mined"
     );
     drop(devnet);
 }
@@ -436,72 +360,27 @@ fn dogecoin_inputs_verify_by_the_script_interpreter(ready: &serde_json::Value) {
     assert_eq!(found["inputs"][1]["valid"], false, "{found}");
 }
 
-/// A loopback Esplora API for one address: its UTXOs, fee estimates, and `POST /tx`, which
-/// keeps what it is sent (after decoding it as a transaction) for the test to mine.
+/// The chain's Esplora API (`btc_regtest::esplora`) served on loopback, no miner: the test
+/// mines when it means to.
 struct Esplora {
     url: String,
-    received: std::sync::Arc<std::sync::Mutex<Vec<Transaction>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Esplora {
-    fn start(address: &str, utxos: serde_json::Value) -> Self {
-        use axum::extract::{Path, State};
-        use axum::http::StatusCode;
-        use axum::routing::{get, post};
-        type Received = std::sync::Arc<std::sync::Mutex<Vec<Transaction>>>;
-
-        let received = Received::default();
-        let (address, utxos) = (address.to_owned(), utxos.to_string());
-        let app = axum::Router::new()
-            .route(
-                "/address/{address}/utxo",
-                get(move |Path(asked): Path<String>| async move {
-                    if asked == address {
-                        utxos
-                    } else {
-                        "[]".to_owned()
-                    }
-                }),
-            )
-            .route(
-                "/fee-estimates",
-                get(|| async { r#"{"1": 8.5, "6": 3.2, "144": 1.0}"# }),
-            )
-            .route(
-                "/tx",
-                post(
-                    |State(received): State<Received>, body: String| async move {
-                        match bitcoin::consensus::encode::deserialize_hex::<Transaction>(
-                            body.trim(),
-                        ) {
-                            Ok(tx) => {
-                                let txid = tx.compute_txid().to_string();
-                                received.lock().unwrap().push(tx);
-                                (StatusCode::OK, txid)
-                            }
-                            Err(e) => (StatusCode::BAD_REQUEST, format!("bad transaction: {e}")),
-                        }
-                    },
-                ),
-            )
-            .with_state(received.clone());
+    fn start(service: Arc<Service>) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = btc_regtest::esplora::router(service);
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, app).await.unwrap();
         });
         Self {
             url,
-            received,
             _runtime: runtime,
         }
-    }
-
-    fn received(&self) -> Vec<Transaction> {
-        self.received.lock().unwrap().clone()
     }
 }
