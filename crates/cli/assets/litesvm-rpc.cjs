@@ -2,7 +2,10 @@
 // signature verification): the few methods a sender uses, so `chainsig sol send` runs against
 // Solana's own transaction processing exactly as against a real RPC node.
 //
-// Usage: node litesvm-rpc.cjs <test-tools dir>; prints {"port": N} once listening.
+// Usage: node litesvm-rpc.cjs <test-tools dir> [port]; prints {"port": N} once listening (port 0
+// or none: any free one). `chainsig devnet --with solana` writes this file (embedded in the
+// binary) into its directory and runs it; the tests run it from here. The bank lives in memory:
+// a restarted RPC starts from an empty ledger.
 "use strict";
 const http = require("node:http");
 const path = require("node:path");
@@ -84,6 +87,13 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify(reply));
   });
 });
-server.listen(0, "127.0.0.1", () => {
+const port = Number(process.argv[3] ?? 0);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`not a port: ${process.argv[3]}`);
+  process.exit(2);
+}
+server.listen(port, "127.0.0.1", () => {
   console.log(JSON.stringify({ port: server.address().port }));
 });
+// The devnet stops its children with SIGTERM: nothing to save (the bank is in memory).
+process.on("SIGTERM", () => process.exit(0));

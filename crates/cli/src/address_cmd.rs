@@ -84,6 +84,31 @@ struct DerivedKey {
     addresses: BTreeMap<&'static str, String>,
 }
 
+/// The addresses a domain of `scheme` with master key `root` signs for, for `account` under
+/// `path` (what `chainsig address` prints per domain; the devnet funds some of them).
+pub(crate) fn derived_addresses(
+    root: &NearPublicKey,
+    scheme: SignatureScheme,
+    account: &str,
+    path: &str,
+    options: &AddressOptions,
+) -> Result<BTreeMap<&'static str, String>, Failure> {
+    derive(root, scheme, account, path, options).map(|(_, addresses)| addresses)
+}
+
+/// The derived key and its addresses.
+fn derive(
+    root: &NearPublicKey,
+    scheme: SignatureScheme,
+    account: &str,
+    path: &str,
+    options: &AddressOptions,
+) -> Result<(NearPublicKey, BTreeMap<&'static str, String>), Failure> {
+    let key = derive_public_key(root, account, path).map_err(Failure::usage)?;
+    let addresses = client::address::addresses(&key, scheme, options).map_err(Failure::usage)?;
+    Ok((key, addresses))
+}
+
 pub fn run(args: Args) -> Result<(), Failure> {
     if args.account.is_empty() {
         return Err(Failure::usage("--account must not be empty"));
@@ -127,14 +152,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let mut keys = Vec::with_capacity(roots.len());
     for (domain_id, scheme, root) in roots {
-        let public_key =
-            derive_public_key(&root, &args.account, &args.path).map_err(Failure::usage)?;
+        let (public_key, addresses) = derive(&root, scheme, &args.account, &args.path, &options)?;
         keys.push(DerivedKey {
             domain_id,
             scheme,
             public_key,
-            addresses: client::address::addresses(&public_key, scheme, &options)
-                .map_err(Failure::usage)?,
+            addresses,
         });
     }
     let out = Output {

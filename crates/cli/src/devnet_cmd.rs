@@ -7,7 +7,9 @@
 //! user accounts), initializes the contract with the nodes by a real transaction, has every
 //! node vote for the Secp256k1, Ed25519 and Bip340 domains, waits for their key generation
 //! and for stock, and prints one ready line. Started again on the same dir it resumes: same
-//! chain, same keys. Ctrl-C (or SIGTERM) stops every process cleanly.
+//! chain, same keys. Ctrl-C (or SIGTERM) stops every process cleanly. With `--with`, it also
+//! runs foreign chains (anvil, a litesvm Solana RPC, a Bitcoin regtest chain) and funds the
+//! user's addresses on them ([`crate::devnet_chains`]).
 //!
 //! The genesis also funds a few user accounts (listed in the ready line, with their keys) and
 //! NEAR's `registrar`, the only account that may create top-level accounts.
@@ -35,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::chain_cmd::{GenesisFile, GenesisFileAccount};
 use crate::devnet_seed::{Keys, Seed};
+use crate::devnet_chains::{ForeignChain, ForeignPorts, Funded, Launch};
 use crate::Failure;
 
 pub const CONTRACT_ID: &str = "signer.devnet";
@@ -97,6 +100,17 @@ pub struct Args {
     /// only. An existing devnet resumes only with the seed it was made with.
     #[arg(long)]
     seed: Option<String>,
+    /// Also run these foreign chains (comma-separated: evm, solana, bitcoin), fund the user's
+    /// derived addresses on them and print their URLs in the ready line.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    with: Vec<ForeignChain>,
+    /// Where anvil and litesvm are installed (default: the test-tools directory that
+    /// ./scripts/test-tools.sh fills, beside this binary's target directory).
+    #[arg(long)]
+    tools_dir: Option<PathBuf>,
+    /// Milliseconds between the Bitcoin regtest chain's blocks (with --with bitcoin).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    btc_block_ms: u64,
     /// With --lake-endpoint and --lake-bucket, the chain publishes its blocks there in NEAR
     /// Lake's layout and the nodes follow the chain from there instead of from its RPC.
     #[command(flatten)]
@@ -130,6 +144,9 @@ pub(crate) struct Layout {
     /// The fingerprint of the seed the devnet was made with (`--seed`), if any.
     #[serde(default)]
     pub seed: Option<String>,
+    /// The ports of the foreign chains `--with` ran, chosen the first time each ran.
+    #[serde(default, skip_serializing_if = "ForeignPorts::is_empty")]
+    pub foreign_ports: ForeignPorts,
 }
 
 /// An account whose key the devnet holds.
@@ -289,7 +306,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return crate::devnet_members::run(action);
     }
     let seed = args.seed.as_deref().map(Seed::new).transpose()?;
-    let layout = if Layout::path(&args.dir).exists() {
+    let mut layout = if Layout::path(&args.dir).exists() {
         let layout = Layout::load(&args.dir)?;
         check_seed(&args.dir, &layout, seed.as_ref())?;
         progress(format!(
@@ -306,7 +323,54 @@ pub fn run(args: Args) -> Result<(), Failure> {
         };
         create(&args, &keys)?
     };
-    crate::runtime()?.block_on(serve(&args, &layout))
+    let launches = foreign_launches(&args, &mut layout)?;
+    crate::runtime()?.block_on(serve(&args, &layout, &launches))
+}
+
+/// The foreign chains `--with` asks for, each program found and each port chosen (and kept
+/// in `devnet.json`) before anything starts.
+fn foreign_launches(args: &Args, layout: &mut Layout) -> Result<Vec<Launch>, Failure> {
+    let mut chains = args.with.clone();
+    chains.sort();
+    chains.dedup();
+    if chains
+        .iter()
+        .any(|c| layout.foreign_ports.get(*c).is_none())
+    {
+        let mut taken = ports_in_use(&args.dir, layout);
+        for chain in &chains {
+            if layout.foreign_ports.get(*chain).is_none() {
+                layout.foreign_ports.set(*chain, free_port(&mut taken)?);
+            }
+        }
+        layout.save(&args.dir)?;
+    }
+    crate::devnet_chains::plan(
+        &chains,
+        &layout.foreign_ports,
+        &args.dir,
+        args.tools_dir.as_deref(),
+        args.btc_block_ms,
+    )
+}
+
+/// Every port the devnet's processes listen on: the chain's, the nodes' (not listening yet
+/// when ports are chosen) and the foreign chains' already chosen.
+fn ports_in_use(dir: &Path, layout: &Layout) -> Vec<u16> {
+    let mut taken = vec![layout.rpc_port];
+    for (i, _) in layout.node_accounts.iter().enumerate() {
+        if let Ok(config) = node::config::NodeConfig::load(&dir.join(format!("node{i}")), |_| None)
+        {
+            taken.extend([config.p2p.listen.port(), config.http.listen.port()]);
+        }
+    }
+    let ports = &layout.foreign_ports;
+    taken.extend(
+        [ports.evm, ports.solana, ports.bitcoin]
+            .into_iter()
+            .flatten(),
+    );
+    taken
 }
 
 /// A `--seed` resumes only the devnet that seed made: another seed's devnet (or a random
@@ -408,6 +472,7 @@ fn create(args: &Args, keys: &Keys) -> Result<Layout, Failure> {
         accounts,
         registrar: Some(registrar),
         seed: keys.seed().map(Seed::fingerprint),
+        foreign_ports: ForeignPorts::default(),
     };
     if let Some(seed) = keys.seed() {
         deal_master_keys(&args.dir, seed, &layout)?;
@@ -577,15 +642,42 @@ fn participant(dir: &Path, i: usize, account: &str) -> Result<InitParticipant, F
     })
 }
 
+/// `chainsig` itself as a child process (the chain, a node), logging to `log`.
 fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Result<Proc, Failure> {
     let exe = std::env::current_exe()
         .map_err(|e| Failure::failed(format!("cannot find this program: {e}")))?;
+    spawn_program(name, &exe, args, env, Output::StderrOnly, log)
+}
+
+/// What of a child's output goes to its log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// chainsig's own processes log on stderr and print nothing else.
+    StderrOnly,
+    /// Foreign chains log on stdout too.
+    Both,
+}
+
+/// `program` as a child process in its own process group, its `output` appended to `log`,
+/// its pid written beside the log.
+fn spawn_program(
+    name: &str,
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+    output: Output,
+    log: PathBuf,
+) -> Result<Proc, Failure> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log)
         .map_err(io(&log))?;
-    let child = Command::new(exe)
+    let stdout = match output {
+        Output::StderrOnly => Stdio::null(),
+        Output::Both => Stdio::from(file.try_clone().map_err(io(&log))?),
+    };
+    let child = Command::new(program)
         .args(args)
         .env(
             "RUST_LOG",
@@ -594,7 +686,7 @@ fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Res
         .env("CHAINSIG_LOG_FORMAT", crate::log_format().name())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(file)
         // Ctrl-C in the terminal reaches the whole process group; the devnet itself stops
         // its children in order, so they get their own group.
@@ -638,13 +730,13 @@ fn check_alive(procs: &mut [Proc]) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
+async fn serve(args: &Args, layout: &Layout, launches: &[Launch]) -> Result<(), Failure> {
     // Ctrl-C is heard from the start: a devnet interrupted while it starts still stops its
     // children (they have their own process group and would otherwise outlive it).
     let mut procs = vec![];
     let stop = tokio::select! {
         signal = crate::node_run::shutdown_signal() => Ok(signal),
-        e = run_network(args, layout, &mut procs) => Err(e),
+        e = run_network(args, layout, launches, &mut procs) => Err(e),
     };
     progress("stopping");
     shut_down(&mut procs).await;
@@ -659,15 +751,38 @@ async fn serve(args: &Args, layout: &Layout) -> Result<(), Failure> {
 
 /// Starts the chain and the nodes, brings the network to ready, then watches it; returns only
 /// with the reason it cannot go on.
-async fn run_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> Failure {
-    match start_network(args, layout, procs).await {
+async fn run_network(
+    args: &Args,
+    layout: &Layout,
+    launches: &[Launch],
+    procs: &mut Vec<Proc>,
+) -> Failure {
+    match start_network(args, layout, launches, procs).await {
         Ok(()) => watch(&args.dir, &node_env(args), procs).await,
         Err(e) => e,
     }
 }
 
-async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> Result<(), Failure> {
+async fn start_network(
+    args: &Args,
+    layout: &Layout,
+    launches: &[Launch],
+    procs: &mut Vec<Proc>,
+) -> Result<(), Failure> {
     let dir = &args.dir;
+    // First, so they start while the chain and the nodes do; stopped last.
+    for launch in launches {
+        crate::devnet_chains::prepare(launch)?;
+        let launch_args: Vec<&str> = launch.args.iter().map(String::as_str).collect();
+        procs.push(spawn_program(
+            launch.name,
+            &launch.program,
+            &launch_args,
+            &[],
+            Output::Both,
+            launch.log.clone(),
+        )?);
+    }
     let rpc_url = format!("http://127.0.0.1:{}", layout.rpc_port);
     let chain_dir = dir.join("chain");
     let mut chain_args: Vec<String> = [
@@ -747,8 +862,40 @@ async fn start_network(args: &Args, layout: &Layout, procs: &mut Vec<Proc>) -> R
         ));
     }
     let state = wait_for_keys(&viewer, procs, schemes.len()).await?;
+    let funded = fund_foreign(launches, &state, procs).await?;
     wait_for_stock(layout, dir, args.ready_stock, procs, schemes.len()).await?;
-    ready_line(args, layout, &rpc_url, &state)
+    ready_line(args, layout, &rpc_url, &state, &funded)
+}
+
+/// Waits for each foreign chain to answer, then funds the user's addresses on it.
+async fn fund_foreign(
+    launches: &[Launch],
+    state: &StateView,
+    procs: &mut [Proc],
+) -> Result<Vec<Funded>, Failure> {
+    let mut funded = vec![];
+    for launch in launches {
+        let until = Instant::now() + Duration::from_secs(60);
+        while !crate::devnet_chains::answers(launch).await {
+            check_alive(procs)?;
+            if Instant::now() > until {
+                return Err(Failure::failed(format!(
+                    "{} did not answer at {} in 60 s; see {}",
+                    launch.name,
+                    launch.url,
+                    launch.log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let chain = crate::devnet_chains::fund(launch, state).await?;
+        progress(format!(
+            "{} up at {}; the user's addresses funded",
+            launch.name, launch.url
+        ));
+        funded.push(chain);
+    }
+    Ok(funded)
 }
 
 /// The nodes read the lake the chain writes (with --lake-*), through their config's
@@ -957,6 +1104,7 @@ fn ready_line(
     layout: &Layout,
     rpc_url: &str,
     state: &StateView,
+    funded: &[Funded],
 ) -> Result<(), Failure> {
     let key_file = args.dir.join("user_key.json");
     let key_file = std::fs::canonicalize(&key_file).unwrap_or(key_file);
@@ -987,7 +1135,7 @@ fn ready_line(
             .collect();
         let registrar = registrar
             .map(|r| serde_json::json!({"account_id": r.account_id, "key_file": r.key_file}));
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "rpc_url": rpc_url,
             "contract_id": CONTRACT_ID,
             "domains": domains,
@@ -996,6 +1144,13 @@ fn ready_line(
             "registrar": registrar,
             "seeded": layout.seed.is_some(),
         });
+        if !funded.is_empty() {
+            let chains: serde_json::Map<String, serde_json::Value> = funded
+                .iter()
+                .map(|f| (f.chain.name().to_owned(), f.json()))
+                .collect();
+            line["chains"] = chains.into();
+        }
         println!("{line}");
     } else {
         println!("devnet ready: rpc {rpc_url}, contract {CONTRACT_ID}");
@@ -1028,6 +1183,12 @@ fn ready_line(
             key_file.display(),
             "11".repeat(32)
         );
+        for chain in funded {
+            println!("  {}", chain.line());
+        }
+        for chain in funded {
+            println!("try: {}", chain.try_command(rpc_url, &key_file));
+        }
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

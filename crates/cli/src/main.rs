@@ -13,6 +13,7 @@ mod chain_cmd;
 mod contract_cmd;
 mod cosmos_cmd;
 mod cpu;
+mod devnet_chains;
 mod devnet_cmd;
 mod devnet_members;
 mod devnet_seed;

@@ -405,8 +405,7 @@ fn calls_by_signature(ready: &serde_json::Value, url: &str, from: &str) {
 fn solana(ready: &serde_json::Value) {
     let tools = testkit::test_tools_dir();
     testkit::test_tool("node_modules/litesvm-linux-x64-gnu/litesvm.linux-x64-gnu.node");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/litesvm-rpc.cjs");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/litesvm-rpc.cjs");
     let mut child = Command::new("node")
         .arg(script)
         .arg(&tools)
