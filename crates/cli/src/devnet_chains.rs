@@ -629,6 +629,24 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_regtest_binary_names_the_command_that_builds_it() {
+        // Unit tests run from target/debug/deps, where cargo puts no binary of that name.
+        let dir = tempfile::tempdir().unwrap();
+        let ports = ForeignPorts {
+            bitcoin: Some(3),
+            ..ForeignPorts::default()
+        };
+        let Err(e) = plan(&[ForeignChain::Bitcoin], &ports, dir.path(), None, 1000) else {
+            panic!("{REGTEST_BIN} found beside the test binary");
+        };
+        assert!(
+            e.message.contains("cargo build -p btc-regtest"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn the_ready_line_entries_carry_url_path_and_addresses() {
         let funded = Funded {
             chain: ForeignChain::Bitcoin,

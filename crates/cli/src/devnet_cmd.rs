@@ -1177,15 +1177,15 @@ fn ready_line(
         if layout.seed.is_some() {
             println!("  every key derived from --seed: a devnet for development, no security");
         }
+        for chain in funded {
+            println!("  {}", chain.line());
+        }
         println!(
             "try: chainsig sign --rpc {rpc_url} --account {USER_ID} --key-file {} --path demo \
              --payload {}",
             key_file.display(),
             "11".repeat(32)
         );
-        for chain in funded {
-            println!("  {}", chain.line());
-        }
         for chain in funded {
             println!("try: {}", chain.try_command(rpc_url, &key_file));
         }
