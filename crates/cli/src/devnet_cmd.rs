@@ -36,8 +36,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::chain_cmd::{GenesisFile, GenesisFileAccount};
-use crate::devnet_seed::{Keys, Seed};
 use crate::devnet_chains::{ForeignChain, ForeignPorts, Funded, Launch};
+use crate::devnet_seed::{Keys, Seed};
 use crate::Failure;
 
 pub const CONTRACT_ID: &str = "signer.devnet";
