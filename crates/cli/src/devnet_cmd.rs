@@ -26,9 +26,7 @@ use contract::InitRunningArgs;
 use node::identity::{IdentityPaths, NearKey};
 use primitives::SignatureScheme;
 use serde::{Deserialize, Serialize};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::devnet_chains::{ForeignChain, ForeignPorts, Funded, Launch};
@@ -36,9 +34,11 @@ use crate::devnet_seed::{Keys, Seed};
 use crate::Failure;
 
 mod create;
+mod procs;
 mod ready;
 
 use create::{check_seed, create, participant};
+use procs::{check_alive, shut_down, spawn, spawn_program, stop, supervise, OnExit, Output, Proc};
 use ready::ready_line;
 
 pub const CONTRACT_ID: &str = "signer.devnet";
@@ -145,6 +145,10 @@ pub(crate) struct Layout {
     /// The fingerprint of the seed the devnet was made with (`--seed`), if any.
     #[serde(default)]
     pub seed: Option<String>,
+    /// Nodes an operator stopped (`devnet stop-node`): still members of the network, their
+    /// processes kept down until `devnet start-node`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     /// The ports of the foreign chains `--with` ran, chosen the first time each ran.
     #[serde(default, skip_serializing_if = "ForeignPorts::is_empty")]
     pub foreign_ports: ForeignPorts,
@@ -188,25 +192,13 @@ impl Layout {
             .filter(|(_, a)| !self.removed.contains(a))
     }
 
+    /// The active nodes whose processes should run: not held down by `devnet stop-node`.
+    pub fn to_run(&self) -> impl Iterator<Item = (usize, &String)> {
+        self.active().filter(|(_, a)| !self.held.contains(a))
+    }
+
     pub fn rpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.rpc_port)
-    }
-}
-
-/// A child process, killed if still running when dropped.
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-    /// Where its pid is, for `chainsig bench` to read its CPU time.
-    pid_file: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
@@ -355,6 +347,15 @@ fn foreign_launches(args: &Args, layout: &mut Layout) -> Result<Vec<Launch>, Fai
     )
 }
 
+/// A foreign chain that exits is restarted only if its state is on disk: anvil and litesvm
+/// keep theirs in memory, and a restart would silently drop what was funded on them.
+fn foreign_on_exit(chain: ForeignChain) -> OnExit {
+    match chain {
+        ForeignChain::Bitcoin => OnExit::Restart,
+        ForeignChain::Evm | ForeignChain::Solana => OnExit::StopTheDevnet,
+    }
+}
+
 /// Every port the devnet's processes listen on: the chain's, the nodes' (not listening yet
 /// when ports are chosen) and the foreign chains' already chosen.
 fn ports_in_use(dir: &Path, layout: &Layout) -> Vec<u16> {
@@ -372,94 +373,6 @@ fn ports_in_use(dir: &Path, layout: &Layout) -> Vec<u16> {
             .flatten(),
     );
     taken
-}
-
-/// `chainsig` itself as a child process (the chain, a node), logging to `log`.
-fn spawn(name: &str, args: &[&str], env: &[(&str, String)], log: PathBuf) -> Result<Proc, Failure> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::failed(format!("cannot find this program: {e}")))?;
-    spawn_program(name, &exe, args, env, Output::StderrOnly, log)
-}
-
-/// What of a child's output goes to its log.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Output {
-    /// chainsig's own processes log on stderr and print nothing else.
-    StderrOnly,
-    /// Foreign chains log on stdout too.
-    Both,
-}
-
-/// `program` as a child process in its own process group, its `output` appended to `log`,
-/// its pid written beside the log.
-fn spawn_program(
-    name: &str,
-    program: &Path,
-    args: &[&str],
-    env: &[(&str, String)],
-    output: Output,
-    log: PathBuf,
-) -> Result<Proc, Failure> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(io(&log))?;
-    let stdout = match output {
-        Output::StderrOnly => Stdio::null(),
-        Output::Both => Stdio::from(file.try_clone().map_err(io(&log))?),
-    };
-    let child = Command::new(program)
-        .args(args)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .env("CHAINSIG_LOG_FORMAT", crate::log_format().name())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(file)
-        // Ctrl-C in the terminal reaches the whole process group; the devnet itself stops
-        // its children in order, so they get their own group.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Failure::failed(format!("cannot start {name}: {e}")))?;
-    let pid_file = log
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(crate::cpu::PID_FILE);
-    // Wrapped first: if the pid file cannot be written, dropping the `Proc` stops the child
-    // instead of leaving it running in its own process group.
-    let proc = Proc {
-        name: name.to_owned(),
-        child,
-        log,
-        pid_file,
-    };
-    std::fs::write(&proc.pid_file, proc.child.id().to_string()).map_err(io(&proc.pid_file))?;
-    Ok(proc)
-}
-
-/// The last lines of a log, for an error message.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
-}
-
-fn check_alive(procs: &mut [Proc]) -> Result<(), Failure> {
-    for p in procs {
-        if let Ok(Some(status)) = p.child.try_wait() {
-            return Err(Failure::failed(format!(
-                "{} exited ({status}); its log {}:\n{}",
-                p.name,
-                p.log.display(),
-                tail(&p.log)
-            )));
-        }
-    }
-    Ok(())
 }
 
 async fn serve(args: &Args, layout: &Layout, launches: &[Launch]) -> Result<(), Failure> {
@@ -512,6 +425,7 @@ async fn start_network(
             &launch_args,
             &[],
             Output::Both,
+            foreign_on_exit(launch.chain),
             launch.log.clone(),
         )?);
     }
@@ -569,10 +483,10 @@ async fn start_network(
         state = Some(viewer.state().await.map_err(Failure::failed)?);
         progress(what);
     }
-    for (i, _) in layout.active() {
+    for (i, _) in layout.to_run() {
         procs.push(spawn_node(dir, i, &node_env)?);
     }
-    progress(format!("{} nodes started", layout.active().count()));
+    progress(format!("{} nodes started", layout.to_run().count()));
     let state = state.expect("read above");
     let schemes = schemes(layout.nodes, layout.threshold);
     if state.domains.is_empty() && state.state == contract::views::Phase::Running {
@@ -749,7 +663,7 @@ async fn wait_for_stock(
     domains: usize,
 ) -> Result<(), Failure> {
     let mut https = vec![];
-    for (i, _) in layout.active() {
+    for (i, _) in layout.to_run() {
         let config = node::config::NodeConfig::load(&dir.join(format!("node{i}")), |_| None)
             .map_err(Failure::failed)?;
         https.push(config.http.listen);
@@ -798,8 +712,10 @@ fn stock_floor(stock: &[node::metrics::StockLevel], domains: usize) -> usize {
     usable.into_iter().min().unwrap_or(0)
 }
 
-/// Resolves when a child exits on its own: the devnet cannot go on without it. Meanwhile
-/// it starts the nodes `devnet add-node` records and stops those `remove-node` records.
+/// Supervises the children ([`procs`]: what exits is restarted) and resolves only when the
+/// devnet cannot go on: a crash loop, or a foreign chain whose state was in memory gone.
+/// Meanwhile it starts the nodes `devnet add-node` records and stops those `remove-node`
+/// records, and stops and starts again the nodes `devnet stop-node` / `start-node` hold.
 async fn watch(dir: &Path, env: &[(&str, String)], procs: &mut Vec<Proc>) -> Failure {
     loop {
         // A devnet.json being edited by hand, or a node that fails to start, is reported and
@@ -807,7 +723,7 @@ async fn watch(dir: &Path, env: &[(&str, String)], procs: &mut Vec<Proc>) -> Fai
         if let Err(e) = sync_nodes(dir, env, procs).await {
             progress(format!("cannot follow devnet.json: {}", e.message));
         }
-        if let Err(e) = check_alive(procs) {
+        if let Err(e) = supervise(procs) {
             return e;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -824,15 +740,20 @@ async fn sync_nodes(
     for (i, account) in layout.node_accounts.iter().enumerate() {
         let name = node_name(i);
         let running = procs.iter().position(|p| p.name == name);
-        match (running, layout.removed.contains(account)) {
-            (None, false) => {
+        let why_down = if layout.removed.contains(account) {
+            Some("it left the network")
+        } else if layout.held.contains(account) {
+            Some("held down by `devnet stop-node`")
+        } else {
+            None
+        };
+        match (running, why_down) {
+            (None, None) => {
                 progress(format!("starting node {i} ({account})"));
                 procs.push(spawn_node(dir, i, env)?);
             }
-            (Some(at), true) => {
-                progress(format!(
-                    "stopping node {i} ({account}): it left the network"
-                ));
+            (Some(at), Some(why)) => {
+                progress(format!("stopping node {i} ({account}): {why}"));
                 let mut gone = procs.remove(at);
                 stop(&mut gone).await;
             }
@@ -840,25 +761,4 @@ async fn sync_nodes(
         }
     }
     Ok(())
-}
-
-/// SIGTERM, then SIGKILL (by dropping it) if it has not exited in 15 s.
-async fn stop(p: &mut Proc) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &p.child.id().to_string()])
-        .status();
-    let until = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < until {
-        if let Ok(Some(_)) = p.child.try_wait() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The nodes, then the chain, each stopped as [`stop`] does.
-async fn shut_down(procs: &mut [Proc]) {
-    for p in procs.iter_mut().rev() {
-        stop(p).await;
-    }
 }

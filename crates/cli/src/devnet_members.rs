@@ -22,6 +22,8 @@ use crate::Failure;
 /// What the devnet's user gives a new node: the candidate deposit (0.1 NEAR) and its gas.
 const NODE_FUNDS: u128 = 10 * devnet::NEAR;
 
+// The variants are the subcommands' names (`add-node`, `stop-node`, ...), as people type them.
+#[allow(clippy::enum_variant_names)]
 #[derive(clap::Subcommand)]
 pub enum Action {
     /// Add a node to the running devnet: a new directory and account, the process started by
@@ -35,6 +37,11 @@ pub enum Action {
         #[command(flatten)]
         common: Common,
     },
+    /// Stop a node's process and keep it down (it stays a member of the network), as an
+    /// operator stops a node for maintenance; `start-node` starts it again.
+    StopNode(crate::devnet_hold::Held),
+    /// Start a node `stop-node` held down.
+    StartNode(crate::devnet_hold::Held),
 }
 
 #[derive(clap::Args)]
@@ -55,6 +62,8 @@ pub fn run(action: Action) -> Result<(), Failure> {
         match action {
             Action::AddNode(common) => add_node(&common).await,
             Action::RemoveNode { node, common } => remove_node(&common, &node).await,
+            Action::StopNode(held) => crate::devnet_hold::stop_node(&held).await,
+            Action::StartNode(held) => crate::devnet_hold::start_node(&held).await,
         }
     })
 }
@@ -155,7 +164,7 @@ async fn remove_node(c: &Common, node: &str) -> Result<(), Failure> {
 }
 
 /// A node of the layout by index (`3`, `node3`) or account.
-fn find(layout: &Layout, node: &str) -> Result<(usize, String), Failure> {
+pub(crate) fn find(layout: &Layout, node: &str) -> Result<(usize, String), Failure> {
     let index = node
         .strip_prefix("node")
         .unwrap_or(node)

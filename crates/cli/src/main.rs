@@ -15,6 +15,7 @@ mod cosmos_cmd;
 mod cpu;
 mod devnet_chains;
 mod devnet_cmd;
+mod devnet_hold;
 mod devnet_members;
 mod devnet_seed;
 mod doge_cmd;

@@ -117,6 +117,7 @@ pub(super) fn create(args: &Args, keys: &Keys) -> Result<Layout, Failure> {
         block_ms: args.block_ms,
         node_accounts,
         removed: vec![],
+        held: vec![],
         accounts,
         registrar: Some(registrar),
         seed: keys.seed().map(Seed::fingerprint),
