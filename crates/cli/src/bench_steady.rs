@@ -2,7 +2,9 @@
 //! each domain whatever the answers do, as users' requests would, for `--seconds`. It reports,
 //! per domain, what was sent, answered and lost, the latency, and the longest stretch without
 //! an answer while requests were waiting: the figure that shows a stall (a resharing, a node
-//! restarting) which an average hides. Every answer is verified against its derived key.
+//! restarting) which an average hides. Every answer is verified against its derived key, and
+//! no two answers may share a nonce commitment R (`nonce_reuses`, which fails the run): that
+//! would mean an item was used twice, the one fault that gives the key away.
 
 use client::{Domain, Signer};
 use sha2::{Digest, Sha256};
@@ -15,8 +17,8 @@ use crate::Failure;
 struct Outcome {
     domain: u64,
     sent: Duration,
-    /// When the verified answer came, or why there was none.
-    answer: Result<Duration, String>,
+    /// When the verified answer came, with its nonce commitment, or why there was none.
+    answer: Result<(Duration, [u8; 32]), String>,
 }
 
 /// One domain's figures.
@@ -27,6 +29,8 @@ struct DomainReport {
     sent: usize,
     answered: usize,
     failed: usize,
+    /// Answers whose nonce commitment R an earlier answer had: must be 0.
+    nonce_reuses: usize,
     /// The longest time with requests waiting and no answer, in seconds, and when it began.
     longest_stall_s: f64,
     stall_began_at_s: f64,
@@ -74,7 +78,7 @@ pub async fn run(
                     let answer = signer
                         .sign(&domain, &path, &payload)
                         .await
-                        .map(|_| start.elapsed())
+                        .map(|signed| (start.elapsed(), signed.response.nonce_commitment()))
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Outcome {
                         domain: domain.id,
@@ -114,20 +118,37 @@ pub async fn run(
     if let Some(Err(e)) = outcomes.iter().map(|o| &o.answer).find(|a| a.is_err()) {
         eprintln!("bench: first failure: {e}");
     }
-    if lost == 0 {
-        Ok(())
-    } else {
-        Err(Failure::failed(format!("{lost} requests failed")))
+    let reuses: usize = reports.iter().map(|r| r.nonce_reuses).sum();
+    match (lost, reuses) {
+        (0, 0) => Ok(()),
+        (lost, 0) => Err(Failure::failed(format!("{lost} requests failed"))),
+        (lost, reuses) => Err(Failure::failed(format!(
+            "{reuses} answers reused a nonce commitment (an item used twice); {lost} requests failed"
+        ))),
     }
 }
 
 fn report(domain: &Domain, outcomes: &[Outcome], end: Duration) -> DomainReport {
     let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.domain == domain.id).collect();
-    let mut answered: Vec<Duration> = mine.iter().filter_map(|o| o.answer.clone().ok()).collect();
+    let mut answered: Vec<Duration> = mine
+        .iter()
+        .filter_map(|o| o.answer.as_ref().ok().map(|(at, _)| *at))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let nonce_reuses = mine
+        .iter()
+        .filter_map(|o| o.answer.as_ref().ok())
+        .filter(|(_, r)| !seen.insert(*r))
+        .count();
     answered.sort();
     let mut latencies: Vec<Duration> = mine
         .iter()
-        .filter_map(|o| o.answer.as_ref().ok().map(|a| a.saturating_sub(o.sent)))
+        .filter_map(|o| {
+            o.answer
+                .as_ref()
+                .ok()
+                .map(|(a, _)| a.saturating_sub(o.sent))
+        })
         .collect();
     latencies.sort();
     let sends: Vec<Duration> = mine.iter().map(|o| o.sent).collect();
@@ -139,6 +160,7 @@ fn report(domain: &Domain, outcomes: &[Outcome], end: Duration) -> DomainReport 
         sent: mine.len(),
         answered: answered.len(),
         failed: mine.len() - answered.len(),
+        nonce_reuses,
         longest_stall_s: stall.as_secs_f64(),
         stall_began_at_s: began.as_secs_f64(),
         latency_ms: serde_json::json!({"p50": ms(0.5), "p99": ms(0.99), "max": ms(1.0)}),
@@ -188,13 +210,14 @@ fn print(reports: &[DomainReport], rate: f64, seconds: u64, json: bool) {
     }
     for r in reports {
         println!(
-            "domain {} ({}): {} sent, {} answered, {} failed; longest stall {:.2} s (from t={:.1} s); \
-             latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            "domain {} ({}): {} sent, {} answered, {} failed, {} nonce reuses; longest stall \
+             {:.2} s (from t={:.1} s); latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             r.domain,
             r.scheme,
             r.sent,
             r.answered,
             r.failed,
+            r.nonce_reuses,
             r.longest_stall_s,
             r.stall_began_at_s,
             r.latency_ms["p50"].as_f64().unwrap_or(0.0),

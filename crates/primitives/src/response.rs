@@ -41,6 +41,19 @@ impl SignatureResponse {
             Self::Bip340 { .. } => "Bip340",
         }
     }
+
+    /// The x coordinate (ECDSA, BIP-340) or encoding (Ed25519) of the signature's nonce
+    /// commitment R. Two signatures of different messages with the same R mean a nonce (a
+    /// presignature, a FROST nonce pair) was used twice — which gives away the key — so a
+    /// load test or a fault campaign counts repeats of this value across every answer it
+    /// gets: a check of the network from the outside, with no access to its stores.
+    pub fn nonce_commitment(&self) -> [u8; 32] {
+        let bytes = match self {
+            Self::Secp256k1(sig) => sig.to_bytes(),
+            Self::Ed25519 { signature } | Self::Bip340 { signature } => *signature,
+        };
+        bytes[..32].try_into().expect("64-byte signatures")
+    }
 }
 
 /// An ECDSA signature with the whole nonce point, as cait-sith and NEAR return it.
@@ -224,6 +237,28 @@ mod tests {
             serde_json::to_value(&bip).unwrap(),
             json!({"scheme": "Bip340", "signature": "ab".repeat(64)})
         );
+    }
+
+    #[test]
+    fn the_nonce_commitment_is_r_and_only_r() {
+        let sig = sample();
+        let x: [u8; 32] = sig.big_r.to_encoded_point(true).as_bytes()[1..]
+            .try_into()
+            .unwrap();
+        assert_eq!(SignatureResponse::Secp256k1(sig).nonce_commitment(), x);
+        let other_s = EcdsaSignature {
+            s: Scalar::from(78u64),
+            ..sig
+        };
+        assert_eq!(SignatureResponse::Secp256k1(other_s).nonce_commitment(), x);
+        let mut bytes = [7u8; 64];
+        bytes[32..].fill(9);
+        for r in [
+            SignatureResponse::Ed25519 { signature: bytes },
+            SignatureResponse::Bip340 { signature: bytes },
+        ] {
+            assert_eq!(r.nonce_commitment(), [7; 32]);
+        }
     }
 
     #[test]
