@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# Builds the signer contract's wasm (the artifact one deploys on NEAR) to target/signer.wasm
-# (or $CARGO_TARGET_DIR/signer.wasm),
-# shrunk with wasm-opt when binaryen is installed (`apt-get install binaryen`).
+# Builds the signer contract's wasm (the artifact one deploys on NEAR) to target/signer.wasm,
+# and every example contract (examples/*/) to target/examples/<crate_name>.wasm (or under
+# $CARGO_TARGET_DIR), each shrunk with wasm-opt when binaryen is installed
+# (`apt-get install binaryen`). One cargo invocation for all: they share near-sdk's build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown >/dev/null
-cargo build -p contract-wasm --target wasm32-unknown-unknown --profile wasm -j2
 target="${CARGO_TARGET_DIR:-target}"
-raw="$target/wasm32-unknown-unknown/wasm/contract_wasm.wasm"
-out="$target/signer.wasm"
-if command -v wasm-opt >/dev/null 2>&1; then
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-multivalue --enable-reference-types "$raw" -o "$out"
-else
-  cp "$raw" "$out"
-fi
-echo "signer contract: $out ($(stat -c %s "$out") bytes; unoptimized $(stat -c %s "$raw"))"
+
+# The examples' package names, from their manifests' [package] sections.
+examples=()
+for manifest in examples/*/Cargo.toml; do
+  [ -f "$manifest" ] || continue
+  name=$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p}' "$manifest" | head -n1)
+  [ -n "$name" ] || { echo "no package name in $manifest" >&2; exit 1; }
+  examples+=("$name")
+done
+
+packages=(-p contract-wasm)
+for name in "${examples[@]}"; do packages+=(-p "$name"); done
+cargo build "${packages[@]}" --target wasm32-unknown-unknown --profile wasm -j2
+
+# Shrinks $1 into $2 (or copies it when wasm-opt is missing) and says how big both are.
+shrink() {
+  local raw="$1" out="$2" what="$3"
+  if command -v wasm-opt >/dev/null 2>&1; then
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-multivalue --enable-reference-types "$raw" -o "$out"
+  else
+    cp "$raw" "$out"
+  fi
+  echo "$what: $out ($(stat -c %s "$out") bytes; unoptimized $(stat -c %s "$raw"))"
+}
+
+built="$target/wasm32-unknown-unknown/wasm"
+shrink "$built/contract_wasm.wasm" "$target/signer.wasm" "signer contract"
+mkdir -p "$target/examples"
+for name in "${examples[@]}"; do
+  crate="${name//-/_}"
+  shrink "$built/$crate.wasm" "$target/examples/$crate.wasm" "example $name"
+done

@@ -114,10 +114,29 @@ impl NearRpc {
         method: &str,
         args: serde_json::Value,
     ) -> Result<T, ChainError> {
+        self.view_of(self.contract_id.clone(), method, args).await
+    }
+
+    /// Calls a view method of any contract, `contract`, with JSON arguments.
+    pub async fn view_on<T: DeserializeOwned>(
+        &self,
+        contract: &str,
+        method: &str,
+        args: serde_json::Value,
+    ) -> Result<T, ChainError> {
+        self.view_of(account(contract)?, method, args).await
+    }
+
+    async fn view_of<T: DeserializeOwned>(
+        &self,
+        contract: AccountId,
+        method: &str,
+        args: serde_json::Value,
+    ) -> Result<T, ChainError> {
         let request = methods::query::RpcQueryRequest {
             block_reference: BlockReference::Finality(Finality::Final),
             request: QueryRequest::CallFunction {
-                account_id: self.contract_id.clone(),
+                account_id: contract,
                 method_name: method.to_owned(),
                 args: FunctionArgs::from(serde_json::to_vec(&args).expect("JSON values serialize")),
             },
@@ -251,6 +270,18 @@ impl NearRpc {
             .send_actions(account(receiver)?, vec![transfer])
             .await?;
         self.outcome(tx_hash).await.map(|_| ())
+    }
+
+    /// Sends one transaction of any `actions` (create an account, deploy, call any contract
+    /// with any gas …) to `receiver` as this account and waits until it has executed; returns
+    /// its result value (the last action's, for a function call).
+    pub async fn execute(
+        &self,
+        receiver: &str,
+        actions: Vec<Action>,
+    ) -> Result<Vec<u8>, ChainError> {
+        let tx_hash = self.send_actions(account(receiver)?, actions).await?;
+        self.outcome(tx_hash).await
     }
 
     /// Sends `actions` to `receiver` as this account; returns once the chain has admitted the

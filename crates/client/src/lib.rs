@@ -1,5 +1,7 @@
 //! The client side of chain signatures: derive → build → sign → assemble → broadcast.
 //!
+//! - [`account`]: acting as a NEAR account on any RPC: create sub-accounts, deploy contracts,
+//!   call any contract's methods with deposit and gas, views;
 //! - [`address`]: the foreign addresses of a derived key (EVM, Bitcoin, Dogecoin, XRP, Cosmos,
 //!   Solana, NEAR implicit accounts), docs/design.md §4.2;
 //! - [`signer`]: `sign` requests to the signer contract over NEAR RPC, each answer verified
@@ -17,6 +19,7 @@
 //!
 //! Everything the `chainsig` CLI does with foreign chains is a call into this crate first.
 
+pub mod account;
 pub mod address;
 pub mod amount;
 pub mod btc;
