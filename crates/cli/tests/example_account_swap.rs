@@ -226,6 +226,13 @@ async fn buyer_and_seller_swap_a_bitcoin_and_an_ethereum_address_and_each_spends
         old_eth.contains("user2.devnet does not own path \"eth-1\"; user1.devnet does"),
         "{old_eth}"
     );
+    // A request the signer contract refuses (this payload is no secp256k1 scalar: ≥ n) fails
+    // for the owner with the marketplace's error, after its callback's bookkeeping.
+    let failed = refusal(sign_through(&seller, &market_id, ETH_PATH, [0xff; 32]).await);
+    assert!(
+        failed.contains("the signer contract did not sign for path \"eth-1\""),
+        "{failed}"
+    );
     // Nothing is left in flight.
     for path in [BTC_PATH, ETH_PATH] {
         let c = owner
