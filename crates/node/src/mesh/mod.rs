@@ -71,6 +71,12 @@ impl PeerInfo {
 /// Where the mesh hands what peers send: protocol messages and task starts.
 pub trait Inbox: Send + Sync + 'static {
     fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>);
+
+    /// The connection `peer` sends on ended — it closed, failed, went silent past the read
+    /// timeout, or a newer connection of the peer replaced it. Whatever the peer had in
+    /// flight may be lost with it (a crashed peer has lost its whole state), so an instance
+    /// waiting for the peer would wait for nothing until its timeout.
+    fn peer_lost(&self, _peer: ParticipantId) {}
 }
 
 /// Timing and bounds of the mesh.
@@ -353,9 +359,15 @@ impl Mesh {
                 f = read_frame(&mut stream, self.settings.read_timeout) => f,
                 _ = superseded.notified() => {
                     debug!(peer = %from, "the peer connected again; closing its older connection");
+                    // A peer that dials again either restarted or lost frames with its old
+                    // connection: what it had in flight is gone either way.
+                    self.inbox.peer_lost(from);
                     return;
                 }
-                _ = stop.changed() => break,
+                _ = stop.changed() => {
+                    self.readers.remove(from, generation);
+                    return;
+                }
             };
             let (kind, payload) = match frame {
                 Ok(f) => f,
@@ -380,6 +392,7 @@ impl Mesh {
             }
         }
         self.readers.remove(from, generation);
+        self.inbox.peer_lost(from);
     }
 
     fn registered_key(&self, p: ParticipantId) -> Option<[u8; 32]> {

@@ -2,17 +2,28 @@ use super::*;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Default)]
-struct Collect(Mutex<Vec<(ParticipantId, FrameKind, Vec<u8>)>>);
+struct Collect(
+    Mutex<Vec<(ParticipantId, FrameKind, Vec<u8>)>>,
+    Mutex<Vec<ParticipantId>>,
+);
 
 impl Inbox for Collect {
     fn deliver(&self, from: ParticipantId, kind: FrameKind, payload: Vec<u8>) {
         lock(&self.0).push((from, kind, payload));
+    }
+
+    fn peer_lost(&self, peer: ParticipantId) {
+        lock(&self.1).push(peer);
     }
 }
 
 impl Collect {
     fn got(&self) -> Vec<(ParticipantId, FrameKind, Vec<u8>)> {
         lock(&self.0).clone()
+    }
+
+    fn lost(&self) -> Vec<ParticipantId> {
+        lock(&self.1).clone()
     }
 }
 
@@ -98,8 +109,16 @@ async fn registered_peers_exchange_frames_and_see_each_other_alive() {
     .await;
     assert!(!a.mesh.send(ParticipantId(9), FrameKind::Protocol, vec![]));
 
-    // B goes away: A sees it dead, and alive again once B is back (A redials).
+    assert!(a.inbox.lost().is_empty() && b.inbox.lost().is_empty());
+
+    // B goes away: A sees it dead — and hears at once that B's connection ended, so that its
+    // instances with B need not wait for their timeouts — and alive again once B is back (A
+    // redials).
     b.mesh.shutdown();
+    eventually("A told that B's connection ended", || {
+        a.inbox.lost() == vec![pb]
+    })
+    .await;
     eventually("death", || !a.mesh.alive().contains(&pb)).await;
     let b2 = Mesh::new(b.key.clone(), fast(), b.inbox.clone());
     b2.serve(TcpListener::bind(&b.info.addr).await.unwrap())

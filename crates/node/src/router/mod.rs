@@ -324,7 +324,23 @@ impl Inbox for Router {
             FrameKind::Heartbeat => {}
         }
     }
+
+    /// Every running instance hears that `peer` is gone, as a refusal from it: those the peer
+    /// takes part in end now (the driver acts on a refusal from a member only) instead of at
+    /// their timeout, and their leaders try again with another signer set.
+    fn peer_lost(&self, peer: ParticipantId) {
+        let inner = self.lock();
+        for tx in inner.live.values() {
+            self.forward(tx, peer, Inbound::Refused(PEER_LOST.to_owned()));
+        }
+        if !inner.live.is_empty() {
+            debug!(%peer, instances = inner.live.len(), "the peer's connection ended; its instances told");
+        }
+    }
 }
+
+/// The refusal an instance hears when a member's connection ends.
+pub const PEER_LOST: &str = "the connection to the peer ended";
 
 #[cfg(test)]
 mod tests;

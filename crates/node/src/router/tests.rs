@@ -57,6 +57,27 @@ async fn early_messages_wait_for_their_instance() {
 }
 
 #[tokio::test]
+async fn a_lost_peer_is_a_refusal_from_it_in_every_running_instance() {
+    let (router, _starts) = Router::new(RouterLimits::default());
+    let (p, q) = (ParticipantId(1), ParticipantId(2));
+    let mut one = router.register(InstanceId::derive(b"one")).unwrap();
+    let mut two = router.register(InstanceId::derive(b"two")).unwrap();
+    router.peer_lost(p);
+    for reg in [&mut one, &mut two] {
+        assert_eq!(next(reg).await, (p, Inbound::Refused(PEER_LOST.into())));
+    }
+    // Nothing from anyone else, and nothing kept for instances that are not running.
+    router.peer_lost(q);
+    drop(two);
+    assert_eq!(
+        next(&mut one).await,
+        (q, Inbound::Refused(PEER_LOST.into()))
+    );
+    assert!(one.rx.try_recv().is_err());
+    assert_eq!(router.early_count(), 0);
+}
+
+#[tokio::test]
 async fn early_messages_are_bounded_and_expire() {
     let limits = RouterLimits {
         early_ttl: Duration::from_millis(50),
