@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a part
 
 pub mod examples;
+pub mod outcome;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
