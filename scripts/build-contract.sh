@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown >/dev/null
+# examples/btc-vault links libsecp256k1 (C, through rust-bitcoin): compiling it for wasm32 takes
+# clang, and llvm-ar to archive it. Installed from Debian when missing (as root).
+if ! command -v clang >/dev/null 2>&1 || ! command -v llvm-ar >/dev/null 2>&1; then
+  echo "installing Debian packages: clang llvm (libsecp256k1 for wasm32)..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang llvm >/dev/null
+fi
 target="${CARGO_TARGET_DIR:-target}"
 
 # The examples' package names, from their manifests' [package] sections.
