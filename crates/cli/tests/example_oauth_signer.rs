@@ -1,8 +1,9 @@
 //! examples/oauth-signer on the devnet with the real MPC nodes and anvil: a token from a test
 //! issuer (its RSA key made here) has the contract sign an EIP-1559 transfer from the token
 //! subject's derived address, which anvil mines with status success; an expired, a tampered,
-//! a wrong-audience, an `alg: none` and a reused token are refused by the contract. Reports
-//! the gas each step burns on NEAR's VM (an RS256 verification included).
+//! a wrong-audience, an `alg: none` and a reused token are refused by the contract; after the
+//! owner rotates to a 4096-bit key, old-key tokens are refused and new ones work. Reports the
+//! gas each step burns on NEAR's VM (an RS256 verification included).
 //!
 //! Needs `./scripts/build-contract.sh` (the example's wasm), `./scripts/test-tools.sh`
 //! (anvil) and `cargo build -p btc-regtest`, all done by `./scripts/test.sh`.
@@ -211,5 +212,23 @@ async fn a_valid_token_moves_ether_and_bad_tokens_are_refused() {
     // Nothing refused was recorded: a fresh token for the same subject still works.
     let again = send(issuer.mint(&claims("transfer-3"))).await;
     assert!(again.result().is_ok(), "{:?}", again.result());
+
+    // The issuer rotates to a 4096-bit key: the owner (the app account, which ran `new`)
+    // installs it; tokens of the old key are refused, the new key's work.
+    let next = Issuer(RsaPrivateKey::new(&mut rand::thread_rng(), 4096).unwrap());
+    app.call(
+        &app_id,
+        FunctionCall::new("rotate_key", json!({"key": next.jwk()})),
+    )
+    .await
+    .unwrap();
+    let stale = send(issuer.mint(&claims("transfer-4"))).await;
+    assert!(refused(&stale, "old-key").contains("token signature does not verify"));
+    let rotated = send(next.mint(&claims("transfer-5"))).await;
+    assert!(rotated.result().is_ok(), "{:?}", rotated.result());
+    eprintln!(
+        "4096-bit key: sign on the app {:.2} TGas",
+        tgas(rotated.gas_on(&app_id)[0])
+    );
     eprintln!("test wall time {:.1} s", started.elapsed().as_secs_f64());
 }
