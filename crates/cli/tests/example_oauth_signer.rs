@@ -2,7 +2,8 @@
 //! issuer (its RSA key made here) has the contract sign an EIP-1559 transfer from the token
 //! subject's derived address, which anvil mines with status success; an expired, a tampered,
 //! a wrong-audience, an `alg: none` and a reused token are refused by the contract; after the
-//! owner rotates to a 4096-bit key, old-key tokens are refused and new ones work. Reports the
+//! owner rotates to a 4096-bit key, old-key tokens are refused and new ones work, and then to
+//! a P-256 key, whose ES256 tokens work while RS256 ones are refused. Reports the
 //! gas each step burns on NEAR's VM (an RS256 verification included).
 //!
 //! Needs `./scripts/build-contract.sh` (the example's wasm), `./scripts/test-tools.sh`
@@ -229,6 +230,39 @@ async fn a_valid_token_moves_ether_and_bad_tokens_are_refused() {
     eprintln!(
         "4096-bit key: sign on the app {:.2} TGas",
         tgas(rotated.gas_on(&app_id)[0])
+    );
+
+    // Then to a P-256 key: ES256 tokens (JWS `r ‖ s` signatures) sign, RS256 ones are refused.
+    let ec = p256::ecdsa::SigningKey::random(&mut rand::thread_rng());
+    let point = ec.verifying_key().to_encoded_point(false);
+    let ec_jwk = json!({"kty": "EC", "crv": "P-256", "kid": "ec1", "alg": "ES256",
+        "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(point.y().unwrap())});
+    app.call(
+        &app_id,
+        FunctionCall::new("rotate_key", json!({ "key": ec_jwk })),
+    )
+    .await
+    .unwrap();
+    let rsa_again = send(next.mint(&claims("transfer-6"))).await;
+    assert!(refused(&rsa_again, "RS256-after-EC")
+        .contains("token alg \"RS256\" is not accepted: the issuer's key verifies only ES256"));
+    let signed_part = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "JWT", "kid": "ec1"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims("transfer-7").to_string())
+    );
+    let sig: p256::ecdsa::Signature =
+        p256::ecdsa::signature::Signer::sign(&ec, signed_part.as_bytes());
+    let es256 = send(format!(
+        "{signed_part}.{}",
+        URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    ))
+    .await;
+    assert!(es256.result().is_ok(), "{:?}", es256.result());
+    eprintln!(
+        "ES256 (P-256) key: sign on the app {:.2} TGas",
+        tgas(es256.gas_on(&app_id)[0])
     );
     eprintln!("test wall time {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -1,16 +1,19 @@
-//! JWT (RFC 7519) verification for RS256 and the rules that turn a token into a sign request.
+//! JWT (RFC 7519) verification for RS256 and ES256, and the rules that turn a token into a
+//! sign request.
 //! Pure: no NEAR host calls, so every rule is unit-tested natively.
 //!
 //! Scheme: a compact JWS `BASE64URL(header) . BASE64URL(claims) . BASE64URL(signature)`, whose
-//! signature is RSASSA-PKCS1-v1_5 with SHA-256 (`RS256`, RFC 7518 §3.3) over the ASCII of the
-//! first two parts, under the issuer's RSA key given as a JWK (RFC 7517: `kty` `RSA`, `n`, `e`,
-//! optional `kid` and `alg`). A token is accepted only if, in this order:
+//! signature is over the ASCII of the first two parts, under the issuer's key given as a JWK
+//! (RFC 7517, optional `kid` and `alg`): either RSASSA-PKCS1-v1_5 with SHA-256 (`RS256`, RFC
+//! 7518 §3.3) under an RSA key (`kty` `RSA`, `n`, `e`), or ECDSA P-256 with SHA-256 (`ES256`,
+//! §3.4: the signature is `r ‖ s`, 64 bytes) under an EC key (`kty` `EC`, `crv` `P-256`, `x`,
+//! `y`). The key decides the one algorithm accepted. A token is accepted only if, in this order:
 //! 1. it is at most [`MAX_TOKEN_LEN`] bytes and has exactly three non-empty parts of unpadded
 //!    base64url (strict: padding and non-canonical trailing bits are refused);
-//! 2. its header is a JSON object with `alg` exactly `RS256` (so `none`, `HS256` — the classic
-//!    confusion attack where a public key is used as an HMAC secret — and everything else are
-//!    refused before any key is used), no `crit` extensions, and a `kid` equal to the key's when
-//!    both name one;
+//! 2. its header is a JSON object with `alg` exactly the configured key's (`RS256` or `ES256`;
+//!    so `none`, `HS256` — the classic confusion attack where a public key is used as an HMAC
+//!    secret — and everything else are refused before any key is used), no `crit` extensions,
+//!    and a `kid` equal to the key's when both name one;
 //! 3. the signature verifies under the configured key — claims are not even parsed before;
 //! 4. `iss` equals the configured issuer, `aud` (a string or an array) contains the configured
 //!    audience, `exp` is after `now`, and `nbf` (if present) is not after `now`;
@@ -26,10 +29,13 @@
 //!
 //! Caveats: times are whole seconds from the block timestamp, with no leeway; duplicate JSON
 //! members are refused (serde's derived deserializers do so), which removes the "which `exp`
-//! counts" ambiguity between parsers; RSA keys must be 2048 to 4096 bits.
+//! counts" ambiguity between parsers; RSA keys must be 2048 to 4096 bits. ES256 signatures are
+//! accepted with high or low `s` (P-256 has no low-s rule); replay keys never depend on the
+//! signature, so that malleability gives no second use.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use p256::ecdsa::signature::Verifier;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use serde::{Deserialize, Serialize};
@@ -55,8 +61,8 @@ pub enum TokenError {
     Base64(&'static str),
     #[error("token header is not a valid JSON object: {0}")]
     Header(String),
-    #[error("token alg {0:?} is not accepted: only RS256")]
-    Alg(String),
+    #[error("token alg {alg:?} is not accepted: the issuer's key verifies only {expected}")]
+    Alg { alg: String, expected: &'static str },
     #[error("token header has critical extensions, which this verifier does not implement")]
     Crit,
     #[error("token kid {token:?} is not the configured key's kid {key:?}")]
@@ -101,11 +107,22 @@ pub enum TokenError {
     borsh::BorshDeserialize,
 )]
 pub struct Jwk {
+    /// `RSA` or `EC`.
     pub kty: String,
-    /// Modulus, unsigned big-endian, base64url.
-    pub n: String,
-    /// Public exponent, unsigned big-endian, base64url.
-    pub e: String,
+    /// RSA: modulus, unsigned big-endian, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA: public exponent, unsigned big-endian, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    /// EC: the curve, `P-256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// EC: the point's coordinates, 32 bytes big-endian each, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,15 +134,61 @@ impl Jwk {
     pub fn from_rsa(key: &RsaPublicKey, kid: Option<&str>) -> Self {
         Self {
             kty: "RSA".into(),
-            n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-            e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+            n: Some(URL_SAFE_NO_PAD.encode(key.n().to_bytes_be())),
+            e: Some(URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())),
+            crv: None,
+            x: None,
+            y: None,
             kid: kid.map(str::to_owned),
             alg: Some("RS256".into()),
         }
     }
 
+    /// The JWK of a P-256 public key (for tests and tools).
+    pub fn from_p256(key: &p256::ecdsa::VerifyingKey, kid: Option<&str>) -> Self {
+        let point = key.to_encoded_point(false);
+        Self {
+            kty: "EC".into(),
+            n: None,
+            e: None,
+            crv: Some("P-256".into()),
+            x: point.x().map(|x| URL_SAFE_NO_PAD.encode(x)),
+            y: point.y().map(|y| URL_SAFE_NO_PAD.encode(y)),
+            kid: kid.map(str::to_owned),
+            alg: Some("ES256".into()),
+        }
+    }
+
     /// Checks the key and returns it in usable form.
-    pub fn to_rsa(&self) -> Result<RsaPublicKey, TokenError> {
+    pub fn to_key(&self) -> Result<IssuerKey, TokenError> {
+        match self.kty.as_str() {
+            "RSA" => self.to_rsa().map(IssuerKey::Rs256),
+            "EC" => self.to_p256().map(IssuerKey::Es256),
+            _ => Err(TokenError::Key("kty must be RSA or EC".into())),
+        }
+    }
+
+    fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, TokenError> {
+        let bad = |m: &str| TokenError::Key(m.to_owned());
+        if self.crv.as_deref() != Some("P-256") {
+            return Err(bad("crv must be P-256"));
+        }
+        if self.alg.as_deref().is_some_and(|a| a != "ES256") {
+            return Err(bad("alg must be ES256 when given"));
+        }
+        let coordinate = |c: &Option<String>, name: &str| {
+            c.as_deref()
+                .and_then(|c| b64(c).ok())
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| bad(&format!("{name} must be 32 bytes of base64url")))
+        };
+        let (x, y) = (coordinate(&self.x, "x")?, coordinate(&self.y, "y")?);
+        let sec1 = [&[0x04u8][..], &x, &y].concat();
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+            .map_err(|_| bad("the point is not on P-256"))
+    }
+
+    fn to_rsa(&self) -> Result<RsaPublicKey, TokenError> {
         let bad = |m: &str| TokenError::Key(m.to_owned());
         if self.kty != "RSA" {
             return Err(bad("kty must be RSA"));
@@ -133,8 +196,11 @@ impl Jwk {
         if self.alg.as_deref().is_some_and(|a| a != "RS256") {
             return Err(bad("alg must be RS256 when given"));
         }
-        let n = b64(&self.n).map_err(|_| bad("n is not base64url"))?;
-        let e = b64(&self.e).map_err(|_| bad("e is not base64url"))?;
+        let part = |p: &Option<String>, m: &str| {
+            p.as_deref().and_then(|p| b64(p).ok()).ok_or_else(|| bad(m))
+        };
+        let n = part(&self.n, "n is not base64url")?;
+        let e = part(&self.e, "e is not base64url")?;
         let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
             .map_err(|e| TokenError::Key(e.to_string()))?;
         let bits = key.n().bits();
@@ -147,12 +213,46 @@ impl Jwk {
     }
 }
 
+/// An issuer's public key, with the one algorithm it verifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerKey {
+    Rs256(RsaPublicKey),
+    Es256(p256::ecdsa::VerifyingKey),
+}
+
+impl IssuerKey {
+    pub fn alg(&self) -> &'static str {
+        match self {
+            Self::Rs256(_) => "RS256",
+            Self::Es256(_) => "ES256",
+        }
+    }
+
+    /// Checks `signature` over `signed` (the token's first two parts).
+    fn verify(&self, signed: &[u8], signature: &[u8]) -> Result<(), TokenError> {
+        match self {
+            Self::Rs256(key) => key
+                .verify(
+                    Pkcs1v15Sign::new::<Sha256>(),
+                    &Sha256::digest(signed),
+                    signature,
+                )
+                .map_err(|_| TokenError::Signature),
+            Self::Es256(key) => {
+                let sig = p256::ecdsa::Signature::from_slice(signature)
+                    .map_err(|_| TokenError::Signature)?;
+                key.verify(signed, &sig).map_err(|_| TokenError::Signature)
+            }
+        }
+    }
+}
+
 /// What a token must match, as the contract is configured.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub issuer: String,
     pub audience: String,
-    pub key: RsaPublicKey,
+    pub key: IssuerKey,
     pub kid: Option<String>,
 }
 
@@ -161,7 +261,7 @@ impl Policy {
         Ok(Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            key: jwk.to_rsa()?,
+            key: jwk.to_key()?,
             kid: jwk.kid.clone(),
         })
     }
@@ -276,8 +376,12 @@ pub fn verify(policy: &Policy, token: &str, now: u64, caller: &str) -> Result<Gr
     let header_bytes = b64(h64).map_err(|_| TokenError::Base64("header"))?;
     let header: Header =
         serde_json::from_slice(&header_bytes).map_err(|e| TokenError::Header(e.to_string()))?;
-    if header.alg != "RS256" {
-        return Err(TokenError::Alg(header.alg));
+    let expected = policy.key.alg();
+    if header.alg != expected {
+        return Err(TokenError::Alg {
+            alg: header.alg,
+            expected,
+        });
     }
     if header.crit.is_some() {
         return Err(TokenError::Crit);
@@ -293,11 +397,7 @@ pub fn verify(policy: &Policy, token: &str, now: u64, caller: &str) -> Result<Gr
     let signature = b64(s64).map_err(|_| TokenError::Base64("signature"))?;
     // The signed part is the first two segments as sent, not a re-encoding.
     let signed = &token[..h64.len() + 1 + c64.len()];
-    let digest = Sha256::digest(signed.as_bytes());
-    policy
-        .key
-        .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &signature)
-        .map_err(|_| TokenError::Signature)?;
+    policy.key.verify(signed.as_bytes(), &signature)?;
 
     // Only a signed token's claims are parsed.
     let claims_bytes = b64(c64).map_err(|_| TokenError::Base64("claims"))?;
@@ -592,7 +692,14 @@ mod tests {
     fn wrong_algorithms_are_refused_before_the_key_is_used() {
         for alg in ["none", "HS256", "RS384", "ES256", "rs256", "PS256"] {
             let t = issuer().mint_raw(&json!({"alg": alg}), &claims());
-            assert_eq!(check(&t), Err(TokenError::Alg(alg.into())), "{alg}");
+            assert_eq!(
+                check(&t),
+                Err(TokenError::Alg {
+                    alg: alg.into(),
+                    expected: "RS256"
+                }),
+                "{alg}"
+            );
         }
         // The `none` attack's usual form: an empty signature.
         let mut t = issuer().mint_raw(&json!({"alg": "none"}), &claims());
@@ -663,19 +770,127 @@ mod tests {
     fn keys_are_checked() {
         let mut k = issuer().jwk();
         k.kty = "EC".into();
-        assert!(matches!(k.to_rsa(), Err(TokenError::Key(_))));
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
+        let mut k = issuer().jwk();
+        k.kty = "oct".into();
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
         let mut k = issuer().jwk();
         k.alg = Some("HS256".into());
-        assert!(matches!(k.to_rsa(), Err(TokenError::Key(_))));
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
         let mut k = issuer().jwk();
-        k.n = URL_SAFE_NO_PAD.encode([0xffu8; 128]); // 1024 bits: too short
-        assert!(matches!(k.to_rsa(), Err(TokenError::Key(m)) if m.contains("1024")));
+        k.n = Some(URL_SAFE_NO_PAD.encode([0xffu8; 128])); // 1024 bits: too short
+        assert!(matches!(k.to_key(), Err(TokenError::Key(m)) if m.contains("1024")));
         let mut k = issuer().jwk();
-        k.n = "!!".into();
-        assert!(matches!(k.to_rsa(), Err(TokenError::Key(_))));
+        k.n = Some("!!".into());
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
+        k.n = None;
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
         let json = serde_json::to_string(&issuer().jwk()).unwrap();
         let back: Jwk = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.to_rsa().unwrap(), issuer().key.to_public_key());
+        assert_eq!(
+            back.to_key().unwrap(),
+            IssuerKey::Rs256(issuer().key.to_public_key())
+        );
+
+        let ec = Jwk::from_p256(es_key().verifying_key(), Some("ec-1"));
+        assert_eq!(
+            ec.to_key().unwrap(),
+            IssuerKey::Es256(*es_key().verifying_key())
+        );
+        let mut k = ec.clone();
+        k.crv = Some("P-384".into());
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
+        let mut k = ec.clone();
+        k.alg = Some("RS256".into());
+        assert!(matches!(k.to_key(), Err(TokenError::Key(_))));
+        let mut k = ec.clone();
+        k.y = k.x.clone(); // (x, x) is not on the curve
+        assert!(matches!(k.to_key(), Err(TokenError::Key(m)) if m.contains("not on P-256")));
+        let mut k = ec;
+        k.x = Some(URL_SAFE_NO_PAD.encode([1u8; 31]));
+        assert!(matches!(k.to_key(), Err(TokenError::Key(m)) if m.contains("32 bytes")));
+    }
+
+    fn es_key() -> p256::ecdsa::SigningKey {
+        p256::ecdsa::SigningKey::from_bytes(&[5u8; 32].into()).unwrap()
+    }
+
+    /// An ES256 token: the JWS signature is `r ‖ s`, not DER.
+    fn mint_es256(header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        use p256::ecdsa::signature::Signer;
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig: p256::ecdsa::Signature = es_key().sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
+    #[test]
+    fn es256_tokens_verify_under_an_ec_key_and_only_there() {
+        let ec = Policy::new(
+            ISS,
+            AUD,
+            &Jwk::from_p256(es_key().verifying_key(), Some("ec-1")),
+        )
+        .unwrap();
+        let header = json!({"alg": "ES256", "kid": "ec-1"});
+        let t = mint_es256(&header, &claims());
+        let g = verify(&ec, &t, NOW, "alice.devnet").unwrap();
+        assert_eq!(g.path, "oauth/https://issuer.example/user-42");
+        // The same claims under RS256, against the EC key: refused by alg, before the key.
+        assert_eq!(
+            verify(&ec, &issuer().mint(&claims()), NOW, "a"),
+            Err(TokenError::Alg {
+                alg: "RS256".into(),
+                expected: "ES256"
+            })
+        );
+        let t2 = mint_es256(&json!({"alg": "ES256", "kid": "other"}), &claims());
+        assert_eq!(
+            verify(&ec, &t2, NOW, "a"),
+            Err(TokenError::Kid {
+                token: "other".into(),
+                key: "ec-1".into()
+            })
+        );
+        // An ES256 token against the RSA key is refused by alg too.
+        assert_eq!(
+            check(&mint_es256(&json!({"alg": "ES256"}), &claims())),
+            Err(TokenError::Alg {
+                alg: "ES256".into(),
+                expected: "RS256"
+            })
+        );
+        // Tampered claims, a flipped signature bit, a DER signature: refused.
+        let parts: Vec<&str> = t.split('.').collect();
+        let mut c = claims();
+        c["sub"] = json!("mallory");
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(c.to_string()),
+            parts[2]
+        );
+        assert_eq!(verify(&ec, &forged, NOW, "a"), Err(TokenError::Signature));
+        let mut sig = b64(parts[2]).unwrap();
+        sig[40] ^= 4;
+        let flipped = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(&sig));
+        assert_eq!(verify(&ec, &flipped, NOW, "a"), Err(TokenError::Signature));
+        let der = p256::ecdsa::Signature::from_slice(&b64(parts[2]).unwrap())
+            .unwrap()
+            .to_der();
+        let der_token = format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode(der.as_bytes())
+        );
+        assert_eq!(
+            verify(&ec, &der_token, NOW, "a"),
+            Err(TokenError::Signature)
+        );
     }
 
     proptest! {

@@ -99,7 +99,7 @@ impl OauthSigner {
         if env::predecessor_account_id() != self.owner {
             env::panic_str("only the owner may rotate the key");
         }
-        if let Err(e) = key.to_rsa() {
+        if let Err(e) = key.to_key() {
             env::panic_str(&e.to_string());
         }
         env::log_str(&format!("issuer key rotated to kid {:?}", key.kid));
