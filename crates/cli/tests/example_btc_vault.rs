@@ -140,13 +140,20 @@ async fn a_paid_release_is_mined_and_bad_buys_are_refused() {
             .unwrap()
     };
 
-    // Underpaid: refused, nothing changes (NEAR returns the attached deposit of a failed call).
+    // Underpaid: refused, nothing changes, and NEAR returns the attached deposit of a failed
+    // call: the buyer pays only the gas its outcomes report as burnt.
+    let buyer_before = balance(rpc_url, BUYER).await;
     let short = outcome::call(rpc_url, BUYER, &buyer_key, &vault_id, buy(price - 1)).await;
     let e = short
         .result()
         .expect_err("an underpaid buy must be refused");
     assert!(e.contains("is below the price"), "{e}");
     assert_eq!(listing().await["status"], "listed");
+    assert_eq!(
+        buyer_before - balance(rpc_url, BUYER).await,
+        short.tokens_burnt,
+        "the underpaid deposit must come back"
+    );
 
     // Paid (with 0.5 NEAR too much, refunded): the vault returns the signed spend.
     let before = balance(rpc_url, BENEFICIARY).await;

@@ -22,6 +22,8 @@ pub struct Outcome {
     /// nearcore's `status`: `{"SuccessValue": "<base64>"}` or `{"Failure": …}`.
     pub status: Value,
     pub receipts: Vec<ReceiptGas>,
+    /// yoctoNEAR burnt by the transaction and all its receipts: what its signer paid for gas.
+    pub tokens_burnt: u128,
 }
 
 impl Outcome {
@@ -138,10 +140,25 @@ pub async fn call(
                     logs: serde_json::from_value(r["outcome"]["logs"].clone()).unwrap(),
                 })
                 .collect();
+            let burnt = |o: &Value| -> u128 {
+                o["outcome"]["tokens_burnt"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u128>()
+                    .unwrap()
+            };
+            let tokens_burnt = burnt(&result["transaction_outcome"])
+                + result["receipts_outcome"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(burnt)
+                    .sum::<u128>();
             return Outcome {
                 tx_hash,
                 status: result["status"].clone(),
                 receipts,
+                tokens_burnt,
             };
         }
         assert!(Instant::now() < until, "{tx_hash} not executed: {status}");
