@@ -23,7 +23,7 @@ use rsa::sha2::{Digest, Sha256};
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 const ISSUER: &str = "https://login.example.com";
 const AUDIENCE: &str = "chainsig-wallet";
@@ -58,11 +58,24 @@ impl Issuer {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+/// The devnet's latest block time (Unix seconds): the contract judges `exp` and `nbf` by it,
+/// and it can lag the wall clock on a loaded machine.
+async fn chain_now(rpc_url: &str) -> u64 {
+    let body = json!({"jsonrpc": "2.0", "id": "t", "method": "block",
+                      "params": {"finality": "final"}});
+    let block: Value = reqwest::Client::new()
+        .post(rpc_url)
+        .json(&body)
+        .send()
+        .await
         .unwrap()
-        .as_secs()
+        .json()
+        .await
+        .unwrap();
+    let ns = block["result"]["header"]["timestamp"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no block time: {block}"));
+    ns / 1_000_000_000
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,8 +137,8 @@ async fn a_valid_token_moves_ether_and_bad_tokens_are_refused() {
     };
     let payload = hex::encode(tx.signing_hash());
 
-    // The devnet's block time follows the wall clock: tokens are dated by it.
-    let now = unix_now();
+    // Tokens are dated by the chain's clock, as the contract reads it.
+    let now = chain_now(rpc_url).await;
     let claims = |jti: &str| {
         json!({"iss": ISSUER, "aud": AUDIENCE, "sub": SUBJECT, "iat": now, "nbf": now - 60,
                "exp": now + 3600, "jti": jti, "chainsig_payload": {"Ecdsa": payload}})
