@@ -3,12 +3,15 @@
 # and every example contract (examples/*/) to target/examples/<crate_name>.wasm (or under
 # $CARGO_TARGET_DIR), each shrunk with wasm-opt when binaryen is installed
 # (`apt-get install binaryen`). One cargo invocation for all: they share near-sdk's build.
+# `--signer-only` builds the signer alone (what the devnet needs: scripts/devnet.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown >/dev/null
+signer_only=false
+[ "${1:-}" = "--signer-only" ] && signer_only=true
 # examples/btc-vault links libsecp256k1 (C, through rust-bitcoin): compiling it for wasm32 takes
 # clang, and llvm-ar to archive it. Installed from Debian when missing (as root).
-if ! command -v clang >/dev/null 2>&1 || ! command -v llvm-ar >/dev/null 2>&1; then
+if ! $signer_only && { ! command -v clang >/dev/null 2>&1 || ! command -v llvm-ar >/dev/null 2>&1; }; then
   echo "installing Debian packages: clang llvm (libsecp256k1 for wasm32)..."
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang llvm >/dev/null
@@ -17,7 +20,7 @@ target="${CARGO_TARGET_DIR:-target}"
 
 # The examples' package names, from their manifests' [package] sections.
 examples=()
-for manifest in examples/*/Cargo.toml; do
+$signer_only || for manifest in examples/*/Cargo.toml; do
   [ -f "$manifest" ] || continue
   name=$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p}' "$manifest" | head -n1)
   [ -n "$name" ] || { echo "no package name in $manifest" >&2; exit 1; }

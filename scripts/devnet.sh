@@ -7,7 +7,7 @@
 # chain's binary built, first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build-contract.sh
+./scripts/build-contract.sh --signer-only
 packages=(-p cli)
 case " $* " in
   *--with*)
