@@ -200,16 +200,22 @@ fn longest_stall(sends: &[Duration], answers: &[Duration], end: Duration) -> (Du
     best
 }
 
+/// Prints the report. A reader that went away (a closed pipe) loses it; the run's outcome is
+/// still the exit code, and nothing panics.
 fn print(reports: &[DomainReport], rate: f64, seconds: u64, json: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!(
+        let _ = writeln!(
+            out,
             "{}",
             serde_json::json!({"rate_per_domain": rate, "seconds": seconds, "domains": reports})
         );
         return;
     }
     for r in reports {
-        println!(
+        let _ = writeln!(
+            out,
             "domain {} ({}): {} sent, {} answered, {} failed, {} nonce reuses; longest stall \
              {:.2} s (from t={:.1} s); latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             r.domain,

@@ -9,14 +9,15 @@
 //! the chain that exits on its own — a crash, a `kill -9` — is reported and started again
 //! from its directory after [`RESTART_DELAY`], so one crash shows as what it is (a node down
 //! for a while) instead of tearing the whole network down. A child that exits
-//! [`CRASH_LOOP_EXITS`] times within [`CRASH_LOOP_WINDOW`] is in a crash loop: restarting it
-//! again would only hide the fault, so the devnet stops with the child's log. Foreign chains
+//! [`CRASH_LOOP_EXITS`] times in a row, each time within [`MIN_UPTIME`] of its start, is in a
+//! crash loop (a port taken, a broken directory): restarting it again would only hide the
+//! fault, so the devnet stops with the child's log. A child killed after it ran a while is no
+//! crash loop however often it happens — a fault campaign kills the same node many times. Foreign chains
 //! that keep their state in memory (anvil, litesvm) are not restarted — a restart would
 //! silently drop every balance funded on them — and their exit stops the devnet as before.
 //! While the devnet starts, any exit stops it: a start-up failure is a configuration error
 //! more often than a crash.
 
-use std::collections::VecDeque;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -28,9 +29,10 @@ use crate::Failure;
 /// How long a child that exited stays down before it is started again: long enough that a
 /// crash loop does not spin, short enough that peers barely notice.
 pub(super) const RESTART_DELAY: Duration = Duration::from_secs(1);
-/// Exits within [`CRASH_LOOP_WINDOW`] that make a crash loop.
+/// Exits in a row, each within [`MIN_UPTIME`] of the start, that make a crash loop.
 pub(super) const CRASH_LOOP_EXITS: usize = 5;
-pub(super) const CRASH_LOOP_WINDOW: Duration = Duration::from_secs(60);
+/// A child that ran this long before it exited did start: its exit is no sign of a loop.
+pub(super) const MIN_UPTIME: Duration = Duration::from_secs(2);
 
 /// What of a child's output goes to its log.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub(super) struct Proc {
     recipe: Recipe,
     on_exit: OnExit,
     exits: Exits,
+    /// When the running process was started.
+    started: Instant,
     /// Since when it is down, waiting to be restarted.
     down_since: Option<Instant>,
 }
@@ -136,6 +140,7 @@ pub(super) fn spawn_program(
         recipe,
         on_exit,
         exits: Exits::default(),
+        started: Instant::now(),
         down_since: None,
     };
     proc.write_pid()?;
@@ -196,12 +201,16 @@ impl Proc {
                 if self.on_exit == OnExit::StopTheDevnet {
                     return Err(self.exited(status));
                 }
-                if !self.exits.record(now) {
+                if !self
+                    .exits
+                    .record(now.saturating_duration_since(self.started))
+                {
                     return Err(Failure::failed(format!(
-                        "{} exited {CRASH_LOOP_EXITS} times within {} s, the last time \
-                         ({status}): a crash loop, not restarted again; its log {}:\n{}",
+                        "{} exited {CRASH_LOOP_EXITS} times in a row within {} s of its start, \
+                         the last time ({status}): a crash loop, not restarted again; its log \
+                         {}:\n{}",
                         self.name,
-                        CRASH_LOOP_WINDOW.as_secs(),
+                        MIN_UPTIME.as_secs(),
                         self.log.display(),
                         tail(&self.log)
                     )));
@@ -215,14 +224,14 @@ impl Proc {
             }
             Some(since) if now.duration_since(since) >= RESTART_DELAY => {
                 self.child = self.recipe.start(&self.name, &self.log)?;
+                self.started = now;
                 self.down_since = None;
                 self.write_pid()?;
                 progress(format!(
-                    "{} restarted (pid {}; {} exit(s) in the last {} s)",
+                    "{} restarted (pid {}; restart {})",
                     self.name,
                     self.child.id(),
-                    self.exits.count(),
-                    CRASH_LOOP_WINDOW.as_secs()
+                    self.exits.total
                 ));
             }
             Some(_) => {}
@@ -231,28 +240,24 @@ impl Proc {
     }
 }
 
-/// The recent exits of one child, for the crash-loop rule.
+/// One child's exits, for the crash-loop rule.
 #[derive(Default)]
 struct Exits {
-    at: VecDeque<Instant>,
+    /// Exits in a row that came within [`MIN_UPTIME`] of the start.
+    quick: usize,
+    total: usize,
 }
 
 impl Exits {
-    /// Records an exit at `now`; false when it makes a crash loop.
-    fn record(&mut self, now: Instant) -> bool {
-        while self
-            .at
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= CRASH_LOOP_WINDOW)
-        {
-            self.at.pop_front();
-        }
-        self.at.push_back(now);
-        self.at.len() < CRASH_LOOP_EXITS
-    }
-
-    fn count(&self) -> usize {
-        self.at.len()
+    /// Records an exit after `uptime`; false when it makes a crash loop.
+    fn record(&mut self, uptime: Duration) -> bool {
+        self.total += 1;
+        self.quick = if uptime < MIN_UPTIME {
+            self.quick + 1
+        } else {
+            0
+        };
+        self.quick < CRASH_LOOP_EXITS
     }
 }
 
@@ -313,23 +318,25 @@ mod tests {
     }
 
     #[test]
-    fn exits_spread_over_more_than_the_window_are_no_crash_loop() {
+    fn a_child_killed_after_it_ran_a_while_is_never_a_crash_loop() {
         let mut exits = Exits::default();
-        let start = Instant::now();
-        for k in 0..20u32 {
-            let now = start + (CRASH_LOOP_WINDOW / (CRASH_LOOP_EXITS as u32 - 1)) * k;
-            assert!(exits.record(now), "exit {k} counted as a crash loop");
+        for k in 0..100 {
+            assert!(exits.record(MIN_UPTIME), "exit {k} counted as a crash loop");
         }
     }
 
     #[test]
-    fn the_nth_exit_within_the_window_is_a_crash_loop() {
+    fn quick_exits_in_a_row_are_a_crash_loop_and_one_long_run_resets_them() {
         let mut exits = Exits::default();
-        let start = Instant::now();
-        for k in 0..CRASH_LOOP_EXITS as u64 - 1 {
-            assert!(exits.record(start + Duration::from_secs(k)));
+        let quick = Duration::from_millis(100);
+        for _ in 0..CRASH_LOOP_EXITS - 1 {
+            assert!(exits.record(quick));
         }
-        assert!(!exits.record(start + Duration::from_secs(CRASH_LOOP_EXITS as u64)));
+        assert!(exits.record(MIN_UPTIME * 10), "it ran: no loop");
+        for _ in 0..CRASH_LOOP_EXITS - 1 {
+            assert!(exits.record(quick));
+        }
+        assert!(!exits.record(quick), "the fifth quick exit in a row");
     }
 
     fn sleeper(on_exit: OnExit, dir: &Path) -> Proc {
@@ -404,9 +411,7 @@ mod tests {
         }
         kill_9(&p);
         std::thread::sleep(Duration::from_millis(100));
-        let e = p
-            .supervise(now)
-            .expect_err("the fifth exit within a minute");
+        let e = p.supervise(now).expect_err("the fifth quick exit in a row");
         assert!(e.message.contains("crash loop"), "{}", e.message);
     }
 }
