@@ -24,8 +24,13 @@
 //! Each action burns its execution fee ([`crate::fees`]) before it is checked, and the receipt
 //! its base fee, as on NEAR (a receipt from `system`, a refund, burns nothing).
 //!
-//! Caveats: no storage staking (`LackBalanceForState` never happens); ETH
-//! and deterministic implicit accounts are not created by a transfer (it fails with
+//! After the last action, the receiver (unless the receipt deleted it) must hold NEAR's
+//! storage stake for the bytes it now occupies, its code, keys and records: 10¹⁹ yoctoNEAR a
+//! byte (the runtime config's `storage_amount_per_byte`), nothing for a zero-balance account
+//! of at most 770 bytes. Otherwise the receipt fails with `LackBalanceForState` and the
+//! shortfall, undoing all its actions, as nearcore's `apply_action_receipt` does.
+//!
+//! Caveats: ETH and deterministic implicit accounts are not created by a transfer (it fails with
 //! `AccountDoesNotExist`).
 
 use near_crypto::PublicKey;
@@ -34,14 +39,14 @@ use near_primitives::errors::{
     ActionErrorKind, CompilationError, FunctionCallError, ReceiptValidationError,
 };
 use near_primitives::hash::CryptoHash;
-use near_primitives::types::AccountId;
+use near_primitives::types::{AccountId, Balance};
 use near_vm_runner::logic::ReturnData;
 use std::collections::BTreeMap;
 
 use crate::actions::{self, ActionSpec};
 use crate::history::ReceiptResult;
 use crate::host::{Host, NewReceipt, Scope};
-use crate::ledger::{failed, hash_of, Ledger};
+use crate::ledger::{failed, failed_receipt, hash_of, Ledger};
 use crate::receipts::Receipt;
 use crate::storage::{self, Account};
 use crate::vm::{CallInput, Code};
@@ -143,6 +148,9 @@ impl Ledger {
                 result = Err(failed(kind, index));
                 break;
             }
+        }
+        if result.is_ok() {
+            result = run.check_storage_stake();
         }
         let Run {
             scope,
@@ -345,6 +353,26 @@ impl Run<'_> {
         let code_len = self.code().map_or(0, |c| c.wasm().len());
         let bytes = self.base.storage_bytes_with(&self.scope.overlay);
         storage::storage_usage(code_len, bytes, &self.receiver.keys)
+    }
+
+    /// nearcore's check after a receipt's actions (`apply_action_receipt`): the receiver, if
+    /// it still exists, must hold the storage stake for what it now occupies, or the receipt
+    /// fails with `LackBalanceForState` (naming no action: `index` is `None`, as NEAR's) and
+    /// everything it did is undone, its deposits refunded.
+    fn check_storage_stake(&self) -> Result<(), ReceiptResult> {
+        if !self.receiver.exists {
+            return Ok(());
+        }
+        let shortfall = self
+            .ledger
+            .storage_stake_shortfall(self.storage_usage(), self.receiver.balance);
+        match shortfall {
+            None => Ok(()),
+            Some(amount) => Err(failed_receipt(ActionErrorKind::LackBalanceForState {
+                account_id: self.r.receiver.clone(),
+                amount: Balance::from_yoctonear(amount),
+            })),
+        }
     }
 
     /// nearcore's `action_delete_account`.

@@ -6,7 +6,8 @@
 //! Execution follows NEAR's receipt model, on one shard:
 //! - a transaction is checked when it arrives, as nearcore checks it (its actions within the
 //!   protocol's limits, signature, access key and what a function-call key may sign, nonce,
-//!   balance and allowance; a refused one changes nothing); its deposits, its send fees
+//!   balance and allowance, the storage stake the signer must keep; a refused one changes
+//!   nothing); its deposits, its send fees
 //!   (burnt) and its prepaid gas and execution fees ([`crate::fees`]) are taken from the
 //!   signer (and the key's allowance), and it becomes one receipt executed in the next block;
 //! - a receipt runs when everything it waits for has resolved: other receipts' results
@@ -27,7 +28,11 @@
 //! committed storage write is logged per block with its receipt ([`crate::storage::ChangeLog`]).
 //! What changed since the last save is tracked in [`Dirty`] for the store.
 //!
-//! Caveats: one shard, no validators, no storage staking; gas is priced at a fixed
+//! An account must hold NEAR's storage stake for the bytes it occupies (zero-balance accounts
+//! of at most 770 bytes excepted): a transaction that would leave its signer short is refused,
+//! a receipt that would leave its receiver short fails and is undone ([`crate::apply`]).
+//!
+//! Caveats: one shard, no validators (nothing is staked or locked); gas is priced at a fixed
 //! [`GAS_PRICE`] (NEAR's minimum; no price changes between blocks); refunds are not receipts
 //! (they are immediate, and free).
 
@@ -48,7 +53,7 @@ use crate::apply::Done;
 use crate::history::{Executed, History, ReceiptResult, TxRecord};
 use crate::host::{Host, NewReceipt, Scope};
 use crate::receipts::{Dep, Input, Pending, Receipt};
-use crate::storage::{Account, ChangeLog, StateChange};
+use crate::storage::{self, Account, ChangeLog, StateChange};
 use crate::vm::{CallInput, Code, Vm};
 
 /// yoctoNEAR per unit of gas (NEAR's minimum gas price).
@@ -139,7 +144,27 @@ pub(crate) fn failed(kind: ActionErrorKind, index: usize) -> ReceiptResult {
     ReceiptResult::Failed(serde_json::to_string(&error).expect("errors serialize"))
 }
 
+/// A receipt's failure that no one action caused (`index: None`), as NEAR reports a receiver
+/// short of its storage stake.
+pub(crate) fn failed_receipt(kind: ActionErrorKind) -> ReceiptResult {
+    let error = ActionError { index: None, kind };
+    ReceiptResult::Failed(serde_json::to_string(&error).expect("errors serialize"))
+}
+
 impl Ledger {
+    /// What `balance` lacks to cover `storage_usage` bytes at the protocol's price, `None`
+    /// when nothing ([`storage::storage_stake_shortfall`]: zero-balance accounts need nothing).
+    pub fn storage_stake_shortfall(&self, storage_usage: u64, balance: u128) -> Option<u128> {
+        let per_byte = self.vm.runtime_config().storage_amount_per_byte();
+        storage::storage_stake_shortfall(storage_usage, balance, per_byte.as_yoctonear())
+    }
+
+    /// Bytes a committed account occupies, with its code.
+    pub fn storage_usage(&self, account: &Account) -> u64 {
+        let code = account.code_hash.and_then(|h| self.codes.get(&h));
+        account.storage_usage(code.map_or(0, |c| c.wasm().len()))
+    }
+
     /// The random seed of block `height`.
     pub fn random_seed(&self, height: u64) -> [u8; 32] {
         let mut h = Sha256::new();
@@ -187,8 +212,9 @@ impl Ledger {
     ///
     /// As nearcore: the actions within the protocol's limits, the signer and its key, the
     /// signature, the nonce (above the key's, below (height + 1) × 10⁶), the balance for the
-    /// deposits and the prepaid gas, a function-call key's allowance for the same and what
-    /// the key may sign. The signer pays deposits and gas now; unused gas is refunded when
+    /// deposits and the prepaid gas, a function-call key's allowance for the same, the
+    /// storage stake of the signer once charged (`LackBalanceForState` with the shortfall)
+    /// and what the key may sign. The signer pays deposits and gas now; unused gas is refunded when
     /// each receipt has run.
     pub fn admit(&mut self, tx: SignedTransaction) -> Result<CryptoHash, InvalidTxError> {
         let (hash, _) = tx.transaction.get_hash_and_size();
@@ -260,6 +286,17 @@ impl Ledger {
                     })
                 })?;
             }
+        }
+        // What the signer keeps must still cover its storage (nearcore's
+        // `verify_and_charge_tx_ephemeral`: after the allowance, before what the key may sign).
+        let usage = self.storage_usage(account);
+        if let Some(amount) = self.storage_stake_shortfall(usage, account.balance - cost) {
+            return Err(InvalidTxError::LackBalanceForState {
+                signer_id: signer.clone(),
+                amount: yocto(amount),
+            });
+        }
+        if let AccessKeyPermission::FunctionCall(permission) = &access_key.permission {
             actions::function_call_key_allows(permission, &receiver, &actions)
                 .map_err(key_error)?;
         }

@@ -166,6 +166,20 @@ impl Devnet {
                     .deploy(&a.account_id, wasm)
                     .map_err(DevnetError::Genesis)?;
             }
+            // Every receipt to an account short of its storage stake would fail with
+            // `LackBalanceForState`: say so now rather than at the first call.
+            let lack = ledger.accounts.get(&a.account_id).and_then(|account| {
+                let usage = ledger.storage_usage(account);
+                let lack = ledger.storage_stake_shortfall(usage, account.balance)?;
+                Some((usage, lack))
+            });
+            if let Some((usage, lack)) = lack {
+                return Err(DevnetError::Genesis(format!(
+                    "{} occupies {usage} bytes and needs {lack} yoctoNEAR more for its storage \
+                     stake (NEAR's 10^19 yoctoNEAR a byte)",
+                    a.account_id
+                )));
+            }
         }
         ledger.changes.start_block(1);
         ledger.dirty.meta = true;

@@ -27,6 +27,11 @@ pub const ACCOUNT_OVERHEAD: u64 = 100;
 /// 40 for the record); [`key_bytes`] counts any key.
 pub const ACCESS_KEY_BYTES: u64 = 82;
 
+/// An account occupying at most this many bytes needs no balance for its storage: NEP-448's
+/// zero-balance accounts, nearcore's `ZERO_BALANCE_ACCOUNT_STORAGE_LIMIT` (room for the
+/// account and a few keys, so that an account can be created without funding it).
+pub const ZERO_BALANCE_ACCOUNT_STORAGE_LIMIT: u64 = 770;
+
 /// Blocks whose state changes are kept (in memory and on disk). Nodes replay at most a few
 /// hundred blocks after a restart (they resume from the block their own store last saw, and
 /// a yield lives 200 blocks), so 10 000 blocks (~17 minutes at 100 ms) leaves a wide margin
@@ -132,6 +137,21 @@ pub fn storage_usage(
 ) -> u64 {
     let keys: u64 = keys.iter().map(|(k, a)| key_bytes(k, a)).sum();
     ACCOUNT_OVERHEAD + code_len as u64 + storage_bytes + keys
+}
+
+/// nearcore's `check_storage_stake` (runtime/runtime/src/verifier.rs): `None` when `balance`
+/// covers `storage_usage` bytes at `per_byte` yoctoNEAR each, or when the account is a
+/// zero-balance one ([`ZERO_BALANCE_ACCOUNT_STORAGE_LIMIT`]); otherwise the shortfall, what
+/// the account lacks (required − balance), which NEAR reports as `LackBalanceForState`'s
+/// `amount`. (NEAR counts `amount + locked`; the devnet has no staking, so nothing is locked.)
+pub fn storage_stake_shortfall(storage_usage: u64, balance: u128, per_byte: u128) -> Option<u128> {
+    // u64::MAX × 10¹⁹ still fits a u128; saturating keeps a bad `per_byte` from panicking.
+    let required = per_byte.saturating_mul(u128::from(storage_usage));
+    if balance >= required || storage_usage <= ZERO_BALANCE_ACCOUNT_STORAGE_LIMIT {
+        None
+    } else {
+        Some(required - balance)
+    }
 }
 
 /// One committed storage write (`value: Some`) or removal (`None`), with the receipt that
@@ -254,6 +274,26 @@ mod tests {
             a.storage_usage(1000),
             100 + 1000 + recount(&a) + ACCESS_KEY_BYTES
         );
+    }
+
+    #[test]
+    fn the_storage_stake_shortfall_is_what_the_balance_lacks_beyond_770_bytes() {
+        let per_byte = 10u128.pow(19);
+        // Zero-balance accounts: up to 770 bytes, nothing is needed.
+        assert_eq!(storage_stake_shortfall(770, 0, per_byte), None);
+        assert_eq!(storage_stake_shortfall(0, 0, per_byte), None);
+        // Beyond, every byte counts, the first 770 too.
+        assert_eq!(
+            storage_stake_shortfall(771, 0, per_byte),
+            Some(771 * per_byte)
+        );
+        assert_eq!(storage_stake_shortfall(771, 771 * per_byte, per_byte), None);
+        assert_eq!(
+            storage_stake_shortfall(1000, 990 * per_byte, per_byte),
+            Some(10 * per_byte)
+        );
+        // No overflow, whatever the usage.
+        assert_eq!(storage_stake_shortfall(u64::MAX, u128::MAX, per_byte), None);
     }
 
     #[test]

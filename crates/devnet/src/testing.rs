@@ -397,6 +397,28 @@ pub fn wasm() -> Vec<u8> {
     out
 }
 
+/// A module of exactly `len` bytes (at least 16, and not one a section size's extra length
+/// byte skips): no functions, a custom section as padding. NEAR counts a contract's bytes
+/// as its account's storage, so this is code of a chosen storage cost.
+pub fn code_of_len(len: usize) -> Vec<u8> {
+    let header = b"\0asm\x01\0\0\0";
+    for padding in 0..len {
+        let mut body = name("pad");
+        body.resize(body.len() + padding, 0);
+        let mut out = header.to_vec();
+        out.push(0); // a custom section
+        uleb(body.len() as u64, &mut out);
+        out.extend(body);
+        if out.len() == len {
+            return out;
+        }
+        if out.len() > len {
+            break;
+        }
+    }
+    panic!("no module of {len} bytes: pick another length");
+}
+
 pub fn id(s: &str) -> AccountId {
     s.parse().expect("a valid test account id")
 }

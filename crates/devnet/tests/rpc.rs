@@ -656,8 +656,9 @@ async fn a_sub_account_with_keys_and_code_is_created_and_viewed_in_nears_shape()
     };
     let batch = vec![
         Action::CreateAccount(CreateAccountAction {}),
+        // The signer contract's ~700 kB need ~7 NEAR of storage stake: 10 NEAR covers them.
         Action::Transfer(TransferAction {
-            deposit: Balance::from_yoctonear(5 * NEAR),
+            deposit: Balance::from_yoctonear(10 * NEAR),
         }),
         Action::AddKey(Box::new(AddKeyAction {
             public_key: near_key(&full),
@@ -701,7 +702,7 @@ async fn a_sub_account_with_keys_and_code_is_created_and_viewed_in_nears_shape()
     else {
         panic!("not an account");
     };
-    assert_eq!(view.amount.as_yoctonear(), 5 * NEAR);
+    assert_eq!(view.amount.as_yoctonear(), 10 * NEAR);
     assert_eq!(view.code_hash, CryptoHash::hash_bytes(&code));
     let limited_key = AccessKey {
         nonce: 0,

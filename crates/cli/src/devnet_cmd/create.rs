@@ -71,6 +71,14 @@ pub(super) fn create(args: &Args, keys: &Keys) -> Result<Layout, Failure> {
         .write(&contract_key_path, Some(CONTRACT_ID))
         .map_err(Failure::failed)?;
     std::fs::write(chain_dir.join("signer.wasm"), &wasm).map_err(io(&chain_dir))?;
+    // The contract pays NEAR's storage stake (10^19 yoctoNEAR a byte, 1 NEAR per 100 kB) for
+    // everything it holds: its code (~700 kB: ~7 NEAR) and its state, which grows under load
+    // to `max_pending_requests` (1024) pending request records, a few hundred bytes each and
+    // at worst ~2.5 kB (a 256-byte path, a 1232-byte EdDSA payload, 16 waiting callers): at
+    // most ~2.6 MB, ~26 NEAR, besides the participants and keys. `sign` takes 1 yoctoNEAR, so
+    // callers pay none of it. 100 NEAR covers the worst case with ~65 NEAR to spare, so no
+    // `sign` or `respond` fails with `LackBalanceForState` (and the devnet refuses a genesis
+    // that does not cover the code).
     genesis.push(GenesisFileAccount {
         account_id: CONTRACT_ID.into(),
         balance: (100 * devnet::NEAR).to_string(),

@@ -6,16 +6,17 @@ use near_primitives::errors::{
     ActionError, ActionErrorKind, ActionsValidationError, InvalidAccessKeyError, InvalidTxError,
     TxExecutionError,
 };
+use near_primitives::hash::CryptoHash;
 use near_primitives::transaction::{
     Action, AddKeyAction, CreateAccountAction, DeleteAccountAction, DeleteKeyAction,
     DeployContractAction, FunctionCallAction, StakeAction, TransferAction,
 };
-use near_primitives::types::Balance;
+use near_primitives::types::{AccountId, Balance};
 
 use crate::ledger::{Ledger, TxStatus, GAS_PRICE};
 use crate::testing::{
-    burnt, id, ledger, public, run, secret, signed, wasm, ALICE, BOB, CONTRACT, REGISTRAR, SUB,
-    SUB_ALLOWANCE, SUB_BALANCE, SUB_FC, SUB_FULL,
+    burnt, code_of_len, id, ledger, public, run, secret, signed, wasm, ALICE, BOB, CONTRACT,
+    REGISTRAR, SUB, SUB_ALLOWANCE, SUB_BALANCE, SUB_FC, SUB_FULL,
 };
 use crate::NEAR;
 
@@ -475,4 +476,227 @@ fn a_contract_creates_keys_and_deploys_to_a_sub_account_through_a_promise_batch(
     l.produce_block();
     assert!(!l.accounts.contains_key(&id(SUB)));
     assert_eq!(balance(&l, ALICE), alice - burnt + SUB_BALANCE);
+}
+
+// Storage staking: nearcore's `check_storage_stake`, on the receiver after a receipt's actions
+// (`apply_action_receipt`) and on the signer at admission (`verify_and_charge_tx_ephemeral`).
+
+/// NEAR's storage price: 10¹⁹ yoctoNEAR a byte (1 NEAR per 100 kB).
+const PER_BYTE: u128 = 10_000_000_000_000_000_000;
+/// What an account with one full-access ed25519 key occupies: 100 for the account, 82 for
+/// the key.
+const KEYED: u64 = crate::storage::ACCOUNT_OVERHEAD + crate::storage::ACCESS_KEY_BYTES;
+
+fn deploy_code(code: Vec<u8>) -> Action {
+    Action::DeployContract(DeployContractAction { code })
+}
+
+/// Admits a transaction, returns its hash and the signer's balance once charged (what the
+/// receipt's storage check sees when the signer is the receiver), then runs it.
+fn charged_then_run(
+    l: &mut Ledger,
+    signer: &str,
+    receiver: &str,
+    actions: Vec<Action>,
+) -> (TxStatus, CryptoHash, u128) {
+    let tx = signed(l, signer, &secret(signer), receiver, actions);
+    let hash = l.admit(tx).expect("admitted");
+    let charged = balance(l, signer);
+    for _ in 0..3 {
+        l.produce_block();
+    }
+    (l.tx_status(&hash).expect("admitted"), hash, charged)
+}
+
+fn lack_balance_for_state(status: TxStatus) -> (AccountId, u128) {
+    let e = action_error(status);
+    // NEAR names no action: the receipt as a whole left its receiver short.
+    assert_eq!(e.index, None, "{e:?}");
+    match e.kind {
+        ActionErrorKind::LackBalanceForState { account_id, amount } => {
+            (account_id, amount.as_yoctonear())
+        }
+        other => panic!("expected LackBalanceForState, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_storage_price_is_nears() {
+    let l = ledger();
+    let per_byte = l.vm.runtime_config().storage_amount_per_byte();
+    assert_eq!(per_byte.as_yoctonear(), PER_BYTE);
+}
+
+#[test]
+fn a_deploy_too_large_for_the_balance_fails_and_leaves_the_account_as_it_was() {
+    let mut l = ledger();
+    let batch = vec![
+        create(),
+        transfer(NEAR / 10),
+        add_key(NEW, AccessKey::full_access()),
+    ];
+    assert_eq!(send(&mut l, ALICE, NEW, batch), TxStatus::Value(vec![]));
+    assert_eq!(l.accounts[&id(NEW)].storage_usage(0), KEYED);
+    // 20 kB of code need 0.2 NEAR; the account has 0.1 NEAR, less the deploy's fees.
+    let code = code_of_len(20_000);
+    let before = balance(&l, NEW);
+    let (status, hash, charged) =
+        charged_then_run(&mut l, NEW, NEW, vec![deploy_code(code.clone())]);
+    let (account_id, amount) = lack_balance_for_state(status);
+    assert_eq!(account_id, id(NEW));
+    // The shortfall, not the whole stake: what the account lacked with the code deployed.
+    assert_eq!(amount, u128::from(KEYED + 20_000) * PER_BYTE - charged);
+    let after = &l.accounts[&id(NEW)];
+    assert_eq!(after.code_hash, None, "the deploy was undone");
+    assert!(!l
+        .codes
+        .contains_key(&crate::vm::Code::new(code.clone()).hash()));
+    assert_eq!(after.storage_usage(0), KEYED);
+    assert_eq!(
+        after.balance,
+        before - burnt(&l, &hash),
+        "only the fees are gone"
+    );
+    // Funded, the same deploy succeeds.
+    assert_eq!(
+        send(&mut l, ALICE, NEW, vec![transfer(NEAR)]),
+        TxStatus::Value(vec![])
+    );
+    assert_eq!(
+        send(&mut l, NEW, NEW, vec![deploy_code(code.clone())]),
+        TxStatus::Value(vec![])
+    );
+    assert_eq!(
+        l.accounts[&id(NEW)].code_hash,
+        Some(crate::vm::Code::new(code).hash())
+    );
+}
+
+#[test]
+fn a_transfer_that_would_leave_the_signer_short_of_its_storage_stake_is_refused() {
+    let mut l = ledger();
+    // 1 NEAR, a key and 20 kB of code: its storage stake is 0.20182 NEAR.
+    let batch = vec![
+        create(),
+        transfer(NEAR),
+        add_key(NEW, AccessKey::full_access()),
+        deploy_code(code_of_len(20_000)),
+    ];
+    assert_eq!(send(&mut l, ALICE, NEW, batch), TxStatus::Value(vec![]));
+    let stake = u128::from(KEYED + 20_000) * PER_BYTE;
+    let before = l.accounts[&id(NEW)].clone();
+    // Sending 0.9 NEAR would leave it under 0.1 NEAR: refused at admission, as nearcore
+    // refuses it, with the shortfall once charged (the deposit and the prepaid fees).
+    let actions = vec![transfer(NEAR * 9 / 10)];
+    let specs = crate::actions::from_transaction(l.vm.limits(), &actions).unwrap();
+    let gas = l
+        .tx_gas_burnt(&id(NEW), &id(BOB), &specs)
+        .saturating_add(l.vm.fees().total_exec(&specs, &id(BOB)));
+    let cost = NEAR * 9 / 10 + u128::from(gas) * GAS_PRICE;
+    let tx = signed(&l, NEW, &secret(NEW), BOB, actions);
+    assert_eq!(
+        l.admit(tx),
+        Err(InvalidTxError::LackBalanceForState {
+            signer_id: id(NEW),
+            amount: Balance::from_yoctonear(stake - (before.balance - cost)),
+        })
+    );
+    let after = &l.accounts[&id(NEW)];
+    assert_eq!((after.balance, &after.keys), (before.balance, &before.keys));
+    // 0.7 NEAR leaves it ~0.3 NEAR: enough.
+    let bob = balance(&l, BOB);
+    let (status, fees) = sent(&mut l, NEW, BOB, vec![transfer(NEAR * 7 / 10)]);
+    assert_eq!(status, TxStatus::Value(vec![]));
+    assert_eq!(balance(&l, BOB), bob + NEAR * 7 / 10);
+    assert_eq!(balance(&l, NEW), before.balance - NEAR * 7 / 10 - fees);
+    assert!(balance(&l, NEW) >= stake);
+}
+
+#[test]
+fn a_zero_balance_account_needs_nothing_up_to_770_bytes() {
+    let mut l = ledger();
+    let limit = crate::storage::ZERO_BALANCE_ACCOUNT_STORAGE_LIMIT;
+    assert_eq!(limit, 770);
+    // An account with a key and no balance at all.
+    let batch = vec![create(), add_key(NEW, AccessKey::full_access())];
+    assert_eq!(send(&mut l, ALICE, NEW, batch), TxStatus::Value(vec![]));
+    assert_eq!(balance(&l, NEW), 0);
+    // Code up to the limit: still nothing needed.
+    let at_limit = code_of_len((limit - KEYED) as usize);
+    let batch = vec![
+        create(),
+        add_key(NEW, AccessKey::full_access()),
+        deploy_code(at_limit),
+    ];
+    assert_eq!(
+        send(&mut l, ALICE, "y.alice.test", batch),
+        TxStatus::Value(vec![])
+    );
+    let y = &l.accounts[&id("y.alice.test")];
+    assert_eq!(l.storage_usage(y), limit);
+    assert_eq!(y.balance, 0);
+    // One byte more and the account owes the stake for every byte: its creation is undone.
+    let alice = balance(&l, ALICE);
+    let batch = vec![
+        create(),
+        transfer(1),
+        add_key(NEW, AccessKey::full_access()),
+        deploy_code(code_of_len((limit - KEYED + 1) as usize)),
+    ];
+    let (status, burnt) = sent(&mut l, ALICE, "w.alice.test", batch);
+    let (account_id, amount) = lack_balance_for_state(status);
+    assert_eq!(account_id, id("w.alice.test"));
+    assert_eq!(amount, u128::from(limit + 1) * PER_BYTE - 1);
+    assert!(!l.accounts.contains_key(&id("w.alice.test")));
+    assert_eq!(balance(&l, ALICE), alice - burnt, "the deposit came back");
+}
+
+#[test]
+fn a_call_that_grows_state_beyond_the_balance_fails_and_its_writes_are_undone() {
+    let mut l = ledger();
+    // The test contract with room for 1000 bytes of records.
+    let code = wasm().len() as u64;
+    let funded = u128::from(KEYED + code + 1000) * PER_BYTE;
+    let batch = vec![
+        create(),
+        transfer(funded),
+        add_key(NEW, AccessKey::full_access()),
+        deploy(),
+    ];
+    assert_eq!(send(&mut l, ALICE, NEW, batch), TxStatus::Value(vec![]));
+    // A 100-byte record (key and value: 240 bytes with NEAR's 40) fits.
+    let small = vec![b's'; 100];
+    assert_eq!(
+        send(&mut l, ALICE, NEW, vec![call("put", &small, 0)]),
+        TxStatus::Value(vec![])
+    );
+    let before = l.accounts[&id(NEW)].clone();
+    assert_eq!(l.storage_usage(&before), KEYED + code + 240);
+    // A 1000-byte one (2040 bytes) does not, even with the call's deposit (100 bytes' worth).
+    let alice = balance(&l, ALICE);
+    let deposit = 100 * PER_BYTE;
+    let big = vec![b'b'; 1000];
+    let (status, burnt) = sent(&mut l, ALICE, NEW, vec![call("put", &big, deposit)]);
+    let (account_id, amount) = lack_balance_for_state(status);
+    assert_eq!(account_id, id(NEW));
+    assert_eq!(
+        amount,
+        u128::from(KEYED + code + 240 + 2040) * PER_BYTE - funded - deposit
+    );
+    let after = &l.accounts[&id(NEW)];
+    assert_eq!(
+        after.storage().get(big.as_slice()),
+        None,
+        "the write was undone"
+    );
+    assert_eq!(after.storage(), before.storage());
+    assert_eq!(l.storage_usage(after), l.storage_usage(&before));
+    assert_eq!(after.balance, funded);
+    assert_eq!(balance(&l, ALICE), alice - burnt, "the deposit came back");
+    // Nothing of it reached the change log.
+    let logged = (1..=l.height)
+        .filter_map(|h| l.changes.block(h))
+        .flatten()
+        .any(|c| c.key == big);
+    assert!(!logged);
 }
