@@ -700,3 +700,28 @@ fn a_call_that_grows_state_beyond_the_balance_fails_and_its_writes_are_undone() 
         .any(|c| c.key == big);
     assert!(!logged);
 }
+
+#[test]
+fn a_genesis_account_short_of_its_storage_stake_is_refused() {
+    let account = |balance| crate::GenesisAccount {
+        account_id: id(ALICE),
+        balance,
+        keys: vec![public(ALICE)],
+        wasm: Some(code_of_len(20_000)),
+    };
+    let genesis = |balance| crate::Genesis {
+        accounts: vec![account(balance)],
+        seed: [1; 32],
+    };
+    let interval = std::time::Duration::from_millis(100);
+    let stake = u128::from(KEYED + 20_000) * PER_BYTE;
+    let e = crate::Devnet::genesis(genesis(stake - 1), interval)
+        .err()
+        .expect("refused");
+    let message = e.to_string();
+    assert!(
+        message.contains(ALICE) && message.contains("needs 1 yoctoNEAR more"),
+        "{message}"
+    );
+    assert!(crate::Devnet::genesis(genesis(stake), interval).is_ok());
+}
