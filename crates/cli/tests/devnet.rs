@@ -245,26 +245,6 @@ fn credentials_and_resume(ready: &serde_json::Value, tmp: &std::path::Path) {
     );
 }
 
-/// The balance of a NEAR account, in yoctoNEAR.
-async fn near_balance(rpc: &str, account: &str) -> u128 {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "query", "params":
-        {"request_type": "view_account", "finality": "final", "account_id": account}});
-    let v: serde_json::Value = reqwest::Client::new()
-        .post(rpc)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["result"]["amount"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{v}"))
-        .parse()
-        .unwrap()
-}
-
 /// `chainsig near send` from the derived implicit account of path `near-1`: refused while the
 /// account does not exist; after the user sends it 2 NEAR (which creates it, as on NEAR) a
 /// transaction signed by the network's Ed25519 domain moves 0.5 NEAR back.
@@ -301,8 +281,11 @@ async fn near_from_a_derived_account(ready: &serde_json::Value) {
         .to_bytes();
     let signed = client::near::assemble(tx, public, signature).unwrap();
     rpc.broadcast(signed).await.unwrap();
-    assert_eq!(near_balance(rpc_url, &implicit).await, 2 * NEAR);
-    let before = near_balance(rpc_url, user).await;
+    assert_eq!(
+        common::near_balance(rpc_url, &implicit).await.unwrap(),
+        2 * NEAR
+    );
+    let before = common::near_balance(rpc_url, user).await.unwrap();
 
     let (code, out, err) = send();
     assert_eq!(code, 0, "{err}");
@@ -310,10 +293,10 @@ async fn near_from_a_derived_account(ready: &serde_json::Value) {
     assert_eq!(v["from"], implicit);
     assert_eq!(v["amount_yocto"], (NEAR / 2).to_string());
     // 0.5 NEAR gone, and the gas of its transaction.
-    let left = near_balance(rpc_url, &implicit).await;
+    let left = common::near_balance(rpc_url, &implicit).await.unwrap();
     assert!(left <= 3 * NEAR / 2 && left > 14 * NEAR / 10, "{left}");
     // The user received 0.5 NEAR and paid for the `sign` call it asked the network with.
-    let after = near_balance(rpc_url, user).await;
+    let after = common::near_balance(rpc_url, user).await.unwrap();
     assert!(
         after < before + NEAR / 2 && after > before + 49 * NEAR / 100,
         "{before} {after}"

@@ -83,22 +83,6 @@ fn key_of(account: &serde_json::Value) -> NearKey {
     key
 }
 
-/// The balance of a NEAR account, in yoctoNEAR (`None` if it does not exist).
-async fn near_balance(rpc: &str, account: &str) -> Option<u128> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "query", "params":
-        {"request_type": "view_account", "finality": "final", "account_id": account}});
-    let v: serde_json::Value = reqwest::Client::new()
-        .post(rpc)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["result"]["amount"].as_str().map(|a| a.parse().unwrap())
-}
-
 /// `signer` creates the top-level account `name` with 5 NEAR and a key, as near-api-js's
 /// `createAccount` batches it.
 async fn create_top_level(
@@ -149,11 +133,11 @@ async fn registrar_creates_top_level_accounts(ready: &serde_json::Value) {
     let registrar = &ready["registrar"];
     assert_eq!(registrar["account_id"], "registrar");
     let (key, _) = NearKey::read(Path::new(registrar["key_file"].as_str().unwrap())).unwrap();
-    assert_eq!(near_balance(rpc, "toplevel").await, None);
+    assert_eq!(common::near_balance(rpc, "toplevel").await, None);
     create_top_level(rpc, "registrar", &key, "toplevel")
         .await
         .unwrap();
-    assert_eq!(near_balance(rpc, "toplevel").await, Some(5 * NEAR));
+    assert_eq!(common::near_balance(rpc, "toplevel").await, Some(5 * NEAR));
 
     let user = key_of(&ready["accounts"][0]);
     let refused = create_top_level(rpc, "user.devnet", &user, "mine")
@@ -164,7 +148,7 @@ async fn registrar_creates_top_level_accounts(ready: &serde_json::Value) {
         refused.contains("can only be created by") && refused.contains("\"registrar\""),
         "{refused}"
     );
-    assert_eq!(near_balance(rpc, "mine").await, None);
+    assert_eq!(common::near_balance(rpc, "mine").await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +183,7 @@ async fn the_same_seed_makes_the_same_devnet_after_rm_rf() {
     );
     for a in accounts {
         key_of(a);
-        let balance = near_balance(
+        let balance = common::near_balance(
             first["rpc_url"].as_str().unwrap(),
             a["account_id"].as_str().unwrap(),
         );

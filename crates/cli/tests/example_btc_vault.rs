@@ -39,26 +39,6 @@ fn secret_of(ready: &Value, account: &str) -> String {
         .unwrap()
         .to_owned()
 }
-
-async fn balance(rpc_url: &str, account: &str) -> u128 {
-    let body = json!({"jsonrpc": "2.0", "id": "t", "method": "query",
-        "params": {"request_type": "view_account", "finality": "final", "account_id": account}});
-    let v: Value = reqwest::Client::new()
-        .post(rpc_url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["result"]["amount"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{account}: {v}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_release_is_mined_and_bad_buys_are_refused() {
     let started = Instant::now();
@@ -142,7 +122,7 @@ async fn a_paid_release_is_mined_and_bad_buys_are_refused() {
 
     // Underpaid: refused, nothing changes, and NEAR returns the attached deposit of a failed
     // call: the buyer pays only the gas its outcomes report as burnt.
-    let buyer_before = balance(rpc_url, BUYER).await;
+    let buyer_before = common::near_balance(rpc_url, BUYER).await.unwrap();
     let short = outcome::call(rpc_url, BUYER, &buyer_key, &vault_id, buy(price - 1)).await;
     let e = short
         .result()
@@ -150,13 +130,13 @@ async fn a_paid_release_is_mined_and_bad_buys_are_refused() {
     assert!(e.contains("is below the price"), "{e}");
     assert_eq!(listing().await["status"], "listed");
     assert_eq!(
-        buyer_before - balance(rpc_url, BUYER).await,
+        buyer_before - common::near_balance(rpc_url, BUYER).await.unwrap(),
         short.tokens_burnt,
         "the underpaid deposit must come back"
     );
 
     // Paid (with 0.5 NEAR too much, refunded): the vault returns the signed spend.
-    let before = balance(rpc_url, BENEFICIARY).await;
+    let before = common::near_balance(rpc_url, BENEFICIARY).await.unwrap();
     let paid = outcome::call(rpc_url, BUYER, &buyer_key, &vault_id, buy(price + NEAR / 2)).await;
     let release = paid
         .result()
@@ -193,7 +173,7 @@ async fn a_paid_release_is_mined_and_bad_buys_are_refused() {
         started.elapsed().as_secs_f64()
     );
     // The beneficiary got exactly the price; the listing is released for good.
-    let after = balance(rpc_url, BENEFICIARY).await;
+    let after = common::near_balance(rpc_url, BENEFICIARY).await.unwrap();
     assert_eq!(after - before, price);
     let l = listing().await;
     assert_eq!(l["status"], "released");

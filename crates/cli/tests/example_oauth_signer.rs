@@ -61,17 +61,7 @@ impl Issuer {
 /// The devnet's latest block time (Unix seconds): the contract judges `exp` and `nbf` by it,
 /// and it can lag the wall clock on a loaded machine.
 async fn chain_now(rpc_url: &str) -> u64 {
-    let body = json!({"jsonrpc": "2.0", "id": "t", "method": "block",
-                      "params": {"finality": "final"}});
-    let block: Value = reqwest::Client::new()
-        .post(rpc_url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let block = common::near_rpc(rpc_url, "block", json!({"finality": "final"})).await;
     let ns = block["result"]["header"]["timestamp"]
         .as_u64()
         .unwrap_or_else(|| panic!("no block time: {block}"));

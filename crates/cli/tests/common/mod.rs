@@ -241,6 +241,28 @@ pub fn signal_all(pids: &[String], signal: &str) {
     }
 }
 
+/// One NEAR JSON-RPC call (`method` with `params`) to `rpc`: its whole answer.
+pub async fn near_rpc(rpc: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    reqwest::Client::new()
+        .post(rpc)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The balance of a NEAR account, in yoctoNEAR (`None` if it does not exist).
+pub async fn near_balance(rpc: &str, account: &str) -> Option<u128> {
+    let params = serde_json::json!({"request_type": "view_account", "finality": "final",
+        "account_id": account});
+    let v = near_rpc(rpc, "query", params).await;
+    v["result"]["amount"].as_str().map(|a| a.parse().unwrap())
+}
+
 /// A NEAR RPC client acting as the devnet's user account, from the devnet's ready line.
 pub fn user(ready: &serde_json::Value) -> chain::NearRpc {
     let key_file = ready["user"]["key_file"].as_str().unwrap();
